@@ -1,0 +1,48 @@
+# Garde's vocabulary. Two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTEST_WORKERS ?= 2
+
+.PHONY: install demo test unit lint format bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## A whole night on the embedded example region: gateway, triage, routing, previews, reading.
+demo: $(STAMP)
+	$(BIN)/garde demo
+
+## The whole suite (lint, types, tests). Real peers and PostgreSQL are required in CI (.ci/run).
+test: lint
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
+
+## Unit tier only: the fast loop while coding.
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## Benchmarks print JSON to stdout and save it under benchmarks/results/.
+bench: $(STAMP)
+	mkdir -p benchmarks/results
+	$(BIN)/python -m benchmarks.routing | tee benchmarks/results/routing.json
+	$(BIN)/python -m benchmarks.ingest | tee benchmarks/results/ingest.json
+	$(BIN)/python -m benchmarks.preview | tee benchmarks/results/preview.json
+	$(BIN)/python -m benchmarks.roster | tee benchmarks/results/roster.json
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,5 @@
+"""`python -m garde` runs the CLI."""
+
+from garde.cli import main
+
+main()
