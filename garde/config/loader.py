@@ -1,0 +1,418 @@
+"""Load `Settings` from a TOML file, validate everything, fail listing every bad key.
+
+Environment variables ``GARDE_<KEY>`` override top-level keys and ``GARDE_<TABLE>__<KEY>``
+keys of a table (e.g. ``GARDE_GATEWAY__PORT=11113``); values are parsed as TOML
+scalars when they can be, else taken as strings.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import replace
+from datetime import time, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from garde.config._reader import Reader
+from garde.config.errors import ConfigError, ConfigProblem
+from garde.config.model import (
+    Environment,
+    GatewaySettings,
+    NotifySettings,
+    PreviewSettings,
+    SchedulerSettings,
+    Settings,
+    TlsSettings,
+)
+from garde.dispatch.model import (
+    EscalationTiers,
+    Priority,
+    Radiologist,
+    ReadingTimes,
+    Site,
+    SlaPolicy,
+    TriageRule,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+EXAMPLE_NAME = "example.toml"
+ENV_PREFIX = "GARDE_"
+
+
+def example_path() -> Path:
+    """The embedded example region shipped with the package (used by the demo)."""
+    return Path(str(resources.files("garde.config").joinpath(EXAMPLE_NAME)))
+
+
+def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read, override from the environment, and validate settings.
+
+    Parameters
+    ----------
+    path
+        The TOML file; None loads the embedded example region.
+    environ
+        Overrides (``GARDE_*``); pass ``os.environ`` from the CLI, nothing in tests.
+
+    Raises
+    ------
+    ConfigError
+        Listing every problem, each naming the file and the dotted key.
+    """
+    path = example_path() if path is None else path
+    file = str(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError([ConfigProblem(file, "(file)", "no such file")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError([ConfigProblem(file, "(file)", f"cannot read: {reason}")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([ConfigProblem(file, "(syntax)", f"invalid TOML: {exc}")]) from None
+    problems: list[ConfigProblem] = []
+    _apply_environment(data, environ or {}, file, problems)
+    settings = _parse(Reader(file, data, problems), path)
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def _apply_environment(
+    data: dict[str, Any], environ: Mapping[str, str], file: str, problems: list[ConfigProblem]
+) -> None:
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or name.startswith(f"{ENV_PREFIX}TEST"):
+            continue
+        parts = name[len(ENV_PREFIX) :].lower().split("__")
+        if parts == ["config"]:  # GARDE_CONFIG names the file itself
+            continue
+        try:
+            value: Any = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw
+        table = data
+        for part in parts[:-1]:
+            child = table.setdefault(part, {})
+            if not isinstance(child, dict):
+                problems.append(ConfigProblem(file, name, f"{part} is not a table"))
+                break
+            table = child
+        else:
+            table[parts[-1]] = value
+
+
+def _parse(root: Reader, path: Path) -> Settings:
+    environment = _enum(root, "environment", Environment, Environment.PRODUCTION)
+    data_dir = Path(root.scalar("data_dir", str, "data") or "data")
+    roster = root.scalar("roster_file", str, "")
+    sites = _sites(root)
+    # Every declared id counts, valid or not, so one bad site is reported once, not again
+    # in every radiologist credentialed for it.
+    site_ids = {t["id"] for t in root.table.get("sites", []) if isinstance(t, dict) and "id" in t}
+    settings = Settings(
+        source=path,
+        environment=environment,
+        data_dir=data_dir,
+        database_url=root.scalar("database_url", str, "") or "",
+        roster_file=Path(roster) if roster else None,
+        gateway=_gateway(root.sub("gateway"), data_dir),
+        previews=_previews(root.sub("previews"), data_dir),
+        scheduler=_scheduler(root.sub("scheduler")),
+        notify=_notify(root.sub("notify")),
+        sites=sites,
+        radiologists=_radiologists(root, site_ids),
+        sla=_sla(root.sub("sla")),
+        triage_rules=_triage_rules(root.sub("triage"), site_ids),
+        reading_times=_reading_times(root.sub("reading_times")),
+    )
+    root.reject_unknown()
+    return settings
+
+
+def _enum(reader: Reader, name: str, kind: type[Any], default: Any) -> Any:
+    raw = reader.scalar(name, str, default.value)
+    try:
+        return kind(raw)
+    except ValueError:
+        allowed = ", ".join(m.value for m in kind)
+        reader.problem(name, f"expected one of {allowed}, got {raw!r}")
+        return default
+
+
+def _gateway(r: Reader, data_dir: Path) -> GatewaySettings:
+    d = GatewaySettings()
+    ae = r.scalar("ae_title", str, d.ae_title) or d.ae_title
+    if not 0 < len(ae) <= 16:
+        r.problem("ae_title", f"expected 1 to 16 characters, got {ae!r}")
+    tls_reader = r.sub("tls")
+    tls = None
+    if tls_reader.table:
+        cert = tls_reader.scalar("cert_file", str)
+        key = tls_reader.scalar("key_file", str)
+        ca = tls_reader.scalar("ca_file", str, "")
+        require = tls_reader.flag("require_client_cert")
+        if require and not ca:
+            tls_reader.problem("ca_file", "required when require_client_cert is true")
+        if cert and key:
+            tls = TlsSettings(Path(cert), Path(key), Path(ca) if ca else None, require)
+        tls_reader.reject_unknown()
+    storage = r.scalar("storage_dir", str, "storage") or "storage"
+    settings = GatewaySettings(
+        ae_title=ae,
+        host=r.scalar("host", str, d.host) or d.host,
+        port=r.integer("port", d.port, minimum=0, maximum=65535),
+        storage_dir=data_dir / storage,
+        stable_age_s=r.number("stable_age_s", d.stable_age_s, strict=True),
+        max_associations=r.integer("max_associations", d.max_associations, minimum=1),
+        acse_timeout_s=r.number("acse_timeout_s", d.acse_timeout_s, strict=True),
+        network_timeout_s=r.number("network_timeout_s", d.network_timeout_s, strict=True),
+        dimse_timeout_s=r.number("dimse_timeout_s", d.dimse_timeout_s, strict=True),
+        check_called_ae=r.flag("check_called_ae", default=d.check_called_ae),
+        workers=r.integer("workers", d.workers, minimum=0),
+        tls=tls,
+    )
+    r.reject_unknown()
+    return settings
+
+
+def _previews(r: Reader, data_dir: Path) -> PreviewSettings:
+    d = PreviewSettings()
+    fmt = r.scalar("format", str, d.format) or d.format
+    if fmt not in {"jpeg", "webp"}:
+        r.problem("format", f"expected jpeg or webp, got {fmt!r}")
+    settings = PreviewSettings(
+        dir=data_dir / (r.scalar("dir", str, "previews") or "previews"),
+        thumbnail_px=r.integer("thumbnail_px", d.thumbnail_px, minimum=32, maximum=2048),
+        quality=r.integer("quality", d.quality, minimum=1, maximum=100),
+        format=fmt,
+    )
+    r.reject_unknown()
+    return settings
+
+
+def _scheduler(r: Reader) -> SchedulerSettings:
+    d = SchedulerSettings()
+    settings = SchedulerSettings(
+        stability_sweep_s=r.number("stability_sweep_s", d.stability_sweep_s, strict=True),
+        sla_watch_s=r.number("sla_watch_s", d.sla_watch_s, strict=True),
+        replan_s=r.number("replan_s", d.replan_s, strict=True),
+        replan_time_limit_s=r.number("replan_time_limit_s", d.replan_time_limit_s, strict=True),
+    )
+    r.reject_unknown()
+    return settings
+
+
+def _notify(r: Reader) -> NotifySettings:
+    d = NotifySettings()
+    url = r.scalar("webhook_url", str, "") or None
+    if url is not None and not url.startswith(("http://", "https://")):
+        r.problem("webhook_url", f"expected an http:// or https:// URL, got {url!r}")
+    settings = NotifySettings(
+        webhook_url=url,
+        webhook_timeout_s=r.number("webhook_timeout_s", d.webhook_timeout_s, strict=True),
+    )
+    r.reject_unknown()
+    return settings
+
+
+def _sites(root: Reader) -> tuple[Site, ...]:
+    sites: list[Site] = []
+    seen_ids: set[str] = set()
+    seen_ae: dict[str, str] = {}
+    for r in root.tables("sites"):
+        site_id = r.scalar("id", str)
+        name = r.scalar("name", str)
+        aes = r.string_list("ae_titles")
+        tz = r.scalar("timezone", str, "Europe/Paris") or "Europe/Paris"
+        _check_timezone(r, "timezone", tz)
+        stable = r.scalar("stable_age_s", float, None)
+        ip_allow = r.string_list("ip_allow", ())
+        r.reject_unknown()
+        if site_id in seen_ids:
+            r.problem("id", f"duplicate site id {site_id!r}")
+        for ae in aes:
+            if not 0 < len(ae) <= 16:
+                r.problem("ae_titles", f"AE title {ae!r} must be 1 to 16 characters")
+            elif ae in seen_ae:
+                r.problem(
+                    "ae_titles", f"duplicate AE title {ae!r}, already used by site {seen_ae[ae]!r}"
+                )
+            else:
+                seen_ae[ae] = site_id or "?"
+        if not aes and "ae_titles" in r.table:
+            r.problem("ae_titles", "expected at least one AE title")
+        if site_id and name and aes and site_id not in seen_ids:
+            seen_ids.add(site_id)
+            try:
+                sites.append(Site(site_id, name, frozenset(aes), tz, stable, ip_allow))
+            except ValueError as exc:
+                r.problem("id", str(exc))
+    if not sites and not root.problems:
+        root.problem("sites", "expected at least one [[sites]] table")
+    return tuple(sites)
+
+
+def _check_timezone(r: Reader, key: str, tz: str) -> None:
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        r.problem(key, f"unknown time zone {tz!r} (expected an IANA name such as Europe/Paris)")
+
+
+def _radiologists(root: Reader, site_ids: set[str]) -> tuple[Radiologist, ...]:
+    result: list[Radiologist] = []
+    seen: set[str] = set()
+    for r in root.tables("radiologists"):
+        rad_id = r.scalar("id", str)
+        name = r.scalar("name", str)
+        skills = r.string_list("skills", ())
+        raw_sites = r.table.get("sites")
+        if raw_sites == "all":
+            r.mark_read("sites")  # "all" is the one non-list value allowed
+            sites = tuple(sorted(site_ids))
+        else:
+            sites = r.string_list("sites")
+        for site in sites:
+            if site not in site_ids:
+                r.problem("sites", f"unknown site {site!r} (known: {', '.join(sorted(site_ids))})")
+        max_parallel = r.integer("max_parallel", 12, minimum=1)
+        speed = r.number("speed", 1.0, strict=True)
+        fallback = r.flag("fallback")
+        supervisor = r.flag("supervisor")
+        r.reject_unknown()
+        if rad_id in seen:
+            r.problem("id", f"duplicate radiologist id {rad_id!r}")
+        elif rad_id and name:
+            seen.add(rad_id)
+            result.append(
+                Radiologist(
+                    rad_id,
+                    name,
+                    frozenset(skills),
+                    frozenset(sites),
+                    max_parallel,
+                    speed,
+                    fallback,
+                    supervisor,
+                )
+            )
+    return tuple(result)
+
+
+def _priority(value: str) -> Priority | None:
+    try:
+        return Priority(value)
+    except ValueError:
+        return None
+
+
+def _sla(r: Reader) -> SlaPolicy:
+    d = SlaPolicy()
+    targets: dict[Priority, timedelta] = dict(d.targets)
+    minutes = r.mapping("targets_min", _positive_number)
+    for key, value in minutes.items():
+        priority = _priority(key)
+        if priority is None:
+            r.problem(f"targets_min.{key}", _priority_message(key))
+        else:
+            targets[priority] = timedelta(minutes=value)
+    weights: dict[Priority, float] = dict(d.weights)
+    for key, value in r.mapping("weights", _positive_number).items():
+        priority = _priority(key)
+        if priority is None:
+            r.problem(f"weights.{key}", _priority_message(key))
+        else:
+            weights[priority] = value
+    handover_raw = r.scalar("morning_handover", str, d.morning_handover.strftime("%H:%M"))
+    handover = d.morning_handover
+    try:
+        handover = time.fromisoformat(handover_raw or "")
+    except ValueError:
+        r.problem("morning_handover", f"expected a time HH:MM, got {handover_raw!r}")
+    t = r.sub("tiers")
+    dt = d.tiers
+    tier_values = (
+        t.number("alert", dt.alert, strict=True),
+        t.number("reassign", dt.reassign, strict=True),
+        t.number("supervisor", dt.supervisor, strict=True),
+    )
+    t.reject_unknown()
+    try:
+        tiers = EscalationTiers(*tier_values)
+    except ValueError as exc:
+        r.problem("tiers", str(exc))
+        tiers = dt
+    r.reject_unknown()
+    return SlaPolicy(targets=targets, morning_handover=handover, tiers=tiers, weights=weights)
+
+
+def _priority_message(key: str) -> str:
+    allowed = ", ".join(p.value for p in Priority)
+    return f"unknown priority {key!r} (expected one of {allowed})"
+
+
+def _positive_number(_key: str, raw: Any) -> float | None:
+    if isinstance(raw, int | float) and not isinstance(raw, bool) and raw > 0:
+        return float(raw)
+    return None
+
+
+def _reading_times(r: Reader) -> ReadingTimes:
+    default = r.number("default", ReadingTimes().default, strict=True)
+    table: dict[str, float] = {}
+    for key, raw in r.table.items():
+        if key == "default":
+            continue
+        value = _positive_number(key, raw)
+        if value is None:
+            r.problem(key, f"expected a number of minutes > 0, got {raw!r}")
+        else:
+            table[key.upper()] = value
+    return ReadingTimes(table=table, default=default)
+
+
+def _triage_rules(r: Reader, site_ids: set[str]) -> tuple[TriageRule, ...]:
+    rules: list[TriageRule] = []
+    names: set[str] = set()
+    for rr in r.tables("rules"):
+        name = rr.scalar("name", str)
+        priority = _enum(rr, "priority", Priority, Priority.ROUTINE)
+        reading = rr.scalar("reading_minutes", float, None)
+        if reading is not None and reading <= 0:
+            rr.problem("reading_minutes", f"expected a number > 0, got {reading}")
+            reading = None
+        sites = rr.string_list("sites", ())
+        for site in sites:
+            if site not in site_ids:
+                rr.problem("sites", f"unknown site {site!r}")
+        rule = TriageRule(
+            name=name or "?",
+            priority=priority,
+            skills=frozenset(rr.string_list("skills", ())),
+            reading_minutes=reading,
+            modalities=frozenset(m.upper() for m in rr.string_list("modalities", ())),
+            body_parts=frozenset(b.upper() for b in rr.string_list("body_parts", ())),
+            keywords=rr.string_list("keywords", ()),
+            requested_priorities=frozenset(
+                p.upper() for p in rr.string_list("requested_priorities", ())
+            ),
+            sites=frozenset(sites),
+        )
+        rr.reject_unknown()
+        if name in names:
+            rr.problem("name", f"duplicate rule name {name!r}")
+        elif name:
+            names.add(name)
+            rules.append(rule)
+    r.reject_unknown()
+    return tuple(rules)
+
+
+def with_overrides(settings: Settings, **changes: Any) -> Settings:
+    """A copy of ``settings`` with top-level fields replaced (tests, the demo)."""
+    return replace(settings, **changes)

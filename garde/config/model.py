@@ -1,0 +1,114 @@
+"""Typed settings: one frozen `Settings`, loaded once from TOML by `loader.py`.
+
+Settings travel as arguments, never through globals. Every default is documented in
+`example.toml` beside this file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from garde.dispatch.model import (
+    Radiologist,
+    ReadingTimes,
+    Site,
+    SlaPolicy,
+    TriageRule,
+)
+
+
+class Environment(StrEnum):
+    """Which defaults apply: `demo` and `test` run on loopback with short timers."""
+
+    PRODUCTION = "production"
+    DEMO = "demo"
+    TEST = "test"
+
+
+@dataclass(frozen=True, slots=True)
+class TlsSettings:
+    """DICOM TLS for the gateway; absent means plain TCP."""
+
+    cert_file: Path
+    key_file: Path
+    ca_file: Path | None = None  # CA bundle to verify client certificates against
+    require_client_cert: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class GatewaySettings:
+    """The DICOM C-STORE / C-ECHO service provider."""
+
+    ae_title: str = "GARDE"
+    host: str = "127.0.0.1"
+    port: int = 11112
+    storage_dir: Path = Path("data/storage")
+    stable_age_s: float = 60.0  # no new instance for this long: the study is complete
+    max_associations: int = 16
+    acse_timeout_s: float = 10.0  # a silent TCP connection is dropped after this
+    network_timeout_s: float = 60.0
+    dimse_timeout_s: float = 60.0
+    check_called_ae: bool = False  # refuse associations not addressed to ae_title
+    workers: int = 1  # gateway processes on the same port (0: one per core)
+    tls: TlsSettings | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewSettings:
+    """Preview rendering (thumbnails and friends)."""
+
+    dir: Path = Path("data/previews")
+    thumbnail_px: int = 256
+    quality: int = 85
+    format: str = "jpeg"  # jpeg or webp
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerSettings:
+    """Periods of the background jobs, in seconds."""
+
+    stability_sweep_s: float = 5.0
+    sla_watch_s: float = 30.0
+    replan_s: float = 300.0
+    replan_time_limit_s: float = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class NotifySettings:
+    """Where notifications go besides the log."""
+
+    webhook_url: str | None = None
+    webhook_timeout_s: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything Garde is configured with. Valid once built (see `loader.py`)."""
+
+    source: Path | None = None  # the TOML file these came from, for error messages
+    environment: Environment = Environment.PRODUCTION
+    data_dir: Path = Path("data")
+    database_url: str = ""  # empty: a SQLite file in data_dir
+    roster_file: Path | None = None  # CSV roster imported at start, if set
+    gateway: GatewaySettings = field(default_factory=GatewaySettings)
+    previews: PreviewSettings = field(default_factory=PreviewSettings)
+    scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)
+    sites: tuple[Site, ...] = ()
+    radiologists: tuple[Radiologist, ...] = ()
+    sla: SlaPolicy = field(default_factory=SlaPolicy)
+    triage_rules: tuple[TriageRule, ...] = ()
+    reading_times: ReadingTimes = field(default_factory=ReadingTimes)
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file in the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'garde.sqlite').resolve()}"
+
+    def site_by_ae(self) -> dict[str, Site]:
+        """Calling AE title -> site."""
+        return {ae: site for site in self.sites for ae in site.ae_titles}

@@ -1,0 +1,153 @@
+"""Settings load from TOML, and every kind of bad config gets a one-line, located error."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from garde.config import ConfigError, load_settings
+from garde.config.loader import example_path
+from garde.config.model import Environment
+from garde.dispatch.model import Priority
+
+MINIMAL = """
+[[sites]]
+id = "h01"
+name = "CH One"
+ae_titles = ["ONE_CT"]
+
+[[radiologists]]
+id = "r01"
+name = "Dr One"
+skills = ["neuro"]
+sites = ["h01"]
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "garde.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def only_problem(path: Path) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    message = str(info.value)
+    assert "\n" not in message, message
+    assert str(path) in message
+    return message
+
+
+def test_example_region_loads_with_its_hospitals_and_radiologists() -> None:
+    settings = load_settings(example_path())
+    assert len(settings.sites) >= 6
+    assert len(settings.radiologists) >= 8
+    assert settings.environment is Environment.DEMO
+    assert settings.sla.targets[Priority.STROKE].total_seconds() == 20 * 60
+    assert settings.site_by_ae()["ROANNE_PACS"].stable_age_s == 90
+    assert any(r.fallback for r in settings.radiologists)
+    assert {r.id for r in settings.radiologists if "neuro" in r.skills} >= {"r01", "r03"}
+
+
+def test_minimal_config_takes_documented_defaults(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, MINIMAL))
+    assert settings.gateway.port == 11112
+    assert settings.gateway.storage_dir == Path("data/storage")
+    assert settings.effective_database_url.endswith("data/garde.sqlite")
+    assert settings.radiologists[0].sites == frozenset({"h01"})
+
+
+def test_missing_key_names_file_and_key(tmp_path: Path) -> None:
+    message = only_problem(write(tmp_path, MINIMAL.replace('name = "CH One"\n', "")))
+    assert "sites[0].name: missing" in message
+
+
+def test_wrong_type_names_key_and_expected_type(tmp_path: Path) -> None:
+    message = only_problem(write(tmp_path, MINIMAL + '[gateway]\nport = "eleven"\n'))
+    assert "gateway.port: expected an integer, got str 'eleven'" in message
+
+
+def test_unknown_site_in_credentials(tmp_path: Path) -> None:
+    message = only_problem(
+        write(tmp_path, MINIMAL.replace('sites = ["h01"]', 'sites = ["h01", "h99"]'))
+    )
+    assert "radiologists[0].sites: unknown site 'h99'" in message
+
+
+def test_duplicate_ae_title_across_sites(tmp_path: Path) -> None:
+    text = MINIMAL + '[[sites]]\nid = "h02"\nname = "CH Two"\nae_titles = ["ONE_CT"]\n'
+    message = only_problem(write(tmp_path, text))
+    assert "sites[1].ae_titles: duplicate AE title 'ONE_CT', already used by site 'h01'" in message
+
+
+def test_unreadable_file(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL)
+    path.chmod(0)
+    if os.access(path, os.R_OK):  # root reads anything: make it a directory instead
+        path.chmod(0o600)
+        path.unlink()
+        path.mkdir()
+    message = only_problem(path)
+    assert "(file): cannot read" in message
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    assert "(file): no such file" in only_problem(tmp_path / "absent.toml")
+
+
+def test_invalid_toml_syntax(tmp_path: Path) -> None:
+    assert "(syntax): invalid TOML" in only_problem(write(tmp_path, "[[sites]\n"))
+
+
+def test_unknown_key_is_a_typo_not_ignored(tmp_path: Path) -> None:
+    message = only_problem(write(tmp_path, MINIMAL + "[gateway]\nprot = 104\n"))
+    assert "gateway.prot: unknown key" in message
+
+
+def test_bad_time_zone_and_priority(tmp_path: Path) -> None:
+    text = MINIMAL.replace(
+        'ae_titles = ["ONE_CT"]', 'ae_titles = ["ONE_CT"]\ntimezone = "Mars/Olympus"'
+    )
+    text += "[sla.targets_min]\nsuperurgent = 5\n"
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, text))
+    keys = [p.key for p in info.value.problems]
+    assert keys == ["sites[0].timezone", "sla.targets_min.superurgent"]
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    text = MINIMAL.replace('sites = ["h01"]', 'sites = ["h42"]') + "[gateway]\nport = 70000\n"
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, text))
+    assert len(info.value.problems) == 2
+
+
+def test_environment_overrides_keys(tmp_path: Path) -> None:
+    env = {"GARDE_GATEWAY__PORT": "11999", "GARDE_DATA_DIR": "/srv/garde", "HOME": "/root"}
+    settings = load_settings(write(tmp_path, MINIMAL), env)
+    assert settings.gateway.port == 11999
+    assert settings.data_dir == Path("/srv/garde")
+    assert settings.gateway.storage_dir == Path("/srv/garde/storage")
+
+
+def test_environment_override_is_validated_like_the_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"gateway\.port: expected an integer"):
+        load_settings(write(tmp_path, MINIMAL), {"GARDE_GATEWAY__PORT": "abc"})
+
+
+def test_triage_rules_are_read_in_order(tmp_path: Path) -> None:
+    text = MINIMAL + (
+        '[[triage.rules]]\nname = "stroke"\npriority = "stroke"\nkeywords = ["avc"]\n'
+        '[[triage.rules]]\nname = "rest"\npriority = "routine"\n'
+    )
+    rules = load_settings(write(tmp_path, text)).triage_rules
+    assert [r.name for r in rules] == ["stroke", "rest"]
+    assert rules[0].priority is Priority.STROKE
+
+
+def test_bad_priority_in_rule(tmp_path: Path) -> None:
+    text = MINIMAL + '[[triage.rules]]\nname = "x"\npriority = "asap"\n'
+    assert "triage.rules[0].priority: expected one of stroke" in only_problem(write(tmp_path, text))
