@@ -1,0 +1,25 @@
+"""Coded values the store persists that the core does not define."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class AssignedBy(StrEnum):
+    """Who made an assignment (kept in the assignment history)."""
+
+    ROUTER = "router"  # the greedy router, at dispatch
+    OPTIMIZER = "optimizer"  # the CP-SAT re-plan
+    OPERATOR = "operator"  # a human (claim, manual reassignment)
+    HANDOVER = "handover"  # the radiologist went off shift
+    ESCALATION = "escalation"  # the SLA watch reassigned it
+
+
+class PreviewKind(StrEnum):
+    """Kinds of rendered previews; free text is accepted too, these are the known ones."""
+
+    THUMBNAIL = "thumbnail"
+    MID_SLICE = "mid_slice"
+    MONTAGE = "montage"
+    MIP = "mip"
+    PAGE = "page"

@@ -1,0 +1,256 @@
+"""The gateway's index of durably written instances: the hot path of intake.
+
+One short transaction per instance, a handful of statements, no ORM objects. Study and
+series rows are created on first sight with insert-or-ignore (``ON CONFLICT DO
+NOTHING`` on both dialects), so gateway threads or processes indexing instances of the
+same new study at once converge on one study row and one series row. Whether a row was
+new is read from ``RETURNING`` (psycopg reports no rowcount for these inserts).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import String, bindparam, case, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from garde.dispatch.model import StudyState
+from garde.store.models import InstanceRow, SeriesRow, StudyRow
+from garde.store.repositories.study import MODALITY_SEPARATOR
+from garde.store.types import UTCDateTime
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from sqlalchemy import BindParameter, Column, Connection, Table
+    from sqlalchemy.orm import Session, sessionmaker
+    from sqlalchemy.sql.base import Executable
+
+    from garde.dispatch.model import InstanceReceived
+
+logger = logging.getLogger(__name__)
+
+_studies: Table = StudyRow.__table__  # type: ignore[assignment]
+_series: Table = SeriesRow.__table__  # type: ignore[assignment]
+_instances: Table = InstanceRow.__table__  # type: ignore[assignment]
+
+
+class SqlInstanceIndex:
+    """`garde.dispatch.ports.InstanceIndex` over the SQL store.
+
+    Parameters
+    ----------
+    session_factory
+        The process's session factory (see `garde.store.engine.make_session_factory`).
+    """
+
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self._session_factory = session_factory
+
+    def record(self, instance: InstanceReceived) -> bool:
+        """Index one instance in its own transaction.
+
+        Creates the study (state RECEIVING) and the series on first sight, adds the
+        instance and bumps the counts and ``last_received_at``.
+
+        Returns
+        -------
+        bool
+            True if the instance was new; False if its SOP Instance UID was already
+            indexed (a re-send: nothing changes).
+
+        Raises
+        ------
+        sqlalchemy.exc.SQLAlchemyError
+            On any database error (the gateway answers 0xA700 so the sender retries);
+            the transaction is rolled back, nothing is half-indexed.
+        """
+        with self._session_factory() as session, session.begin():
+            connection = session.connection()
+            new = _record(connection, instance)
+        if new:
+            logger.debug(
+                "indexed instance %s of series %s, study %s",
+                instance.sop_instance_uid,
+                instance.series_uid,
+                instance.study_uid,
+            )
+        return new
+
+
+def _record(connection: Connection, event: InstanceReceived) -> bool:
+    """The statements of `SqlInstanceIndex.record`, inside its transaction."""
+    statements = _statements_for(connection.dialect.name)
+    params = _params(event)
+    connection.execute(statements.insert_study, params)
+    new_series = connection.execute(statements.insert_series, params).first() is not None
+    if connection.execute(statements.insert_instance, params).first() is None:
+        return False
+    connection.execute(statements.bump_series, params)
+    if new_series:
+        modalities = _modalities(connection, event.study_uid)
+        connection.execute(statements.bump_study_new_series, {**params, "p_modalities": modalities})
+    else:
+        connection.execute(statements.bump_study, params)
+    return True
+
+
+def _params(event: InstanceReceived) -> dict[str, Any]:
+    return {
+        "p_study_uid": event.study_uid,
+        "p_site_id": event.site_id,
+        "p_patient_key": event.patient_key,
+        "p_accession": event.accession_number,
+        "p_description": event.study_description,
+        "p_body_part": event.body_part,
+        "p_requested_procedure": event.requested_procedure,
+        "p_requested_priority": event.requested_priority,
+        "p_series_uid": event.series_uid,
+        "p_series_number": event.series_number,
+        "p_modality": event.modality,
+        "p_series_description": event.series_description,
+        "p_sop_instance_uid": event.sop_instance_uid,
+        "p_sop_class_uid": event.sop_class_uid,
+        "p_instance_number": event.instance_number,
+        "p_transfer_syntax": event.transfer_syntax,
+        "p_path": event.path,
+        "p_size_bytes": event.size_bytes,
+        "p_calling_ae": event.calling_ae,
+        "p_at": event.received_at,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class _Statements:
+    """The intake statements of one dialect, built once: constructing and cache-keying
+    SQLAlchemy statements per call cost more than executing them."""
+
+    insert_study: Executable
+    insert_series: Executable
+    insert_instance: Executable
+    bump_series: Executable
+    bump_study: Executable
+    bump_study_new_series: Executable
+
+
+@cache
+def _statements_for(dialect: str) -> _Statements:
+    insert = _insert_for(dialect)
+    at = bindparam("p_at", type_=UTCDateTime())
+    study_uid = bindparam("p_study_uid", type_=String())
+    series_uid = bindparam("p_series_uid", type_=String())
+    insert_study = (
+        insert(_studies)
+        .values(
+            study_uid=study_uid,
+            site_id=bindparam("p_site_id"),
+            state=StudyState.RECEIVING,
+            patient_key=bindparam("p_patient_key"),
+            accession=bindparam("p_accession"),
+            description=bindparam("p_description"),
+            body_part=bindparam("p_body_part"),
+            requested_procedure=bindparam("p_requested_procedure"),
+            requested_priority=bindparam("p_requested_priority"),
+            first_received_at=at,
+            last_received_at=at,
+        )
+        .on_conflict_do_nothing(index_elements=["study_uid"])
+    )
+    study_id = select(_studies.c.id).where(_studies.c.study_uid == study_uid)
+    insert_series = (
+        insert(_series)
+        .values(
+            series_uid=series_uid,
+            study_id=study_id.scalar_subquery(),
+            number=bindparam("p_series_number"),
+            modality=bindparam("p_modality"),
+            description=bindparam("p_series_description"),
+            first_received_at=at,
+            last_received_at=at,
+        )
+        .on_conflict_do_nothing(index_elements=["series_uid"])
+        .returning(_series.c.id)
+    )
+    series_id = select(_series.c.id).where(_series.c.series_uid == series_uid)
+    insert_instance = (
+        insert(_instances)
+        .values(
+            sop_instance_uid=bindparam("p_sop_instance_uid"),
+            sop_class_uid=bindparam("p_sop_class_uid"),
+            series_id=series_id.scalar_subquery(),
+            number=bindparam("p_instance_number"),
+            transfer_syntax=bindparam("p_transfer_syntax"),
+            path=bindparam("p_path"),
+            size_bytes=bindparam("p_size_bytes"),
+            calling_ae=bindparam("p_calling_ae"),
+            received_at=at,
+        )
+        .on_conflict_do_nothing(index_elements=["sop_instance_uid"])
+        .returning(_instances.c.id)
+    )
+    bump_series = (
+        _series.update()
+        .where(_series.c.series_uid == series_uid)
+        .values(instance_count=_series.c.instance_count + 1, **_widened(_series.c, at))
+    )
+    bump_study_values: dict[str, Any] = {
+        "instance_count": _studies.c.instance_count + 1,
+        **_widened(_studies.c, at),
+    }
+    bump_study = _studies.update().where(_studies.c.study_uid == study_uid)
+    return _Statements(
+        insert_study=insert_study,
+        insert_series=insert_series,
+        insert_instance=insert_instance,
+        bump_series=bump_series,
+        bump_study=bump_study.values(**bump_study_values),
+        bump_study_new_series=bump_study.values(
+            series_count=_studies.c.series_count + 1,
+            modalities=bindparam("p_modalities", type_=String()),
+            **bump_study_values,
+        ),
+    )
+
+
+def _widened(columns: Any, at: BindParameter[datetime]) -> dict[str, Any]:
+    """SET clauses stretching [first_received_at, last_received_at] to include ``at``.
+
+    Portable CASE rather than LEAST/GREATEST (PostgreSQL) or scalar min/max (SQLite);
+    threads may commit instances out of arrival order.
+    """
+    first: Column[Any] = columns.first_received_at
+    last: Column[Any] = columns.last_received_at
+    return {
+        "first_received_at": case((first > at, at), else_=first),
+        "last_received_at": case((last < at, at), else_=last),
+    }
+
+
+def _modalities(connection: Connection, study_uid: str) -> str:
+    """The study's modalities, recomputed when it gains a series (rare: once per series).
+
+    The study row is locked first (PostgreSQL; SQLite's writer lock already serialises),
+    so two series committed at once cannot each overwrite the other's modality.
+    """
+    connection.execute(
+        select(_studies.c.id).where(_studies.c.study_uid == study_uid).with_for_update()
+    )
+    query = (
+        select(_series.c.modality)
+        .distinct()
+        .join(_studies, _studies.c.id == _series.c.study_id)
+        .where(_studies.c.study_uid == study_uid, _series.c.modality != "")
+    )
+    return MODALITY_SEPARATOR.join(sorted(connection.scalars(query)))
+
+
+def _insert_for(dialect: str) -> Any:
+    """The dialect's INSERT construct (both have ``on_conflict_do_nothing``)."""
+    if dialect == "postgresql":
+        return postgresql.insert
+    if dialect == "sqlite":
+        return sqlite.insert
+    raise NotImplementedError(f"instance index: unsupported database dialect {dialect!r}")

@@ -1,0 +1,240 @@
+"""SQLAlchemy 2 typed models: the tables of the store.
+
+ORM classes never leave `garde.store`: repositories turn rows into the frozen records of
+`records.py`. Enums are persisted by ``.value`` (readable in SQL, stable across renames of
+members), datetimes through `UTCDateTime`, and every constraint gets a predictable name
+so migrations can refer to it on both dialects.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    UniqueConstraint,
+    false,
+    text,
+    true,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from garde.dispatch.model import Priority, StudyState
+from garde.store.enums import AssignedBy
+from garde.store.types import UTCDateTime, int_pk, path_str, short_str, text_str, uid
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def _values(enum_cls: type[Any]) -> list[str]:
+    return [member.value for member in enum_cls]
+
+
+def _enum(enum_cls: type[Any], length: int) -> Enum:
+    # Non-native: a VARCHAR on both dialects, so adding a member needs no ALTER TYPE.
+    return Enum(enum_cls, native_enum=False, values_callable=_values, length=length)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with the naming convention and the type map."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        StudyState: _enum(StudyState, 16),
+        Priority: _enum(Priority, 16),
+        AssignedBy: _enum(AssignedBy, 16),
+        dict[str, Any]: JSON(),
+        list[str]: JSON(),
+    }
+
+
+class SiteRow(Base):
+    """A sending hospital, synced from config (never deleted: studies refer to it)."""
+
+    __tablename__ = "sites"
+
+    id: Mapped[short_str] = mapped_column(primary_key=True)
+    name: Mapped[text_str]
+    ae_titles: Mapped[list[str]]
+    timezone: Mapped[short_str]
+    stable_age_s: Mapped[float | None] = mapped_column(Float)
+    ip_allow: Mapped[list[str]]
+    active: Mapped[bool] = mapped_column(Boolean, server_default=true())
+
+
+class RadiologistRow(Base):
+    """A reader, synced from config; ``active`` is False once removed from it."""
+
+    __tablename__ = "radiologists"
+
+    id: Mapped[short_str] = mapped_column(primary_key=True)
+    name: Mapped[text_str]
+    skills: Mapped[list[str]]
+    sites: Mapped[list[str]]
+    max_parallel: Mapped[int]
+    speed: Mapped[float] = mapped_column(Float)
+    fallback: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    supervisor: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    active: Mapped[bool] = mapped_column(Boolean, server_default=true())
+
+
+class ShiftRow(Base):
+    """A period on call, [start, end) in UTC; ``sites`` None means all credentialed ones."""
+
+    __tablename__ = "shifts"
+    __table_args__ = (Index("ix_shifts_starts_at_ends_at", "starts_at", "ends_at"),)
+
+    id: Mapped[int_pk]
+    radiologist_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("radiologists.id"), index=True
+    )
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    role: Mapped[short_str]
+    sites: Mapped[list[str] | None] = mapped_column(JSON)
+
+
+class StudyRow(Base):
+    """A study (StudyInstanceUID) from first instance to report."""
+
+    __tablename__ = "studies"
+    __table_args__ = (
+        Index("ix_studies_state_last_received_at", "state", "last_received_at"),
+        Index("ix_studies_assignee_state", "assignee", "state"),
+    )
+
+    id: Mapped[int_pk]
+    study_uid: Mapped[uid] = mapped_column(unique=True)
+    site_id: Mapped[str] = mapped_column(String(64), ForeignKey("sites.id"))
+    state: Mapped[StudyState]
+    patient_key: Mapped[short_str] = mapped_column(default="")
+    accession: Mapped[short_str] = mapped_column(default="")
+    description: Mapped[text_str] = mapped_column(default="")
+    body_part: Mapped[short_str] = mapped_column(default="")
+    requested_procedure: Mapped[text_str] = mapped_column(default="")
+    requested_priority: Mapped[short_str] = mapped_column(default="")
+    # Backslash-separated, sorted (DICOM's multi-value separator): "CT\\MR".
+    modalities: Mapped[text_str] = mapped_column(default="")
+    first_received_at: Mapped[datetime]
+    last_received_at: Mapped[datetime]
+    series_count: Mapped[int] = mapped_column(default=0)
+    instance_count: Mapped[int] = mapped_column(default=0)
+    stable_at: Mapped[datetime | None]
+    # Triage's verdict.
+    priority: Mapped[Priority | None]
+    skills: Mapped[list[str] | None] = mapped_column(JSON)
+    reading_minutes: Mapped[float | None] = mapped_column(Float)
+    triage_rule: Mapped[str | None] = mapped_column(String(128))
+    deadline: Mapped[datetime | None]
+    # Who reads it.
+    assignee: Mapped[str | None] = mapped_column(String(64), ForeignKey("radiologists.id"))
+    assigned_at: Mapped[datetime | None]
+    fallback: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    started_at: Mapped[datetime | None]
+    done_at: Mapped[datetime | None]
+    report_ref: Mapped[str | None] = mapped_column(String(256))
+    escalation_tier: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    # Optimistic concurrency: bumped by the ORM on every lifecycle change (not on intake).
+    version: Mapped[int] = mapped_column(default=1, server_default=text("1"))
+
+    series: Mapped[list[SeriesRow]] = relationship(back_populates="study")
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it once
+
+
+class SeriesRow(Base):
+    """A series (SeriesInstanceUID) of a study."""
+
+    __tablename__ = "series"
+
+    id: Mapped[int_pk]
+    series_uid: Mapped[uid] = mapped_column(unique=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), index=True)
+    number: Mapped[int | None]
+    modality: Mapped[str] = mapped_column(String(16), default="")
+    description: Mapped[text_str] = mapped_column(default="")
+    first_received_at: Mapped[datetime]
+    last_received_at: Mapped[datetime]
+    instance_count: Mapped[int] = mapped_column(default=0)
+
+    study: Mapped[StudyRow] = relationship(back_populates="series")
+
+
+class InstanceRow(Base):
+    """A durably written instance (SOPInstanceUID); ``path`` is relative to storage."""
+
+    __tablename__ = "instances"
+    __table_args__ = (Index("ix_instances_series_id_number", "series_id", "number"),)
+
+    id: Mapped[int_pk]
+    sop_instance_uid: Mapped[uid] = mapped_column(unique=True)
+    sop_class_uid: Mapped[uid]
+    series_id: Mapped[int] = mapped_column(ForeignKey("series.id"))
+    number: Mapped[int | None]
+    transfer_syntax: Mapped[uid]
+    path: Mapped[path_str]
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    calling_ae: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[datetime]
+
+
+class AssignmentRow(Base):
+    """One assignment in a study's history (radiologist None: no one was eligible)."""
+
+    __tablename__ = "assignments"
+
+    id: Mapped[int_pk]
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), index=True)
+    radiologist_id: Mapped[str | None] = mapped_column(
+        String(64), ForeignKey("radiologists.id"), index=True
+    )
+    at: Mapped[datetime]
+    by: Mapped[AssignedBy]
+    fallback: Mapped[bool] = mapped_column(Boolean, default=False)
+    explanation: Mapped[dict[str, Any]]
+
+
+class AuditEventRow(Base):
+    """Append-only audit trail; no foreign keys, so it outlives purged studies."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int_pk]
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[short_str]
+    action: Mapped[short_str]
+    study_uid: Mapped[str | None] = mapped_column(String(64), index=True)
+    radiologist_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    origin: Mapped[short_str] = mapped_column(default="")
+    detail: Mapped[dict[str, Any]]
+
+
+class PreviewRow(Base):
+    """A rendered preview of a series, or of the whole study when ``series_id`` is None."""
+
+    __tablename__ = "previews"
+
+    id: Mapped[int_pk]
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), index=True)
+    series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    path: Mapped[path_str]
+    created_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("study_id", "series_id", "kind"),)

@@ -1,0 +1,124 @@
+"""Frozen records the repositories return: ORM objects never leave the store.
+
+Records are plain values: safe to keep after the unit of work is closed, to pass
+between threads, and to compare in tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from garde.dispatch.model import Priority, StudyState
+    from garde.store.enums import AssignedBy
+
+
+@dataclass(frozen=True, slots=True)
+class StudyRecord:
+    """A stored study: what arrived, triage's verdict, who reads it, where it stands.
+
+    ``version`` is the optimistic-concurrency counter: it changes on every lifecycle
+    write (state, triage, assignment, start, finish), not on instance intake.
+    """
+
+    study_uid: str
+    site_id: str
+    state: StudyState
+    first_received_at: datetime
+    last_received_at: datetime
+    series_count: int
+    instance_count: int
+    version: int
+    patient_key: str = ""
+    accession: str = ""
+    description: str = ""
+    body_part: str = ""
+    requested_procedure: str = ""
+    requested_priority: str = ""
+    modalities: frozenset[str] = frozenset()
+    stable_at: datetime | None = None
+    priority: Priority | None = None
+    skills: frozenset[str] = frozenset()
+    reading_minutes: float | None = None
+    triage_rule: str | None = None
+    deadline: datetime | None = None
+    assignee: str | None = None
+    assigned_at: datetime | None = None
+    fallback: bool = False
+    started_at: datetime | None = None
+    done_at: datetime | None = None
+    report_ref: str | None = None
+    escalation_tier: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesRecord:
+    """A stored series (SeriesInstanceUID) of a study."""
+
+    series_uid: str
+    study_uid: str
+    number: int | None
+    modality: str
+    description: str
+    instance_count: int
+    first_received_at: datetime
+    last_received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AssignmentRecord:
+    """One entry of a study's assignment history."""
+
+    study_uid: str
+    radiologist_id: str | None
+    at: datetime
+    by: AssignedBy
+    fallback: bool
+    explanation: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One line of the append-only audit trail."""
+
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    study_uid: str | None
+    radiologist_id: str | None
+    origin: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewRecord:
+    """A rendered preview; ``series_uid`` None means it is of the whole study."""
+
+    study_uid: str
+    series_uid: str | None
+    kind: str
+    path: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class WorklistRow:
+    """One line of a radiologist's worklist, most urgent first."""
+
+    study_uid: str
+    site_id: str
+    site_name: str
+    modalities: frozenset[str]
+    description: str
+    priority: Priority | None
+    deadline: datetime | None
+    first_received_at: datetime
+    state: StudyState
+    assigned_at: datetime | None
+    started_at: datetime | None
+    preview_path: str | None
+    version: int

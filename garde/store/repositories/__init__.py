@@ -1,0 +1,8 @@
+"""Repositories: one per aggregate, each over the unit of work's session."""
+
+from garde.store.repositories.audit import AuditRepository
+from garde.store.repositories.directory import DirectoryRepository
+from garde.store.repositories.roster import RosterRepository
+from garde.store.repositories.study import StudyRepository
+
+__all__ = ["AuditRepository", "DirectoryRepository", "RosterRepository", "StudyRepository"]

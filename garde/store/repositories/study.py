@@ -1,0 +1,491 @@
+"""Studies: lifecycle writes, triage, assignments, the worklist, series and previews.
+
+Reads return frozen records; writes go through the ORM so the ``version`` column guards
+every lifecycle change (optimistic concurrency: a concurrent writer makes the flush
+match no row, which surfaces as `StaleStudyError`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm.exc import StaleDataError
+
+from garde.dispatch.model import Priority, StudyFacts, StudyState
+from garde.store.enums import AssignedBy
+from garde.store.errors import NotFoundError, StaleStudyError, StudyNotFoundError
+from garde.store.models import (
+    AssignmentRow,
+    InstanceRow,
+    PreviewRow,
+    SeriesRow,
+    SiteRow,
+    StudyRow,
+)
+from garde.store.records import (
+    AssignmentRecord,
+    PreviewRecord,
+    SeriesRecord,
+    StudyRecord,
+    WorklistRow,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from sqlalchemy.orm import Session
+
+    from garde.dispatch.model import TriageResult
+
+OPEN_STATES = (StudyState.PENDING, StudyState.ASSIGNED, StudyState.IN_PROGRESS)
+WORKLIST_STATES = (StudyState.ASSIGNED, StudyState.IN_PROGRESS)
+MODALITY_SEPARATOR = "\\"  # DICOM's multi-value separator
+
+
+class StudyRepository:
+    """Everything about studies, over one unit of work's session."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    # -- reads -------------------------------------------------------------------------
+
+    def get(self, study_uid: str) -> StudyRecord | None:
+        """The study with this StudyInstanceUID, or None."""
+        row = self._find(study_uid)
+        return None if row is None else study_record(row)
+
+    def due_for_stability(
+        self, now: datetime, default_age_s: float, site_ages: Mapping[str, float]
+    ) -> list[StudyRecord]:
+        """Receiving studies that had no new instance for their site's stable age.
+
+        Parameters
+        ----------
+        now
+            The sweep's time (aware UTC).
+        default_age_s
+            Stable age of sites absent from ``site_ages``.
+        site_ages
+            Per-site stable age overrides, by site id.
+
+        Returns
+        -------
+        list[StudyRecord]
+            Oldest last instance first.
+        """
+        # The cut-offs are computed here, not in SQL: no dialect-specific date arithmetic.
+        due = StudyRow.last_received_at <= now - timedelta(seconds=default_age_s)
+        if site_ages:
+            overridden = [
+                (StudyRow.site_id == site)
+                & (StudyRow.last_received_at <= now - timedelta(seconds=age))
+                for site, age in site_ages.items()
+            ]
+            due = (StudyRow.site_id.not_in(list(site_ages)) & due) | or_(*overridden)
+        query = (
+            select(StudyRow)
+            .where(StudyRow.state == StudyState.RECEIVING, due)
+            .order_by(StudyRow.last_received_at, StudyRow.id)
+        )
+        return [study_record(row) for row in self._session.scalars(query)]
+
+    def facts(self, study_uid: str) -> StudyFacts:
+        """What triage looks at: the study's header facts and its series'.
+
+        Raises
+        ------
+        StudyNotFoundError
+            If there is no such study.
+        """
+        row = self._require(study_uid)
+        series = self._series_rows(row.id)
+        return StudyFacts(
+            study_uid=row.study_uid,
+            site_id=row.site_id,
+            modalities=frozenset(s.modality for s in series if s.modality),
+            body_part=row.body_part,
+            description=row.description,
+            requested_procedure=row.requested_procedure,
+            requested_priority=row.requested_priority,
+            series_descriptions=tuple(s.description for s in series if s.description),
+            patient_key=row.patient_key,
+        )
+
+    def open_studies(self) -> list[StudyRecord]:
+        """Pending, assigned and in-progress studies (to restore the board at start-up)."""
+        query = select(StudyRow).where(StudyRow.state.in_(OPEN_STATES)).order_by(StudyRow.id)
+        return [study_record(row) for row in self._session.scalars(query)]
+
+    def by_state(self, state: StudyState | str) -> list[StudyRecord]:
+        """Studies in ``state``, in arrival order."""
+        query = (
+            select(StudyRow)
+            .where(StudyRow.state == StudyState(state))
+            .order_by(StudyRow.first_received_at, StudyRow.id)
+        )
+        return [study_record(row) for row in self._session.scalars(query)]
+
+    def worklist(self, radiologist_id: str) -> list[WorklistRow]:
+        """What ``radiologist_id`` has to read: in progress first, then most urgent."""
+        query = (
+            select(StudyRow, SiteRow.name)
+            .join(SiteRow, SiteRow.id == StudyRow.site_id)
+            .where(StudyRow.assignee == radiologist_id, StudyRow.state.in_(WORKLIST_STATES))
+        )
+        found = list(self._session.execute(query))
+        previews = self._preview_paths([row.id for row, _ in found])
+        rows = [
+            WorklistRow(
+                study_uid=row.study_uid,
+                site_id=row.site_id,
+                site_name=site_name,
+                modalities=_modalities(row.modalities),
+                description=row.description,
+                priority=row.priority,
+                deadline=row.deadline,
+                first_received_at=row.first_received_at,
+                state=row.state,
+                assigned_at=row.assigned_at,
+                started_at=row.started_at,
+                preview_path=previews.get(row.id),
+                version=row.version,
+            )
+            for row, site_name in found
+        ]
+        return sorted(rows, key=_worklist_order)
+
+    def series(self, study_uid: str) -> list[SeriesRecord]:
+        """The study's series, by series number (unnumbered last)."""
+        row = self._require(study_uid)
+        return [
+            SeriesRecord(
+                series_uid=s.series_uid,
+                study_uid=study_uid,
+                number=s.number,
+                modality=s.modality,
+                description=s.description,
+                instance_count=s.instance_count,
+                first_received_at=s.first_received_at,
+                last_received_at=s.last_received_at,
+            )
+            for s in self._series_rows(row.id)
+        ]
+
+    def instance_paths(self, series_uid: str) -> list[str]:
+        """Storage-relative paths of a series' instances, by InstanceNumber (unnumbered last)."""
+        query = (
+            select(InstanceRow.path)
+            .join(SeriesRow, SeriesRow.id == InstanceRow.series_id)
+            .where(SeriesRow.series_uid == series_uid)
+            .order_by(InstanceRow.number.is_(None), InstanceRow.number, InstanceRow.id)
+        )
+        return list(self._session.scalars(query))
+
+    def assignments(self, study_uid: str) -> list[AssignmentRecord]:
+        """The study's assignment history, oldest first."""
+        row = self._require(study_uid)
+        query = (
+            select(AssignmentRow)
+            .where(AssignmentRow.study_id == row.id)
+            .order_by(AssignmentRow.at, AssignmentRow.id)
+        )
+        return [
+            AssignmentRecord(
+                study_uid=study_uid,
+                radiologist_id=a.radiologist_id,
+                at=a.at,
+                by=a.by,
+                fallback=a.fallback,
+                explanation=a.explanation,
+            )
+            for a in self._session.scalars(query)
+        ]
+
+    def previews(self, study_uid: str) -> list[PreviewRecord]:
+        """The study's previews: study-level first, then by series number and kind."""
+        row = self._require(study_uid)
+        query = (
+            select(PreviewRow, SeriesRow.series_uid)
+            .outerjoin(SeriesRow, SeriesRow.id == PreviewRow.series_id)
+            .where(PreviewRow.study_id == row.id)
+            .order_by(
+                PreviewRow.series_id.is_not(None),
+                SeriesRow.number.is_(None),
+                SeriesRow.number,
+                PreviewRow.series_id,
+                PreviewRow.kind,
+            )
+        )
+        return [
+            PreviewRecord(
+                study_uid=study_uid,
+                series_uid=series_uid,
+                kind=p.kind,
+                path=p.path,
+                created_at=p.created_at,
+            )
+            for p, series_uid in self._session.execute(query)
+        ]
+
+    # -- lifecycle writes ----------------------------------------------------------------
+
+    def set_state(
+        self,
+        study_uid: str,
+        state: StudyState | str,
+        at: datetime,
+        *,
+        expected_version: int | None = None,
+    ) -> StudyRecord:
+        """Move the study to ``state`` (the core's lifecycle table decides if it may).
+
+        Stamps the time the state was first reached: ``stable_at`` for PENDING,
+        ``started_at`` for IN_PROGRESS, ``done_at`` for DONE.
+
+        Raises
+        ------
+        StudyNotFoundError
+            If there is no such study.
+        StaleStudyError
+            If ``expected_version`` is given and differs, or a concurrent writer won.
+        """
+        state = StudyState(state)
+        row = self._for_update(study_uid, expected_version)
+        row.state = state
+        if state is StudyState.PENDING and row.stable_at is None:
+            row.stable_at = at
+        elif state is StudyState.IN_PROGRESS and row.started_at is None:
+            row.started_at = at
+        elif state is StudyState.DONE and row.done_at is None:
+            row.done_at = at
+        return self._flushed(row)
+
+    def set_triage(
+        self,
+        study_uid: str,
+        result: TriageResult,
+        deadline: datetime,
+        *,
+        expected_version: int | None = None,
+    ) -> StudyRecord:
+        """Store triage's verdict and the SLA deadline it implies."""
+        row = self._for_update(study_uid, expected_version)
+        row.priority = Priority(result.priority)
+        row.skills = sorted(result.skills)
+        row.reading_minutes = result.reading_minutes
+        row.triage_rule = result.rule
+        row.deadline = deadline
+        return self._flushed(row)
+
+    def assign(
+        self,
+        study_uid: str,
+        radiologist_id: str | None,
+        *,
+        at: datetime,
+        by: AssignedBy | str,
+        fallback: bool = False,
+        explanation: Mapping[str, Any] | None = None,
+        expected_version: int | None = None,
+    ) -> StudyRecord:
+        """Give the study to ``radiologist_id`` (None: to no one) and keep the history.
+
+        The state is the caller's (the lifecycle table's) business: use `set_state`.
+        """
+        row = self._for_update(study_uid, expected_version)
+        row.assignee = radiologist_id
+        row.assigned_at = None if radiologist_id is None else at
+        row.fallback = fallback
+        self._session.add(
+            AssignmentRow(
+                study_id=row.id,
+                radiologist_id=radiologist_id,
+                at=at,
+                by=AssignedBy(by),
+                fallback=fallback,
+                explanation=dict(explanation or {}),
+            )
+        )
+        return self._flushed(row)
+
+    def start(
+        self, study_uid: str, at: datetime, *, expected_version: int | None = None
+    ) -> StudyRecord:
+        """The assignee started reading: IN_PROGRESS, ``started_at``."""
+        row = self._for_update(study_uid, expected_version)
+        row.state = StudyState.IN_PROGRESS
+        row.started_at = at
+        return self._flushed(row)
+
+    def finish(
+        self,
+        study_uid: str,
+        at: datetime,
+        report_ref: str | None = None,
+        *,
+        expected_version: int | None = None,
+    ) -> StudyRecord:
+        """The report is out: DONE, ``done_at`` and where the report is."""
+        row = self._for_update(study_uid, expected_version)
+        row.state = StudyState.DONE
+        row.done_at = at
+        row.report_ref = report_ref
+        return self._flushed(row)
+
+    def set_escalation(
+        self, study_uid: str, tier: int, *, expected_version: int | None = None
+    ) -> StudyRecord:
+        """Record the highest escalation tier reached (0 none, 1 alert, 2 reassign, 3 chief)."""
+        row = self._for_update(study_uid, expected_version)
+        row.escalation_tier = max(row.escalation_tier, tier)
+        return self._flushed(row)
+
+    def set_preview(self, uid: str, kind: str, path: str, at: datetime | None = None) -> None:
+        """Record (or replace) the ``kind`` preview of a series or a whole study.
+
+        Parameters
+        ----------
+        uid
+            A SeriesInstanceUID (a series preview) or a StudyInstanceUID (a study one);
+            DICOM UIDs are globally unique, so there is no ambiguity.
+        kind
+            ``thumbnail``, ``mid_slice``, ``montage``, ``mip``, ``page``...
+        path
+            Where the file is (relative to the preview directory).
+        at
+            When it was rendered; defaults to now.
+
+        Raises
+        ------
+        NotFoundError
+            If ``uid`` is neither a stored series nor a stored study.
+        """
+        series = self._session.scalars(select(SeriesRow).where(SeriesRow.series_uid == uid)).first()
+        if series is not None:
+            study_id, series_id = series.study_id, series.id
+        else:
+            study = self._find(uid)
+            if study is None:
+                raise NotFoundError(f"no series or study {uid}")
+            study_id, series_id = study.id, None
+        query = select(PreviewRow).where(
+            PreviewRow.study_id == study_id,
+            PreviewRow.kind == kind,
+            PreviewRow.series_id.is_(None)
+            if series_id is None
+            else PreviewRow.series_id == series_id,
+        )
+        row = self._session.scalars(query).first()
+        if row is None:
+            row = PreviewRow(study_id=study_id, series_id=series_id, kind=kind)
+            self._session.add(row)
+        row.path = path
+        row.created_at = at or datetime.now(tz=UTC)
+        self._session.flush()
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _find(self, study_uid: str) -> StudyRow | None:
+        query = select(StudyRow).where(StudyRow.study_uid == study_uid)
+        # Fresh values even if the row is already in the session (intake writes with Core).
+        return self._session.scalars(query.execution_options(populate_existing=True)).first()
+
+    def _require(self, study_uid: str) -> StudyRow:
+        row = self._find(study_uid)
+        if row is None:
+            raise StudyNotFoundError(study_uid)
+        return row
+
+    def _for_update(self, study_uid: str, expected_version: int | None) -> StudyRow:
+        row = self._require(study_uid)
+        if expected_version is not None and row.version != expected_version:
+            raise StaleStudyError(study_uid, expected_version, row.version)
+        return row
+
+    def _flushed(self, row: StudyRow) -> StudyRecord:
+        try:
+            self._session.flush()
+        except StaleDataError as exc:
+            raise StaleStudyError(row.study_uid) from exc
+        return study_record(row)
+
+    def _series_rows(self, study_id: int) -> list[SeriesRow]:
+        query = (
+            select(SeriesRow)
+            .where(SeriesRow.study_id == study_id)
+            .order_by(SeriesRow.number.is_(None), SeriesRow.number, SeriesRow.id)
+        )
+        return list(self._session.scalars(query))
+
+    def _preview_paths(self, study_ids: list[int]) -> dict[int, str]:
+        """The preview to show for each study: a study-level one, else its first series'."""
+        if not study_ids:
+            return {}
+        query = (
+            select(PreviewRow.study_id, PreviewRow.path)
+            .outerjoin(SeriesRow, SeriesRow.id == PreviewRow.series_id)
+            .where(PreviewRow.study_id.in_(study_ids))
+            .order_by(
+                PreviewRow.series_id.is_not(None),
+                PreviewRow.kind != "thumbnail",
+                SeriesRow.number.is_(None),
+                SeriesRow.number,
+                PreviewRow.id,
+            )
+        )
+        paths: dict[int, str] = {}
+        for study_id, path in self._session.execute(query):
+            paths.setdefault(study_id, path)
+        return paths
+
+
+def study_record(row: StudyRow) -> StudyRecord:
+    """The frozen record of a study row."""
+    return StudyRecord(
+        study_uid=row.study_uid,
+        site_id=row.site_id,
+        state=row.state,
+        first_received_at=row.first_received_at,
+        last_received_at=row.last_received_at,
+        series_count=row.series_count,
+        instance_count=row.instance_count,
+        version=row.version,
+        patient_key=row.patient_key,
+        accession=row.accession,
+        description=row.description,
+        body_part=row.body_part,
+        requested_procedure=row.requested_procedure,
+        requested_priority=row.requested_priority,
+        modalities=_modalities(row.modalities),
+        stable_at=row.stable_at,
+        priority=row.priority,
+        skills=frozenset(row.skills or ()),
+        reading_minutes=row.reading_minutes,
+        triage_rule=row.triage_rule,
+        deadline=row.deadline,
+        assignee=row.assignee,
+        assigned_at=row.assigned_at,
+        fallback=row.fallback,
+        started_at=row.started_at,
+        done_at=row.done_at,
+        report_ref=row.report_ref,
+        escalation_tier=row.escalation_tier,
+    )
+
+
+def _modalities(value: str) -> frozenset[str]:
+    return frozenset(m for m in value.split(MODALITY_SEPARATOR) if m)
+
+
+def _worklist_order(row: WorklistRow) -> tuple[bool, int, datetime, datetime]:
+    far = datetime.max.replace(tzinfo=UTC)
+    rank = row.priority.rank if row.priority is not None else len(Priority)
+    return (
+        row.state is not StudyState.IN_PROGRESS,
+        rank,
+        row.deadline or far,
+        row.first_received_at,
+    )
