@@ -1,0 +1,210 @@
+"""Why a study went to whom: a structured, JSON-safe record of one routing decision.
+
+It lists the best candidates with their predicted start, finish and lateness, every
+radiologist who was excluded grouped by the reason (off shift, no credential for the
+site, missing skill, at capacity, ...), and the triage rule that set the priority. It
+is stored with the assignment and printed by ``garde explain STUDY``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import NamedTuple, cast
+
+from garde.dispatch._time import MS_PER_MINUTE, from_ms, to_ms
+
+
+class ExclusionReason(StrEnum):
+    """Why a radiologist could not take the study (the first failing check)."""
+
+    EXCLUDED = "excluded"  # excluded by the caller (e.g. escalating away from them)
+    OFF_SHIFT = "off_shift"
+    NO_CREDENTIAL = "no_credential"  # not credentialed for the sending site
+    SITE_NOT_IN_SHIFT = "site_not_in_shift"  # credentialed, but the shift covers other sites
+    MISSING_SKILL = "missing_skill"
+    AT_CAPACITY = "at_capacity"
+    SHIFT_ENDS = "shift_ends"  # would finish after their handover while others would not
+
+
+_REASON_TEXT = {
+    ExclusionReason.EXCLUDED: "excluded by the caller",
+    ExclusionReason.OFF_SHIFT: "off shift",
+    ExclusionReason.NO_CREDENTIAL: "no credential for the site",
+    ExclusionReason.SITE_NOT_IN_SHIFT: "site not covered by the current shift",
+    ExclusionReason.MISSING_SKILL: "missing skill",
+    ExclusionReason.AT_CAPACITY: "at capacity",
+    ExclusionReason.SHIFT_ENDS: "would finish after the handover",
+}
+
+
+class Basis(StrEnum):
+    """What decided the choice."""
+
+    LEAST_LATENESS = "least_lateness"  # lateness, (soonest finish,) workload, id
+    CONTINUITY = "continuity"  # already reads another study of the same patient
+    FALLBACK = "fallback"  # nobody eligible: the fallback pool
+    NOBODY = "nobody"  # nobody eligible and no fallback reader: flagged, kept
+
+
+class Candidate(NamedTuple):
+    """One eligible radiologist's prospects for the study.
+
+    A named tuple of integers rather than a frozen dataclass of datetimes: the router
+    builds several per decision, and this keeps that under a microsecond each. The
+    datetime and minute views are properties.
+    """
+
+    radiologist_id: str
+    start_ms: int  # predicted start, epoch milliseconds
+    finish_ms: int  # predicted finish, epoch milliseconds
+    late_ms: int  # predicted time past the deadline (0: on time)
+    night_ms: int  # workload of the night before this study (fairness), nominal
+    within_shift: bool = True  # finishes before the handover
+
+    @property
+    def predicted_start(self) -> datetime:
+        """When they would open it."""
+        return from_ms(self.start_ms)
+
+    @property
+    def predicted_finish(self) -> datetime:
+        """When they would be done."""
+        return from_ms(self.finish_ms)
+
+    @property
+    def lateness_min(self) -> float:
+        """Predicted minutes past the deadline."""
+        return self.late_ms / MS_PER_MINUTE
+
+    @property
+    def night_minutes(self) -> float:
+        """Nominal reading minutes of their night so far (read, in hand, queued)."""
+        return self.night_ms / MS_PER_MINUTE
+
+
+class Exclusion(NamedTuple):
+    """Radiologists excluded for one reason."""
+
+    reason: ExclusionReason
+    radiologist_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """The record of one routing decision.
+
+    ``candidates`` are the best few eligible radiologists in ranking order (the chosen
+    one first unless ``basis`` is continuity); ``eligible`` counts them all.
+    """
+
+    study_uid: str
+    priority: str
+    rule: str
+    deadline: datetime
+    decided_at: datetime
+    chosen: str | None
+    basis: Basis
+    candidates: tuple[Candidate, ...]
+    eligible: int
+    excluded: tuple[Exclusion, ...]
+    ranking: tuple[str, ...] = ("lateness", "night_minutes", "id")
+
+    def excluded_reason(self, radiologist_id: str) -> ExclusionReason | None:
+        """Why ``radiologist_id`` was excluded (None if they were not)."""
+        for group in self.excluded:
+            if radiologist_id in group.radiologist_ids:
+                return group.reason
+        return None
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-safe dict (ISO 8601 datetimes); `from_dict` reads it back."""
+        return {
+            "study_uid": self.study_uid,
+            "priority": self.priority,
+            "rule": self.rule,
+            "deadline": self.deadline.isoformat(),
+            "decided_at": self.decided_at.isoformat(),
+            "chosen": self.chosen,
+            "basis": self.basis.value,
+            "ranking": list(self.ranking),
+            "eligible": self.eligible,
+            "candidates": [
+                {
+                    "radiologist_id": c.radiologist_id,
+                    "predicted_start": c.predicted_start.isoformat(),
+                    "predicted_finish": c.predicted_finish.isoformat(),
+                    "lateness_min": c.lateness_min,
+                    "night_minutes": c.night_minutes,
+                    "within_shift": c.within_shift,
+                }
+                for c in self.candidates
+            ],
+            "excluded": {g.reason.value: list(g.radiologist_ids) for g in self.excluded},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> Explanation:
+        """Rebuild an explanation stored with `to_dict` (raises ValueError if malformed)."""
+        try:
+            candidates = cast("list[dict[str, object]]", data["candidates"])
+            excluded = cast("dict[str, list[str]]", data["excluded"])
+            return cls(
+                study_uid=str(data["study_uid"]),
+                priority=str(data["priority"]),
+                rule=str(data["rule"]),
+                deadline=datetime.fromisoformat(str(data["deadline"])),
+                decided_at=datetime.fromisoformat(str(data["decided_at"])),
+                chosen=None if data["chosen"] is None else str(data["chosen"]),
+                basis=Basis(str(data["basis"])),
+                ranking=tuple(str(k) for k in cast("list[object]", data["ranking"])),
+                eligible=int(cast("int", data["eligible"])),
+                candidates=tuple(
+                    Candidate(
+                        radiologist_id=str(c["radiologist_id"]),
+                        start_ms=to_ms(datetime.fromisoformat(str(c["predicted_start"]))),
+                        finish_ms=to_ms(datetime.fromisoformat(str(c["predicted_finish"]))),
+                        late_ms=round(float(cast("float", c["lateness_min"])) * MS_PER_MINUTE),
+                        night_ms=round(float(cast("float", c["night_minutes"])) * MS_PER_MINUTE),
+                        within_shift=bool(c["within_shift"]),
+                    )
+                    for c in candidates
+                ),
+                excluded=tuple(
+                    Exclusion(ExclusionReason(reason), tuple(str(r) for r in ids))
+                    for reason, ids in excluded.items()
+                ),
+            )
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"not a routing explanation: missing or bad {exc}") from exc
+
+    def render_text(self) -> str:
+        """A human-readable account, for ``garde explain``."""
+        lines = [
+            (
+                f"study {self.study_uid}: {self.priority} (rule {self.rule}), "
+                f"due {self.deadline.isoformat(timespec='minutes')}"
+            ),
+            f"decided {self.decided_at.isoformat(timespec='seconds')}: "
+            + (
+                f"assigned to {self.chosen} ({self.basis.value.replace('_', ' ')})"
+                if self.chosen
+                else "NOBODY may read it: flagged for the operators"
+            ),
+            f"ranking: {', then '.join(self.ranking)}; {self.eligible} eligible",
+        ]
+        if self.candidates:
+            lines.append("candidates:")
+            lines.extend(
+                f"  {c.radiologist_id:<12} start {c.predicted_start:%H:%M} "
+                f"finish {c.predicted_finish:%H:%M} late {c.lateness_min:.1f} min "
+                f"night {c.night_minutes:.0f} min" + ("" if c.within_shift else " (after handover)")
+                for c in self.candidates
+            )
+        if self.excluded:
+            lines.append("excluded:")
+            lines.extend(
+                f"  {_REASON_TEXT[g.reason]}: {', '.join(g.radiologist_ids)}" for g in self.excluded
+            )
+        return "\n".join(lines)

@@ -1,0 +1,135 @@
+"""Late binding and pre-emption: the tentative plan bends to whoever is free first.
+
+A radiologist's queue is a plan, not a promise: until a study is started anyone who
+may read it can take it. `next_for` gives a radiologist who becomes free the most
+urgent study they may read, from their own queue or, when that makes it finish sooner,
+from another's. `stroke_alert` names who should be interrupted mid-read for a stroke
+when no eligible reader is free.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from garde.dispatch._time import read_ms, to_ms
+from garde.dispatch.board import Code
+from garde.dispatch.model import Priority
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from garde.dispatch.board import Board, QueueKey
+    from garde.dispatch.model import SlaPolicy, Study
+
+
+@dataclass(frozen=True, slots=True)
+class Pull:
+    """A study a free radiologist should read next, and whose queue it comes from."""
+
+    study: Study
+    from_radiologist_id: str  # equal to the reader for their own queue
+
+
+def next_pull(radiologist_id: str, board: Board, now: datetime) -> Pull | None:
+    """The study ``radiologist_id`` should open now, and where it comes from.
+
+    The head of their own queue, unless another queue holds a more urgent study (by
+    queue order: priority, deadline, arrival) that they may read and would finish
+    sooner than its current owner is predicted to. None if they are off shift or there
+    is nothing they may read.
+    """
+    if not board.may_read_now(radiologist_id, None, now):
+        return None
+    own_queue = board.queue(radiologist_id)
+    own_key: QueueKey | None = board.key_of(own_queue[0].uid) if own_queue else None
+    now_ms = to_ms(now)
+    speed = board.radiologist(radiologist_id).speed
+    free_ms = max(now_ms, to_ms(board.free_at(radiologist_id, now)))
+    offers: list[tuple[QueueKey, Study, str]] = []
+    for other in board.ids:
+        if other == radiologist_id:
+            continue
+        for study in board.iter_queue(other):
+            key = board.key_of(study.uid)
+            if own_key is not None and key >= own_key:
+                break  # the rest of this queue is not more urgent than our own head
+            if board.may_read_now(radiologist_id, study, now):
+                offers.append((key, study, other))
+                break
+    for _key, study, other in sorted(offers, key=lambda o: o[0]):
+        mine = free_ms + read_ms(study.reading_minutes, speed)
+        if mine < to_ms(board.predicted_finish(study.uid, now)):
+            return Pull(study, other)
+    if own_queue:
+        return Pull(own_queue[0], radiologist_id)
+    return None
+
+
+def next_for(
+    radiologist_id: str,
+    board: Board,
+    policy: SlaPolicy,  # noqa: ARG001 - part of the core's call shape; urgency is the queue order
+    now: datetime,
+) -> Study | None:
+    """The most urgent study ``radiologist_id`` may read now (see `next_pull`).
+
+    The board is not changed: the caller moves the study (`Board.reassign`) if it came
+    from another queue, then starts it.
+    """
+    pull = next_pull(radiologist_id, board, now)
+    return None if pull is None else pull.study
+
+
+@dataclass(frozen=True, slots=True)
+class StrokeAlert:
+    """Interrupt ``radiologist_id`` (reading ``interrupted_uid``) for a stroke."""
+
+    study_uid: str
+    radiologist_id: str
+    interrupted_uid: str
+    wait_without: timedelta  # how long the stroke would wait for them to finish
+
+
+def stroke_alert(
+    study: Study,
+    board: Board,
+    policy: SlaPolicy,  # noqa: ARG001 - part of the core's call shape
+    now: datetime,
+    *,
+    exclude: frozenset[str] = frozenset(),
+) -> StrokeAlert | None:
+    """Who should be alerted mid-read for ``study``, if anyone.
+
+    None unless it is a stroke and every eligible reader is busy reading. Then the
+    eligible reader whose read in hand is the least urgent (never a stroke), then has
+    the most slack before its own deadline, is interrupted (ties: the lowest id).
+    Capacity is ignored: a stroke is read on top of any queue.
+    """
+    if study.priority is not Priority.STROKE:
+        return None
+    evaluation = board.evaluate(study, now, exclude)
+    now_ms = to_ms(now)
+    best: tuple[int, int] | None = None
+    alert: StrokeAlert | None = None
+    for i, rid in enumerate(board.ids):
+        if evaluation.code[i] not in {Code.ELIGIBLE, Code.AT_CAPACITY}:
+            continue
+        free_ms = to_ms(board.free_at(rid, now))
+        reading = board.reading(rid)
+        if free_ms <= now_ms or not reading:
+            return None  # someone eligible is free: the stroke heads their queue
+        held = [board.get(uid) for uid in reading]
+        current = min((s for s in held if s is not None), key=lambda s: s.priority.rank)
+        if current.priority is Priority.STROKE:
+            continue
+        slack = to_ms(current.deadline) - free_ms
+        # The least urgent read in hand first (highest rank), then the most slack.
+        score = (current.priority.rank, slack)
+        if best is None or score > best:  # strict: ties keep the lowest id
+            best = score
+            alert = StrokeAlert(
+                study.uid, rid, current.uid, timedelta(milliseconds=free_ms - now_ms)
+            )
+    return alert

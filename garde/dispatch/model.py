@@ -1,0 +1,292 @@
+"""Domain types of the dispatch core: sites, radiologists, shifts, studies, priorities.
+
+Everything here is a frozen value object, valid once built. Datetimes are timezone-aware
+UTC; the core never reads the clock, time is always passed in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from enum import StrEnum
+
+
+class Priority(StrEnum):
+    """How urgent a study is; the order of the members is the order of urgency."""
+
+    STROKE = "stroke"
+    EMERGENCY = "emergency"
+    URGENT = "urgent"
+    ROUTINE = "routine"
+
+    @property
+    def rank(self) -> int:
+        """0 for the most urgent; queues sort on it."""
+        return _PRIORITY_RANK[self]
+
+
+_PRIORITY_RANK = {p: i for i, p in enumerate(Priority)}
+
+
+class StudyState(StrEnum):
+    """Where a study is in its life; transitions live in `lifecycle.py`."""
+
+    RECEIVING = "receiving"  # instances arriving, not yet stable
+    PENDING = "pending"  # stable (or stroke first series), waiting for a reader
+    ASSIGNED = "assigned"  # in a radiologist's tentative queue
+    IN_PROGRESS = "in_progress"  # a radiologist started reading it
+    DONE = "done"  # read and reported
+
+
+def _require_aware(name: str, value: datetime) -> None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware, got naive {value.isoformat()}")
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """A hospital that sends studies.
+
+    ``ae_titles`` are the calling AE titles of its modalities / PACS (the DICOM
+    application entity names it is known by); ``timezone`` is an IANA name.
+    """
+
+    id: str
+    name: str
+    ae_titles: frozenset[str]
+    timezone: str = "Europe/Paris"
+    stable_age_s: float | None = None  # per-hospital override of the gateway default
+    ip_allow: tuple[str, ...] = ()  # empty: any address
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            raise ValueError("site id must not be empty")
+        if not self.ae_titles:
+            raise ValueError(f"site {self.id!r} needs at least one AE title")
+        for ae in self.ae_titles:
+            if not 0 < len(ae) <= 16:
+                raise ValueError(f"site {self.id!r}: AE title {ae!r} must be 1 to 16 characters")
+
+
+@dataclass(frozen=True, slots=True)
+class Radiologist:
+    """A reader on the on-call roster.
+
+    ``sites`` are the hospitals the radiologist is credentialed for; ``skills`` the
+    subspecialties held (neuro, paediatric, msk, body, chest...). ``speed`` scales
+    reading times: 1.0 is nominal, 1.25 reads a quarter faster. ``max_parallel`` is the
+    most studies that may be open for them at once (assigned or in progress).
+    """
+
+    id: str
+    name: str
+    skills: frozenset[str]
+    sites: frozenset[str]
+    max_parallel: int = 12
+    speed: float = 1.0
+    fallback: bool = False  # member of the fallback pool (reads what no one else may)
+    supervisor: bool = False  # receives the last escalation tier
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            raise ValueError("radiologist id must not be empty")
+        if self.max_parallel < 1:
+            raise ValueError(f"radiologist {self.id!r}: max_parallel must be >= 1")
+        if not self.speed > 0:
+            raise ValueError(f"radiologist {self.id!r}: speed must be > 0, got {self.speed}")
+
+
+@dataclass(frozen=True, slots=True)
+class Shift:
+    """A period on call, [start, end) in UTC.
+
+    ``sites`` narrows the hospitals covered during the shift; None means all the
+    radiologist is credentialed for.
+    """
+
+    radiologist_id: str
+    start: datetime
+    end: datetime
+    role: str = "oncall"
+    sites: frozenset[str] | None = None
+
+    def __post_init__(self) -> None:
+        _require_aware("shift start", self.start)
+        _require_aware("shift end", self.end)
+        if self.end <= self.start:
+            raise ValueError(
+                f"shift of {self.radiologist_id!r} ends ({self.end.isoformat()}) "
+                f"before it starts ({self.start.isoformat()})"
+            )
+
+    def covers(self, at: datetime) -> bool:
+        """True if ``at`` falls within the shift."""
+        return self.start <= at < self.end
+
+
+@dataclass(frozen=True, slots=True)
+class StudyFacts:
+    """What triage looks at: header attributes of a study and where it came from.
+
+    Text attributes are as received (any case, accents); triage normalises them.
+    ``patient_key`` is a keyed hash of PatientID + site, never the ID itself.
+    """
+
+    study_uid: str
+    site_id: str
+    modalities: frozenset[str] = frozenset()
+    body_part: str = ""
+    description: str = ""  # StudyDescription
+    requested_procedure: str = ""  # RequestedProcedureDescription
+    requested_priority: str = ""  # RequestedProcedurePriority (STAT, HIGH, ROUTINE...)
+    series_descriptions: tuple[str, ...] = ()
+    patient_key: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TriageRule:
+    """One ordered triage rule; every non-empty criterion must match (AND), values
+    within a criterion are alternatives (OR). Keywords match as whole words in the
+    normalised (lower-case, accent-free) descriptions. First matching rule wins."""
+
+    name: str
+    priority: Priority
+    skills: frozenset[str] = frozenset()
+    reading_minutes: float | None = None  # None: the reading-time table decides
+    modalities: frozenset[str] = frozenset()
+    body_parts: frozenset[str] = frozenset()
+    keywords: tuple[str, ...] = ()
+    requested_priorities: frozenset[str] = frozenset()
+    sites: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class TriageResult:
+    """Triage's verdict, with the rule that set it (kept for the explanation)."""
+
+    priority: Priority
+    skills: frozenset[str]
+    reading_minutes: float
+    rule: str
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationTiers:
+    """Escalation points as fractions of the SLA target (alert < reassign <= supervisor)."""
+
+    alert: float = 0.5
+    reassign: float = 0.75
+    supervisor: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.alert <= self.reassign <= self.supervisor:
+            raise ValueError(
+                "escalation tiers must satisfy 0 < alert <= reassign <= supervisor, got "
+                f"{self.alert}, {self.reassign}, {self.supervisor}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class SlaPolicy:
+    """Targets per priority, measured from arrival.
+
+    A priority absent from ``targets`` is due at the next ``morning_handover`` (local
+    time of the sending site), which is what "routine: by morning" means.
+    """
+
+    targets: dict[Priority, timedelta] = field(
+        default_factory=lambda: {
+            Priority.STROKE: timedelta(minutes=20),
+            Priority.EMERGENCY: timedelta(minutes=60),
+            Priority.URGENT: timedelta(hours=4),
+        }
+    )
+    morning_handover: time = time(8, 30)
+    tiers: EscalationTiers = field(default_factory=EscalationTiers)
+    weights: dict[Priority, float] = field(
+        default_factory=lambda: {
+            Priority.STROKE: 100.0,
+            Priority.EMERGENCY: 20.0,
+            Priority.URGENT: 5.0,
+            Priority.ROUTINE: 1.0,
+        }
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Study:
+    """A triaged study as the router sees it."""
+
+    uid: str  # StudyInstanceUID
+    site_id: str
+    priority: Priority
+    skills: frozenset[str]
+    reading_minutes: float
+    arrived_at: datetime
+    deadline: datetime
+    patient_key: str = ""
+    rule: str = ""
+
+    def __post_init__(self) -> None:
+        _require_aware("arrived_at", self.arrived_at)
+        _require_aware("deadline", self.deadline)
+        if not self.reading_minutes > 0:
+            raise ValueError(f"study {self.uid}: reading_minutes must be > 0")
+
+
+@dataclass(frozen=True, slots=True)
+class ReadingTimes:
+    """Expected reading minutes by modality and body part (NIGHTS.md figures).
+
+    Keys are ``"CT"`` or ``"CT/HEAD"`` (upper case); the most specific key wins, then
+    ``default``. A triage rule's own ``reading_minutes`` overrides the table.
+    """
+
+    table: dict[str, float] = field(default_factory=dict)
+    default: float = 15.0
+
+    def minutes(self, modalities: frozenset[str], body_part: str) -> float:
+        """The expected reading minutes of a study with these modalities and body part."""
+        part = body_part.upper()
+        best: float | None = None
+        for modality in sorted(modalities):
+            specific = self.table.get(f"{modality.upper()}/{part}")
+            if specific is not None:
+                return specific
+            if best is None:
+                best = self.table.get(modality.upper())
+        return self.default if best is None else best
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceReceived:
+    """Domain event: the gateway durably stored one instance (before answering success).
+
+    ``path`` is relative to the storage directory. Header facts are copied from the
+    instance so the store can assemble the study without re-reading the file. It
+    carries ``patient_key`` (a keyed hash), never the patient's name, ID or birth date.
+    """
+
+    sop_instance_uid: str
+    sop_class_uid: str
+    series_uid: str
+    study_uid: str
+    transfer_syntax: str
+    site_id: str
+    calling_ae: str
+    path: str
+    size_bytes: int
+    received_at: datetime
+    modality: str = ""
+    series_number: int | None = None
+    instance_number: int | None = None
+    series_description: str = ""
+    study_description: str = ""
+    body_part: str = ""
+    requested_procedure: str = ""
+    requested_priority: str = ""
+    accession_number: str = ""
+    patient_key: str = ""
+
+    def __post_init__(self) -> None:
+        _require_aware("received_at", self.received_at)

@@ -1,0 +1,43 @@
+"""Ports: what the core's services need from the outside world, as Protocols.
+
+Each has a real adapter (store/, dicom_gateway/, scheduling/) and an in-memory fake
+for tests.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from garde.dispatch.model import InstanceReceived
+
+
+class Clock(Protocol):
+    """Where services get "now" from (the core itself never asks)."""
+
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+
+class InstanceIndex(Protocol):
+    """Indexes durably written instances (the gateway's only dependency on the store)."""
+
+    def record(self, instance: InstanceReceived) -> bool:
+        """Index one instance in its own transaction.
+
+        Returns True if it was new, False if that SOP Instance UID was already indexed
+        (a re-send: idempotent). Raises on a database error, so the gateway can answer
+        0xA700 (out of resources) and the sender retries.
+        """
+        ...
+
+
+class Notifier(Protocol):
+    """Sends a notification (log line, webhook); never raises into dispatch."""
+
+    def notify(self, kind: str, payload: dict[str, object]) -> None:
+        """Queue a notification of ``kind`` with a JSON-safe payload."""
+        ...

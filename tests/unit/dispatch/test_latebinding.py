@@ -1,0 +1,119 @@
+"""Late binding (a free reader pulls the most urgent study) and stroke pre-emption."""
+
+from datetime import timedelta
+
+from garde.dispatch.latebinding import Pull, next_for, next_pull, stroke_alert
+from garde.dispatch.model import Priority, SlaPolicy
+from tests.unit.dispatch.dispatch_factories import at, board_with, rad, shift, study
+
+POLICY = SlaPolicy()
+
+
+def test_free_reader_takes_own_head_when_nothing_more_urgent_waits():
+    board = board_with(rad("a"), rad("b"))
+    mine = study(priority=Priority.URGENT)
+    board.assign(mine, "a", at(0))
+    board.assign(study(priority=Priority.ROUTINE), "b", at(0))
+    assert next_pull("a", board, at(0)) == Pull(mine, "a")
+    assert next_for("a", board, POLICY, at(0)) == mine
+
+
+def test_pulls_a_more_urgent_study_from_a_busy_colleague():
+    board = board_with(rad("a"), rad("b"))
+    reading = study(minutes=30)
+    board.assign(reading, "b", at(0))
+    board.start(reading.uid, at(0))
+    emergency = study(priority=Priority.EMERGENCY, minutes=10)
+    board.assign(emergency, "b", at(0))  # tentatively b's, but b is busy until 30
+    board.assign(study(priority=Priority.ROUTINE), "a", at(0))
+    assert next_pull("a", board, at(1)) == Pull(emergency, "b")
+
+
+def test_does_not_pull_what_the_owner_finishes_sooner():
+    board = board_with(rad("a", speed=0.25), rad("b"))
+    emergency = study(priority=Priority.EMERGENCY, minutes=10)
+    board.assign(emergency, "b", at(0))  # b is idle: done at 10; a would need 40
+    assert next_pull("a", board, at(0)) is None
+
+
+def test_never_pulls_what_the_reader_may_not_read():
+    board = board_with(rad("a", skills="body"), rad("b"))
+    reading = study(minutes=30)
+    board.assign(reading, "b", at(0))
+    board.start(reading.uid, at(0))
+    board.assign(study(priority=Priority.STROKE, skills="neuro"), "b", at(0))
+    readable = study(priority=Priority.URGENT, skills="body")
+    board.assign(readable, "b", at(0))
+    assert next_pull("a", board, at(1)) == Pull(readable, "b")
+    board.remove(readable.uid)
+    assert next_pull("a", board, at(1)) is None  # only a neuro stroke waits
+
+
+def test_off_shift_or_empty_handed_reader_gets_nothing():
+    board = board_with(rad("a"), rad("b"), shifts=[shift("a", 0, 60), shift("b")])
+    board.assign(study(), "b", at(0))
+    assert next_for("a", board, POLICY, at(90)) is None
+    assert next_for("a", board, POLICY, at(10)) is None  # b is idle and takes it himself
+
+
+def test_stroke_alert_when_every_eligible_reader_is_busy():
+    board = board_with(rad("a"), rad("b"), rad("c", skills="body"))
+    urgent, routine = (
+        study(priority=Priority.URGENT, minutes=20),
+        study(priority=Priority.ROUTINE, minutes=20),
+    )
+    board.assign(urgent, "a", at(0))
+    board.assign(routine, "b", at(0))
+    board.start(urgent.uid, at(0))
+    board.start(routine.uid, at(0))
+    stroke = study(priority=Priority.STROKE, skills="neuro", arrived=5)
+    alert = stroke_alert(stroke, board, POLICY, at(5))
+    assert alert is not None
+    # c is idle but lacks neuro; b's read (routine) is less urgent than a's.
+    assert (alert.radiologist_id, alert.interrupted_uid) == ("b", routine.uid)
+    assert alert.wait_without == timedelta(minutes=15)
+
+
+def test_stroke_alert_prefers_the_most_slack_and_spares_stroke_reads():
+    board = board_with(rad("a"), rad("b"), rad("c"))
+    tight = study(priority=Priority.URGENT, minutes=20, due=30)
+    loose = study(priority=Priority.URGENT, minutes=20, due=200)
+    other_stroke = study(priority=Priority.STROKE, minutes=20)
+    for s, r in ((tight, "a"), (loose, "b"), (other_stroke, "c")):
+        board.assign(s, r, at(0))
+        board.start(s.uid, at(0))
+    alert = stroke_alert(study(priority=Priority.STROKE), board, POLICY, at(1))
+    assert alert is not None
+    assert alert.radiologist_id == "b"
+    # The same with the readers' names swapped: the order of the scan does not matter.
+    swapped = board_with(rad("a"), rad("b"))
+    for s, r in (
+        (study(priority=Priority.URGENT, minutes=20, due=200), "a"),
+        (study(priority=Priority.URGENT, minutes=20, due=30), "b"),
+    ):
+        swapped.assign(s, r, at(0))
+        swapped.start(s.uid, at(0))
+    alert = stroke_alert(study(priority=Priority.STROKE), swapped, POLICY, at(1))
+    assert alert is not None
+    assert alert.radiologist_id == "a"
+
+
+def test_no_stroke_alert_when_someone_is_free_or_for_other_priorities():
+    board = board_with(rad("a"), rad("b"))
+    s = study(minutes=20)
+    board.assign(s, "a", at(0))
+    board.start(s.uid, at(0))
+    stroke = study(priority=Priority.STROKE)
+    assert stroke_alert(stroke, board, POLICY, at(1)) is None  # b is free
+    assert stroke_alert(study(priority=Priority.EMERGENCY), board, POLICY, at(1)) is None
+    # Only stroke reads in hand: nobody to interrupt.
+    only = board_with(rad("a"))
+    st = study(priority=Priority.STROKE, minutes=20)
+    only.assign(st, "a", at(0))
+    only.start(st.uid, at(0))
+    assert stroke_alert(stroke, only, POLICY, at(1)) is None
+    # Nobody eligible at all.
+    assert (
+        stroke_alert(study(priority=Priority.STROKE, skills="paediatric"), only, POLICY, at(1))
+        is None
+    )
