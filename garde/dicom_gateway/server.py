@@ -1,0 +1,218 @@
+"""The association server: pynetdicom's threaded server with the gateway's transport rules.
+
+What it adds to `pynetdicom.transport.ThreadedAssociationServer`:
+
+- the association policy (calling AE, called AE, IP allow-list) checked on the
+  A-ASSOCIATE request, answered with the standard rejection reasons;
+- an association limit counted under a lock when a request is accepted and released
+  when the association ends (pynetdicom counts live threads, including silent TCP
+  connections that never sent a request and associations still tearing down, so
+  concurrent senders are rejected or admitted racily);
+- TCP_NODELAY on every accepted socket (a C-STORE response must not wait for Nagle);
+- the TLS handshake in the connection's own thread, bounded by the ACSE timeout (the
+  base class handshakes in the accept loop, where one silent client blocks everyone);
+- SO_REUSEPORT, so several gateway processes can listen on one port.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from typing import TYPE_CHECKING, Any, cast
+
+from pynetdicom import evt
+from pynetdicom.acse import ACSE
+from pynetdicom.transport import RequestHandler, ThreadedAssociationServer
+
+from garde.dicom_gateway.policy import Rejection, local_limit_exceeded
+
+if TYPE_CHECKING:
+    import ssl
+
+    from pynetdicom.ae import ApplicationEntity
+    from pynetdicom.association import Association
+    from pynetdicom.pdu_primitives import A_ASSOCIATE
+    from pynetdicom.presentation import PresentationContext
+
+    from garde.dicom_gateway.policy import AssociationPolicy
+
+logger = logging.getLogger(__name__)
+
+
+class AssociationSlots:
+    """At most ``limit`` accepted associations at once; acquiring never races."""
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError(f"the association limit must be >= 1, got {limit}")
+        self.limit = limit
+        self._held: set[int] = set()
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+
+    def acquire(self, key: int) -> bool:
+        """Take a slot for ``key``; False if all are taken."""
+        with self._lock:
+            if len(self._held) >= self.limit:
+                return False
+            self._held.add(key)
+            return True
+
+    def release(self, key: int) -> None:
+        """Give back ``key``'s slot, if it held one."""
+        with self._lock:
+            self._held.discard(key)
+            if not self._held:
+                self._idle.notify_all()
+
+    @property
+    def in_use(self) -> int:
+        """How many slots are held now."""
+        with self._lock:
+            return len(self._held)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no slot is held; False if ``timeout`` passed first."""
+        with self._lock:
+            return self._idle.wait_for(lambda: not self._held, timeout)
+
+
+class GatewayServer(ThreadedAssociationServer):
+    """pynetdicom's threaded association server with the gateway's policy and transport.
+
+    Parameters
+    ----------
+    ae
+        The application entity (timeouts, PDU size).
+    address
+        ``(host, port)``; port 0 picks a free one (see ``server_address``).
+    ae_title, contexts, ssl_context, evt_handlers
+        As for `pynetdicom.ae.ApplicationEntity.start_server`.
+    policy
+        Who may associate; replaceable at run time (`GatewayServer.policy`).
+    slots
+        The association limit.
+    reuse_port
+        Set SO_REUSEPORT before binding (several processes on one port).
+    """
+
+    daemon_threads = True
+
+    def __init__(
+        self,
+        ae: ApplicationEntity,
+        address: tuple[str, int],
+        ae_title: str,
+        contexts: list[PresentationContext],
+        *,
+        policy: AssociationPolicy,
+        slots: AssociationSlots,
+        ssl_context: ssl.SSLContext | None = None,
+        evt_handlers: list[Any] | None = None,
+        reuse_port: bool = False,
+    ) -> None:
+        self.policy = policy
+        self.slots = slots
+        self.reuse_port = reuse_port
+        self.handshake_timeout = ae.acse_timeout
+        super().__init__(
+            ae,
+            address,
+            ae_title,
+            contexts,
+            ssl_context,
+            evt_handlers=evt_handlers,
+            request_handler=_GatewayRequestHandler,
+        )
+
+    def server_bind(self) -> None:
+        """Bind, with SO_REUSEPORT first when asked."""
+        if self.reuse_port:
+            cast("socket.socket", self.socket).setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        super().server_bind()
+
+    def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
+        """Accept a connection: TCP_NODELAY on, TLS wrapped but not yet handshaken."""
+        client, address = cast("socket.socket", self.socket).accept()
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.ssl_context is not None:
+            client = self.ssl_context.wrap_socket(
+                client, server_side=True, do_handshake_on_connect=False
+            )
+        return client, address
+
+    def process_request_thread(
+        self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any
+    ) -> None:
+        """In the connection's thread: finish the TLS handshake, then run the association."""
+        sock = cast("socket.socket", request)
+        if self.ssl_context is not None and not _handshake(sock, self.handshake_timeout):
+            self.shutdown_request(sock)
+            return
+        super().process_request_thread(request, client_address)
+
+
+def _handshake(sock: socket.socket, timeout: float | None) -> bool:
+    """The TLS handshake, bounded by ``timeout``; False (logged) if it fails."""
+    try:
+        sock.settimeout(timeout)
+        sock.do_handshake()  # type: ignore[attr-defined]
+        sock.settimeout(None)
+    except OSError as exc:
+        peer = _peer(sock)
+        logger.warning("TLS handshake with %s failed: %s", peer, exc)
+        return False
+    return True
+
+
+def _peer(sock: socket.socket) -> str:
+    try:
+        return str(sock.getpeername()[0])
+    except OSError:
+        return "?"
+
+
+class _GatewayRequestHandler(RequestHandler):
+    """Runs one association in its own thread and waits for it, so its slot is released
+    exactly when it ends, however it ends (release, abort, timeout, reject)."""
+
+    server: GatewayServer
+
+    def handle(self) -> None:
+        assoc = self._create_association()
+        assoc.acse = _PolicyACSE(assoc, self.server, self.client_address[0])
+        evt.trigger(assoc, evt.EVT_CONN_OPEN, {"address": self.client_address})
+        try:
+            assoc.start()
+            assoc.join()
+        finally:
+            self.server.slots.release(id(assoc))
+
+
+class _PolicyACSE(ACSE):
+    """pynetdicom's ACSE, with the gateway's admission check before negotiation."""
+
+    def __init__(self, assoc: Association, server: GatewayServer, address: str) -> None:
+        super().__init__(assoc)
+        self._server = server
+        self._address = address
+
+    def _negotiate_as_acceptor(self) -> None:
+        request = cast("A_ASSOCIATE", self.requestor.primitive)
+        calling = str(request.calling_ae_title)
+        called = str(request.called_ae_title)
+        self.requestor.ae_title = calling
+        decision = self._server.policy.check(calling, called, self._address)
+        if not isinstance(decision, Rejection) and not self._server.slots.acquire(id(self.assoc)):
+            decision = local_limit_exceeded(self._server.slots.limit)
+        if isinstance(decision, Rejection):
+            logger.warning(
+                "rejected association from %s (%s): %s", self._address, calling, decision.why
+            )
+            self.send_reject(decision.result, decision.source, decision.diagnostic)
+            evt.trigger(self.assoc, evt.EVT_REJECTED, {})
+            self.assoc.kill()
+            return
+        logger.info("association from %s (AE %s, site %s)", self._address, calling, decision.id)
+        super()._negotiate_as_acceptor()

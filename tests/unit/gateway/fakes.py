@@ -1,0 +1,30 @@
+"""In-memory fakes of the gateway's ports, with assertion hooks."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from garde.dispatch.model import InstanceReceived
+
+
+@dataclass
+class FakeInstanceIndex:
+    """`InstanceIndex` in memory; ``fail_with`` makes every `record` raise it."""
+
+    rows: dict[str, InstanceReceived] = field(default_factory=dict)
+    calls: int = 0
+    fail_with: Exception | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, instance: InstanceReceived) -> bool:
+        with self._lock:
+            self.calls += 1
+            if self.fail_with is not None:
+                raise self.fail_with
+            if instance.sop_instance_uid in self.rows:
+                return False
+            self.rows[instance.sop_instance_uid] = instance
+            return True

@@ -1,0 +1,122 @@
+"""The durable writer: files land whole or not at all."""
+
+from __future__ import annotations
+
+import errno
+import os
+
+import pytest
+
+from garde.dicom_gateway import writer as writer_module
+from garde.dicom_gateway.errors import InvalidUIDError
+from garde.dicom_gateway.writer import DurableWriter, FileSlice
+
+STUDY, SERIES, SOP = "1.2.3", "1.2.3.4", "1.2.3.4.5"
+
+
+def _all_files(root):
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+
+
+def test_write_places_the_file_under_its_uids(tmp_path):
+    w = DurableWriter(tmp_path / "storage")
+    relative = w.relative_path(STUDY, SERIES, SOP)
+    stored = w.write(relative, [b"head", memoryview(b"-body")])
+    assert relative == "1.2.3/1.2.3.4/1.2.3.4.5.dcm"
+    assert stored.path.read_bytes() == b"head-body"
+    assert stored.size_bytes == 9
+    assert not stored.replaced
+    assert _all_files(w.root) == [relative]  # no temporary file left
+
+
+def test_write_copies_a_file_slice(tmp_path):
+    source = tmp_path / "spooled.dcm"
+    source.write_bytes(b"META" * 10 + b"DATASET" * 1000)
+    w = DurableWriter(tmp_path / "storage")
+    stored = w.write(w.relative_path(STUDY, SERIES, SOP), [b"H", FileSlice(source, 40)])
+    assert stored.path.read_bytes() == b"H" + b"DATASET" * 1000
+
+
+@pytest.mark.parametrize(
+    ("study", "series", "sop"), [("..", SERIES, SOP), (STUDY, "a/b", SOP), (STUDY, SERIES, "")]
+)
+def test_hostile_uids_never_become_paths(tmp_path, study, series, sop):
+    w = DurableWriter(tmp_path / "storage")
+    with pytest.raises(InvalidUIDError):
+        w.relative_path(study, series, sop)
+
+
+def test_a_resend_replaces_atomically_and_is_flagged(tmp_path):
+    w = DurableWriter(tmp_path / "storage")
+    relative = w.relative_path(STUDY, SERIES, SOP)
+    w.write(relative, [b"first"])
+    again = w.write(relative, [b"second"])
+    assert again.replaced
+    w.discard(again)  # a failed re-index must not delete the earlier, indexed copy
+    assert again.path.read_bytes() == b"second"
+
+
+def test_discard_removes_a_new_file(tmp_path):
+    w = DurableWriter(tmp_path / "storage")
+    stored = w.write(w.relative_path(STUDY, SERIES, SOP), [b"x"])
+    w.discard(stored)
+    assert _all_files(w.root) == []
+
+
+def test_disk_full_during_fsync_leaves_nothing(tmp_path, monkeypatch):
+    w = DurableWriter(tmp_path / "storage")
+
+    def full(_fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(writer_module.os, "fsync", full)
+    with pytest.raises(OSError, match="No space"):
+        w.write(w.relative_path(STUDY, SERIES, SOP), [b"x" * 1000])
+    monkeypatch.undo()
+    assert _all_files(w.root) == []
+
+
+def test_write_failure_midway_leaves_nothing(tmp_path, monkeypatch):
+    w = DurableWriter(tmp_path / "storage")
+    real_write = os.write
+    calls = {"n": 0}
+
+    def flaky(fd, data):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(writer_module.os, "write", flaky)
+    with pytest.raises(OSError):
+        w.write(w.relative_path(STUDY, SERIES, SOP), [b"a" * 10, b"b" * 10])
+    monkeypatch.undo()
+    assert _all_files(w.root) == []
+
+
+def test_directory_fsync_failure_removes_the_new_file(tmp_path, monkeypatch):
+    w = DurableWriter(tmp_path / "storage")
+    relative = w.relative_path(STUDY, SERIES, SOP)
+    w.write(w.relative_path(STUDY, SERIES, "9.9"), [b"warm the directory cache"])
+
+    def broken(_directory):
+        raise OSError(errno.EIO, "I/O error")
+
+    monkeypatch.setattr(writer_module, "_fsync_directory", broken)
+    with pytest.raises(OSError, match="I/O"):
+        w.write(relative, [b"x"])
+    monkeypatch.undo()
+    assert _all_files(w.root) == ["1.2.3/1.2.3.4/9.9.dcm"]
+
+
+def test_read_only_storage_raises_oserror(tmp_path):
+    if os.geteuid() == 0:
+        pytest.skip("root ignores directory permissions")
+    root = tmp_path / "storage"
+    w = DurableWriter(root)
+    root.chmod(0o500)
+    try:
+        with pytest.raises(PermissionError):
+            w.write(w.relative_path(STUDY, SERIES, SOP), [b"x"])
+    finally:
+        root.chmod(0o700)
