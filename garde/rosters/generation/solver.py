@@ -1,0 +1,260 @@
+"""Roster generation with OR-Tools CP-SAT: `generate(request) -> RosterSolution`."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from ortools.sat.python import cp_model
+
+from garde.dispatch.model import Shift
+from garde.rosters.generation.constraints import (
+    Assignments,
+    Guards,
+    Penalties,
+    add_assignments,
+    add_fairness,
+    add_isolated_nights,
+    add_night_limits,
+    add_rest,
+    add_staffing_and_cover,
+    add_weekly_hours,
+    add_wished_nights,
+    fair_shares,
+)
+from garde.rosters.generation.explain import core_explanation, direct_check
+from garde.rosters.generation.request import (
+    GenerationRequest,
+    PenaltyHit,
+    Progress,
+    RadiologistLoad,
+    RosterSolution,
+)
+from garde.rosters.generation.slots import NIGHT, Slot, blocked_by_leave, build_slots
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+logger = logging.getLogger(__name__)
+
+_STATUS = {
+    cp_model.OPTIMAL: "optimal",
+    cp_model.FEASIBLE: "feasible",
+    cp_model.INFEASIBLE: "infeasible",
+    cp_model.MODEL_INVALID: "invalid",
+    cp_model.UNKNOWN: "unknown",
+}
+
+
+class _ProgressCallback(cp_model.CpSolverSolutionCallback):
+    """Forwards each improving solution to the request's progress callable."""
+
+    def __init__(self, report: Callable[[Progress], None]) -> None:
+        super().__init__()
+        self._report = report
+        self._count = 0
+
+    def on_solution_callback(self) -> None:
+        self._count += 1
+        self._report(
+            Progress(
+                solutions=self._count,
+                objective=self.objective_value,
+                bound=self.best_objective_bound,
+                seconds=self.wall_time,
+            )
+        )
+
+
+def generate(request: GenerationRequest) -> RosterSolution:
+    """Staff every night and weekend/holiday day of the request, as fairly as possible.
+
+    Hard rules: exact staff per slot, every site covered by a credentialed radiologist
+    and stroke covered on every slot, leave, repos de sécurité, consecutive nights,
+    weekly hours, personal caps on nights. Soft goals (`SoftWeights`): fair split of
+    nights, weekend and holiday shifts (by part-time fraction and availability), wished
+    nights, no isolated nights.
+
+    Parameters
+    ----------
+    request
+        Radiologists, sites, days, availability, rules, weights and solver limits
+        (time limit, workers, seed); ``request.progress`` is called on each improving
+        solution (from the solver's thread).
+
+    Returns
+    -------
+    RosterSolution
+        The shifts (role ``night`` or ``day``, all credentialed sites), objective, bound
+        and gap; when infeasible, an explanation naming the sites, slots and rules.
+    """
+    started = time.monotonic()
+    slots = build_slots(request)
+    blocked = blocked_by_leave(request, slots)
+    problems = direct_check(request, slots, blocked)
+    if problems:
+        logger.info("roster request infeasible before solving: %d problem(s)", len(problems))
+        return _failed("infeasible", started, tuple(problems))
+
+    model = cp_model.CpModel()
+    assign = _build(model, request, slots, blocked, guards=None)
+    variables, coefficients = _soft_goals(model, assign, request, slots)
+    model.minimize(sum(c * v for v, c in zip(variables, coefficients, strict=True)))
+
+    solver = cp_model.CpSolver()
+    params = request.solver
+    solver.parameters.max_time_in_seconds = params.time_limit_s
+    solver.parameters.num_workers = params.workers
+    solver.parameters.random_seed = params.seed
+    solver.parameters.relative_gap_limit = params.relative_gap
+    callback = _ProgressCallback(request.progress) if request.progress else None
+    status = solver.solve(model, callback)
+    name = _STATUS.get(status, "unknown")
+    logger.info(
+        "roster generation %s in %.1fs: objective %s bound %s",
+        name,
+        solver.wall_time,
+        solver.objective_value if name in {"optimal", "feasible"} else "-",
+        solver.best_objective_bound,
+    )
+    if name == "infeasible":
+        return _failed(name, started, tuple(_explain(request, slots, blocked)))
+    if name not in {"optimal", "feasible"}:
+        return _failed(
+            name,
+            started,
+            (
+                (
+                    f"no roster found within {params.time_limit_s:g} s "
+                    "(neither found nor proved impossible): allow more time"
+                ),
+            ),
+        )
+    return _solution(
+        name,
+        solver=solver,
+        assign=assign,
+        request=request,
+        slots=slots,
+        penalties=(variables, coefficients),
+        started=started,
+    )
+
+
+def _build(
+    model: cp_model.CpModel,
+    request: GenerationRequest,
+    slots: list[Slot],
+    blocked: dict[str, set[int]],
+    guards: Guards | None,
+) -> Assignments:
+    assign = add_assignments(model, request, slots, blocked)
+    add_staffing_and_cover(model, assign, request, slots, guards)
+    add_rest(model, assign, request, slots, guards)
+    add_night_limits(model, assign, request, slots, guards)
+    add_weekly_hours(model, assign, request, slots, guards)
+    return assign
+
+
+def _soft_goals(
+    model: cp_model.CpModel, assign: Assignments, request: GenerationRequest, slots: list[Slot]
+) -> Penalties:
+    soft = request.soft
+    variables: list[cp_model.IntVar] = []
+    coefficients: list[int] = []
+    categories = (
+        ("nights", [s for s in slots if s.kind == NIGHT], soft.night_fairness),
+        ("weekends", [s for s in slots if s.weekend], soft.weekend_fairness),
+        ("holidays", [s for s in slots if s.holiday], soft.holiday_fairness),
+    )
+    for name, category, weight in categories:
+        v, c = add_fairness(model, assign, request, category, name=name, weight=weight)
+        variables += v
+        coefficients += c
+    for helper in (add_wished_nights, add_isolated_nights):
+        v, c = helper(model, assign, request, slots)
+        variables += v
+        coefficients += c
+    return variables, coefficients
+
+
+def _explain(
+    request: GenerationRequest, slots: list[Slot], blocked: dict[str, set[int]]
+) -> list[str]:
+    model = cp_model.CpModel()
+    guards = Guards(model)
+    _build(model, request, slots, blocked, guards)
+    limit = max(1.0, min(10.0, request.solver.time_limit_s))
+    sentences = core_explanation(model, guards, time_limit_s=limit, seed=request.solver.seed)
+    if not sentences:
+        return ["the rules cannot all hold together, but no smaller reason was found in time"]
+    return ["these requirements cannot all hold together:", *sentences]
+
+
+def _failed(status: str, started: float, explanation: tuple[str, ...]) -> RosterSolution:
+    return RosterSolution(
+        status=status,
+        shifts=(),
+        objective=float("nan"),
+        bound=float("nan"),
+        gap_pct=float("nan"),
+        seconds=time.monotonic() - started,
+        explanation=explanation,
+    )
+
+
+def _solution(
+    status: str,
+    *,
+    solver: cp_model.CpSolver,
+    assign: Assignments,
+    request: GenerationRequest,
+    slots: list[Slot],
+    penalties: Penalties,
+    started: float,
+) -> RosterSolution:
+    shifts = tuple(
+        Shift(radiologist_id=rid, start=slots[i].start, end=slots[i].end, role=slots[i].kind)
+        for (rid, i), x in sorted(assign.x.items(), key=lambda item: (item[0][1], item[0][0]))
+        if solver.boolean_value(x)
+    )
+    hits = tuple(
+        PenaltyHit(v.name, c * value)
+        for v, c in zip(*penalties, strict=True)
+        if (value := solver.value(v)) > 0
+    )
+    objective = float(solver.objective_value)
+    bound = float(solver.best_objective_bound)
+    gap = 100.0 * (objective - bound) / max(1.0, abs(objective))
+    return RosterSolution(
+        status=status,
+        shifts=shifts,
+        objective=objective,
+        bound=bound,
+        gap_pct=max(0.0, gap),
+        seconds=time.monotonic() - started,
+        penalties=hits,
+        loads=_loads(request, assign, slots, shifts),
+    )
+
+
+def _loads(
+    request: GenerationRequest, assign: Assignments, slots: list[Slot], shifts: tuple[Shift, ...]
+) -> tuple[RadiologistLoad, ...]:
+    fair = fair_shares(request, assign, [s for s in slots if s.kind == NIGHT])
+    by_start = {(s.start, s.kind): s for s in slots}
+    loads = []
+    for r in request.radiologists:
+        own = [by_start[s.start, s.role] for s in shifts if s.radiologist_id == r.id]
+        loads.append(
+            RadiologistLoad(
+                radiologist_id=r.id,
+                nights=sum(1 for s in own if s.kind == NIGHT),
+                weekend_shifts=sum(1 for s in own if s.weekend),
+                holiday_shifts=sum(1 for s in own if s.holiday),
+                hours=sum(s.hours for s in own),
+                fair_nights=fair.get(r.id, 0.0),
+            )
+        )
+    return tuple(loads)

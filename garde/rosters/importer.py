@@ -1,0 +1,232 @@
+"""Roster import: read a planner's file (CSV, iCalendar, XLSX) into checked shifts.
+
+Every format is read into `RawShift` rows first; `build_import` then checks them all
+together (known radiologist and sites, credentials, end after start, no overlap for one
+person) and either returns every shift or raises `RosterImportError` listing every
+problem: nothing is ever imported partially.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from garde.dispatch.model import Radiologist, Shift, Site
+from garde.rosters._localtime import LocalTimeError, parse_datetime, zone
+from garde.rosters.errors import RosterFormatError, RosterImportError, RowError
+from garde.rosters.model import RosterImport
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from datetime import datetime
+    from pathlib import Path
+    from zoneinfo import ZoneInfo
+
+logger = logging.getLogger(__name__)
+
+ALL_SITES = "all"
+DEFAULT_ROLE = "oncall"
+
+
+@dataclass(frozen=True, slots=True)
+class RawShift:
+    """One shift as read from a file, before any check.
+
+    ``start``/``end`` are the raw values (text, or a spreadsheet's datetime); ``sites``
+    is the raw text (``"h01;h02"``, ``"all"`` or empty for all credentialed sites).
+    """
+
+    where: str
+    radiologist: str
+    start: object
+    end: object
+    role: str = DEFAULT_ROLE
+    sites: str = ""
+
+
+def import_roster(
+    path: Path,
+    *,
+    radiologists: Sequence[Radiologist],
+    sites: Sequence[Site],
+    timezone: str = "Europe/Paris",
+    period: tuple[datetime, datetime] | None = None,
+) -> RosterImport:
+    """Read a roster file, all or nothing.
+
+    Parameters
+    ----------
+    path
+        A ``.csv`` (columns documented in `garde.rosters.csv_reader`), ``.ics``
+        (`garde.rosters.ics_reader`) or ``.xlsx`` (`garde.rosters.xlsx_reader`) file.
+    radiologists, sites
+        The configured registry the rows are checked against.
+    timezone
+        IANA zone of wall-clock times without an explicit offset.
+    period
+        The UTC range the import replaces; default: earliest start to latest end.
+        Every shift must lie within it.
+
+    Returns
+    -------
+    RosterImport
+        The shifts, sorted by start then radiologist, and the covered range.
+
+    Raises
+    ------
+    RosterImportError
+        With one `RowError` per problem (file, line or event, reason).
+    RosterFormatError
+        If the suffix is not one of .csv, .ics, .xlsx.
+    """
+    reader = _reader_for(path)
+    tz = zone(timezone)
+    try:
+        rows = reader(path)
+    except RosterImportError:
+        raise
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise RosterImportError([RowError(path, "0", f"cannot read the file: {exc}")]) from exc
+    return build_import(path, rows, radiologists=radiologists, sites=sites, tz=tz, period=period)
+
+
+def _reader_for(path: Path) -> Callable[[Path], list[RawShift]]:
+    suffix = path.suffix.lower()
+    # Imported lazily: icalendar and openpyxl are only needed for their own formats.
+    if suffix == ".csv":
+        from garde.rosters.csv_reader import read_csv  # noqa: PLC0415
+
+        return read_csv
+    if suffix in {".ics", ".ical", ".ifb"}:
+        from garde.rosters.ics_reader import read_ics  # noqa: PLC0415
+
+        return read_ics
+    if suffix in {".xlsx", ".xlsm"}:
+        from garde.rosters.xlsx_reader import read_xlsx  # noqa: PLC0415
+
+        return read_xlsx
+    raise RosterFormatError(
+        f"{path.name}: unknown roster format {suffix!r} (use .csv, .ics or .xlsx)"
+    )
+
+
+def build_import(
+    path: Path,
+    rows: Sequence[RawShift],
+    *,
+    radiologists: Sequence[Radiologist],
+    sites: Sequence[Site],
+    tz: ZoneInfo,
+    period: tuple[datetime, datetime] | None = None,
+) -> RosterImport:
+    """Check raw rows together and build the import (see `import_roster`)."""
+    by_id = {r.id: r for r in radiologists}
+    site_ids = {s.id for s in sites}
+    errors: list[RowError] = []
+    built: list[tuple[str, Shift]] = []
+    for row in rows:
+        problems: list[str] = []
+        shift = _build_shift(row, by_id, site_ids, tz, problems)
+        errors.extend(RowError(path, row.where, p) for p in problems)
+        if shift is not None:
+            built.append((row.where, shift))
+    errors.extend(_overlaps(path, built))
+    if not rows:
+        errors.append(RowError(path, "0", "no shifts in the file"))
+    if period is not None:
+        errors.extend(_outside(path, built, period))
+    if errors:
+        raise RosterImportError(errors)
+    shifts = tuple(sorted((s for _, s in built), key=lambda s: (s.start, s.radiologist_id)))
+    start, end = period or (min(s.start for s in shifts), max(s.end for s in shifts))
+    logger.debug("roster %s read: %d shifts", path.name, len(shifts))
+    return RosterImport(shifts=shifts, start=start, end=end, source=path)
+
+
+def _build_shift(
+    row: RawShift,
+    by_id: dict[str, Radiologist],
+    site_ids: set[str],
+    tz: ZoneInfo,
+    problems: list[str],
+) -> Shift | None:
+    """The row's shift, or None with ``problems`` filled in."""
+    rid = row.radiologist.strip()
+    radiologist = by_id.get(rid)
+    if not rid:
+        problems.append("missing radiologist")
+    elif radiologist is None:
+        problems.append(f"unknown radiologist {rid!r}")
+    start = _time(row.start, "start", tz, problems)
+    end = _time(row.end, "end", tz, problems)
+    if start is not None and end is not None and end <= start:
+        problems.append(f"end ({end.isoformat()}) is not after start ({start.isoformat()})")
+    chosen = _sites(row.sites, radiologist, site_ids, problems)
+    role = row.role.strip() or DEFAULT_ROLE
+    if problems or start is None or end is None:
+        return None
+    return Shift(radiologist_id=rid, start=start, end=end, role=role, sites=chosen)
+
+
+def _time(value: object, name: str, tz: ZoneInfo, problems: list[str]) -> datetime | None:
+    try:
+        return parse_datetime(value, tz)
+    except LocalTimeError as exc:
+        problems.append(f"{name}: {exc}")
+        return None
+
+
+def _sites(
+    text: str, radiologist: Radiologist | None, site_ids: set[str], problems: list[str]
+) -> frozenset[str] | None:
+    names = [n.strip() for n in text.replace(",", ";").split(";") if n.strip()]
+    if not names or [n.lower() for n in names] == [ALL_SITES]:
+        return None  # all the radiologist is credentialed for
+    chosen = frozenset(names)
+    problems.extend(f"unknown site {name!r}" for name in sorted(chosen - site_ids))
+    if radiologist is not None:
+        problems.extend(
+            f"{radiologist.id} is not credentialed for site {name!r}"
+            for name in sorted((chosen & site_ids) - radiologist.sites)
+        )
+    return chosen
+
+
+def _overlaps(path: Path, built: Sequence[tuple[str, Shift]]) -> list[RowError]:
+    """One error per pair of overlapping shifts of the same radiologist."""
+    errors: list[RowError] = []
+    by_person: dict[str, list[tuple[str, Shift]]] = {}
+    for where, shift in built:
+        by_person.setdefault(shift.radiologist_id, []).append((where, shift))
+    for rid, items in sorted(by_person.items()):
+        items.sort(key=lambda item: item[1].start)
+        latest_where, latest = items[0]
+        for where, shift in items[1:]:
+            if shift.start < latest.end:
+                errors.append(
+                    RowError(
+                        path,
+                        where,
+                        f"overlapping shifts for {rid}: {shift.start.isoformat()} starts "
+                        f"before the shift at {latest_where} ends ({latest.end.isoformat()})",
+                    )
+                )
+            if shift.end > latest.end:
+                latest_where, latest = where, shift
+    return errors
+
+
+def _outside(
+    path: Path, built: Sequence[tuple[str, Shift]], period: tuple[datetime, datetime]
+) -> list[RowError]:
+    start, end = period
+    return [
+        RowError(
+            path,
+            where,
+            f"shift outside the imported period {start.isoformat()} to {end.isoformat()}",
+        )
+        for where, shift in built
+        if shift.start < start or shift.end > end
+    ]

@@ -1,0 +1,64 @@
+"""Plain-text rendering of a `RosterReport` (the CLI's table output)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from garde.rosters._localtime import zone
+
+if TYPE_CHECKING:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from garde.rosters.validation import RosterReport
+
+_FMT = "%a %Y-%m-%d %H:%M"
+
+
+def render_text(report: RosterReport) -> str:
+    """The report as aligned text tables: a summary line, then gaps, then violations."""
+    tz = zone(report.timezone)
+    lines = [
+        f"Roster {_local(report.start, tz)} to {_local(report.end, tz)} ({report.timezone}): "
+        f"{len(report.gaps)} gap(s), {len(report.violations)} violation(s)"
+        + (" - OK" if report.ok else "")
+    ]
+    if report.gaps:
+        lines += ["", "GAPS"]
+        lines += _table(
+            ("site", "from", "to", "hours", "on shift (not credentialed)"),
+            [
+                (
+                    _site_label(report, g.site),
+                    _local(g.start, tz),
+                    _local(g.end, tz),
+                    f"{g.hours:.1f}",
+                    ", ".join(g.on_shift) or "nobody",
+                )
+                for g in report.gaps
+            ],
+        )
+    if report.violations:
+        lines += ["", "VIOLATIONS"]
+        lines += _table(
+            ("rule", "radiologist", "at", "detail"),
+            [(v.rule, v.radiologist_id, _local(v.at, tz), v.detail) for v in report.violations],
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _site_label(report: RosterReport, site: str) -> str:
+    name = report.site_names.get(site)
+    return f"{site} ({name})" if name else site
+
+
+def _local(at: datetime, tz: ZoneInfo) -> str:
+    return at.astimezone(tz).strftime(_FMT)
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    return [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
+    ]
