@@ -1,0 +1,118 @@
+"""The one composition root: builds the engine, sessions, services, gateway and scheduler
+from settings and injects them. Nothing is built at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from garde.dispatch.board import Board
+from garde.dispatch.triage import DEFAULT_RULES, Triager
+from garde.services.clock import SystemClock
+from garde.services.dispatcher import DispatchService
+from garde.services.notifier import LogNotifier
+from garde.services.previewing import PreviewService
+from garde.services.worklist import WorklistService
+from garde.store.engine import make_engine, make_session_factory
+from garde.store.migrate import check_up_to_date
+from garde.store.uow import SqlUnitOfWork
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from garde.config.model import Settings
+    from garde.dicom_gateway.scp import Gateway
+    from garde.dispatch.ports import Clock
+
+logger = logging.getLogger(__name__)
+
+SECRET_NAME = "patient-key.secret"  # noqa: S105 - a file name, not a secret
+
+
+def patient_key_secret(data_dir: Path) -> bytes:
+    """The key hashing patient IDs, created once per data dir (mode 0600)."""
+    path = data_dir / SECRET_NAME
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        secret = secrets.token_bytes(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(secret)
+        return secret
+
+
+@dataclass
+class Runtime:
+    """Everything one Garde process needs, built from settings."""
+
+    settings: Settings
+    clock: Clock
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    dispatch: DispatchService = field(init=False)
+    previews: PreviewService = field(init=False)
+    worklist: WorklistService = field(init=False)
+
+    def __post_init__(self) -> None:
+        settings = self.settings
+        self.previews = PreviewService(self.uow, settings.previews, settings.gateway.storage_dir)
+        self.dispatch = DispatchService(
+            uow_factory=self.uow,
+            triager=Triager(settings.triage_rules or DEFAULT_RULES, settings.reading_times),
+            policy=settings.sla,
+            sites={s.id: s for s in settings.sites},
+            board=Board(),
+            notifier=LogNotifier(),
+            default_stable_age_s=settings.gateway.stable_age_s,
+            previews=self.previews,
+        )
+        self.worklist = WorklistService(self.uow, settings.previews.dir)
+
+    def uow(self) -> SqlUnitOfWork:
+        """A new unit of work (one per received study, job run or CLI command)."""
+        return SqlUnitOfWork(self.session_factory)
+
+    def sync_directory(self) -> None:
+        """Write the configured sites and radiologists to the store (config is the truth)."""
+        with self.uow() as uow:
+            uow.directory.sync_sites(self.settings.sites)
+            uow.directory.sync_radiologists(self.settings.radiologists)
+            uow.commit()
+
+    def build_gateway(self) -> Gateway:
+        """The DICOM SCP, indexing into this runtime's store."""
+        from garde.dicom_gateway.scp import Gateway  # noqa: PLC0415 - pynetdicom only when serving
+        from garde.store.instance_index import SqlInstanceIndex  # noqa: PLC0415
+
+        return Gateway(
+            self.settings.gateway,
+            self.settings.sites,
+            SqlInstanceIndex(self.session_factory),
+            patient_key_secret=patient_key_secret(self.settings.data_dir),
+        )
+
+    def close(self) -> None:
+        """Stop the workers and dispose of the engine."""
+        self.previews.stop()
+        self.engine.dispose()
+
+
+def build_runtime(
+    settings: Settings, *, clock: Clock | None = None, check_schema: bool = True
+) -> Runtime:
+    """Build a runtime; with ``check_schema`` refuse a database that needs `garde db upgrade`."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.effective_database_url)
+    if check_schema:
+        check_up_to_date(engine)
+    factory = make_session_factory(engine)
+    return Runtime(settings, clock or SystemClock(), engine, factory)

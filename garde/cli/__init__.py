@@ -1,0 +1,54 @@
+"""The `garde` command line: thin click commands, each calling one service.
+
+Examples::
+
+    garde --config region.toml db upgrade
+    garde --config region.toml serve
+    garde push --host 127.0.0.1 --port 11112 --aet VIENNE_CT ./exam/
+    garde worklist --radiologist r01 --json
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from garde import __version__
+from garde.cli._common import CliState, configure_logging
+from garde.cli.dicom_commands import echo, push
+from garde.cli.night_commands import demo
+from garde.cli.roster_commands import roster
+from garde.cli.server_commands import db, serve
+from garde.cli.worklist_commands import worklist
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "-c",
+    "config_path",
+    type=click.Path(path_type=Path),
+    envvar="GARDE_CONFIG",
+    help="Settings TOML file (default: the embedded example region). Env: GARDE_CONFIG.",
+)
+@click.option("-v", "--verbose", count=True, help="More log output (-vv: debug).")
+@click.option("-q", "--quiet", count=True, help="Less log output.")
+@click.option("--log-level", default=None, help="Explicit level: DEBUG, INFO, WARNING, ERROR.")
+@click.version_option(__version__, prog_name="garde")
+@click.pass_context
+def main(
+    ctx: click.Context, config_path: Path | None, verbose: int, quiet: int, log_level: str | None
+) -> None:
+    """Garde: regional teleradiology on-call dispatch.
+
+    Example: garde --config region.toml serve
+    """
+    configure_logging(verbose, quiet, log_level)
+    state = CliState(config_path)
+    ctx.obj = state
+    ctx.call_on_close(state.close)
+
+
+for command in (serve, db, push, echo, worklist, roster, demo):
+    main.add_command(command)

@@ -1,0 +1,126 @@
+"""What every command shares: lazy settings, logging set-up, error translation, output."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+from garde.config import ConfigError, load_settings
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from garde.bootstrap import Runtime
+    from garde.config.model import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class ConfigUsageError(click.ClickException):
+    """A configuration that cannot be used: exit 2, one line per problem, no traceback."""
+
+    exit_code = 2
+
+
+@dataclass
+class CliState:
+    """Per-invocation state carried on ``click.Context.obj``."""
+
+    config_path: Path | None
+    _settings: Settings | None = None
+    _runtime: Runtime | None = field(default=None, repr=False)
+
+    def settings(self) -> Settings:
+        """The settings, loaded once; a bad config becomes a located, one-line error."""
+        if self._settings is None:
+            try:
+                self._settings = load_settings(self.config_path, os.environ)
+            except ConfigError as exc:
+                raise ConfigUsageError(str(exc)) from None
+        return self._settings
+
+    def runtime(self, *, check_schema: bool = True) -> Runtime:
+        """The composition root's runtime, built on first use."""
+        if self._runtime is None:
+            from garde.bootstrap import build_runtime  # noqa: PLC0415 - keeps --help fast
+
+            self._runtime = build_runtime(self.settings(), check_schema=check_schema)
+        return self._runtime
+
+    def close(self) -> None:
+        """Release what the runtime holds (engine, pools)."""
+        if self._runtime is not None:
+            self._runtime.close()
+
+
+def state(ctx: click.Context) -> CliState:
+    """The CliState of this invocation."""
+    obj = ctx.find_root().obj
+    if not isinstance(obj, CliState):  # pragma: no cover - main() always sets it
+        raise click.UsageError("internal: no CLI state")
+    return obj
+
+
+def configure_logging(verbose: int, quiet: int, level: str | None) -> None:
+    """One handler on the root logger, to stderr; -v/-q step the level."""
+    if level is None:
+        steps = [logging.WARNING, logging.INFO, logging.DEBUG]
+        index = max(0, min(len(steps) - 1, 1 + verbose - quiet))
+        numeric = steps[index] if quiet < 2 else logging.ERROR
+    else:
+        numeric = logging.getLevelName(level.upper())
+        if not isinstance(numeric, int):
+            raise click.BadParameter(f"unknown log level {level!r}", param_hint="--log-level")
+    logging.basicConfig(
+        level=numeric,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
+    )
+    # pynetdicom logs every PDU at DEBUG; keep it at INFO unless asked for with -vv.
+    if numeric > logging.DEBUG or verbose < 3:
+        logging.getLogger("pynetdicom").setLevel(max(numeric, logging.INFO))
+    # Alembic announces its dialect at INFO on every schema check: noise outside -v.
+    logging.getLogger("alembic").setLevel(max(numeric, logging.WARNING if verbose < 1 else numeric))
+
+
+def fail(message: str) -> NoReturn:
+    """Stop the command with exit status 1 and ``message``."""
+    raise click.ClickException(message)
+
+
+def echo_json(payload: Any) -> None:
+    """Print ``payload`` as stable JSON (sorted keys, ISO datetimes)."""
+    click.echo(json.dumps(payload, indent=2, sort_keys=True, default=_json_default))
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, Path | set | frozenset):
+        return sorted(value) if not isinstance(value, Path) else str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def echo_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    *,
+    style: Callable[[int, str], str] | None = None,
+) -> None:
+    """Print rows as an aligned text table; ``style(row_index, line)`` may colour a line."""
+    cells = [[str(c) for c in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in cells:
+        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
+    click.echo("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
+    for i, row in enumerate(cells):
+        line = "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        click.echo(style(i, line) if style else line)

@@ -1,0 +1,71 @@
+"""`garde demo`: a whole night on the embedded defaults."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from garde.cli._common import echo_table, state
+
+
+@click.command()
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=Path("data/demo"),
+    show_default=True,
+    help="Where the demo night's database and files go (wiped first).",
+)
+@click.option("--seed", default=7, show_default=True, help="Seed of the synthetic night.")
+@click.pass_context
+def demo(ctx: click.Context, data_dir: Path, seed: int) -> None:
+    """Run a whole synthetic night: push, store, triage, route, preview, read.
+
+    Example: garde demo --seed 7
+    """
+    from garde.services.demo import demo_night_start, run_demo  # noqa: PLC0415
+    from garde.services.night import night_arrivals  # noqa: PLC0415
+
+    settings = state(ctx).settings()
+    start = demo_night_start(datetime.now(tz=UTC))
+    total = len(night_arrivals(settings, start, seed))
+    click.echo(
+        f"Demo night from {start:%Y-%m-%d %H:%M} UTC: {total} studies from "
+        f"{len(settings.sites)} hospitals, {len(settings.radiologists)} radiologists"
+    )
+    with click.progressbar(length=total, label="night", file=sys.stderr) as bar:
+        report = run_demo(
+            settings, data_dir=data_dir, seed=seed, night_start=start, progress=bar.update
+        )
+    click.echo(
+        f"\n{report.studies} studies ({report.instances} instances) received, "
+        f"{report.previews} previews rendered, {report.fallback} to the fallback pool, "
+        f"{report.unassigned} unassigned.\n"
+    )
+    echo_table(
+        ["PRIORITY", "STUDIES", "READ", "WITHIN SLA", "MEAN", "P90"],
+        [
+            [
+                p.value,
+                f.studies,
+                f.read,
+                f"{f.within_sla_pct:.1f} %",
+                f"{f.mean_min:.1f} min",
+                f"{f.p90_min:.1f} min",
+            ]
+            for p, f in report.by_priority.items()
+        ],
+    )
+    click.echo("")
+    echo_table(["RADIOLOGIST", "READS"], sorted(report.reads_by_radiologist.items()))
+    click.echo(f"\nData: {report.data_dir}")
+    if report.chart:
+        click.echo(f"SLA curves: {report.chart}")
+    if report.example_study:
+        click.echo(
+            f"A stroke study: garde worklist / previews under "
+            f"{report.data_dir / 'previews' / report.example_study}"
+        )

@@ -1,0 +1,272 @@
+"""`garde roster ...`: planners import, check, generate and export rosters."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+import click
+
+from garde.cli._common import echo_json, echo_table, fail, state
+from garde.rosters.errors import RosterError
+from garde.services.rostering import import_roster_file, stored_shifts, validate_period
+
+if TYPE_CHECKING:
+    from garde.rosters.generation import RosterSolution
+
+_TZ = "Europe/Paris"
+
+
+def _period(first: str, days: int) -> tuple[datetime, datetime]:
+    """[first 00:00, first + days 00:00) local Paris time, in UTC."""
+    try:
+        day = date.fromisoformat(first)
+    except ValueError:
+        raise click.BadParameter(f"expected a date YYYY-MM-DD, got {first!r}") from None
+    zone = ZoneInfo(_TZ)
+    start = datetime(day.year, day.month, day.day, tzinfo=zone)
+    end_day = day + timedelta(days=days)
+    end = datetime(end_day.year, end_day.month, end_day.day, tzinfo=zone)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+_FIRST = click.option("--from", "first", required=True, help="First day, YYYY-MM-DD (Paris time).")
+_DAYS = click.option("--days", default=7, show_default=True, type=click.IntRange(1, 366))
+
+
+@click.group()
+def roster() -> None:
+    """Roster import, validation, generation and export.
+
+    Example: garde roster import november.csv
+    """
+
+
+@roster.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--timezone", default=_TZ, show_default=True, help="Zone of local times.")
+@click.pass_context
+def roster_import(ctx: click.Context, file: Path, timezone: str) -> None:
+    """Import a roster (CSV, iCalendar, XLSX); its date range replaces what was there.
+
+    Example: garde roster import november.csv
+    """
+    runtime = state(ctx).runtime()
+    try:
+        imported = import_roster_file(runtime, file, timezone=timezone)
+    except RosterError as exc:
+        fail(str(exc))
+    click.echo(
+        f"{len(imported.shifts)} shifts imported from {file.name} "
+        f"({imported.start:%Y-%m-%d %H:%M} to {imported.end:%Y-%m-%d %H:%M} UTC)"
+    )
+
+
+@roster.command("validate")
+@click.argument(
+    "file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@_FIRST
+@_DAYS
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
+@click.option(
+    "--heatmap", type=click.Path(dir_okay=False, path_type=Path), help="Write a PNG heat map."
+)
+@click.pass_context
+def roster_validate(
+    ctx: click.Context,
+    file: Path | None,
+    first: str,
+    days: int,
+    as_json: bool,
+    heatmap: Path | None,
+) -> None:
+    """Report coverage gaps and rest violations of a roster file, or of the stored roster.
+
+    Example: garde roster validate november.csv --from 2026-11-01 --days 30 --heatmap cover.png
+    """
+    from garde.rosters.heatmap import render_heatmap  # noqa: PLC0415 - Pillow on demand
+    from garde.rosters.report_text import render_text  # noqa: PLC0415
+
+    start, end = _period(first, days)
+    try:
+        report = validate_period(state(ctx).runtime(), start, end, source=file)
+    except RosterError as exc:
+        fail(str(exc))
+    if heatmap is not None:
+        render_heatmap(report, heatmap)
+    if as_json:
+        echo_json(report.to_dict())
+    else:
+        click.echo(render_text(report))
+        if heatmap is not None:
+            click.echo(f"heat map: {heatmap}")
+    if not report.ok:
+        raise SystemExit(1)
+
+
+@roster.command("generate")
+@_FIRST
+@click.option("--days", default=30, show_default=True, type=click.IntRange(1, 62))
+@click.option(
+    "--availability",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CSV of days off, caps, part-time fractions and wishes.",
+)
+@click.option("--time-limit", default=30.0, show_default=True, help="Solver seconds.")
+@click.option("--workers", default=2, show_default=True, help="Solver threads.")
+@click.option("--seed", default=0, show_default=True)
+@click.option(
+    "--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path), help="Write CSV."
+)
+@click.option(
+    "--ics", "ics_out", type=click.Path(dir_okay=False, path_type=Path), help="Write .ics."
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable result.")
+@click.pass_context
+def roster_generate(
+    ctx: click.Context,
+    first: str,
+    days: int,
+    availability: Path | None,
+    time_limit: float,
+    workers: int,
+    seed: int,
+    csv_out: Path | None,
+    ics_out: Path | None,
+    as_json: bool,
+) -> None:
+    """Propose a fair roster of nights and weekend days with CP-SAT (rest rules hard).
+
+    Example: garde roster generate --from 2026-12-01 --days 31 --csv december.csv --ics december.ics
+    """
+    from garde.rosters.availability import read_availability  # noqa: PLC0415 - ortools on demand
+    from garde.rosters.generation import GenerationRequest, SolverSettings, generate  # noqa: PLC0415
+
+    settings = state(ctx).settings()
+    try:
+        wishes = (
+            read_availability(availability, {r.id for r in settings.radiologists})
+            if availability
+            else ()
+        )
+    except RosterError as exc:
+        fail(str(exc))
+    stderr = sys.stderr
+    with click.progressbar(length=int(time_limit * 10), label="solving", file=stderr) as bar:
+        shown = 0
+
+        def tick(progress: object) -> None:
+            nonlocal shown
+            seconds = float(getattr(progress, "seconds", 0.0))
+            target = min(int(seconds * 10), bar.length or 0)
+            if target > shown:
+                bar.update(target - shown)
+                shown = target
+
+        solution = generate(
+            GenerationRequest(
+                radiologists=settings.radiologists,
+                sites=settings.sites,
+                first_day=date.fromisoformat(first),
+                days=days,
+                availability=wishes,
+                solver=SolverSettings(time_limit_s=time_limit, workers=workers, seed=seed),
+                progress=tick,
+            )
+        )
+    _write_solution(solution, csv_out, ics_out, as_json=as_json)
+
+
+def _write_solution(
+    solution: RosterSolution, csv_out: Path | None, ics_out: Path | None, *, as_json: bool
+) -> None:
+    from garde.rosters.export import write_csv, write_ics  # noqa: PLC0415
+
+    if as_json:
+        echo_json(solution.to_dict())
+    if not solution.feasible:
+        fail("no roster satisfies the rules:\n" + "\n".join(solution.explanation))
+    if csv_out:
+        write_csv(solution.shifts, csv_out)
+    if ics_out:
+        write_ics(solution.shifts, ics_out)
+    if not as_json:
+        click.echo(
+            f"{solution.status}: {len(solution.shifts)} shifts, objective {solution.objective:g}, "
+            f"bound {solution.bound:g}, gap {solution.gap_pct:.1f} % in {solution.seconds:.1f} s"
+        )
+        for path in (csv_out, ics_out):
+            if path:
+                click.echo(f"written: {path}")
+
+
+@roster.command("show")
+@_FIRST
+@_DAYS
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def roster_show(ctx: click.Context, first: str, days: int, as_json: bool) -> None:
+    """List the stored shifts of a period, in Paris time.
+
+    Example: garde roster show --from 2026-11-23 --days 7
+    """
+    start, end = _period(first, days)
+    shifts = stored_shifts(state(ctx).runtime(), start, end)
+    if as_json:
+        echo_json(
+            [
+                {
+                    "radiologist_id": s.radiologist_id,
+                    "start": s.start,
+                    "end": s.end,
+                    "role": s.role,
+                    "sites": sorted(s.sites) if s.sites is not None else "all",
+                }
+                for s in shifts
+            ]
+        )
+        return
+    zone = ZoneInfo(_TZ)
+    echo_table(
+        ["RADIOLOGIST", "START", "END", "ROLE", "SITES"],
+        [
+            [
+                s.radiologist_id,
+                f"{s.start.astimezone(zone):%a %d %b %H:%M}",
+                f"{s.end.astimezone(zone):%a %d %b %H:%M}",
+                s.role,
+                ",".join(sorted(s.sites)) if s.sites is not None else "all",
+            ]
+            for s in shifts
+        ],
+    )
+
+
+@roster.command("export")
+@_FIRST
+@_DAYS
+@click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--ics", "ics_out", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def roster_export(
+    ctx: click.Context, first: str, days: int, csv_out: Path | None, ics_out: Path | None
+) -> None:
+    """Write the stored roster of a period as CSV and/or iCalendar (re-importable).
+
+    Example: garde roster export --from 2026-12-01 --days 31 --ics december.ics
+    """
+    from garde.rosters.export import write_csv, write_ics  # noqa: PLC0415
+
+    if not csv_out and not ics_out:
+        raise click.UsageError("give --csv and/or --ics")
+    start, end = _period(first, days)
+    shifts = stored_shifts(state(ctx).runtime(), start, end)
+    if csv_out:
+        write_csv(shifts, csv_out)
+    if ics_out:
+        write_ics(shifts, ics_out)
+    click.echo(f"{len(shifts)} shifts exported")

@@ -1,0 +1,46 @@
+"""`garde serve` and `garde db ...`."""
+
+from __future__ import annotations
+
+import click
+
+from garde.cli._common import fail, state
+from garde.store.errors import SchemaOutdatedError
+from garde.store.migrate import upgrade
+
+
+@click.command()
+@click.pass_context
+def serve(ctx: click.Context) -> None:
+    """Run the gateway, dispatcher and scheduler until SIGTERM.
+
+    Example: garde --config region.toml serve
+    """
+    from garde.services.server import serve as run  # noqa: PLC0415 - pynetdicom on demand
+
+    try:
+        runtime = state(ctx).runtime()
+    except SchemaOutdatedError as exc:
+        fail(str(exc))
+    run(runtime)
+
+
+@click.group()
+def db() -> None:
+    """Database schema management.
+
+    Example: garde db upgrade
+    """
+
+
+@db.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Create or migrate the database schema to the code's version.
+
+    Example: garde --config region.toml db upgrade
+    """
+    settings = state(ctx).settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    revision = upgrade(settings.effective_database_url)
+    click.echo(f"database at revision {revision}")

@@ -1,0 +1,137 @@
+"""The dispatch service on a real store: stable study -> triage -> route -> preview -> read."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from pydicom import dcmread
+
+from garde.bootstrap import Runtime, build_runtime
+from garde.config import load_settings
+from garde.dispatch.model import InstanceReceived, Priority, Shift, StudyState
+from garde.services.clock import FrozenClock
+from garde.services.reading import ReadingRefusedError, ReadingService
+from garde.store.instance_index import SqlInstanceIndex
+from tests.helpers import write_series
+
+T0 = datetime(2026, 11, 20, 22, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def runtime(migrated_url: str, tmp_path: Path) -> Runtime:
+    settings = load_settings()
+    settings = replace(
+        settings,
+        data_dir=tmp_path,
+        database_url=migrated_url,
+        gateway=replace(settings.gateway, storage_dir=tmp_path / "storage", stable_age_s=60),
+        previews=replace(settings.previews, dir=tmp_path / "previews"),
+    )
+    rt = build_runtime(settings, clock=FrozenClock(T0))
+    rt.sync_directory()
+    with rt.uow() as uow:
+        uow.roster.replace_shifts(
+            T0 - timedelta(hours=4),
+            T0 + timedelta(hours=10),
+            [
+                Shift("r02", T0 - timedelta(hours=4), T0 + timedelta(hours=10)),  # body, chest
+                Shift(
+                    "r03", T0 - timedelta(hours=4), T0 + timedelta(hours=10)
+                ),  # neuro, h01/h03/h05/h06
+            ],
+        )
+        uow.commit()
+    rt.dispatch.restore(T0)
+    yield rt
+    rt.close()
+
+
+def receive(rt: Runtime, files: list[Path], site_id: str, at: datetime) -> str:
+    """Index files as the gateway would (copied into storage first)."""
+    index = SqlInstanceIndex(rt.session_factory)
+    storage = rt.settings.gateway.storage_dir
+    study_uid = ""
+    for f in files:
+        ds = dcmread(f, stop_before_pixels=True)
+        study_uid = ds.StudyInstanceUID
+        relative = Path(ds.StudyInstanceUID) / ds.SeriesInstanceUID / f"{ds.SOPInstanceUID}.dcm"
+        (storage / relative).parent.mkdir(parents=True, exist_ok=True)
+        (storage / relative).write_bytes(f.read_bytes())
+        index.record(
+            InstanceReceived(
+                sop_instance_uid=ds.SOPInstanceUID,
+                sop_class_uid=ds.SOPClassUID,
+                series_uid=ds.SeriesInstanceUID,
+                study_uid=ds.StudyInstanceUID,
+                transfer_syntax=ds.file_meta.TransferSyntaxUID,
+                site_id=site_id,
+                calling_ae="VILLEFR_CT1",
+                path=str(relative),
+                size_bytes=f.stat().st_size,
+                received_at=at,
+                modality=ds.Modality,
+                instance_number=int(ds.InstanceNumber),
+                study_description=ds.StudyDescription,
+                body_part=ds.BodyPartExamined,
+                patient_key="k-1",
+            )
+        )
+    return study_uid
+
+
+def test_stroke_study_goes_to_a_credentialed_neuro_reader_with_a_preview(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    files = write_series(tmp_path / "in", 4, description="Scanner cérébral — alerte thrombolyse")
+    uid = receive(runtime, files, "h01", T0)
+    assert runtime.dispatch.sweep(T0 + timedelta(seconds=30)) == []  # not stable yet
+    [decision] = runtime.dispatch.sweep(T0 + timedelta(seconds=61))
+    assert decision.radiologist_id == "r03"  # the only neuro reader on shift for h01
+    with runtime.uow() as uow:
+        record = uow.studies.get(uid)
+        history = uow.studies.assignments(uid)
+        audit = uow.audit.for_study(uid)
+    assert record is not None
+    assert record.state is StudyState.ASSIGNED
+    assert record.priority is Priority.STROKE
+    assert record.deadline == T0 + timedelta(minutes=20)
+    assert history[-1].explanation  # the decision explains itself
+    assert [e.action for e in audit] == ["assign"]
+    rows = runtime.worklist.worklist("r03", now=T0, origin="test")
+    assert [r.study_uid for r in rows] == [uid]
+    assert rows[0].preview_path is not None
+    assert Path(rows[0].preview_path).read_bytes()[:2] == b"\xff\xd8"
+    assert runtime.worklist.worklist("r02", now=T0, origin="test") == []
+
+
+def test_a_study_is_dispatched_once_even_if_swept_again(runtime: Runtime, tmp_path: Path) -> None:
+    uid = receive(runtime, write_series(tmp_path / "in", 2, description="TDM abdomen"), "h02", T0)
+    first = runtime.dispatch.sweep(T0 + timedelta(minutes=5))
+    again = runtime.dispatch.sweep(T0 + timedelta(minutes=6))
+    assert [d.study_uid for d in first] == [uid]
+    assert again == []
+
+
+def test_reading_is_only_for_the_assignee_and_follows_the_lifecycle(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    files = write_series(tmp_path / "in", 2, description="AVC", body_part="HEAD")
+    uid = receive(runtime, files, "h01", T0)
+    runtime.dispatch.sweep(T0 + timedelta(minutes=2))
+    reading = ReadingService(runtime.uow, runtime.dispatch.board)
+    with pytest.raises(ReadingRefusedError, match="not assigned to r02"):
+        reading.start(uid, "r02", T0 + timedelta(minutes=3))
+    with pytest.raises(ReadingRefusedError):
+        reading.finish(uid, "r03", T0 + timedelta(minutes=3))  # not started
+    reading.start(uid, "r03", T0 + timedelta(minutes=3))
+    reading.finish(uid, "r03", T0 + timedelta(minutes=9), "RPT-1")
+    with runtime.uow() as uow:
+        record = uow.studies.get(uid)
+        actions = [e.action for e in uow.audit.for_study(uid)]
+    assert record is not None
+    assert record.state is StudyState.DONE
+    assert record.report_ref == "RPT-1"
+    assert actions == ["assign", "start", "done"]
