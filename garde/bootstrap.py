@@ -98,6 +98,7 @@ class Runtime:
             self.settings.sites,
             SqlInstanceIndex(self.session_factory),
             patient_key_secret=patient_key_secret(self.settings.data_dir),
+            clock=self.clock,
         )
 
     def close(self) -> None:

@@ -14,6 +14,8 @@ class LogNotifier:
     def notify(self, kind: str, payload: dict[str, object]) -> None:
         """Log ``kind`` with its JSON payload; never raises."""
         try:
-            logger.warning("notify %s %s", kind, json.dumps(payload, sort_keys=True, default=str))
+            # Escalations need a human's eye in the log; routine assignments do not.
+            level = logging.WARNING if kind.startswith("escalat") else logging.INFO
+            logger.log(level, "notify %s %s", kind, json.dumps(payload, sort_keys=True, default=str))
         except Exception:  # a notification must never break dispatch
             logger.exception("notification %s could not be logged", kind)
