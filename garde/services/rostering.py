@@ -27,6 +27,7 @@ def import_roster_file(
     imported = import_roster(
         path, radiologists=settings.radiologists, sites=settings.sites, timezone=timezone
     )
+    runtime.sync_directory()  # shifts reference radiologists: the config's must be stored first
     with runtime.uow() as uow:
         uow.roster.replace_shifts(imported.start, imported.end, imported.shifts)
         uow.audit.append(

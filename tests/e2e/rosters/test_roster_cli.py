@@ -1,0 +1,143 @@
+"""A planner's week with `garde roster ...` as real subprocesses on the example region:
+import (idempotent by range), show, validate (with a gap and a heat map), export to .ics
+and re-import it, and generate a week that the validator accepts."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+EXAMPLE = ROOT / "examples" / "roster-example.csv"
+WEEK = ["--from", "2025-11-03", "--days", "7"]
+# The file starts on Monday evening: Monday 00:00-08:00 belongs to a night it does not hold.
+COVERED = ["--from", "2025-11-04", "--days", "6"]
+
+pytestmark = pytest.mark.slow
+
+
+def garde(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "GARDE_DATA_DIR": str(data_dir)}
+    env.pop("GARDE_CONFIG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "garde", "--quiet", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    data = tmp_path / "data"
+    result = garde(data, "db", "upgrade")
+    assert result.returncode == 0, result.stderr
+    return data
+
+
+def shown(data_dir: Path) -> list[dict[str, object]]:
+    result = garde(data_dir, "roster", "show", *WEEK, "--json")
+    assert result.returncode == 0, result.stderr
+    rows: list[dict[str, object]] = json.loads(result.stdout)
+    return rows
+
+
+def test_import_is_idempotent_and_export_round_trips(data_dir: Path, tmp_path: Path) -> None:
+    first = garde(data_dir, "roster", "import", str(EXAMPLE))
+    assert first.returncode == 0, first.stderr
+    assert "25 shifts imported" in first.stdout
+    before = shown(data_dir)
+    assert len(before) == 25
+    assert {"radiologist_id": "r02", "role": "night", "sites": "all"}.items() <= before[0].items()
+
+    again = garde(data_dir, "roster", "import", str(EXAMPLE))
+    assert again.returncode == 0, again.stderr
+    assert shown(data_dir) == before  # the range is replaced, not appended to
+
+    ics = tmp_path / "week.ics"
+    exported = garde(data_dir, "roster", "export", *WEEK, "--ics", str(ics))
+    assert exported.returncode == 0, exported.stderr
+    assert ics.read_text(encoding="utf-8").count("BEGIN:VEVENT") == 25
+    reimported = garde(data_dir, "roster", "import", str(ics))
+    assert reimported.returncode == 0, reimported.stderr
+    assert shown(data_dir) == before
+
+
+def test_full_week_validates_and_a_missing_night_is_a_gap(data_dir: Path, tmp_path: Path) -> None:
+    heatmap = tmp_path / "cover.png"
+    ok = garde(data_dir, "roster", "validate", str(EXAMPLE), *COVERED, "--json")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert json.loads(ok.stdout)["gaps"] == []
+
+    # Drop r07's Friday night: r04 and r06 are left, neither credentialed for h03.
+    lines = EXAMPLE.read_text(encoding="utf-8").splitlines()
+    gappy = tmp_path / "gappy.csv"
+    gappy.write_text(
+        "\n".join(line for line in lines if not line.startswith("r07,2025-11-07 20:00")) + "\n",
+        encoding="utf-8",
+    )
+    bad = garde(
+        data_dir, "roster", "validate", str(gappy), *COVERED, "--json", "--heatmap", str(heatmap)
+    )
+    assert bad.returncode == 1
+    report = json.loads(bad.stdout)
+    assert report["ok"] is False
+    assert report["gaps"], report
+    assert [(g["site"], g["start_local"], g["end_local"]) for g in report["gaps"]] == [
+        ("h03", "2025-11-07T20:00:00+01:00", "2025-11-08T08:00:00+01:00")
+    ]
+    gap = report["gaps"][0]
+    assert heatmap.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    text = garde(data_dir, "roster", "validate", str(gappy), *COVERED)
+    assert text.returncode == 1
+    assert gap["site"] in text.stdout
+
+
+def test_bad_roster_names_the_line_and_imports_nothing(data_dir: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "radiologist,start,end,role,sites\n"
+        "r02,2025-11-03 20:00,2025-11-04 08:00,night,all\n"
+        "r99,2025-11-04 20:00,2025-11-05 08:00,night,all\n",
+        encoding="utf-8",
+    )
+    result = garde(data_dir, "roster", "import", str(bad))
+    assert result.returncode == 1
+    assert result.stderr == "Error: bad.csv:3: unknown radiologist 'r99'\n"
+    assert shown(data_dir) == []
+
+
+def test_generated_week_passes_the_validator(data_dir: Path, tmp_path: Path) -> None:
+    csv_out, ics_out = tmp_path / "gen.csv", tmp_path / "gen.ics"
+    made = garde(
+        data_dir,
+        "roster",
+        "generate",
+        "--from",
+        "2026-12-07",
+        "--days",
+        "7",
+        "--time-limit",
+        "10",
+        "--csv",
+        str(csv_out),
+        "--ics",
+        str(ics_out),
+    )
+    assert made.returncode == 0, made.stderr
+    assert "solving" in made.stderr  # the progress bar goes to stderr
+    # Its first night starts on the 7th at 20:00: check from the 8th, when it is whole.
+    checked = garde(
+        data_dir, "roster", "validate", str(csv_out), "--from", "2026-12-08", "--days", "6"
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    imported = garde(data_dir, "roster", "import", str(ics_out))
+    assert imported.returncode == 0, imported.stderr
