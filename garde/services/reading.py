@@ -1,79 +1,474 @@
-"""Reading actions: a radiologist starts and finishes a study (store, board, audit)."""
+"""Reading actions of a radiologist: next, claim, start, done, release.
+
+Every action is one atomic move in the store (a conditional UPDATE, see
+`garde.store.repositories.claim`) and exactly one audit row: in the same transaction
+when it succeeds, in its own when it is refused (who tried what, and why it was not
+allowed). The process's board follows when it holds the study (``garde serve``, the
+demo); the CLI's board is empty and a snapshot is loaded from the store to route.
+"""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 from garde.dispatch import lifecycle
 from garde.dispatch.errors import DispatchError
 from garde.dispatch.lifecycle import StudyEvent
-from garde.dispatch.model import StudyState
+from garde.dispatch.model import Priority, Radiologist, SlaPolicy, StudyState
+from garde.dispatch.router import route
+from garde.services.snapshot import load_board, study_of
+from garde.store.enums import AssignedBy
+from garde.store.repositories.claim import ClaimRepository
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from datetime import datetime
 
     from garde.dispatch.board import Board
+    from garde.store.records import StudyRecord
     from garde.store.uow import SqlUnitOfWork
 
 logger = logging.getLogger(__name__)
 
+CLAIMABLE = (StudyState.PENDING, StudyState.ASSIGNED)
+
+
+class Refusal(StrEnum):
+    """Why an action was refused (kept in the audit row)."""
+
+    UNKNOWN_STUDY = "unknown_study"
+    UNKNOWN_RADIOLOGIST = "unknown_radiologist"
+    NOT_YOURS = "not_yours"  # assigned to someone else
+    NO_CREDENTIAL = "no_credential"  # not credentialed for the hospital, or lacks a skill
+    WRONG_STATE = "wrong_state"  # the lifecycle does not allow it now
+    NOTHING_TO_READ = "nothing_to_read"
+    LOST_RACE = "lost_race"  # someone else moved the study first
+
 
 class ReadingRefusedError(DispatchError):
-    """The action is not allowed: not one's study, unknown study or wrong state."""
+    """The action is not allowed: not one's study, unknown study, wrong state...
+
+    ``reason`` says which (a `Refusal`); the message is one line for the user.
+    """
+
+    def __init__(self, message: str, reason: Refusal = Refusal.WRONG_STATE) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Released:
+    """Where a released study went: another reader, or nobody (pending, flagged)."""
+
+    study_uid: str
+    radiologist_id: str | None
+    fallback: bool
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """What an action's body hands back to `_audited`."""
+
+    result: Any
+    study_uid: str | None
+    detail: dict[str, Any]
+    after_commit: Callable[[], None] | None = None
 
 
 @dataclass
 class ReadingService:
-    """Start and finish reads; every action is audited in the same transaction."""
+    """A radiologist's actions on studies; each is atomic and audited exactly once."""
 
     uow_factory: Callable[[], SqlUnitOfWork]
     board: Board
+    policy: SlaPolicy = field(default_factory=SlaPolicy)
+    max_attempts: int = 20  # rounds of `next` when others keep winning the race
 
-    def start(self, study_uid: str, radiologist_id: str, now: datetime) -> None:
-        """Begin reading: the study leaves the tentative plan and stays with this reader."""
-        self._act(study_uid, radiologist_id, now, StudyEvent.STARTED, "start")
-        self.board.start(study_uid, now)
+    # -- actions -------------------------------------------------------------------------
+
+    def start(
+        self, study_uid: str, radiologist_id: str, now: datetime, *, origin: str = ""
+    ) -> StudyRecord:
+        """Begin reading one's assigned study: it leaves the tentative plan."""
+
+        def body(uow: SqlUnitOfWork) -> _Outcome:
+            record = self._own(uow, study_uid, radiologist_id, StudyEvent.STARTED)
+            self._move(
+                uow,
+                record,
+                to_state=StudyState.IN_PROGRESS,
+                at=now,
+                started=True,
+            )
+            return _Outcome(
+                uow.studies.get(study_uid),
+                study_uid,
+                {},
+                lambda: self._board_start(study_uid, radiologist_id, now),
+            )
+
+        result: StudyRecord = self._audited("start", radiologist_id, study_uid, now, origin, body)
+        return result
 
     def finish(
-        self, study_uid: str, radiologist_id: str, now: datetime, report_ref: str = ""
-    ) -> None:
-        """Mark the study read (with an optional report reference)."""
-        self._act(study_uid, radiologist_id, now, StudyEvent.FINISHED, "done", report_ref)
-        self.board.finish(study_uid, now)
-
-    def _act(  # noqa: PLR0917 - private; the public actions name every argument
         self,
         study_uid: str,
         radiologist_id: str,
         now: datetime,
-        event: StudyEvent,
-        action: str,
         report_ref: str = "",
-    ) -> None:
-        with self.uow_factory() as uow:
-            record = uow.studies.get(study_uid)
-            if record is None:
-                raise ReadingRefusedError(f"unknown study {study_uid}")
-            if record.assignee != radiologist_id:
-                raise ReadingRefusedError(f"study {study_uid} is not assigned to {radiologist_id}")
-            try:
-                state = lifecycle.transition(record.state, event)
-            except DispatchError as exc:
-                raise ReadingRefusedError(f"study {study_uid}: {exc}") from exc
-            if state is StudyState.IN_PROGRESS:
-                uow.studies.start(study_uid, now)
-            else:
-                uow.studies.finish(study_uid, now, report_ref)
-            uow.audit.append(
+        *,
+        origin: str = "",
+    ) -> StudyRecord:
+        """Mark one's study read, with an optional report reference."""
+
+        def body(uow: SqlUnitOfWork) -> _Outcome:
+            record = self._own(uow, study_uid, radiologist_id, StudyEvent.FINISHED)
+            self._move(
+                uow,
+                record,
+                to_state=StudyState.DONE,
                 at=now,
-                actor=radiologist_id,
-                action=action,
-                study_uid=study_uid,
-                radiologist_id=radiologist_id,
-                detail={"report_ref": report_ref} if report_ref else {},
+                done=True,
+                report_ref=report_ref or None,
             )
-            uow.commit()
-        logger.info("study %s: %s by %s", study_uid, action, radiologist_id)
+            return _Outcome(
+                uow.studies.get(study_uid),
+                study_uid,
+                {"report_ref": report_ref} if report_ref else {},
+                lambda: self._board_finish(study_uid, now),
+            )
+
+        result: StudyRecord = self._audited("done", radiologist_id, study_uid, now, origin, body)
+        return result
+
+    def claim(
+        self, study_uid: str, radiologist_id: str, now: datetime, *, origin: str = ""
+    ) -> StudyRecord:
+        """Take a pending study, or another's not yet started one, into one's worklist."""
+
+        def body(uow: SqlUnitOfWork) -> _Outcome:
+            reader = self._reader(uow, radiologist_id)
+            record = self._study(uow, study_uid)
+            if record.assignee == radiologist_id and record.state is StudyState.ASSIGNED:
+                raise ReadingRefusedError(
+                    f"study {study_uid} is already in your worklist", Refusal.WRONG_STATE
+                )
+            event = (
+                StudyEvent.ASSIGNED if record.state is StudyState.PENDING else StudyEvent.REASSIGNED
+            )
+            state = self._transition(record, event)
+            self._check_credential(reader, record)
+            self._move(
+                uow,
+                record,
+                to_state=state,
+                at=now,
+                to_assignee=radiologist_id,
+                explanation=_claim_explanation(radiologist_id, record, now),
+            )
+            return _Outcome(
+                uow.studies.get(study_uid),
+                study_uid,
+                {"from": record.assignee},
+                lambda: self._board_take(record, radiologist_id, now),
+            )
+
+        result: StudyRecord = self._audited("claim", radiologist_id, study_uid, now, origin, body)
+        return result
+
+    def next(self, radiologist_id: str, now: datetime, *, origin: str = "") -> StudyRecord:
+        """Claim and start the most urgent study one may read: atomic against others.
+
+        The candidates are one's own assigned studies and the pending studies nobody
+        holds at hospitals one is credentialed for (with the skills), most urgent
+        first (priority, deadline, arrival). Each is taken with a conditional UPDATE;
+        when another reader got it first, the next candidate is tried.
+        """
+
+        def body(uow: SqlUnitOfWork) -> _Outcome:
+            reader = self._reader(uow, radiologist_id)
+            claims = ClaimRepository(uow.session)
+            for _round in range(self.max_attempts):
+                candidates = _candidates(uow, reader)
+                if not candidates:
+                    break
+                for record in candidates:
+                    if claims.move(
+                        record.study_uid,
+                        expect_state=record.state,
+                        expect_assignee=record.assignee,
+                        to_state=StudyState.IN_PROGRESS,
+                        at=now,
+                        to_assignee=radiologist_id,
+                        started=True,
+                        explanation=_claim_explanation(radiologist_id, record, now),
+                    ):
+                        return _Outcome(
+                            uow.studies.get(record.study_uid),
+                            record.study_uid,
+                            {"from": record.assignee, "priority": _value(record.priority)},
+                            lambda r=record: self._board_next(r, radiologist_id, now),  # type: ignore[misc]
+                        )
+            raise ReadingRefusedError(
+                f"nothing to read for {radiologist_id}", Refusal.NOTHING_TO_READ
+            )
+
+        result: StudyRecord = self._audited("next", radiologist_id, None, now, origin, body)
+        return result
+
+    def release(
+        self,
+        study_uid: str,
+        radiologist_id: str,
+        now: datetime,
+        reason: str,
+        *,
+        origin: str = "",
+    ) -> Released:
+        """Hand one's study back: the router gives it to someone else (never oneself).
+
+        With nobody else eligible it stays pending, unassigned and flagged.
+        """
+        if not reason.strip():
+            raise ValueError("a release needs a reason")
+
+        def body(uow: SqlUnitOfWork) -> _Outcome:
+            record = self._own(uow, study_uid, radiologist_id, StudyEvent.RELEASED)
+            study = study_of(record)
+            live = study_uid in self.board
+            board = self.board if live else load_board(uow, now)
+            if study is None:
+                chosen, fallback, explanation = None, False, {}
+            else:
+                if study_uid in board:
+                    board.release(study_uid)
+                decision = route(
+                    study, board, self.policy, now, exclude=frozenset({radiologist_id})
+                )
+                chosen, fallback = decision.radiologist_id, decision.fallback
+                explanation = decision.explanation.to_dict()
+            self._move(
+                uow,
+                record,
+                to_state=StudyState.ASSIGNED if chosen else StudyState.PENDING,
+                at=now,
+                to_assignee=chosen,
+                by=AssignedBy.ROUTER,
+                explanation=explanation,
+            )
+
+            def after() -> None:
+                if live and study is not None and chosen is not None:
+                    self.board.assign(study, chosen, now)
+
+            return _Outcome(
+                Released(study_uid, chosen, fallback),
+                study_uid,
+                {"reason": reason, "to": chosen, "fallback": fallback},
+                after,
+            )
+
+        result: Released = self._audited("release", radiologist_id, study_uid, now, origin, body)
+        logger.info(
+            "study %s released by %s to %s", study_uid, radiologist_id, result.radiologist_id
+        )
+        return result
+
+    # -- checks --------------------------------------------------------------------------
+
+    def _reader(self, uow: SqlUnitOfWork, radiologist_id: str) -> Radiologist:
+        for reader in uow.directory.radiologists():
+            if reader.id == radiologist_id:
+                return reader
+        raise ReadingRefusedError(
+            f"unknown radiologist {radiologist_id!r}", Refusal.UNKNOWN_RADIOLOGIST
+        )
+
+    def _study(self, uow: SqlUnitOfWork, study_uid: str) -> StudyRecord:
+        record = uow.studies.get(study_uid)
+        if record is None:
+            raise ReadingRefusedError(f"unknown study {study_uid}", Refusal.UNKNOWN_STUDY)
+        return record
+
+    def _own(
+        self, uow: SqlUnitOfWork, study_uid: str, radiologist_id: str, event: StudyEvent
+    ) -> StudyRecord:
+        """The study, if it is the radiologist's, they may still read it, and ``event`` fits."""
+        reader = self._reader(uow, radiologist_id)
+        record = self._study(uow, study_uid)
+        if record.assignee != radiologist_id:
+            holder = record.assignee or "nobody"
+            raise ReadingRefusedError(
+                f"study {study_uid} is not assigned to {radiologist_id} (it is {holder}'s)",
+                Refusal.NOT_YOURS,
+            )
+        self._transition(record, event)
+        if event is not StudyEvent.RELEASED:  # one may always give a study back
+            self._check_credential(reader, record)
+        return record
+
+    @staticmethod
+    def _transition(record: StudyRecord, event: StudyEvent) -> StudyState:
+        try:
+            return lifecycle.transition(record.state, event)
+        except DispatchError as exc:
+            raise ReadingRefusedError(
+                f"study {record.study_uid} is {record.state.value}: {event.value} not allowed",
+                Refusal.WRONG_STATE,
+            ) from exc
+
+    @staticmethod
+    def _check_credential(reader: Radiologist, record: StudyRecord) -> None:
+        if record.site_id not in reader.sites:
+            raise ReadingRefusedError(
+                f"{reader.id} is not credentialed for hospital {record.site_id}",
+                Refusal.NO_CREDENTIAL,
+            )
+        missing = sorted(record.skills - reader.skills)
+        if missing:
+            raise ReadingRefusedError(
+                f"{reader.id} lacks the skill(s) {', '.join(missing)} for study {record.study_uid}",
+                Refusal.NO_CREDENTIAL,
+            )
+
+    def _move(
+        self,
+        uow: SqlUnitOfWork,
+        record: StudyRecord,
+        *,
+        to_state: StudyState,
+        at: datetime,
+        **changes: Any,
+    ) -> None:
+        moved = ClaimRepository(uow.session).move(
+            record.study_uid,
+            expect_state=record.state,
+            expect_assignee=record.assignee,
+            to_state=to_state,
+            at=at,
+            **changes,
+        )
+        if not moved:
+            raise ReadingRefusedError(
+                f"study {record.study_uid} was changed by someone else meanwhile; look again",
+                Refusal.LOST_RACE,
+            )
+
+    # -- audit ---------------------------------------------------------------------------
+
+    def _audited(  # noqa: PLR0917 - private; the public actions name every argument
+        self,
+        action: str,
+        radiologist_id: str,
+        study_uid: str | None,
+        now: datetime,
+        origin: str,
+        body: Callable[[SqlUnitOfWork], _Outcome],
+    ) -> Any:
+        try:
+            with self.uow_factory() as uow:
+                outcome = body(uow)
+                uow.audit.append(
+                    at=now,
+                    actor=radiologist_id,
+                    action=action,
+                    study_uid=outcome.study_uid,
+                    radiologist_id=radiologist_id,
+                    origin=origin,
+                    detail={"outcome": "ok", **outcome.detail},
+                )
+                uow.commit()
+        except ReadingRefusedError as exc:
+            with self.uow_factory() as uow:
+                # The refused study goes in the detail, not the study column: a study's
+                # trail lists what happened to it; the reader's lists what they tried.
+                uow.audit.append(
+                    at=now,
+                    actor=radiologist_id,
+                    action=action,
+                    radiologist_id=radiologist_id,
+                    origin=origin,
+                    detail={
+                        "outcome": "refused",
+                        "reason": exc.reason.value,
+                        "message": str(exc),
+                        "study_uid": study_uid,
+                    },
+                )
+                uow.commit()
+            raise
+        if outcome.after_commit is not None:
+            try:
+                outcome.after_commit()
+            except DispatchError:  # the store is the truth; the board is re-planned later
+                logger.warning("study %s: board out of step after %s", outcome.study_uid, action)
+        logger.info("study %s: %s by %s", outcome.study_uid, action, radiologist_id)
+        return outcome.result
+
+    # -- the live board (when this process holds one) -------------------------------------
+
+    def _board_start(self, study_uid: str, radiologist_id: str, now: datetime) -> None:
+        if study_uid in self.board and self.board.owner(study_uid) == radiologist_id:
+            self.board.start(study_uid, now)
+
+    def _board_finish(self, study_uid: str, now: datetime) -> None:
+        if study_uid in self.board and self.board.is_started(study_uid):
+            self.board.finish(study_uid, now)
+
+    def _board_take(self, record: StudyRecord, radiologist_id: str, now: datetime) -> None:
+        if radiologist_id not in self.board.ids:
+            return
+        if record.study_uid in self.board:
+            self.board.reassign(record.study_uid, radiologist_id, now)
+            return
+        study = study_of(record)
+        if study is not None:
+            self.board.assign(study, radiologist_id, now)
+
+    def _board_next(self, record: StudyRecord, radiologist_id: str, now: datetime) -> None:
+        if record.assignee != radiologist_id:
+            self._board_take(record, radiologist_id, now)
+        self._board_start(record.study_uid, radiologist_id, now)
+
+
+def _candidates(uow: SqlUnitOfWork, reader: Radiologist) -> list[StudyRecord]:
+    """What ``reader`` may take next, most urgent first."""
+    own = [
+        r
+        for r in uow.studies.by_state(StudyState.ASSIGNED)
+        if r.assignee == reader.id and r.site_id in reader.sites
+    ]
+    free = [
+        r
+        for r in uow.studies.by_state(StudyState.PENDING)
+        if r.assignee is None
+        and r.priority is not None
+        and r.site_id in reader.sites
+        and r.skills <= reader.skills
+    ]
+    return sorted([*own, *free], key=_urgency)
+
+
+def _urgency(record: StudyRecord) -> tuple[int, str, str, str]:
+    rank = record.priority.rank if record.priority is not None else len(Priority)
+    deadline = record.deadline.isoformat() if record.deadline else "9999"
+    return (rank, deadline, record.first_received_at.isoformat(), record.study_uid)
+
+
+def _value(priority: Priority | None) -> str | None:
+    return None if priority is None else priority.value
+
+
+def _claim_explanation(radiologist_id: str, record: StudyRecord, now: datetime) -> dict[str, Any]:
+    """Why a reader holds a study they took themselves."""
+    return {
+        "kind": "claim",
+        "radiologist_id": radiologist_id,
+        "previous": record.assignee,
+        "decided_at": now.isoformat(),
+        "priority": _value(record.priority),
+        "rule": record.triage_rule,
+    }

@@ -238,3 +238,21 @@ class PreviewRow(Base):
     created_at: Mapped[datetime]
 
     __table_args__ = (UniqueConstraint("study_id", "series_id", "kind"),)
+
+
+class AccessTokenRow(Base):
+    """A personal CLI token, stored as its SHA-256 only (the token is shown once).
+
+    ``role`` is ``radiologist`` (``subject`` is a radiologist id) or ``operator``
+    (``subject`` is the operator's name); a newer token of the same subject revokes it.
+    """
+
+    __tablename__ = "access_tokens"
+
+    id: Mapped[int_pk]
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    subject: Mapped[short_str] = mapped_column(index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    issued_at: Mapped[datetime]
+    issued_by: Mapped[short_str]
+    revoked_at: Mapped[datetime | None]

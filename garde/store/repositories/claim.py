@@ -1,0 +1,114 @@
+"""Atomic lifecycle moves: one conditional UPDATE per move, never read-then-write.
+
+``UPDATE studies SET ... WHERE study_uid = :uid AND state = :expected AND assignee = :who``
+matches one row or none. Two readers racing for the same study both send it; the
+database serialises them on the row (PostgreSQL re-checks the WHERE clause after the
+first commits, SQLite takes the write lock at BEGIN), so exactly one matches and the
+other learns it lost from a row count of 0. The ``version`` column is bumped too, so
+optimistic writers elsewhere notice the change.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+
+from garde.store.enums import AssignedBy
+from garde.store.models import AssignmentRow, StudyRow
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from datetime import datetime
+
+    from sqlalchemy.orm import Session
+
+    from garde.dispatch.model import StudyState
+
+_UNSET: Any = object()
+
+
+class ClaimRepository:
+    """Compare-and-set moves of a study's state and assignee, with assignment history."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def move(
+        self,
+        study_uid: str,
+        *,
+        expect_state: StudyState,
+        expect_assignee: str | None,
+        to_state: StudyState,
+        at: datetime,
+        to_assignee: str | None = _UNSET,
+        started: bool = False,
+        done: bool = False,
+        report_ref: str | None = None,
+        by: AssignedBy | str = AssignedBy.OPERATOR,
+        explanation: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Move the study if, and only if, it is still in ``expect_state`` with ``expect_assignee``.
+
+        Parameters
+        ----------
+        study_uid
+            The StudyInstanceUID.
+        expect_state, expect_assignee
+            What the caller saw; the move happens only if both still hold.
+        to_state
+            The state reached (the lifecycle table's verdict, decided by the caller).
+        at
+            When (aware UTC).
+        to_assignee
+            The new assignee (None: nobody); omitted: unchanged. A change is recorded in
+            the assignment history with ``by`` and ``explanation``.
+        started, done, report_ref
+            Stamp ``started_at`` / ``done_at`` and the report reference.
+
+        Returns
+        -------
+        bool
+            True if this call moved the study; False if someone else got there first
+            (or the study does not exist).
+        """
+        values: dict[str, Any] = {"state": to_state, "version": StudyRow.version + 1}
+        reassigned = to_assignee is not _UNSET and to_assignee != expect_assignee
+        if to_assignee is not _UNSET:
+            values["assignee"] = to_assignee
+            if reassigned:
+                values["assigned_at"] = None if to_assignee is None else at
+        if started:
+            values["started_at"] = at
+        if done:
+            values["done_at"] = at
+            values["report_ref"] = report_ref
+        who = (
+            StudyRow.assignee.is_(None)
+            if expect_assignee is None
+            else StudyRow.assignee == expect_assignee
+        )
+        statement = (
+            update(StudyRow)
+            .where(StudyRow.study_uid == study_uid, StudyRow.state == expect_state, who)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        moved = int(self._session.execute(statement).rowcount) == 1  # type: ignore[attr-defined]
+        if moved and reassigned:
+            study_id = self._session.scalar(
+                select(StudyRow.id).where(StudyRow.study_uid == study_uid)
+            )
+            self._session.add(
+                AssignmentRow(
+                    study_id=study_id,
+                    radiologist_id=to_assignee,
+                    at=at,
+                    by=AssignedBy(by),
+                    fallback=False,
+                    explanation=dict(explanation or {}),
+                )
+            )
+            self._session.flush()
+        return moved
