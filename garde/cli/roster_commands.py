@@ -48,15 +48,27 @@ def roster() -> None:
 @roster.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--timezone", default=_TZ, show_default=True, help="Zone of local times.")
+@click.option(
+    "--from", "first", default=None, help="Replace from this day (YYYY-MM-DD); default: the file's."
+)
+@click.option("--days", default=None, type=click.IntRange(1, 366), help="Days replaced (--from).")
 @click.pass_context
-def roster_import(ctx: click.Context, file: Path, timezone: str) -> None:
+def roster_import(
+    ctx: click.Context, file: Path, timezone: str, first: str | None, days: int | None
+) -> None:
     """Import a roster (CSV, iCalendar, XLSX); its date range replaces what was there.
 
-    Example: garde roster import november.csv
+    With --from/--days the whole period is replaced, so a shift removed from the file is
+    removed from the store even at the period's edges.
+
+    Example: garde roster import november.csv --from 2026-11-01 --days 30
     """
     runtime = state(ctx).runtime()
+    if days is not None and first is None:
+        raise click.UsageError("--days needs --from")
+    period = _period(first, days or 1) if first is not None else None
     try:
-        imported = import_roster_file(runtime, file, timezone=timezone)
+        imported = import_roster_file(runtime, file, timezone=timezone, period=period)
     except RosterError as exc:
         fail(str(exc))
     click.echo(

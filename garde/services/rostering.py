@@ -20,12 +20,20 @@ logger = logging.getLogger(__name__)
 
 
 def import_roster_file(
-    runtime: Runtime, path: Path, *, timezone: str = "Europe/Paris"
+    runtime: Runtime,
+    path: Path,
+    *,
+    timezone: str = "Europe/Paris",
+    period: tuple[datetime, datetime] | None = None,
 ) -> RosterImport:
-    """Parse ``path`` (all or nothing), then replace its date range in the store, audited."""
+    """Parse ``path`` (all or nothing), then replace its range (or ``period``), audited."""
     settings = runtime.settings
     imported = import_roster(
-        path, radiologists=settings.radiologists, sites=settings.sites, timezone=timezone
+        path,
+        radiologists=settings.radiologists,
+        sites=settings.sites,
+        timezone=timezone,
+        period=period,
     )
     runtime.sync_directory()  # shifts reference radiologists: the config's must be stored first
     with runtime.uow() as uow:

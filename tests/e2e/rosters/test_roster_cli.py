@@ -61,6 +61,17 @@ def test_import_is_idempotent_and_export_round_trips(data_dir: Path, tmp_path: P
     assert again.returncode == 0, again.stderr
     assert shown(data_dir) == before  # the range is replaced, not appended to
 
+    # An explicit period is replaced whole: a file holding only Monday night empties the rest.
+    monday = tmp_path / "monday.csv"
+    monday.write_text(
+        "radiologist,start,end,role,sites\nr02,2025-11-03 20:00,2025-11-04 08:00,night,all\n",
+        encoding="utf-8",
+    )
+    narrowed = garde(data_dir, "roster", "import", str(monday), *WEEK)
+    assert narrowed.returncode == 0, narrowed.stderr
+    assert [row["radiologist_id"] for row in shown(data_dir)] == ["r02"]
+    assert garde(data_dir, "roster", "import", str(EXAMPLE)).returncode == 0
+
     ics = tmp_path / "week.ics"
     exported = garde(data_dir, "roster", "export", *WEEK, "--ics", str(ics))
     assert exported.returncode == 0, exported.stderr
