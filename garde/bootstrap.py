@@ -8,13 +8,14 @@ import logging
 import os
 import secrets
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from garde.dispatch.board import Board
 from garde.dispatch.triage import DEFAULT_RULES, Triager
 from garde.services.clock import SystemClock
 from garde.services.dispatcher import DispatchService
-from garde.services.notifier import LogNotifier
+from garde.services.notifier import FanoutNotifier, build_notifier
 from garde.services.previewing import PreviewService
 from garde.services.worklist import WorklistService
 from garde.store.engine import make_engine, make_session_factory
@@ -59,11 +60,13 @@ class Runtime:
     engine: Engine
     session_factory: sessionmaker[Session]
     dispatch: DispatchService = field(init=False)
+    notifier: FanoutNotifier = field(init=False)
     previews: PreviewService = field(init=False)
     worklist: WorklistService = field(init=False)
 
     def __post_init__(self) -> None:
         settings = self.settings
+        self.notifier = build_notifier(settings.notify)
         self.previews = PreviewService(self.uow, settings.previews, settings.gateway.storage_dir)
         self.dispatch = DispatchService(
             uow_factory=self.uow,
@@ -71,9 +74,12 @@ class Runtime:
             policy=settings.sla,
             sites={s.id: s for s in settings.sites},
             board=Board(),
-            notifier=LogNotifier(),
+            notifier=self.notifier,
             default_stable_age_s=settings.gateway.stable_age_s,
             previews=self.previews,
+            uncovered_routine_delay=timedelta(
+                seconds=settings.scheduler.uncovered_routine_delay_s
+            ),
         )
         self.worklist = WorklistService(self.uow, settings.previews.dir)
 
@@ -102,8 +108,9 @@ class Runtime:
         )
 
     def close(self) -> None:
-        """Stop the workers and dispose of the engine."""
+        """Stop the workers, flush notifications and dispose of the engine."""
         self.previews.stop()
+        self.notifier.close()
         self.engine.dispose()
 
 

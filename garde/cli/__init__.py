@@ -19,7 +19,8 @@ from garde.cli._common import CliState, configure_logging
 from garde.cli.dicom_commands import echo, push
 from garde.cli.night_commands import demo
 from garde.cli.roster_commands import roster
-from garde.cli.server_commands import db, serve
+from garde.cli.server_commands import db, reload_command, serve
+from garde.cli.status_commands import status
 from garde.cli.worklist_commands import worklist
 
 
@@ -51,4 +52,6 @@ def main(
 
 
 for command in (serve, db, push, echo, worklist, roster, demo):
+    main.add_command(command)
+for command in (status, reload_command):
     main.add_command(command)

@@ -16,13 +16,17 @@ def serve(ctx: click.Context) -> None:
 
     Example: garde --config region.toml serve
     """
+    from garde.services.server import AlreadyRunningError  # noqa: PLC0415
     from garde.services.server import serve as run  # noqa: PLC0415 - pynetdicom on demand
 
     try:
         runtime = state(ctx).runtime()
     except SchemaOutdatedError as exc:
         fail(str(exc))
-    run(runtime)
+    try:
+        run(runtime)
+    except AlreadyRunningError as exc:
+        fail(str(exc))
 
 
 @click.group()
@@ -44,3 +48,20 @@ def db_upgrade(ctx: click.Context) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     revision = upgrade(settings.effective_database_url)
     click.echo(f"database at revision {revision}")
+
+
+@click.command("reload")
+@click.pass_context
+def reload_command(ctx: click.Context) -> None:
+    """Make the running `garde serve` re-read its config and roster (sends SIGHUP).
+
+    Example: garde --config region.toml reload
+    """
+    from garde.services.server import NotRunningError, request_reload  # noqa: PLC0415
+
+    settings = state(ctx).settings()
+    try:
+        pid = request_reload(settings.data_dir)
+    except NotRunningError as exc:
+        fail(str(exc))
+    click.echo(f"reload requested from garde serve (pid {pid})")

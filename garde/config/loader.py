@@ -202,6 +202,12 @@ def _scheduler(r: Reader) -> SchedulerSettings:
         sla_watch_s=r.number("sla_watch_s", d.sla_watch_s, strict=True),
         replan_s=r.number("replan_s", d.replan_s, strict=True),
         replan_time_limit_s=r.number("replan_time_limit_s", d.replan_time_limit_s, strict=True),
+        handover_s=r.number("handover_s", d.handover_s, strict=True),
+        uncovered_routine_delay_s=r.number(
+            "uncovered_routine_delay_s", d.uncovered_routine_delay_s
+        ),
+        retention_s=r.number("retention_s", d.retention_s, strict=True),
+        retention_days=r.number("retention_days", d.retention_days),
     )
     r.reject_unknown()
     return settings
@@ -215,6 +221,8 @@ def _notify(r: Reader) -> NotifySettings:
     settings = NotifySettings(
         webhook_url=url,
         webhook_timeout_s=r.number("webhook_timeout_s", d.webhook_timeout_s, strict=True),
+        webhook_attempts=r.integer("webhook_attempts", d.webhook_attempts, minimum=1),
+        webhook_backoff_s=r.number("webhook_backoff_s", d.webhook_backoff_s),
     )
     r.reject_unknown()
     return settings

@@ -73,6 +73,10 @@ class SchedulerSettings:
     sla_watch_s: float = 30.0
     replan_s: float = 300.0
     replan_time_limit_s: float = 2.0
+    handover_s: float = 60.0  # shift handover check
+    uncovered_routine_delay_s: float = 1800.0  # routine work of an uncovered site waits this long
+    retention_s: float = 3600.0  # retention purge run
+    retention_days: float = 30.0  # pixel data kept this long after the report
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +85,8 @@ class NotifySettings:
 
     webhook_url: str | None = None
     webhook_timeout_s: float = 5.0
+    webhook_attempts: int = 5  # tries per notification before it is given up (logged)
+    webhook_backoff_s: float = 1.0  # first retry delay, doubled at each retry
 
 
 @dataclass(frozen=True, slots=True)

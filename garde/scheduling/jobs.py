@@ -1,24 +1,92 @@
 """Periodic jobs. Each reads "now" once, works in its own unit(s) of work, calls the core
 and is idempotent, so a missed or doubled run does no harm. A job is a boundary: it logs
-and carries on (the next run retries), never crashes the scheduler."""
+and carries on (the next run retries), never crashes the scheduler.
+
+Before deciding, the jobs that route fold into the board what other processes changed in
+the store (`DispatchService.reconcile`): a radiologist's start or finish through the CLI.
+"""
 
 from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING
 
+from garde.dispatch.optimizer import SolverSettings
+from garde.services.escalation import escalate_overdue
+from garde.services.handover import hand_over
+from garde.services.replanning import replan_queues
+from garde.services.retention import purge_pixels
+
 if TYPE_CHECKING:
     from garde.bootstrap import Runtime
 
 logger = logging.getLogger(__name__)
 
+REPLAN_WORKERS = 2  # the machine's cores; the gateway and the other jobs share them
+
 
 def dispatch_stable_studies(runtime: Runtime) -> int:
-    """Stability sweep: triage and route every study that became stable."""
+    """Stability sweep: triage and route every study that became stable, and give the
+    studies waiting for a reader (uncovered site) another chance."""
     now = runtime.clock.now()
     try:
+        runtime.dispatch.reconcile(now)
         decisions = runtime.dispatch.sweep(now)
     except Exception:
         logger.exception("stability sweep failed; it will run again")
         return 0
     return len(decisions)
+
+
+def watch_sla(runtime: Runtime) -> int:
+    """SLA watch: escalate studies that reached a new tier (alert, reassign, supervisor)."""
+    now = runtime.clock.now()
+    try:
+        runtime.dispatch.reconcile(now)
+        return len(escalate_overdue(runtime.dispatch, now))
+    except Exception:
+        logger.exception("SLA watch failed; it will run again")
+        return 0
+
+
+def hand_over_shifts(runtime: Runtime) -> int:
+    """Shift handover: re-dispatch the unstarted studies of radiologists off shift."""
+    now = runtime.clock.now()
+    try:
+        runtime.dispatch.reconcile(now)
+        return len(hand_over(runtime.dispatch, now))
+    except Exception:
+        logger.exception("shift handover failed; it will run again")
+        return 0
+
+
+def replan(runtime: Runtime) -> int:
+    """CP-SAT re-plan of the unstarted queues; returns the studies moved."""
+    now = runtime.clock.now()
+    settings = SolverSettings(
+        time_limit_s=runtime.settings.scheduler.replan_time_limit_s, workers=REPLAN_WORKERS
+    )
+    try:
+        runtime.dispatch.reconcile(now)
+        outcome = replan_queues(runtime.dispatch, now, settings)
+    except Exception:
+        logger.exception("re-plan failed; it will run again")
+        return 0
+    return 0 if outcome is None else len(outcome.moved)
+
+
+def purge_expired_pixels(runtime: Runtime) -> int:
+    """Retention: purge the pixel data of studies reported long enough ago."""
+    settings = runtime.settings
+    try:
+        report = purge_pixels(
+            runtime.uow,
+            storage_dir=settings.gateway.storage_dir,
+            previews_dir=settings.previews.dir,
+            now=runtime.clock.now(),
+            retention_days=settings.scheduler.retention_days,
+        )
+    except Exception:
+        logger.exception("retention purge failed; it will run again")
+        return 0
+    return report.studies

@@ -8,21 +8,40 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 if TYPE_CHECKING:
     from garde.bootstrap import Runtime
+    from garde.config.model import SchedulerSettings
+
+JOBS = "garde.scheduling.jobs"
+
+
+def job_periods(periods: SchedulerSettings) -> dict[str, float]:
+    """Job id (a function of `garde.scheduling.jobs`) -> period in seconds."""
+    return {
+        "dispatch_stable_studies": periods.stability_sweep_s,
+        "watch_sla": periods.sla_watch_s,
+        "hand_over_shifts": periods.handover_s,
+        "replan": periods.replan_s,
+        "purge_expired_pixels": periods.retention_s,
+    }
 
 
 def build_scheduler(runtime: Runtime) -> BackgroundScheduler:
     """A background scheduler with Garde's periodic jobs (not started)."""
     scheduler = BackgroundScheduler(timezone="UTC")
-    periods = runtime.settings.scheduler
-    scheduler.add_job(
-        "garde.scheduling.jobs:dispatch_stable_studies",
-        "interval",
-        seconds=periods.stability_sweep_s,
-        args=[runtime],
-        id="dispatch_stable_studies",
-        replace_existing=True,
-        coalesce=True,
-        max_instances=1,
-        misfire_grace_time=int(max(1, periods.stability_sweep_s)),
-    )
+    schedule_jobs(scheduler, runtime)
     return scheduler
+
+
+def schedule_jobs(scheduler: BackgroundScheduler, runtime: Runtime) -> None:
+    """(Re)register every job with the runtime's periods (start-up and live reload)."""
+    for job_id, seconds in job_periods(runtime.settings.scheduler).items():
+        scheduler.add_job(
+            f"{JOBS}:{job_id}",
+            "interval",
+            seconds=seconds,
+            args=[runtime],
+            id=job_id,
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=int(max(1, seconds)),
+        )

@@ -2,19 +2,33 @@
 
 Shell around the pure core: it gathers inputs from the store, calls triage, SLA and the
 router, then applies the decision (store, in-memory board, previews, notifications).
+
+The store is the truth and the board a snapshot of it: `restore` builds the board at
+start-up, `reconcile` folds in what other processes changed (a radiologist's claim,
+start or finish through the CLI). A decision is committed to the store before the board
+moves, so a crash between the two is repaired by the next `restore`. Every method that
+touches the board holds ``lock`` (the scheduler runs jobs on several threads).
+
+Uncovered sites: a study nobody on shift may read (the router's fallback) goes to the
+fallback pool at once unless it is routine; routine work waits
+``uncovered_routine_delay`` for a credentialed reader to come on shift, then goes to the
+fallback pool too (`broaden`, run by every sweep).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from garde.dispatch import lifecycle, sla
+from garde.dispatch.errors import DispatchError
 from garde.dispatch.lifecycle import StudyEvent
 from garde.dispatch.model import Priority, Study, StudyState
 from garde.dispatch.router import route
+from garde.store.enums import AssignedBy
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -49,43 +63,112 @@ class DispatchService:
     notifier: Notifier
     default_stable_age_s: float
     previews: PreviewService | None = None
+    uncovered_routine_delay: timedelta = timedelta(0)
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
+    # -- the board and the store -----------------------------------------------------------
     def restore(self, now: datetime) -> int:
         """Rebuild the board from the store (start-up, after a crash); returns open studies."""
+        with self.lock:
+            self.refresh_roster(now, force=True)
+            restored = self.reconcile(now)
+        logger.info("board restored: %d open studies", restored)
+        return restored
+
+    def refresh_roster(self, now: datetime, *, force: bool = False) -> tuple[Study, ...]:
+        """Reload radiologists and shifts around ``now`` into the board if they changed.
+
+        Returns the studies of radiologists no longer on the roster (the caller routes
+        them again, see `reroute_orphans`).
+        """
         with self.uow_factory() as uow:
             radiologists = uow.directory.radiologists()
             shifts = uow.roster.shifts_between(
                 now - ROSTER_WINDOW_BEFORE, now + ROSTER_WINDOW_AFTER
             )
-            open_studies = uow.studies.open_studies()
-        self.board.set_roster(radiologists, shifts)
-        restored = 0
-        for record in open_studies:
-            study = _study_of(record)
-            if study is None or record.assignee is None:
-                continue
-            self.board.assign(study, record.assignee, now)
-            if record.state is StudyState.IN_PROGRESS and record.started_at is not None:
-                self.board.start(study.uid, record.started_at)
-            restored += 1
-        logger.info("board restored: %d open studies, %d shifts", restored, len(shifts))
-        return restored
+        with self.lock:
+            current = (
+                self.board.radiologists(),
+                tuple(s for rid in self.board.ids for s in self.board.shifts(rid)),
+            )
+            ids = {r.id for r in radiologists}
+            wanted_shifts = tuple(
+                sorted(
+                    (s for s in shifts if s.radiologist_id in ids),
+                    key=lambda s: (s.radiologist_id, s.start, s.end),
+                )
+            )
+            if not force and current == (tuple(radiologists), wanted_shifts):
+                return ()
+            orphans = self.board.set_roster(radiologists, shifts)
+        logger.info("roster loaded: %d radiologists, %d shifts", len(radiologists), len(shifts))
+        return orphans
 
+    def reconcile(self, now: datetime) -> int:
+        """Make the board match the store's open studies; returns how many are on it.
+
+        Studies read or claimed by another process (the worklist CLI) are moved, started
+        or taken off the board here.
+        """
+        with self.uow_factory() as uow:
+            open_studies = uow.studies.open_studies()
+        with self.lock:
+            wanted: dict[str, StudyRecord] = {}
+            for record in open_studies:
+                if record.assignee is not None and record.state in {
+                    StudyState.ASSIGNED,
+                    StudyState.IN_PROGRESS,
+                }:
+                    wanted[record.study_uid] = record
+            for study in self.board.studies():
+                held = wanted.get(study.uid)
+                if held is None or held.assignee != self.board.owner(study.uid):
+                    self.board.remove(study.uid)
+            for record in wanted.values():
+                self._place(record, now)
+            return len(self.board)
+
+    def _place(self, record: StudyRecord, now: datetime) -> None:
+        uid = record.study_uid
+        assignee = record.assignee
+        if assignee is None:
+            return
+        if uid not in self.board:
+            study = study_of(record)
+            if study is None:
+                return
+            try:
+                self.board.assign(study, assignee, now)
+            except DispatchError:
+                logger.warning("study %s: assignee %s is not on the roster", uid, assignee)
+                return
+        if (
+            record.state is StudyState.IN_PROGRESS
+            and not self.board.is_started(uid)
+            and record.started_at is not None
+        ):
+            self.board.start(uid, record.started_at)
+
+    # -- dispatch ----------------------------------------------------------------------------
     def sweep(self, now: datetime) -> list[Decision]:
-        """Dispatch every study that became stable by ``now``; returns the decisions."""
+        """Dispatch every study that became stable by ``now``, then give studies waiting
+        for a reader (uncovered site, nobody eligible) another chance; returns the
+        decisions of newly stable studies."""
         site_ages = {s.id: s.stable_age_s for s in self.sites.values() if s.stable_age_s}
         with self.uow_factory() as uow:
             due = uow.studies.due_for_stability(now, self.default_stable_age_s, site_ages)
         decisions = []
-        for record in due:
-            decision = self.dispatch(record.study_uid, now)
-            if decision is not None:
-                decisions.append(decision)
+        with self.lock:
+            for record in due:
+                decision = self.dispatch(record.study_uid, now)
+                if decision is not None:
+                    decisions.append(decision)
+            self.broaden(now)
         return decisions
 
     def dispatch(self, study_uid: str, now: datetime) -> Decision | None:
         """Triage, deadline and route one received study; None if it is not receiving."""
-        with self.uow_factory() as uow:
+        with self.lock, self.uow_factory() as uow:
             record = uow.studies.get(study_uid)
             if record is None or record.state is not StudyState.RECEIVING:
                 return None
@@ -111,59 +194,236 @@ class DispatchService:
                 rule=result.rule,
             )
             decision = route(study, self.board, self.policy, now)
-            explanation = decision.explanation.to_dict()
-            uow.studies.assign(
-                study_uid,
-                decision.radiologist_id,
-                at=now,
-                by="router",
-                fallback=decision.fallback,
-                explanation=explanation,
-            )
-            if decision.radiologist_id is not None:
-                uow.studies.set_state(
-                    study_uid, lifecycle.transition(state, StudyEvent.ASSIGNED), now
+            held = self._must_wait(study, decision, now, now)
+            detail: dict[str, Any] = {
+                "priority": result.priority.value,
+                "rule": result.rule,
+                "fallback": decision.fallback,
+            }
+            if held:
+                detail["held_until"] = (now + self.uncovered_routine_delay).isoformat()
+                uow.audit.append(
+                    at=now, actor="router", action="hold", study_uid=study_uid, detail=detail
                 )
-            uow.audit.append(
-                at=now,
-                actor="router",
-                action="assign",
-                study_uid=study_uid,
-                radiologist_id=decision.radiologist_id,
-                detail={
-                    "priority": result.priority.value,
-                    "rule": result.rule,
-                    "fallback": decision.fallback,
-                },
-            )
+            else:
+                self._store_assignment(uow, study_uid, state, decision, now, AssignedBy.ROUTER)
+                uow.audit.append(
+                    at=now,
+                    actor="router",
+                    action="assign",
+                    study_uid=study_uid,
+                    radiologist_id=decision.radiologist_id,
+                    detail=detail,
+                )
             uow.commit()
-        if decision.radiologist_id is not None:
-            self.board.assign(study, decision.radiologist_id, now)
+            if not held and decision.radiologist_id is not None:
+                self.board.assign(study, decision.radiologist_id, now)
         logger.info(
-            "study %s triaged %s (rule %s), assigned to %s%s",
+            "study %s triaged %s (rule %s), %s %s%s",
             study_uid,
             result.priority.value,
             result.rule,
+            "held for coverage, fallback would be" if held else "assigned to",
             decision.radiologist_id or "nobody",
             " (fallback)" if decision.fallback else "",
         )
         if self.previews is not None:
             self.previews.submit(study_uid, result.priority)
-        if result.priority in NOTIFY_PRIORITIES or decision.radiologist_id is None:
+        if not held:
+            self._notify_assigned(study, decision)
+        return decision
+
+    def broaden(self, now: datetime) -> int:
+        """Route again the studies waiting for a reader; returns how many were assigned.
+
+        A credentialed reader on shift takes one at once; otherwise the fallback pool
+        does, at once for stroke, emergency and urgent work and after
+        ``uncovered_routine_delay`` (from when the study became stable) for routine work.
+        """
+        with self.uow_factory() as uow:
+            waiting = [r for r in uow.studies.by_state(StudyState.PENDING) if r.assignee is None]
+        assigned = 0
+        with self.lock:
+            for record in waiting:
+                study = study_of(record)
+                if study is None:
+                    continue
+                decision = route(study, self.board, self.policy, now)
+                if decision.radiologist_id is None:
+                    continue
+                if self._must_wait(study, decision, record.stable_at or now, now):
+                    continue
+                if self._assign_waiting(record, study, decision, now, actor="coverage"):
+                    assigned += 1
+        return assigned
+
+    def assign_waiting(
+        self, record: StudyRecord, study: Study, decision: Decision, now: datetime, actor: str
+    ) -> bool:
+        """Assign a PENDING, unassigned study per ``decision`` (store, board, notify)."""
+        with self.lock:
+            return self._assign_waiting(record, study, decision, now, actor=actor)
+
+    def _assign_waiting(
+        self, record: StudyRecord, study: Study, decision: Decision, now: datetime, *, actor: str
+    ) -> bool:
+        uid = record.study_uid
+        with self.uow_factory() as uow:
+            current = uow.studies.get(uid)
+            if current is None or current.state is not StudyState.PENDING or current.assignee:
+                return False
+            self._store_assignment(uow, uid, current.state, decision, now, AssignedBy.ROUTER)
+            uow.audit.append(
+                at=now,
+                actor=actor,
+                action="reroute",
+                study_uid=uid,
+                radiologist_id=decision.radiologist_id,
+                detail={"priority": study.priority.value, "fallback": decision.fallback},
+            )
+            uow.commit()
+        if decision.radiologist_id is not None:
+            self.board.assign(study, decision.radiologist_id, now)
+        logger.info(
+            "study %s (%s) waiting for a reader, now assigned to %s%s",
+            uid,
+            study.priority.value,
+            decision.radiologist_id,
+            " (fallback)" if decision.fallback else "",
+        )
+        self._notify_assigned(study, decision)
+        return True
+
+    def _must_wait(
+        self, study: Study, decision: Decision, waiting_since: datetime, now: datetime
+    ) -> bool:
+        """Routine work nobody on shift may read waits for coverage before the fallback."""
+        return (
+            decision.fallback
+            and study.priority is Priority.ROUTINE
+            and now < waiting_since + self.uncovered_routine_delay
+        )
+
+    def _store_assignment(  # noqa: PLR0917 - private; one write shared by three paths
+        self,
+        uow: SqlUnitOfWork,
+        study_uid: str,
+        state: StudyState,
+        decision: Decision,
+        now: datetime,
+        by: AssignedBy,
+    ) -> None:
+        uow.studies.assign(
+            study_uid,
+            decision.radiologist_id,
+            at=now,
+            by=by,
+            fallback=decision.fallback,
+            explanation=decision.explanation.to_dict(),
+        )
+        if decision.radiologist_id is not None:
+            uow.studies.set_state(study_uid, lifecycle.transition(state, StudyEvent.ASSIGNED), now)
+
+    def _notify_assigned(self, study: Study, decision: Decision) -> None:
+        if study.priority in NOTIFY_PRIORITIES or decision.radiologist_id is None:
             self.notifier.notify(
                 "assigned",
                 {
-                    "study_uid": study_uid,
-                    "priority": result.priority.value,
+                    "study_uid": study.uid,
+                    "site_id": study.site_id,
+                    "priority": study.priority.value,
                     "radiologist_id": decision.radiologist_id,
-                    "deadline": deadline.isoformat(),
+                    "deadline": study.deadline.isoformat(),
                     "fallback": decision.fallback,
                 },
             )
-        return decision
+
+    # -- moves ---------------------------------------------------------------------------------
+    def reassign(
+        self,
+        study_uid: str,
+        to: str,
+        now: datetime,
+        *,
+        by: AssignedBy,
+        actor: str,
+        action: str,
+        decision: Decision | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Move a queued (not started) study to ``to``: store and audit first, then board.
+
+        Returns False, changing nothing, if the store no longer shows the study queued
+        with the board's owner (another process claimed or started it meanwhile).
+        """
+        with self.lock:
+            owner = self.board.owner(study_uid)
+            if owner is None or owner == to or self.board.is_started(study_uid):
+                return False
+            with self.uow_factory() as uow:
+                record = uow.studies.get(study_uid)
+                if record is None or record.assignee != owner:
+                    return False
+                try:
+                    state = lifecycle.transition(record.state, StudyEvent.REASSIGNED)
+                except DispatchError:
+                    return False
+                uow.studies.assign(
+                    study_uid,
+                    to,
+                    at=now,
+                    by=by,
+                    fallback=decision.fallback if decision else False,
+                    explanation=decision.explanation.to_dict() if decision else {},
+                )
+                uow.studies.set_state(study_uid, state, now)
+                uow.audit.append(
+                    at=now,
+                    actor=actor,
+                    action=action,
+                    study_uid=study_uid,
+                    radiologist_id=to,
+                    detail={"from": owner, **(detail or {})},
+                )
+                uow.commit()
+            self.board.reassign(study_uid, to, now)
+        logger.info("study %s moved from %s to %s (%s)", study_uid, owner, to, action)
+        return True
+
+    def reroute_orphans(self, orphans: tuple[Study, ...], now: datetime, actor: str) -> int:
+        """Route again studies taken off the board because their reader left the roster."""
+        moved = 0
+        with self.lock:
+            for study in orphans:
+                decision = route(study, self.board, self.policy, now)
+                with self.uow_factory() as uow:
+                    record = uow.studies.get(study.uid)
+                    if record is None or record.state not in {
+                        StudyState.ASSIGNED,
+                        StudyState.IN_PROGRESS,
+                    }:
+                        continue
+                    pending = lifecycle.transition(record.state, StudyEvent.RELEASED)
+                    uow.studies.set_state(study.uid, pending, now)
+                    self._store_assignment(
+                        uow, study.uid, pending, decision, now, AssignedBy.OPERATOR
+                    )
+                    uow.audit.append(
+                        at=now,
+                        actor=actor,
+                        action="reroute",
+                        study_uid=study.uid,
+                        radiologist_id=decision.radiologist_id,
+                        detail={"from": record.assignee, "reason": "left the roster"},
+                    )
+                    uow.commit()
+                if decision.radiologist_id is not None:
+                    self.board.assign(study, decision.radiologist_id, now)
+                    moved += 1
+        return moved
 
 
-def _study_of(record: StudyRecord) -> Study | None:
+def study_of(record: StudyRecord) -> Study | None:
     """The router's view of a stored, triaged study (None if not triaged yet)."""
     if record.priority is None or record.deadline is None or record.reading_minutes is None:
         return None

@@ -1,9 +1,14 @@
-"""Notifiers: structured log lines now; webhooks plug in behind the same port."""
+"""Notifiers: structured log lines, and a fan-out to webhooks behind the same port."""
 
 from __future__ import annotations
 
 import json
 import logging
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from garde.config.model import NotifySettings
+    from garde.dispatch.ports import Notifier
 
 logger = logging.getLogger(__name__)
 
@@ -16,6 +21,38 @@ class LogNotifier:
         try:
             # Escalations need a human's eye in the log; routine assignments do not.
             level = logging.WARNING if kind.startswith("escalat") else logging.INFO
-            logger.log(level, "notify %s %s", kind, json.dumps(payload, sort_keys=True, default=str))
+            logger.log(
+                level, "notify %s %s", kind, json.dumps(payload, sort_keys=True, default=str)
+            )
         except Exception:  # a notification must never break dispatch
             logger.exception("notification %s could not be logged", kind)
+
+
+class FanoutNotifier:
+    """Sends each notification to several notifiers (the log, a webhook); never raises."""
+
+    def __init__(self, *notifiers: Notifier) -> None:
+        self.notifiers = notifiers
+
+    def notify(self, kind: str, payload: dict[str, object]) -> None:
+        """Pass ``kind`` and its payload to every notifier in turn."""
+        for notifier in self.notifiers:
+            try:
+                notifier.notify(kind, payload)
+            except Exception:  # one broken notifier must not silence the others
+                logger.exception("notifier %s failed on %s", type(notifier).__name__, kind)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Flush and stop the notifiers that queue (webhooks)."""
+        for notifier in self.notifiers:
+            close = getattr(notifier, "close", None)
+            if close is not None:
+                close(timeout)
+
+
+def build_notifier(settings: NotifySettings) -> FanoutNotifier:
+    """The log notifier, plus a webhook when ``[notify] webhook_url`` is set."""
+    from garde.services.webhook import WebhookNotifier  # noqa: PLC0415 - urllib on demand
+
+    webhook = WebhookNotifier.from_settings(settings)
+    return FanoutNotifier(LogNotifier(), *([webhook] if webhook is not None else []))

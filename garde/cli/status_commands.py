@@ -1,0 +1,110 @@
+"""`garde status`: the night at a glance for the platform's operators."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import click
+
+from garde.cli._common import echo_json, echo_table, state
+
+if TYPE_CHECKING:
+    from garde.services.status import NightStatus
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]),
+    help="Start of the night in UTC (default: the last morning handover).",
+)
+@click.pass_context
+def status(ctx: click.Context, as_json: bool, since: datetime | None) -> None:
+    """Show queues per radiologist, studies at risk and the night's SLA figures so far.
+
+    Example: garde --config region.toml status --json
+    """
+    from garde.services.status import night_status  # noqa: PLC0415 - keeps --help fast
+
+    runtime = state(ctx).runtime()
+    now = datetime.now(tz=UTC)
+    report = night_status(runtime, now, since.replace(tzinfo=UTC) if since else None)
+    if as_json:
+        echo_json(report.to_dict())
+        return
+    _print(report)
+
+
+def _print(report: NightStatus) -> None:
+    click.echo(f"since {report.since:%Y-%m-%d %H:%M} UTC, now {report.now:%H:%M} UTC")
+    click.echo()
+    if report.queues:
+        echo_table(
+            ["RADIOLOGIST", "ON SHIFT", "READING", "QUEUED", "QUEUED MIN", "SHIFT ENDS"],
+            [
+                (
+                    q.radiologist_id,
+                    "yes" if q.on_shift else "no",
+                    q.in_progress,
+                    q.queued,
+                    q.queued_minutes,
+                    f"{q.shift_ends:%H:%M}" if q.shift_ends else "-",
+                )
+                for q in report.queues
+            ],
+        )
+    else:
+        click.echo("nobody on shift and no queue")
+    click.echo()
+    if report.at_risk:
+        echo_table(
+            ["AT RISK", "PRIORITY", "SITE", "READER", "LEFT MIN", "ESCALATION", "WHY"],
+            [
+                (
+                    r.study_uid,
+                    r.priority,
+                    r.site_id,
+                    r.assignee or "-",
+                    r.minutes_left,
+                    r.escalation or "-",
+                    r.reason,
+                )
+                for r in report.at_risk
+            ],
+            style=lambda i, line: click.style(
+                line, fg="red" if report.at_risk[i].minutes_left < 0 else "yellow"
+            ),
+        )
+    else:
+        click.echo("no study at risk")
+    click.echo()
+    if report.figures:
+        echo_table(
+            [
+                "PRIORITY",
+                "RECEIVED",
+                "READ",
+                "OPEN",
+                "WITHIN SLA",
+                "BREACHED",
+                "WITHIN %",
+                "MEAN MIN",
+            ],
+            [
+                (
+                    f.priority,
+                    f.received,
+                    f.read,
+                    f.open,
+                    f.within_sla,
+                    f.breached,
+                    "-" if f.within_sla_pct is None else f.within_sla_pct,
+                    "-" if f.mean_minutes_to_read is None else f.mean_minutes_to_read,
+                )
+                for f in report.figures
+            ],
+        )
+    else:
+        click.echo("no study this night yet")

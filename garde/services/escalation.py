@@ -1,0 +1,185 @@
+"""SLA watch: tiered escalation of studies running late.
+
+Tiers are fractions of each study's SLA span (`garde.dispatch.sla.due_tier`, from the
+``[sla.tiers]`` policy). When a study reaches a tier it has not reached before (the
+highest tier reached is stored with the study, so a restart resumes where it was):
+
+1. **alert**: the reader and the operators are notified (log + webhook);
+2. **reassign**: a queued study moves to the next best eligible radiologist if one would
+   finish it sooner than its current reader is predicted to;
+3. **supervisor** (at breach): a queued study moves to a supervisor on shift, else to
+   the fallback pool on shift; the supervisors are notified either way.
+
+A study being read stays with its reader at every tier (only notified). A study nobody
+holds (uncovered site, nobody eligible) is routed to whoever may take it, the fallback
+pool included, from the reassign tier on. Every tier reached is audited (``escalate``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from garde.dispatch import sla
+from garde.dispatch.model import StudyState
+from garde.dispatch.router import route
+from garde.dispatch.sla import EscalationTier
+from garde.services.dispatcher import study_of
+from garde.store.enums import AssignedBy
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from garde.dispatch.model import Study
+    from garde.dispatch.router import Decision
+    from garde.services.dispatcher import DispatchService
+    from garde.store.records import StudyRecord
+
+logger = logging.getLogger(__name__)
+
+TIER_LEVEL = {EscalationTier.ALERT: 1, EscalationTier.REASSIGN: 2, EscalationTier.SUPERVISOR: 3}
+"""The stored ``escalation_tier`` of each tier (0: none reached)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Escalation:
+    """One tier reached by one study, and what was done."""
+
+    study_uid: str
+    tier: EscalationTier
+    from_radiologist: str | None
+    to_radiologist: str | None  # None: nobody moved it
+    outcome: str  # "notified", "reassigned", "kept", "in_progress", "unassigned"
+
+
+def escalate_overdue(dispatch: DispatchService, now: datetime) -> list[Escalation]:
+    """Escalate every open study that reached a new tier by ``now``; returns what was done."""
+    with dispatch.uow_factory() as uow:
+        candidates = uow.studies.open_studies()
+    done = []
+    with dispatch.lock:
+        for record in candidates:
+            study = study_of(record)
+            if study is None:
+                continue
+            tier = sla.due_tier(dispatch.policy, study, now)
+            if tier is None or TIER_LEVEL[tier] <= record.escalation_tier:
+                continue
+            done.append(_escalate(dispatch, record, study, tier, now))
+    return done
+
+
+def _escalate(
+    dispatch: DispatchService,
+    record: StudyRecord,
+    study: Study,
+    tier: EscalationTier,
+    now: datetime,
+) -> Escalation:
+    board = dispatch.board
+    owner = board.owner(study.uid)
+    to: str | None = None
+    decision: Decision | None = None
+    if record.state is StudyState.IN_PROGRESS:
+        outcome = "in_progress"
+    elif tier is EscalationTier.ALERT:
+        outcome = "notified"
+    elif owner is None and record.assignee is not None:
+        outcome = "kept"  # its reader is not on the board (left the roster): reload moves it
+    elif owner is None:
+        decision = route(study, board, dispatch.policy, now)
+        to = decision.radiologist_id
+        moved = to is not None and dispatch.assign_waiting(
+            record, study, decision, now, actor="sla"
+        )
+        outcome = "reassigned" if moved else "unassigned"
+        to = to if moved else None
+    else:
+        decision = _better_reader(dispatch, study, owner, tier, now)
+        to = decision.radiologist_id if decision is not None else None
+        moved = to is not None and dispatch.reassign(
+            study.uid,
+            to,
+            now,
+            by=AssignedBy.ESCALATION,
+            actor="sla",
+            action="escalation_move",
+            decision=decision,
+            detail={"tier": tier.value},
+        )
+        outcome = "reassigned" if moved else "kept"
+        to = to if moved else None
+    supervisors = _supervisors_on_shift(dispatch, now)
+    with dispatch.uow_factory() as uow:
+        uow.studies.set_escalation(study.uid, TIER_LEVEL[tier])
+        uow.audit.append(
+            at=now,
+            actor="sla",
+            action="escalate",
+            study_uid=study.uid,
+            radiologist_id=to or record.assignee,
+            detail={
+                "tier": tier.value,
+                "outcome": outcome,
+                "from": record.assignee,
+                "to": to,
+                "deadline": study.deadline.isoformat(),
+            },
+        )
+        uow.commit()
+    payload: dict[str, object] = {
+        "study_uid": study.uid,
+        "site_id": study.site_id,
+        "priority": study.priority.value,
+        "tier": tier.value,
+        "outcome": outcome,
+        "radiologist_id": to or record.assignee,
+        "from_radiologist_id": record.assignee,
+        "deadline": study.deadline.isoformat(),
+    }
+    if tier is EscalationTier.SUPERVISOR:
+        payload["supervisors"] = list(supervisors)
+    dispatch.notifier.notify(f"escalation_{tier.value}", payload)
+    logger.warning(
+        "study %s (%s) reached escalation tier %s: %s%s",
+        study.uid,
+        study.priority.value,
+        tier.value,
+        outcome,
+        f" to {to}" if to else "",
+    )
+    return Escalation(study.uid, tier, record.assignee, to, outcome)
+
+
+def _better_reader(
+    dispatch: DispatchService, study: Study, owner: str, tier: EscalationTier, now: datetime
+) -> Decision | None:
+    """Who a queued study should move to at ``tier`` (None: it stays where it is)."""
+    board = dispatch.board
+    on_shift = set(board.on_shift(now))
+    if tier is EscalationTier.SUPERVISOR:
+        # A supervisor on shift first (even one who would read it as fallback), then the
+        # fallback pool on shift.
+        for member in (
+            {r.id for r in board.radiologists() if r.supervisor},
+            {r.id for r in board.radiologists() if r.fallback},
+        ):
+            others = frozenset(board.ids) - (member & on_shift)
+            decision = route(study, board, dispatch.policy, now, exclude=others | {owner})
+            if decision.radiologist_id is not None and decision.radiologist_id in on_shift:
+                return decision
+        return None
+    decision = route(study, board, dispatch.policy, now, exclude=frozenset({owner}))
+    if decision.fallback or decision.radiologist_id is None or not decision.explanation.candidates:
+        return None
+    best = decision.explanation.candidates[0]
+    if best.predicted_finish >= board.predicted_finish(study.uid, now):
+        return None  # nobody would read it sooner than its reader
+    return decision
+
+
+def _supervisors_on_shift(dispatch: DispatchService, now: datetime) -> tuple[str, ...]:
+    board = dispatch.board
+    on_shift = set(board.on_shift(now))
+    return tuple(r.id for r in board.radiologists() if r.supervisor and r.id in on_shift)

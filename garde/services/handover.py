@@ -1,0 +1,88 @@
+"""Shift handover: the unstarted work of a radiologist gone off shift is re-dispatched.
+
+At each run the roster is reloaded from the store (a roster imported by another process
+takes effect here), then every queued study of a radiologist no longer on shift is
+routed again without them and moved if someone on shift may take it. A study being read
+stays with its reader: reading is not interrupted by the end of a shift. A study nobody
+on shift may take stays where it is (the SLA watch escalates it if it runs late).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from garde.dispatch.router import route
+from garde.store.enums import AssignedBy
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from garde.services.dispatcher import DispatchService
+
+logger = logging.getLogger(__name__)
+
+
+def hand_over(dispatch: DispatchService, now: datetime) -> dict[str, str]:
+    """Re-dispatch the queues of radiologists off shift at ``now``.
+
+    Returns
+    -------
+    dict[str, str]
+        StudyInstanceUID -> the radiologist it moved to.
+    """
+    orphans = dispatch.refresh_roster(now)
+    if orphans:
+        dispatch.reroute_orphans(orphans, now, actor="handover")
+    moved: dict[str, str] = {}
+    with dispatch.lock:
+        board = dispatch.board
+        on_shift = set(board.on_shift(now))
+        for rid in board.ids:
+            if rid in on_shift:
+                continue
+            for study in board.queue(rid):
+                decision = route(study, board, dispatch.policy, now, exclude=frozenset({rid}))
+                to = decision.radiologist_id
+                if to is None or to not in on_shift:
+                    continue
+                if dispatch.reassign(
+                    study.uid,
+                    to,
+                    now,
+                    by=AssignedBy.HANDOVER,
+                    actor="handover",
+                    action="handover",
+                    decision=decision,
+                    detail={"reason": "shift over"},
+                ):
+                    moved[study.uid] = to
+    if moved:
+        logger.info("handover: %d unstarted studies re-dispatched", len(moved))
+    return moved
+
+
+def redispatch_ineligible(dispatch: DispatchService, now: datetime) -> dict[str, str]:
+    """Move unstarted studies whose on-shift reader may no longer read them (after a
+    config change took a credential or a skill away); returns UID -> new reader."""
+    moved: dict[str, str] = {}
+    with dispatch.lock:
+        board = dispatch.board
+        for rid in board.on_shift(now):
+            for study in board.queue(rid):
+                if board.may_read_now(rid, study, now):
+                    continue
+                decision = route(study, board, dispatch.policy, now, exclude=frozenset({rid}))
+                to = decision.radiologist_id
+                if to is not None and dispatch.reassign(
+                    study.uid,
+                    to,
+                    now,
+                    by=AssignedBy.OPERATOR,
+                    actor="reload",
+                    action="reroute",
+                    decision=decision,
+                    detail={"reason": "no longer eligible"},
+                ):
+                    moved[study.uid] = to
+    return moved

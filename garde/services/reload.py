@@ -1,0 +1,117 @@
+"""Live reload: a changed config or roster applied without a restart (SIGHUP, `garde reload`).
+
+The settings file is read again and validated; a bad file is refused whole (logged, the
+running config stays). Sites, radiologists, SLA policy, triage rules, scheduler periods
+and notifications take effect at once; the data directory, the database and the
+gateway's address need a restart (a change there is logged and ignored). After the
+directory and roster are written to the store, the board is rebuilt and what the change
+affects is re-dispatched: studies of a radiologist who left the roster, unstarted
+studies of one who went off shift or lost the credential or skill they need.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from garde.config import load_settings
+from garde.dispatch.triage import DEFAULT_RULES, Triager
+from garde.services.handover import hand_over, redispatch_ineligible
+from garde.services.notifier import build_notifier
+from garde.services.rostering import import_roster_file
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.base import BaseScheduler
+
+    from garde.bootstrap import Runtime
+    from garde.config.model import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadReport:
+    """What a reload changed."""
+
+    rerouted: int
+    ignored: tuple[str, ...]  # keys that need a restart and were left as they were
+
+
+def reload_runtime(
+    runtime: Runtime, *, gateway: object | None = None, scheduler: BaseScheduler | None = None
+) -> ReloadReport:
+    """Re-read the settings file and apply it to a running runtime.
+
+    Raises
+    ------
+    garde.config.ConfigError
+        If the file is invalid; nothing was changed.
+    """
+    old = runtime.settings
+    fresh = load_settings(old.source, os.environ)
+    settings, ignored = _keep_restart_only(old, fresh)
+    now = runtime.clock.now()
+    runtime.settings = settings
+    runtime.sync_directory()
+    if settings.roster_file is not None:
+        import_roster_file(runtime, settings.roster_file)
+    dispatch = runtime.dispatch
+    if settings.notify != old.notify:
+        previous = runtime.notifier
+        runtime.notifier = build_notifier(settings.notify)
+        dispatch.notifier = runtime.notifier
+        previous.close()
+    with dispatch.lock:
+        dispatch.triager = Triager(settings.triage_rules or DEFAULT_RULES, settings.reading_times)
+        dispatch.policy = settings.sla
+        dispatch.sites = {s.id: s for s in settings.sites}
+        dispatch.default_stable_age_s = settings.gateway.stable_age_s
+        dispatch.uncovered_routine_delay = timedelta(
+            seconds=settings.scheduler.uncovered_routine_delay_s
+        )
+        orphans = dispatch.refresh_roster(now, force=True)
+        rerouted = dispatch.reroute_orphans(orphans, now, actor="reload")
+        rerouted += len(hand_over(dispatch, now))
+        rerouted += len(redispatch_ineligible(dispatch, now))
+        rerouted += dispatch.broaden(now)
+    if gateway is not None and hasattr(gateway, "update_sites"):
+        gateway.update_sites(settings.sites)
+    if scheduler is not None:
+        from garde.scheduling.scheduler import schedule_jobs  # noqa: PLC0415 - no cycle
+
+        schedule_jobs(scheduler, runtime)
+    with runtime.uow() as uow:
+        uow.audit.append(
+            at=now,
+            actor="operator",
+            action="reload",
+            detail={"file": str(old.source or "<example>"), "rerouted": rerouted},
+        )
+        uow.commit()
+    for key in ignored:
+        logger.warning("reload: %s changed; it takes effect at the next restart", key)
+    logger.info("configuration reloaded: %d studies re-dispatched", rerouted)
+    return ReloadReport(rerouted, ignored)
+
+
+def _keep_restart_only(old: Settings, new: Settings) -> tuple[Settings, tuple[str, ...]]:
+    """``new`` with the keys that need a restart kept at their running values."""
+    ignored = [k for k in ("data_dir", "database_url") if getattr(old, k) != getattr(new, k)]
+    ignored += [
+        f"gateway.{k}"
+        for k in ("ae_title", "host", "port", "storage_dir", "workers", "tls", "max_associations")
+        if getattr(old.gateway, k) != getattr(new.gateway, k)
+    ]
+    if old.previews != new.previews:
+        ignored.append("previews")
+    kept = replace(
+        new,
+        data_dir=old.data_dir,
+        database_url=old.database_url,
+        gateway=replace(old.gateway, stable_age_s=new.gateway.stable_age_s),
+        previews=old.previews,
+    )
+    return kept, tuple(ignored)
