@@ -1,0 +1,137 @@
+"""Who runs a command (the token), where from, the worklist services, and error translation."""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from garde.cli._common import fail, state
+from garde.services.audit_trail import record_refusal, request_origin
+from garde.services.identity import (
+    OPEN_MODE,
+    Identity,
+    IdentityError,
+    IdentityService,
+    NoCredentialError,
+    read_token,
+)
+from garde.services.operator import OperatorService
+from garde.services.reading import ReadingRefusedError, ReadingService
+from garde.services.study_info import StudyInfoService
+from garde.services.worklist import UnknownRadiologistError, WorklistQueryError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    import click
+
+    from garde.bootstrap import Runtime
+    from garde.store.records import StudyRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Desk:
+    """The services one worklist command needs, built on the runtime's store and board."""
+
+    runtime: Runtime
+    identity: IdentityService
+    reading: ReadingService
+    operator: OperatorService
+    info: StudyInfoService
+    origin: str
+
+    @staticmethod
+    def now() -> datetime:
+        """The command's time (the CLI is allowed to read the clock)."""
+        return datetime.now(tz=UTC)
+
+
+def desk(ctx: click.Context) -> Desk:
+    """The services of this invocation."""
+    runtime = state(ctx).runtime()
+    board = runtime.dispatch.board
+    previews = runtime.settings.previews.dir
+    return Desk(
+        runtime=runtime,
+        identity=IdentityService(runtime.uow),
+        reading=ReadingService(runtime.uow, board, runtime.settings.sla),
+        operator=OperatorService(runtime.uow, board),
+        info=StudyInfoService(runtime.uow, previews),
+        origin=request_origin(),
+    )
+
+
+def who(services: Desk, action: str, *, allow_open: bool = False) -> Identity:
+    """The identity behind the presented token (``GARDE_TOKEN`` or the token file).
+
+    ``allow_open``: accept the open mode of a region that never issued a token
+    (only `garde worklist --radiologist`, as before identities existed).
+    """
+    try:
+        identity = services.identity.authenticate(read_token(os.environ))
+        if identity == OPEN_MODE and not allow_open:
+            raise NoCredentialError(
+                "no credential: this command needs a personal token; an operator issues one "
+                "with `garde user token RAD` (the first: `garde user token --operator NAME`)"
+            )
+    except IdentityError as exc:
+        record_refusal(
+            services.runtime.uow,
+            actor="anonymous",
+            action=action,
+            now=services.now(),
+            origin=services.origin,
+            reason="no_credential",
+            message=str(exc),
+        )
+        fail(str(exc))
+    return identity
+
+
+def reader(services: Desk, action: str) -> str:
+    """The radiologist id of the token's holder (operators do not read studies)."""
+    identity = who(services, action)
+    if identity.is_operator:
+        record_refusal(
+            services.runtime.uow,
+            actor=identity.subject,
+            action=action,
+            now=services.now(),
+            origin=services.origin,
+            reason="not_allowed",
+            message="operators do not read studies",
+        )
+        fail(f"{identity.subject} is an operator: operators do not read (use `garde assign`)")
+    return identity.subject
+
+
+@contextmanager
+def refusals() -> Iterator[None]:
+    """Turn the services' refusals into one-line errors (exit 1)."""
+    try:
+        yield
+    except (ReadingRefusedError, IdentityError, WorklistQueryError, ValueError) as exc:
+        fail(str(exc))
+    except UnknownRadiologistError as exc:
+        fail(f"unknown radiologist {exc.args[0]!r}" if exc.args else "unknown radiologist")
+    except LookupError as exc:
+        fail(str(exc.args[0]) if exc.args else str(exc))
+
+
+def study_summary(record: StudyRecord) -> dict[str, Any]:
+    """The stable JSON form of a study after an action."""
+    return {
+        "study_uid": record.study_uid,
+        "site_id": record.site_id,
+        "state": record.state.value,
+        "assignee": record.assignee,
+        "priority": None if record.priority is None else record.priority.value,
+        "deadline": None if record.deadline is None else record.deadline.isoformat(),
+        "description": record.description,
+        "started_at": None if record.started_at is None else record.started_at.isoformat(),
+        "done_at": None if record.done_at is None else record.done_at.isoformat(),
+        "report_ref": record.report_ref,
+    }

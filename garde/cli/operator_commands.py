@@ -1,0 +1,135 @@
+"""Operator commands: manual assignment, studies by state, the audit trail."""
+
+from __future__ import annotations
+
+import click
+
+from garde.cli._common import echo_json, echo_table, fail
+from garde.cli._identity import desk, refusals, study_summary, who
+from garde.dispatch.model import StudyState
+
+
+@click.command()
+@click.argument("study")
+@click.argument("radiologist")
+@click.option("--reason", required=True, help="Why (kept in the explanation and the audit).")
+@click.pass_context
+def assign(ctx: click.Context, study: str, radiologist: str, reason: str) -> None:
+    """Give a study to a radiologist by hand (operators; audited and explained).
+
+    Example: garde assign 1.2.826.0.1.3680043.8.498.1 r03 --reason "r01 unreachable"
+    """
+    services = desk(ctx)
+    identity = who(services, "assign")
+    with refusals():
+        services.operator.assign(
+            study,
+            radiologist,
+            by=identity,
+            reason=reason,
+            now=services.now(),
+            origin=services.origin,
+        )
+    click.echo(f"assigned {study} to {radiologist}")
+
+
+@click.command()
+@click.option(
+    "--state",
+    "state_",
+    required=True,
+    type=click.Choice([s.value for s in StudyState]),
+    help="Which studies.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def studies(ctx: click.Context, state_: str, as_json: bool) -> None:
+    """List the studies in a state, oldest first (operators).
+
+    Example: garde studies --state pending
+    """
+    services = desk(ctx)
+    identity = who(services, "view_studies")
+    with refusals():
+        found = services.operator.studies(
+            state_, by=identity, now=services.now(), origin=services.origin
+        )
+    if as_json:
+        echo_json([study_summary(r) for r in found])
+        return
+    if not found:
+        click.echo(f"no {state_} studies")
+        return
+    echo_table(
+        ["STUDY", "HOSPITAL", "PRIORITY", "ASSIGNEE", "RECEIVED", "DEADLINE"],
+        [
+            [
+                r.study_uid,
+                r.site_id,
+                r.priority or "-",
+                r.assignee or "-",
+                f"{r.first_received_at:%Y-%m-%d %H:%M}",
+                f"{r.deadline:%Y-%m-%d %H:%M}" if r.deadline else "-",
+            ]
+            for r in found
+        ],
+    )
+
+
+@click.command()
+@click.option("--study", default=None, help="A StudyInstanceUID.")
+@click.option("--radiologist", default=None, help="A radiologist id.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def audit(ctx: click.Context, study: str | None, radiologist: str | None, as_json: bool) -> None:
+    """Print the audit trail of a study or of a radiologist, oldest first.
+
+    Example: garde audit --study 1.2.826.0.1.3680043.8.498.1
+    """
+    if (study is None) == (radiologist is None):
+        fail("name exactly one of --study UID or --radiologist ID")
+    services = desk(ctx)
+    identity = who(services, "view_audit")
+    with refusals():
+        events = services.operator.audit_trail(
+            by=identity,
+            now=services.now(),
+            origin=services.origin,
+            study_uid=study,
+            radiologist_id=radiologist,
+        )
+    if as_json:
+        echo_json(
+            [
+                {
+                    "id": e.id,
+                    "at": e.at,
+                    "actor": e.actor,
+                    "action": e.action,
+                    "study_uid": e.study_uid,
+                    "radiologist_id": e.radiologist_id,
+                    "origin": e.origin,
+                    "detail": e.detail,
+                }
+                for e in events
+            ]
+        )
+        return
+    echo_table(
+        ["AT", "ACTOR", "ACTION", "STUDY", "RADIOLOGIST", "FROM", "DETAIL"],
+        [
+            [
+                f"{e.at:%Y-%m-%d %H:%M:%S}",
+                e.actor,
+                e.action,
+                e.study_uid or "-",
+                e.radiologist_id or "-",
+                e.origin or "-",
+                ", ".join(f"{k}={v}" for k, v in sorted(e.detail.items())),
+            ]
+            for e in events
+        ],
+    )
+
+
+OPERATOR_COMMANDS = (assign, studies, audit)

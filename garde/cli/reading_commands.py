@@ -1,0 +1,171 @@
+"""A radiologist's actions: next, claim, start, done, release, open, explain."""
+
+from __future__ import annotations
+
+import click
+
+from garde.cli._common import echo_json
+from garde.cli._identity import desk, reader, refusals, study_summary, who
+
+_JSON = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+
+
+@click.command(name="next")
+@_JSON
+@click.pass_context
+def next_study(ctx: click.Context, as_json: bool) -> None:
+    """Claim and start the most urgent study you may read (atomic: never given twice).
+
+    Example: GARDE_TOKEN=... garde next
+    """
+    services = desk(ctx)
+    me = reader(services, "next")
+    with refusals():
+        record = services.reading.next(me, services.now(), origin=services.origin)
+    if as_json:
+        echo_json(study_summary(record))
+        return
+    click.echo(
+        f"started {record.study_uid}: {record.priority or '-'} from {record.site_id}, "
+        f"{record.description or 'no description'}"
+    )
+    click.echo(f"page: garde open {record.study_uid}")
+
+
+@click.command()
+@click.argument("study")
+@_JSON
+@click.pass_context
+def claim(ctx: click.Context, study: str, as_json: bool) -> None:
+    """Take a pending study (or another's, not yet started) into your worklist.
+
+    Example: garde claim 1.2.826.0.1.3680043.8.498.1
+    """
+    services = desk(ctx)
+    me = reader(services, "claim")
+    with refusals():
+        record = services.reading.claim(study, me, services.now(), origin=services.origin)
+    _report(record, f"claimed {study}", as_json=as_json)
+
+
+@click.command()
+@click.argument("study")
+@_JSON
+@click.pass_context
+def start(ctx: click.Context, study: str, as_json: bool) -> None:
+    """Start reading one of your assigned studies.
+
+    Example: garde start 1.2.826.0.1.3680043.8.498.1
+    """
+    services = desk(ctx)
+    me = reader(services, "start")
+    with refusals():
+        record = services.reading.start(study, me, services.now(), origin=services.origin)
+    _report(record, f"started {study}", as_json=as_json)
+
+
+@click.command()
+@click.argument("study")
+@click.option("--report", "report_ref", default="", help="Where the report is (RIS id, URL).")
+@_JSON
+@click.pass_context
+def done(ctx: click.Context, study: str, report_ref: str, as_json: bool) -> None:
+    """Mark a study you are reading as read, with an optional report reference.
+
+    Example: garde done 1.2.826.0.1.3680043.8.498.1 --report RIS-2026-0042
+    """
+    services = desk(ctx)
+    me = reader(services, "done")
+    with refusals():
+        record = services.reading.finish(
+            study, me, services.now(), report_ref, origin=services.origin
+        )
+    _report(record, f"done {study}", as_json=as_json)
+
+
+@click.command()
+@click.argument("study")
+@click.option("--reason", required=True, help="Why you hand it back (kept in the audit).")
+@_JSON
+@click.pass_context
+def release(ctx: click.Context, study: str, reason: str, as_json: bool) -> None:
+    """Hand a study back to the router, which gives it to someone else (never you).
+
+    Example: garde release 1.2.826.0.1.3680043.8.498.1 --reason "called to the ER"
+    """
+    services = desk(ctx)
+    me = reader(services, "release")
+    with refusals():
+        released = services.reading.release(
+            study, me, services.now(), reason, origin=services.origin
+        )
+    if as_json:
+        echo_json(
+            {
+                "study_uid": released.study_uid,
+                "radiologist_id": released.radiologist_id,
+                "fallback": released.fallback,
+            }
+        )
+        return
+    target = released.radiologist_id or "nobody (pending, flagged for the operators)"
+    click.echo(f"released {study}: now with {target}")
+
+
+@click.command(name="open")
+@click.argument("study")
+@click.option("--browser", is_flag=True, help="Also open the page in the default browser.")
+@click.pass_context
+def open_study(ctx: click.Context, study: str, browser: bool) -> None:
+    """Print the path of a study's page (yours, or from a hospital you are credentialed for).
+
+    Example: garde open 1.2.826.0.1.3680043.8.498.1
+    """
+    services = desk(ctx)
+    identity = who(services, "open")
+    with refusals():
+        path = services.info.page(study, by=identity, now=services.now(), origin=services.origin)
+    click.echo(str(path))
+    if browser:  # pragma: no cover - interactive
+        click.launch(str(path))
+
+
+@click.command()
+@click.argument("study")
+@_JSON
+@click.pass_context
+def explain(ctx: click.Context, study: str, as_json: bool) -> None:
+    """Print why a study is with whom it is (the stored explanation of its assignment).
+
+    Example: garde explain 1.2.826.0.1.3680043.8.498.1
+    """
+    services = desk(ctx)
+    identity = who(services, "explain")
+    with refusals():
+        found = services.info.explain(
+            study, by=identity, now=services.now(), origin=services.origin
+        )
+    if as_json:
+        echo_json(
+            {
+                "study_uid": found.study_uid,
+                "radiologist_id": found.radiologist_id,
+                "at": found.at,
+                "by": found.by,
+                "explanation": found.explanation,
+            }
+        )
+        return
+    click.echo(found.text)
+
+
+def _report(record: object, message: str, *, as_json: bool) -> None:
+    from garde.store.records import StudyRecord  # noqa: PLC0415 - keeps --help fast
+
+    if as_json and isinstance(record, StudyRecord):
+        echo_json(study_summary(record))
+    else:
+        click.echo(message)
+
+
+READING_COMMANDS = (next_study, claim, start, done, release, open_study, explain)

@@ -1,0 +1,191 @@
+"""`open` and `explain`: a study's page and why it is where it is; each view audited.
+
+A radiologist may look at a study assigned to them or from a hospital they are
+credentialed for (the page shows its images); operators at any.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from garde.dispatch.explanation import Explanation
+from garde.services.audit_trail import record_refusal
+from garde.services.identity import IdentityError, PermissionDeniedError
+from garde.services.reading import ReadingRefusedError, Refusal
+from garde.store.enums import PreviewKind
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import datetime
+    from pathlib import Path
+
+    from garde.services.identity import Identity
+    from garde.store.records import AssignmentRecord, StudyRecord
+    from garde.store.uow import SqlUnitOfWork
+
+PAGE_FILE = "index.html"  # what viewer_export writes in a study's preview folder
+
+
+@dataclass(frozen=True, slots=True)
+class StudyExplanation:
+    """The latest assignment of a study and its explanation."""
+
+    study_uid: str
+    radiologist_id: str | None
+    at: datetime | None
+    by: str | None
+    explanation: dict[str, Any]
+    text: str
+
+
+@dataclass
+class StudyInfoService:
+    """Prints what is known of one study to those who may see it."""
+
+    uow_factory: Callable[[], SqlUnitOfWork]
+    previews_dir: Path
+
+    def page(self, study_uid: str, *, by: Identity, now: datetime, origin: str) -> Path:
+        """The study page's path (absolute).
+
+        Raises
+        ------
+        ReadingRefusedError
+            Unknown study, or no page rendered yet.
+        PermissionDeniedError
+            Not one's study nor one's hospital.
+        """
+        try:
+            with self.uow_factory() as uow:
+                record = self._visible(uow, study_uid, by)
+                path = self._page_path(uow, study_uid)
+                self._audit(uow, by, "open", record, now, origin)
+                uow.commit()
+        except (ReadingRefusedError, IdentityError) as exc:
+            self._refused(by, "open", study_uid, now, origin, exc)
+            raise
+        return path.resolve()
+
+    def explain(
+        self, study_uid: str, *, by: Identity, now: datetime, origin: str
+    ) -> StudyExplanation:
+        """Why the study is with whom it is: the stored explanation of its last assignment."""
+        try:
+            with self.uow_factory() as uow:
+                record = self._visible(uow, study_uid, by)
+                history = uow.studies.assignments(study_uid)
+                self._audit(uow, by, "explain", record, now, origin)
+                uow.commit()
+        except (ReadingRefusedError, IdentityError) as exc:
+            self._refused(by, "explain", study_uid, now, origin, exc)
+            raise
+        last = history[-1] if history else None
+        return StudyExplanation(
+            study_uid=study_uid,
+            radiologist_id=None if last is None else last.radiologist_id,
+            at=None if last is None else last.at,
+            by=None if last is None else last.by.value,
+            explanation={} if last is None else dict(last.explanation),
+            text=render_explanation(record, last),
+        )
+
+    def _page_path(self, uow: SqlUnitOfWork, study_uid: str) -> Path:
+        recorded = [p for p in uow.studies.previews(study_uid) if p.kind == PreviewKind.PAGE]
+        path = (
+            self.previews_dir / recorded[0].path
+            if recorded
+            else self.previews_dir / study_uid / PAGE_FILE
+        )
+        if not path.is_file():
+            raise ReadingRefusedError(
+                f"study {study_uid} has no page yet (previews are still rendering?)",
+                Refusal.WRONG_STATE,
+            )
+        return path
+
+    @staticmethod
+    def _visible(uow: SqlUnitOfWork, study_uid: str, by: Identity) -> StudyRecord:
+        record = uow.studies.get(study_uid)
+        if record is None:
+            raise ReadingRefusedError(f"unknown study {study_uid}", Refusal.UNKNOWN_STUDY)
+        if by.is_operator or record.assignee == by.subject:
+            return record
+        reader = {r.id: r for r in uow.directory.radiologists()}.get(by.subject)
+        if reader is None or record.site_id not in reader.sites:
+            raise PermissionDeniedError(
+                f"{by.subject} may not see study {study_uid}: not theirs, and not "
+                f"credentialed for hospital {record.site_id}"
+            )
+        return record
+
+    @staticmethod
+    def _audit(  # noqa: PLR0917 - private; every argument is named at the call sites
+        uow: SqlUnitOfWork,
+        by: Identity,
+        action: str,
+        record: StudyRecord,
+        now: datetime,
+        origin: str,
+    ) -> None:
+        uow.audit.append(
+            at=now,
+            actor=by.subject,
+            action=action,
+            study_uid=record.study_uid,
+            radiologist_id=None if by.is_operator else by.subject,
+            origin=origin,
+            detail={"outcome": "ok"},
+        )
+
+    def _refused(  # noqa: PLR0917 - private; every argument is named at the call sites
+        self,
+        by: Identity,
+        action: str,
+        study_uid: str,
+        now: datetime,
+        origin: str,
+        exc: Exception,
+    ) -> None:
+        reason = exc.reason.value if isinstance(exc, ReadingRefusedError) else "not_allowed"
+        record_refusal(
+            self.uow_factory,
+            actor=by.subject,
+            action=action,
+            now=now,
+            origin=origin,
+            reason=reason,
+            message=str(exc),
+            radiologist_id=None if by.is_operator else by.subject,
+            detail={"study_uid": study_uid},
+        )
+
+
+def render_explanation(record: StudyRecord, last: AssignmentRecord | None) -> str:
+    """A readable account of the study's last assignment."""
+    head = f"study {record.study_uid}: {record.state.value}, with {record.assignee or 'nobody'}" + (
+        f", {record.priority.value}" if record.priority else ""
+    )
+    if last is None:
+        return f"{head}\nnot routed yet (no assignment recorded)"
+    data = dict(last.explanation)
+    kind = data.get("kind")
+    if kind == "manual":
+        return (
+            f"{head}\nassigned by hand to {data.get('radiologist_id')} by operator "
+            f"{data.get('operator')} at {data.get('decided_at')}\n"
+            f"reason: {data.get('reason')}\n"
+            f"previously: {data.get('previous') or 'nobody'} ({data.get('previous_state')})"
+        )
+    if kind == "claim":
+        return (
+            f"{head}\nclaimed by {data.get('radiologist_id')} at {data.get('decided_at')} "
+            f"(taken from {data.get('previous') or 'the pending pool'}; "
+            f"priority {data.get('priority')}, rule {data.get('rule')})"
+        )
+    try:
+        return f"{head}\n{Explanation.from_dict(data).render_text()}"
+    except ValueError:
+        return f"{head}\nassigned to {last.radiologist_id or 'nobody'} by {last.by.value} at " + (
+            last.at.isoformat()
+        )

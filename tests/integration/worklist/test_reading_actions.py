@@ -1,0 +1,127 @@
+"""Every reading action on a real store: happy path, refusals, one audit row each."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from garde.dispatch.model import Priority, StudyState
+from garde.services.reading import ReadingRefusedError, Refusal
+from tests.integration.worklist.conftest import T0, Region
+
+NOW = T0 + timedelta(minutes=5)
+
+
+def _refused(region: Region, reason: Refusal, call, *args, **kwargs) -> None:  # noqa: ANN001
+    before = region.audit_rows()
+    with pytest.raises(ReadingRefusedError) as caught:
+        call(*args, **kwargs)
+    assert caught.value.reason is reason
+    assert region.audit_rows() == before + 1  # the refusal is audited, once
+
+
+def test_start_then_done_on_ones_own_study(region: Region) -> None:
+    uid = region.study(assignee="r1")
+    before = region.audit_rows()
+    started = region.reading.start(uid, "r1", NOW, origin="test@host")
+    assert started.state is StudyState.IN_PROGRESS
+    assert started.started_at == NOW
+    finished = region.reading.finish(uid, "r1", NOW + timedelta(minutes=9), "RIS-1")
+    assert (finished.state, finished.report_ref) == (StudyState.DONE, "RIS-1")
+    assert region.audit_rows() == before + 2
+    with region.uow() as uow:
+        events = uow.audit.for_study(uid)
+    assert [(e.action, e.actor, e.origin) for e in events[-2:]] == [
+        ("start", "r1", "test@host"),
+        ("done", "r1", ""),
+    ]
+
+
+def test_start_refusals(region: Region) -> None:
+    uid = region.study(assignee="r1")
+    _refused(region, Refusal.NOT_YOURS, region.reading.start, uid, "r2", NOW)
+    _refused(region, Refusal.UNKNOWN_STUDY, region.reading.start, "1.2.3.4", "r1", NOW)
+    _refused(region, Refusal.UNKNOWN_RADIOLOGIST, region.reading.start, uid, "r9", NOW)
+    _refused(region, Refusal.WRONG_STATE, region.reading.finish, uid, "r1", NOW)  # not started
+    region.reading.start(uid, "r1", NOW)
+    _refused(region, Refusal.WRONG_STATE, region.reading.start, uid, "r1", NOW)  # twice
+    assert region.state(uid) == (StudyState.IN_PROGRESS, "r1")
+
+
+def test_no_credential_for_the_hospital_is_refused(region: Region) -> None:
+    stray = region.study("h2", assignee="r1")  # routed by hand to someone not credentialed
+    _refused(region, Refusal.NO_CREDENTIAL, region.reading.start, stray, "r1", NOW)
+    pending = region.study("h2")
+    _refused(region, Refusal.NO_CREDENTIAL, region.reading.claim, pending, "r1", NOW)
+    neuro = region.study("h2", skills=frozenset({"neuro"}))
+    _refused(region, Refusal.NO_CREDENTIAL, region.reading.claim, neuro, "r3", NOW)  # no skill
+    assert region.state(pending) == (StudyState.PENDING, None)
+
+
+def test_claim_a_pending_study_and_anothers_queued_one(region: Region) -> None:
+    pending = region.study("h2")
+    claimed = region.reading.claim(pending, "r3", NOW)
+    assert (claimed.state, claimed.assignee) == (StudyState.ASSIGNED, "r3")
+    queued = region.study("h1", assignee="r1")
+    region.reading.claim(queued, "r2", NOW)  # late binding: not started yet
+    assert region.state(queued) == (StudyState.ASSIGNED, "r2")
+    with region.uow() as uow:
+        history = uow.studies.assignments(queued)
+    assert history[-1].explanation["kind"] == "claim"
+    assert history[-1].explanation["previous"] == "r1"
+    _refused(region, Refusal.WRONG_STATE, region.reading.claim, queued, "r2", NOW)  # already
+    region.reading.start(queued, "r2", NOW)
+    _refused(region, Refusal.WRONG_STATE, region.reading.claim, queued, "r1", NOW)  # being read
+    _refused(region, Refusal.UNKNOWN_STUDY, region.reading.claim, "1.2.3", "r1", NOW)
+
+
+def test_next_takes_the_most_urgent_study_one_may_read(region: Region) -> None:
+    routine = region.study("h1", priority=Priority.ROUTINE, assignee="r1")
+    stroke = region.study("h1", priority=Priority.STROKE, deadline_min=20)
+    region.study("h2", priority=Priority.STROKE)  # r1 is not credentialed for h2
+    first = region.reading.next("r1", NOW, origin="t")
+    assert first.study_uid == stroke
+    assert (first.state, first.assignee, first.started_at) == (StudyState.IN_PROGRESS, "r1", NOW)
+    second = region.reading.next("r1", NOW)
+    assert second.study_uid == routine
+    _refused(region, Refusal.NOTHING_TO_READ, region.reading.next, "r1", NOW)
+    with region.uow() as uow:
+        mine = [e for e in uow.audit.for_radiologist("r1") if e.action == "next"]
+    assert [e.detail["outcome"] for e in mine] == ["ok", "ok", "refused"]
+
+
+def test_release_goes_to_someone_else_never_back(region: Region) -> None:
+    uid = region.study("h1", assignee="r1", skills=frozenset({"neuro"}))
+    released = region.reading.release(uid, "r1", NOW, "called to the ER")
+    assert released.radiologist_id == "r2"  # r1 excluded; r3 has no h1 credential
+    assert region.state(uid) == (StudyState.ASSIGNED, "r2")
+    region.reading.start(uid, "r2", NOW)
+    again = region.reading.release(uid, "r2", NOW, "needs a neuro second look")
+    assert again.radiologist_id == "r1"  # not r2, who just gave it back
+    with region.uow() as uow:
+        events = uow.audit.for_study(uid)
+        history = uow.studies.assignments(uid)
+    releases = [e for e in events if e.action == "release"]
+    assert [e.detail["reason"] for e in releases] == [
+        "called to the ER",
+        "needs a neuro second look",
+    ]
+    assert history[-1].explanation["chosen"] == "r1"
+    assert "r2" in history[-1].explanation["excluded"]["excluded"]
+
+
+def test_release_with_nobody_else_leaves_it_pending_and_flagged(region: Region) -> None:
+    uid = region.study("h2", assignee="r3", skills=frozenset({"body", "paediatric"}))
+    released = region.reading.release(uid, "r3", NOW, "not my field")
+    assert released.radiologist_id is None
+    assert region.state(uid) == (StudyState.PENDING, None)
+    _refused(region, Refusal.NOT_YOURS, region.reading.release, uid, "r3", NOW, "again")
+
+
+def test_release_refusals(region: Region) -> None:
+    uid = region.study("h1", assignee="r1")
+    _refused(region, Refusal.NOT_YOURS, region.reading.release, uid, "r2", NOW, "x")
+    _refused(region, Refusal.UNKNOWN_STUDY, region.reading.release, "9.9", "r1", NOW, "x")
+    with pytest.raises(ValueError, match="reason"):
+        region.reading.release(uid, "r1", NOW, "  ")
