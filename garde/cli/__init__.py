@@ -18,9 +18,12 @@ from garde import __version__
 from garde.cli._common import CliState, configure_logging
 from garde.cli.dicom_commands import echo, push
 from garde.cli.night_commands import demo
+from garde.cli.operator_commands import OPERATOR_COMMANDS
+from garde.cli.reading_commands import READING_COMMANDS
 from garde.cli.roster_commands import roster
 from garde.cli.server_commands import db, reload_command, serve
 from garde.cli.status_commands import status
+from garde.cli.user_commands import user
 from garde.cli.worklist_commands import worklist
 
 
@@ -54,4 +57,6 @@ def main(
 for command in (serve, db, push, echo, worklist, roster, demo):
     main.add_command(command)
 for command in (status, reload_command):
+    main.add_command(command)
+for command in (*READING_COMMANDS, *OPERATOR_COMMANDS, user):
     main.add_command(command)
