@@ -223,6 +223,7 @@ class OperatorService:
             origin=origin,
             reason=reason,
             message=str(exc),
+            radiologist_id=None if by.is_operator else by.subject,
             detail={"study_uid": study_uid} if study_uid else None,
         )
 

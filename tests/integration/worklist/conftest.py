@@ -17,16 +17,8 @@ from garde.services.study_info import StudyInfoService
 from garde.services.worklist import WorklistService
 from garde.store.instance_index import SqlInstanceIndex
 from garde.store.uow import SqlUnitOfWork
-from tests.store_fixtures import (  # noqa: F401 - fixtures are found by name
-    engine,
-    make_instance,
-    migrated_url,
-    new_uid,
-    session_factory,
-    sqlite_template,
-    sync_directory,
-    uow_factory,
-)
+from tests.store_fixtures import *  # noqa: F403 - the store's fixtures (SQLite, PostgreSQL)
+from tests.store_fixtures import make_instance, new_uid, sync_directory
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -100,9 +92,9 @@ class Region:
         return record.state, record.assignee
 
     def audit_rows(self) -> int:
-        from sqlalchemy import func, select  # noqa: PLC0415
+        from sqlalchemy import func, select
 
-        from garde.store.models import AuditEventRow  # noqa: PLC0415
+        from garde.store.models import AuditEventRow
 
         with self.uow() as uow:
             return int(uow.session.scalar(select(func.count()).select_from(AuditEventRow)) or 0)

@@ -13,7 +13,7 @@ from tests.integration.worklist.conftest import T0, Region
 NOW = T0 + timedelta(minutes=5)
 
 
-def _refused(region: Region, reason: Refusal, call, *args, **kwargs) -> None:  # noqa: ANN001
+def _refused(region: Region, reason: Refusal, call, *args, **kwargs) -> None:
     before = region.audit_rows()
     with pytest.raises(ReadingRefusedError) as caught:
         call(*args, **kwargs)
