@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+IDENTITY_VARIABLES = frozenset({"GARDE_TOKEN", "GARDE_TOKEN_FILE"})
+"""Read by `garde.services.identity`; never taken as ``GARDE_*`` config overrides."""
+
 
 class ConfigUsageError(click.ClickException):
     """A configuration that cannot be used: exit 2, one line per problem, no traceback."""
@@ -41,7 +44,9 @@ class CliState:
         """The settings, loaded once; a bad config becomes a located, one-line error."""
         if self._settings is None:
             try:
-                self._settings = load_settings(self.config_path, os.environ)
+                # The identity variables are the CLI's, not config overrides.
+                overrides = {k: v for k, v in os.environ.items() if k not in IDENTITY_VARIABLES}
+                self._settings = load_settings(self.config_path, overrides)
             except ConfigError as exc:
                 raise ConfigUsageError(str(exc)) from None
         return self._settings

@@ -1,0 +1,227 @@
+"""The worklist CLI as radiologists and operators use it: subprocesses on a real store."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import pytest
+
+from garde.dispatch.model import Priority, Radiologist, Shift, Site, StudyState, TriageResult
+from garde.services.worklist import WORKLIST_KEYS
+from garde.store.engine import make_engine, make_session_factory
+from garde.store.instance_index import SqlInstanceIndex
+from garde.store.uow import SqlUnitOfWork
+from tests.store_fixtures import *  # noqa: F403 - the store's fixtures (SQLite, PostgreSQL)
+from tests.store_fixtures import make_instance, new_uid
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from sqlalchemy.orm import Session, sessionmaker
+
+pytestmark = [pytest.mark.slow]
+
+CONFIG = """
+environment = "test"
+data_dir = "{data}"
+database_url = "{url}"
+
+[[sites]]
+id = "h1"
+name = "CH One"
+ae_titles = ["H1_CT"]
+
+[[radiologists]]
+id = "r1"
+name = "Dr One"
+skills = ["neuro", "body"]
+sites = ["h1"]
+
+[[radiologists]]
+id = "r2"
+name = "Dr Two"
+skills = ["neuro", "body"]
+sites = ["h1"]
+"""
+
+
+class Cli:
+    """Runs `garde` against one config, with a token file per user."""
+
+    def __init__(self, config: Path, tmp: Path, factory: sessionmaker[Session]) -> None:
+        self.config = config
+        self.tmp = tmp
+        self.factory = factory
+        self.tokens: dict[str, Path] = {}
+
+    def env(self, user: str | None) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in {"GARDE_TOKEN", "GARDE_TOKEN_FILE"}}
+        env["HOME"] = str(self.tmp)  # no stray ~/.config/garde/token
+        if user is not None:
+            env["GARDE_TOKEN_FILE"] = str(self.tokens[user])
+        return env
+
+    def popen(self, user: str | None, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "garde", "--config", str(self.config), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=self.env(user),
+        )
+
+    def run(
+        self, user: str | None, *args: str, ok: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "garde", "--config", str(self.config), *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=self.env(user),
+            check=False,
+        )
+        assert (done.returncode == 0) is ok, done.stdout + done.stderr
+        return done
+
+    def issue(self, subject: str, *, by: str | None = None, operator: bool = False) -> None:
+        path = self.tmp / f"{subject}.token"
+        flags = ["--operator"] if operator else []
+        self.run(by, "user", "token", subject, *flags, "--output", str(path))
+        self.tokens[subject] = path
+
+    def study(self, priority: Priority = Priority.URGENT, assignee: str | None = None) -> str:
+        uid = new_uid()
+        now = datetime.now(tz=UTC)
+        SqlInstanceIndex(self.factory).record(make_instance(uid, site_id="h1", calling_ae="H1_CT"))
+        with SqlUnitOfWork(self.factory) as uow:
+            uow.studies.set_state(uid, StudyState.PENDING, now)
+            uow.studies.set_triage(
+                uid,
+                TriageResult(priority, frozenset({"body"}), 10.0, "r"),
+                now + timedelta(hours=1),
+            )
+            uow.studies.assign(uid, assignee, at=now, by="router", explanation={"kind": "test"})
+            if assignee:
+                uow.studies.set_state(uid, StudyState.ASSIGNED, now)
+            uow.commit()
+        return uid
+
+
+@pytest.fixture
+def cli(migrated_url: str, tmp_path: Path) -> Iterator[Cli]:
+    config = tmp_path / "garde.toml"
+    config.write_text(CONFIG.format(data=tmp_path / "data", url=migrated_url), encoding="utf-8")
+    engine = make_engine(migrated_url)
+    factory = make_session_factory(engine)
+    with SqlUnitOfWork(factory) as uow:
+        sites = [Site("h1", "CH One", frozenset({"H1_CT"}))]
+        rads = [
+            Radiologist(r, r, frozenset({"neuro", "body"}), frozenset({"h1"})) for r in ("r1", "r2")
+        ]
+        uow.directory.sync_sites(sites)
+        uow.directory.sync_radiologists(rads)
+        now = datetime.now(tz=UTC)
+        uow.roster.replace_shifts(
+            now - timedelta(hours=2),
+            now + timedelta(hours=1),
+            [Shift(r.id, now - timedelta(hours=1), now + timedelta(hours=8)) for r in rads],
+        )
+        uow.commit()
+    yield Cli(config, tmp_path, factory)
+    engine.dispose()
+
+
+def test_a_night_at_the_worklist(cli: Cli, database_url: str) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the services' tests cover PostgreSQL; one CLI walk-through is enough")
+    # Open mode until the first token: the foundation's worklist call keeps working.
+    assert json.loads(cli.run(None, "worklist", "--radiologist", "r1", "--json").stdout) == []
+    assert "no credential" in cli.run(None, "next", ok=False).stderr
+    cli.issue("alice", operator=True)
+    cli.issue("r1", by="alice")
+    cli.issue("r2", by="alice")
+    assert "only an operator" in cli.run("r1", "user", "token", "r2", ok=False).stderr
+    assert "no credential" in cli.run(None, "worklist", "-r", "r1", ok=False).stderr
+
+    urgent = cli.study(Priority.URGENT, assignee="r1")
+    stroke = cli.study(Priority.STROKE)
+    rows = json.loads(cli.run("r1", "worklist", "--json").stdout)
+    assert [r["study_uid"] for r in rows] == [urgent]
+    assert tuple(sorted(rows[0])) == WORKLIST_KEYS
+    assert "may not view" in cli.run("r1", "worklist", "-r", "r2", ok=False).stderr
+
+    taken = json.loads(cli.run("r1", "next", "--json").stdout)
+    assert (taken["study_uid"], taken["state"]) == (stroke, "in_progress")
+    assert "not assigned to r2" in cli.run("r2", "done", stroke, ok=False).stderr
+    done = json.loads(cli.run("r1", "done", stroke, "--report", "RIS-7", "--json").stdout)
+    assert (done["state"], done["report_ref"]) == ("done", "RIS-7")
+    assert "unknown study" in cli.run("r1", "start", "1.2.3", ok=False).stderr
+    assert "done: started not allowed" in cli.run("r1", "start", stroke, ok=False).stderr.replace(
+        "is done", "done"
+    )
+
+    released = json.loads(
+        cli.run("r1", "release", urgent, "--reason", "called away", "--json").stdout
+    )
+    assert released["radiologist_id"] == "r2"
+    assert "r2" in cli.run("r1", "explain", urgent).stdout
+    assert (
+        "operators only" in cli.run("r1", "assign", urgent, "r1", "--reason", "x", ok=False).stderr
+    )
+    cli.run("alice", "assign", urgent, "r1", "--reason", "r2 asked")
+    assert "by operator alice" in cli.run("r2", "explain", urgent).stdout
+    pending = json.loads(cli.run("alice", "studies", "--state", "assigned", "--json").stdout)
+    assert [s["study_uid"] for s in pending] == [urgent]
+
+    trail = json.loads(cli.run("alice", "audit", "--study", urgent, "--json").stdout)
+    assert [e["action"] for e in trail] == ["release", "explain", "assign", "explain"]
+    assert all(e["origin"] for e in trail)  # from where
+    mine = json.loads(cli.run("r1", "audit", "--radiologist", "r1", "--json").stdout)
+    assert all(e["radiologist_id"] == "r1" for e in mine)
+    acted = [
+        (e["action"], e["detail"]["outcome"])
+        for e in mine
+        if e["action"] in {"next", "done", "start", "release"}
+    ]
+    assert acted == [
+        ("next", "ok"),
+        ("done", "ok"),
+        ("start", "refused"),  # unknown study
+        ("start", "refused"),  # already done
+        ("release", "ok"),
+    ]
+
+
+def test_a_token_file_others_can_read_is_refused(cli: Cli, database_url: str) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("no database behaviour here: SQLite is enough")
+    cli.issue("alice", operator=True)
+    cli.tokens["alice"].chmod(0o644)
+    refused = cli.run("alice", "studies", "--state", "pending", ok=False)
+    assert "permissions 0644" in refused.stderr
+    assert "chmod 600" in refused.stderr
+
+
+def test_two_processes_racing_next_never_share_a_study(cli: Cli) -> None:
+    cli.issue("alice", operator=True)
+    cli.issue("r1", by="alice")
+    cli.issue("r2", by="alice")
+    for _ in range(1):
+        uid = cli.study(Priority.STROKE)
+        racers = [cli.popen(rid, "next", "--json") for rid in ("r1", "r2")]
+        results = [(p.wait(timeout=120), *p.communicate()) for p in racers]
+        winners = [json.loads(out)["assignee"] for code, out, _ in results if code == 0]
+        losers = [err for code, _, err in results if code != 0]
+        assert len(winners) == 1, results
+        assert losers and "nothing to read" in losers[0]
+        with SqlUnitOfWork(cli.factory) as uow:
+            record = uow.studies.get(uid)
+        assert record is not None
+        assert (record.state, record.assignee) == (StudyState.IN_PROGRESS, winners[0])
