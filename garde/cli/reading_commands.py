@@ -16,7 +16,7 @@ _JSON = click.option("--json", "as_json", is_flag=True, help="Machine-readable o
 def next_study(ctx: click.Context, as_json: bool) -> None:
     """Claim and start the most urgent study you may read (atomic: never given twice).
 
-    Example: GARDE_TOKEN=... garde next
+    Example: garde next --json
     """
     services = desk(ctx)
     me = reader(services, "next")
