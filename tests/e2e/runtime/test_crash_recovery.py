@@ -1,0 +1,277 @@
+"""Restart recovery, for real: `kill -9` of a `garde serve` subprocess in the middle of a
+500-instance push by dcmtk's storescu, a restart, and a re-send of what storescu did not
+see acknowledged. Every acknowledged instance is on disk and indexed, every study is
+dispatched exactly once. The restarted server then takes a `garde reload`, answers
+`garde status`, and stops with exit 0 on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from pydicom import dcmread
+from sqlalchemy import func, select
+
+from garde.cli import main
+from garde.dispatch.model import StudyState
+from garde.store.engine import make_engine, make_session_factory
+from garde.store.models import AssignmentRow, AuditEventRow, InstanceRow, StudyRow
+from tests.helpers import free_port, require_executable, write_series
+
+pytestmark = [pytest.mark.dcmtk, pytest.mark.slow]
+
+STUDIES = 10
+PER_STUDY = 50
+KILL_AFTER = 150  # instances on disk when the server is killed
+
+CONFIG = """
+environment = "test"
+data_dir = "{data}"
+roster_file = "{roster}"
+
+[gateway]
+port = {port}
+stable_age_s = 1
+acse_timeout_s = 5
+
+[scheduler]
+stability_sweep_s = 0.3
+sla_watch_s = 1
+
+[[sites]]
+id = "h01"
+name = "CH Test One"
+ae_titles = ["TEST_CT1"]
+
+[[radiologists]]
+id = "r01"
+name = "Dr One"
+skills = ["neuro", "body"]
+sites = ["h01"]
+max_parallel = 50
+
+[[radiologists]]
+id = "r02"
+name = "Dr Two"
+skills = ["neuro", "body"]
+sites = ["h01"]
+max_parallel = 50
+"""
+
+SENDING = re.compile(r"Sending file: (.+\.dcm)\s*$")
+SUCCESS = "Received Store Response (Success)"
+
+
+def _garde(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "garde", "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+
+
+def _serve(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "garde", "--config", str(config), "-v", "serve"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def _wait_for_port(port: int, server: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"garde serve exited early:\n{log.read_text()}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    pytest.fail("garde serve did not listen within 30 s")
+
+
+def _storescu(storescu: str, port: int, files: list[Path]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [storescu, "-v", "-aet", "TEST_CT1", "-aec", "GARDE", "127.0.0.1", str(port)]
+        + [str(f) for f in files],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "TCP_NODELAY": "1"},  # dcmtk: no Nagle delay per small PDU
+    )
+
+
+def _acknowledged(output: str) -> set[Path]:
+    """Files storescu saw answered with success (a response follows its 'Sending file')."""
+    done: set[Path] = set()
+    current: Path | None = None
+    for line in output.splitlines():
+        sending = SENDING.search(line)
+        if sending:
+            current = Path(sending.group(1))
+        elif SUCCESS in line and current is not None:
+            done.add(current)
+            current = None
+    return done
+
+
+@pytest.fixture
+def region(tmp_path: Path) -> tuple[Path, int, Path]:
+    now = datetime.now(tz=UTC)
+    roster = tmp_path / "roster.csv"
+    start = (now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%MZ")
+    end = (now + timedelta(hours=11)).strftime("%Y-%m-%dT%H:%MZ")
+    roster.write_text(
+        "radiologist,start,end,role,sites\n"
+        f"r01,{start},{end},oncall,all\nr02,{start},{end},oncall,all\n",
+        encoding="utf-8",
+    )
+    port = free_port()
+    data = tmp_path / "data"
+    config = tmp_path / "garde.toml"
+    config.write_text(CONFIG.format(data=data, roster=roster, port=port), encoding="utf-8")
+    return config, port, data
+
+
+def test_kill_9_during_a_push_loses_nothing_acknowledged_and_dispatches_once(
+    region: tuple[Path, int, Path], tmp_path: Path
+) -> None:
+    storescu = require_executable("storescu")
+    config, port, data = region
+    _garde(config, "db", "upgrade")
+    files: list[Path] = []
+    for n in range(STUDIES):
+        files += write_series(
+            tmp_path / "push" / f"s{n:02d}",
+            PER_STUDY,
+            rows=8,
+            columns=8,
+            description="TDM abdomen",
+            body_part="ABDOMEN",
+        )
+    log = tmp_path / "serve.log"
+    server = _serve(config, log)
+    second: subprocess.Popen[bytes] | None = None
+    try:
+        _wait_for_port(port, server, log)
+        push = _storescu(storescu, port, files)
+        storage = data / "storage"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and push.poll() is None:
+            if sum(1 for _ in storage.rglob("*.dcm")) >= KILL_AFTER:
+                break
+            time.sleep(0.01)
+        server.send_signal(signal.SIGKILL)
+        server.wait(timeout=10)
+        first_output, _ = push.communicate(timeout=60)
+        acked = _acknowledged(first_output)
+        assert KILL_AFTER - 5 <= len(acked) < len(files), "the kill must land mid-push"
+        assert push.returncode != 0
+
+        second = _serve(config, log)
+        _wait_for_port(port, second, log)
+        resend = _storescu(storescu, port, [f for f in files if f not in acked])
+        resend_output, _ = resend.communicate(timeout=120)
+        assert resend.returncode == 0, resend_output
+        assert len(_acknowledged(resend_output)) == len(files) - len(acked)
+
+        engine = make_engine(f"sqlite:///{data / 'garde.sqlite'}")
+        sessions = make_session_factory(engine)
+        try:
+            _wait_for_dispatch(sessions, STUDIES)
+            with sessions() as session:
+                indexed: dict[str, str] = dict(
+                    tuple(row)
+                    for row in session.execute(
+                        select(InstanceRow.sop_instance_uid, InstanceRow.path)
+                    )
+                )
+                studies = list(session.scalars(select(StudyRow)))
+                assigns = dict(
+                    tuple(row)
+                    for row in session.execute(
+                        select(AuditEventRow.study_uid, func.count())
+                        .where(AuditEventRow.action == "assign")
+                        .group_by(AuditEventRow.study_uid)
+                    ).all()
+                )
+                history = dict(
+                    tuple(row)
+                    for row in session.execute(
+                        select(AssignmentRow.study_id, func.count()).group_by(
+                            AssignmentRow.study_id
+                        )
+                    ).all()
+                )
+        finally:
+            engine.dispose()
+        for path in acked:
+            sop = dcmread(path, stop_before_pixels=True).SOPInstanceUID
+            assert sop in indexed, f"acknowledged {path.name} is not indexed"
+            assert (storage / indexed[sop]).is_file(), f"acknowledged {path.name} is not on disk"
+        assert len(indexed) == len(files)
+        assert len(studies) == STUDIES
+        for study in studies:
+            assert study.state is StudyState.ASSIGNED
+            assert study.instance_count == PER_STUDY
+            assert assigns.get(study.study_uid) == 1, f"study {study.study_uid} dispatched twice"
+            assert history.get(study.id) == 1
+
+        # The restarted server reloads on request and reports the night.
+        runner = CliRunner()
+        reloaded = runner.invoke(main, ["--config", str(config), "reload"], catch_exceptions=False)
+        assert f"pid {second.pid}" in reloaded.stdout
+        _wait_for_log(log, "configuration reloaded")
+        status = json.loads(
+            runner.invoke(main, ["--config", str(config), "status", "--json"]).stdout
+        )
+        assert sum(q["queued"] for q in status["queues"]) == STUDIES
+        [figures] = status["figures"]
+        assert (figures["priority"], figures["received"], figures["open"]) == ("urgent", 10, 10)
+    finally:
+        for proc in (server, second):
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+    assert second is not None
+    assert second.wait(timeout=30) == 0, log.read_text()
+    assert not (data / "garde.pid").exists()
+    text = log.read_text()
+    assert "PAT-0001" not in text and "SYNTHETIC" not in text
+
+
+def _wait_for_dispatch(sessions: object, expected: int) -> None:
+    deadline = time.monotonic() + 60
+    assigned = 0
+    while time.monotonic() < deadline:
+        with sessions() as session:  # type: ignore[operator]
+            assigned = session.scalar(
+                select(func.count())
+                .select_from(StudyRow)
+                .where(StudyRow.state == StudyState.ASSIGNED)
+            )
+        if assigned == expected:
+            return
+        time.sleep(0.2)
+    pytest.fail(f"{assigned} of {expected} studies dispatched after 60 s")
+
+
+def _wait_for_log(log: Path, text: str) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if text in log.read_text(errors="replace"):
+            return
+        time.sleep(0.1)
+    pytest.fail(f"{text!r} not in the server log:\n{log.read_text()}")
