@@ -63,6 +63,10 @@ class _Base:
     def on_tick(self, floor: Floor, now: float) -> None:
         """No periodic work."""
 
+    def before_resume(self, floor: Floor, reader: Reader, held: Case, now: float) -> Case | None:  # noqa: ARG002
+        """A plain system resumes the interrupted read first."""
+        return None
+
     def on_shift_start(self, floor: Floor, reader: Reader, now: float) -> None:  # noqa: ARG002
         """Cases nobody could take wait in the pool; give them another chance."""
         pending = list(floor.pool)

@@ -12,7 +12,12 @@
   read, so scarce skills are spent on the work only they can do.
 - **Pre-emption.** A stroke goes to an idle eligible reader, else to one expected free
   within ``wait_for_free_min``, else interrupts the eligible reader whose current read
-  is the least urgent, then has the most slack (never a stroke read).
+  is the least urgent, then has the most slack (never a stroke read). A reader back
+  from a stroke reads any other stroke waiting for them before resuming what was
+  interrupted. An emergency whose best predicted finish is within
+  ``emergency_margin_min`` of its deadline (or past it: say its only eligible reader
+  goes off shift) interrupts the eligible reader who would read it soonest among
+  those reading urgent or routine work.
 - **Re-planning** (``GardeOptimized``): every ``tick_minutes`` the unstarted queues are
   re-planned with CP-SAT (`garde.dispatch.optimizer.replan`), applied only if better.
 
@@ -49,6 +54,14 @@ class GardeTuning:
     wait_for_free_min: float = 0.0
     scarcity_window_min: float = 10.0
     preempt_for_stroke: bool = True
+    stroke_before_resume: bool = True
+    preempt_for_emergency: bool = True
+    # An emergency interrupts a reader when its best predicted finish comes later than
+    # this many minutes before its deadline. Measured over 150 nights (seeds 1000-1149,
+    # not the benchmark's): 0 -> 98.92 % emergencies on time, 10 -> 98.95, 20 -> 99.07,
+    # 30 -> 99.34, while urgent work read within the hour fell 95.79 -> 95.48 at 20
+    # and to 94.41 at 30; 20 is the knee.
+    emergency_margin_min: float = 20.0
 
 
 def aim_deadline(case: Case, tuning: GardeTuning) -> float:
@@ -76,6 +89,21 @@ class Garde:
 
     def on_tick(self, floor: Floor, now: float) -> None:
         """No periodic work without the optimizer."""
+
+    def before_resume(self, floor: Floor, reader: Reader, held: Case, now: float) -> Case | None:  # noqa: ARG002
+        """A stroke waiting for this reader comes before resuming a non-stroke read."""
+        if not self.tuning.stroke_before_resume or held.priority is Priority.STROKE:
+            return None
+        strokes = [
+            c
+            for c in floor.unstarted()
+            if c.priority is Priority.STROKE and floor.may_read(reader, c)
+        ]
+        if not strokes:
+            return None
+        first = min(strokes, key=self.key)
+        floor.remove(first)
+        return first
 
     # -- placement --------------------------------------------------------------------
     def predicted_finish(self, reader: Reader, case: Case, now: float) -> float:
@@ -119,13 +147,55 @@ class Garde:
         best.queue.sort(key=self.key)
 
     def on_arrival(self, floor: Floor, case: Case, now: float) -> str | None:
-        """Plan the case; a stroke may interrupt a reader."""
+        """Plan the case; a stroke or an emergency at risk may interrupt a reader."""
+        target: Reader | None = None
         if case.priority is Priority.STROKE and self.tuning.preempt_for_stroke:
             target = self._stroke_target(floor, case, now)
-            if target is not None:
-                return target.id
+        elif case.priority is Priority.EMERGENCY and self.tuning.preempt_for_emergency:
+            target = self._emergency_target(floor, case, now)
+        if target is not None:
+            return target.id
         self.place(floor, case, now)
         return None
+
+    def available_at(self, reader: Reader, now: float) -> float:
+        """When the reader could start something new: after the read in hand and what
+        was interrupted, or at their next shift if that runs past the handover."""
+        free = reader.expected_free_at(now) + sum(reader.reading_time(c) for c in reader.suspended)
+        end = reader.shift_end(now)
+        if free < end:
+            return free
+        later = [start for start, _end in reader.shifts if start >= end]
+        return later[0] if later else float("inf")
+
+    def _emergency_target(self, floor: Floor, case: Case, now: float) -> Reader | None:
+        eligible = [r for r in floor.on_shift() if floor.may_read(r, case)]
+        key = self.key(case)
+        ahead = [c for c in floor.unstarted() if self.key(c) < key]
+        best = float("inf")
+        for r in eligible:
+            start = self.available_at(r, now)
+            start += sum(r.reading_time(c) for c in ahead if floor.may_read(r, c))
+            best = min(best, start + r.reading_time(case))
+        if best <= case.deadline - self.tuning.emergency_margin_min:
+            return None
+        victims = [
+            r
+            for r in eligible
+            if r.current is not None
+            and r.current.rank >= Priority.URGENT.rank
+            and now + r.reading_time(case) < best
+        ]
+
+        def score(r: Reader) -> tuple[float, int, float, str]:
+            # Who reads it soonest (the fastest), then the least urgent read in hand,
+            # then the one with most slack.
+            held = r.current
+            assert held is not None
+            slack = aim_deadline(held, self.tuning) - r.expected_free_at(now)
+            return (round(r.reading_time(case), 6), -held.rank, -slack, r.id)
+
+        return min(victims, key=score) if victims else None
 
     def _stroke_target(self, floor: Floor, case: Case, now: float) -> Reader | None:
         eligible = [r for r in floor.on_shift() if floor.may_read(r, case)]

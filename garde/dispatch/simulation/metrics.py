@@ -89,7 +89,11 @@ def summarize(nights: Sequence[NightResult]) -> dict[str, object]:
     out: dict[str, object] = {}
     for priority in Priority:
         group = [r for r in reads if r.priority == priority.value]
-        out[priority.value] = read_figures(group)
+        figures = read_figures(group)
+        # Left unread when the last shift ended (arrived just before the morning
+        # handover): handed to the day team, shown apart rather than counted late.
+        figures["unread"] = sum(n.unread_priorities.count(priority.value) for n in nights)
+        out[priority.value] = figures
     hot = [r for r in reads if r.priority != Priority.ROUTINE.value]
     out["all_urgent_work"] = read_figures(hot)
     out["all"] = read_figures(reads, unread_total)

@@ -2,7 +2,8 @@
 
 Events are arrivals, ends of reads, shift starts and ends, and an optional periodic tick
 (for re-planning). After each event every idle reader on shift resumes what was
-pre-empted, else asks the policy for its next study. A reader whose shift ends finishes
+pre-empted (unless the policy has something more urgent for them first), else asks the
+policy for its next study. A reader whose shift ends finishes
 the study in hand (a handover read) and hands back the rest of their queue.
 """
 
@@ -62,6 +63,14 @@ class Policy(Protocol):
         """Periodic hook (re-planning)."""
         ...
 
+    def before_resume(self, floor: Floor, reader: Reader, held: Case, now: float) -> Case | None:
+        """A waiting case an idle reader reads before resuming ``held`` (pre-empted).
+
+        None resumes ``held`` (the plain behaviour); a case must come off its queue or
+        the pool, as with `next_for`.
+        """
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class ReadRecord:
@@ -104,6 +113,7 @@ class NightResult:
     unread: int
     read_minutes: dict[str, float]
     shift_minutes: dict[str, float]
+    unread_priorities: tuple[str, ...] = ()  # the priority of each unread study
 
 
 def _readers(scenario: NightScenario) -> dict[str, Reader]:
@@ -192,7 +202,8 @@ class _Run:
             if not reader.on_shift or reader.current is not None:
                 continue
             if reader.suspended:
-                self.start(reader, reader.suspended.pop(), now)
+                first = self.policy.before_resume(self.floor, reader, reader.suspended[-1], now)
+                self.start(reader, first or reader.suspended.pop(), now)
                 continue
             case = self.policy.next_for(self.floor, reader, now)
             if case is not None:
@@ -246,11 +257,11 @@ class _Run:
 
     def result(self) -> NightResult:
         reads = []
-        unread = 0
+        unread: list[str] = []
         readers = self.floor.readers
         for case in self.floor.cases:
             if case.finished is None or case.started is None or case.reader is None:
-                unread += 1
+                unread.append(case.priority.value)
                 continue
             skill = case.arrival.preferred_skill
             reads.append(
@@ -272,7 +283,8 @@ class _Run:
         return NightResult(
             policy=self.policy.name,
             reads=tuple(reads),
-            unread=unread,
+            unread=len(unread),
+            unread_priorities=tuple(unread),
             read_minutes={r.id: r.read_minutes for r in readers.values()},
             shift_minutes={r.id: r.shift_minutes() for r in readers.values()},
         )

@@ -1,0 +1,212 @@
+"""SLA quality of dispatch policies over seeded synthetic nights (issue 8).
+
+    .venv/bin/python benchmarks/sla_bench.py            # 300 nights
+    .venv/bin/python benchmarks/sla_bench.py --quick    # 40 nights, well under 30 s
+    .venv/bin/python benchmarks/sla_bench.py --scenario benchmarks/scenarios/regional.toml
+
+Prints JSON: ``sla.<policy>.<priority>.{within_sla_pct, mean_lateness_min, mean_min,
+p90_min, p99_min, wait_*}`` (times from arrival to the report; ``wait_*`` to the start
+of reading), ``sla.<policy>.workload``, ``.off_subspecialty_pct``, and ``targets``: the
+issue's targets checked on Garde, against the best baseline, under both readings of
+"read" (report done / reading started).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import tomllib
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from garde.dispatch.model import Priority
+from garde.dispatch.simulation.baselines import (
+    CherryPick,
+    LeastLoaded,
+    PullEdf,
+    PushGreedy,
+    RoundRobin,
+)
+from garde.dispatch.simulation.capacity_bound import (
+    forced_misses,
+    night_jobs,
+    scenario_capacity,
+)
+from garde.dispatch.simulation.garde_policy import Garde, GardeOptimized
+from garde.dispatch.simulation.metrics import summarize
+from garde.dispatch.simulation.scenario import (
+    NightScenario,
+    RateBand,
+    default_night,
+    generate_arrivals,
+)
+from garde.dispatch.simulation.simulator import simulate
+
+POLICIES = (
+    "garde",
+    "garde_optimized",
+    "round_robin",
+    "least_loaded",
+    "push_greedy",
+    "pull_edf",
+    "cherry_pick",
+    "push_greedy_no_preempt",
+    "pull_edf_no_preempt",
+)
+
+
+def make_policy(name: str):
+    return {
+        "garde": Garde,
+        "garde_optimized": GardeOptimized,
+        "round_robin": RoundRobin,
+        "least_loaded": LeastLoaded,
+        "push_greedy": PushGreedy,
+        "pull_edf": PullEdf,
+        "cherry_pick": CherryPick,
+        "push_greedy_no_preempt": lambda: PushGreedy(preempt_stroke=False),
+        "pull_edf_no_preempt": lambda: PullEdf(preempt_stroke=False),
+    }[name]()
+
+
+def load_scenario(path: Path | None) -> NightScenario:
+    """The default night, with rate bands overridden from a TOML file if given."""
+    scenario = default_night()
+    if path is None:
+        return scenario
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    if "rates" in data:
+        rates = tuple(RateBand(b["start_min"], b["end_min"], b["per_hour"]) for b in data["rates"])
+        scenario = replace(scenario, rates=rates)
+    if "preempt_overhead_min" in data:
+        scenario = replace(scenario, preempt_overhead_min=float(data["preempt_overhead_min"]))
+    return replace(scenario, name=data.get("name", scenario.name))
+
+
+def _within(nights, priority: str, minutes: float, *, start: bool = False) -> float:
+    reads = [r for n in nights for r in n.reads if priority in {"*", r.priority}]
+    if priority == "*":
+        reads = [r for r in reads if r.priority != "routine"]
+    if not reads:
+        return 100.0
+    ok = sum(1 for r in reads if (r.wait if start else r.turnaround) <= minutes)
+    return round(100.0 * ok / len(reads), 3)
+
+
+def _targets(results: dict, nights_by_policy: dict) -> dict:
+    garde = nights_by_policy["garde"]
+    out = {}
+    for reading, start in (("report_done", False), ("reading_started", True)):
+        prefix = "wait_" if start else ""
+        g = results["garde"]
+        out[reading] = {
+            "stroke_within_15_min_pct": _within(garde, "stroke", 15, start=start),
+            "stroke_p90_min": g["stroke"][f"{prefix}p90_min"],
+            "urgent_within_60_min_pct": _within(garde, "urgent", 60, start=start),
+            "urgent_p99_min": g["urgent"][f"{prefix}p99_min"],
+            "all_urgent_work_mean_min": g["all_urgent_work"][f"{prefix}mean_min"],
+            "pull_edf_stroke_within_15_min_pct": _within(
+                nights_by_policy["pull_edf"], "stroke", 15, start=start
+            ),
+        }
+        t = out[reading]
+        t["met"] = {
+            "stroke_within_15_min_ge_99_5": t["stroke_within_15_min_pct"] >= 99.5,
+            "stroke_p90_le_10": t["stroke_p90_min"] <= 10,
+            "urgent_within_60_ge_99_5": t["urgent_within_60_min_pct"] >= 99.5,
+            "urgent_p99_le_50": t["urgent_p99_min"] <= 50,
+            "all_urgent_mean_lt_16": t["all_urgent_work_mean_min"] < 16,
+        }
+    baselines = [p for p in results if p not in {"garde", "garde_optimized"}]
+    beats = {}
+    for policy in ("garde", "garde_optimized"):
+        for priority in ("stroke", "emergency"):
+            mine = results[policy][priority]["within_sla_pct"]
+            best = max(results[b][priority]["within_sla_pct"] for b in baselines)
+            beats[f"{policy}.{priority}"] = {
+                "garde": mine,
+                "best_baseline": best,
+                "beats_or_ties": mine >= best,
+            }
+    out["vs_baselines_within_sla"] = beats
+    return out
+
+
+def capacity_bound(scenario: NightScenario, arrivals: list) -> dict:
+    """The most urgent work any policy can read within 60 / 50 min (`capacity_bound`).
+
+    ``any_policy``: no other constraint; ``stroke_emergency_on_time``: for policies that
+    keep every stroke and emergency within its SLA. ``max_within_pct`` is the ceiling
+    on the share of urgent reads done within the minutes; ``nights_with_forced_misses``
+    the nights where at least one must be later.
+    """
+    capacity = scenario_capacity(scenario)
+    protected = {
+        "any_policy": (),
+        "stroke_emergency_on_time": (Priority.STROKE, Priority.EMERGENCY),
+    }
+    out: dict[str, dict] = {}
+    for minutes in (60, 50):
+        for label, kept in protected.items():
+            bounds = [
+                forced_misses(
+                    night_jobs(scenario, night, [Priority.URGENT], minutes, kept), capacity
+                )
+                for night in arrivals
+            ]
+            misses = sum(b.misses for b in bounds)
+            counted = sum(b.counted for b in bounds)
+            out.setdefault(f"urgent_within_{minutes}_min", {})[label] = {
+                "forced_misses": misses,
+                "urgent_reads": counted,
+                "max_within_pct": round(100.0 * (1 - misses / counted), 3) if counted else 100.0,
+                "nights_with_forced_misses": sum(1 for b in bounds if b.misses),
+                "windows_left_out": sum(b.infeasible_windows for b in bounds),
+            }
+    return out
+
+
+def run(quick: bool, scenario_path: Path | None = None, nights: int | None = None) -> dict:
+    scenario = load_scenario(scenario_path)
+    count = nights or (40 if quick else 300)
+    arrivals = [generate_arrivals(scenario, seed) for seed in range(count)]
+    results: dict[str, dict] = {}
+    nights_by_policy = {}
+    timings = {}
+    for name in POLICIES:
+        policy = make_policy(name)
+        began = time.perf_counter()
+        replays = [simulate(scenario, night, policy) for night in arrivals]
+        timings[name] = round(time.perf_counter() - began, 2)
+        nights_by_policy[name] = replays
+        results[name] = summarize(replays)
+        if hasattr(policy, "replans"):
+            results[name]["replans_per_night"] = round(policy.replans / count, 2)
+            results[name]["replans_improved_per_night"] = round(policy.improved / count, 2)
+    return {
+        "scenario": scenario.name,
+        "nights": count,
+        "exams_per_night": round(sum(len(a) for a in arrivals) / count, 1),
+        "radiologists": len(scenario.radiologists),
+        "sla": results,
+        "targets": _targets(results, nights_by_policy),
+        "capacity_bound": capacity_bound(scenario, arrivals),
+        "seconds": timings,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--nights", type=int)
+    parser.add_argument("--scenario", type=Path)
+    args = parser.parse_args()
+    print(json.dumps(run(args.quick, args.scenario, args.nights), indent=2))
+
+
+if __name__ == "__main__":
+    main()
