@@ -19,6 +19,7 @@ from garde.store.migrate import (
 from garde.store.models import Base
 
 TABLES = {
+    "access_tokens",
     "sites",
     "radiologists",
     "shifts",
