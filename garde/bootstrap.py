@@ -4,6 +4,7 @@ from settings and injects them. Nothing is built at import time.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import secrets
@@ -30,7 +31,8 @@ if TYPE_CHECKING:
 
     from garde.config.model import Settings
     from garde.dicom_gateway.scp import Gateway
-    from garde.dispatch.ports import Clock
+    from garde.dicom_gateway.workers import GatewayWorkers
+    from garde.dispatch.ports import Clock, InstanceIndex
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +51,13 @@ def patient_key_secret(data_dir: Path) -> bytes:
         with os.fdopen(fd, "wb") as handle:
             handle.write(secret)
         return secret
+
+
+def sql_instance_index(database_url: str) -> InstanceIndex:
+    """An instance index over its own engine: what each gateway worker process indexes into."""
+    from garde.store.instance_index import SqlInstanceIndex  # noqa: PLC0415
+
+    return SqlInstanceIndex(make_session_factory(make_engine(database_url)))
 
 
 @dataclass
@@ -94,11 +103,25 @@ class Runtime:
             uow.directory.sync_radiologists(self.settings.radiologists)
             uow.commit()
 
-    def build_gateway(self) -> Gateway:
-        """The DICOM SCP, indexing into this runtime's store."""
+    def build_gateway(self) -> Gateway | GatewayWorkers:
+        """The DICOM SCP, indexing into this runtime's store.
+
+        With ``gateway.workers`` above 1 (0: one per core), several processes share the
+        port. An injected clock (demo, tests) cannot cross processes: one in-process SCP.
+        """
         from garde.dicom_gateway.scp import Gateway  # noqa: PLC0415 - pynetdicom only when serving
+        from garde.dicom_gateway.workers import GatewayWorkers, worker_count  # noqa: PLC0415
         from garde.store.instance_index import SqlInstanceIndex  # noqa: PLC0415
 
+        workers = worker_count(self.settings.gateway.workers)
+        if workers > 1 and isinstance(self.clock, SystemClock):
+            return GatewayWorkers(
+                self.settings.gateway,
+                self.settings.sites,
+                functools.partial(sql_instance_index, self.settings.effective_database_url),
+                patient_key_secret=patient_key_secret(self.settings.data_dir),
+                workers=workers,
+            )
         return Gateway(
             self.settings.gateway,
             self.settings.sites,
