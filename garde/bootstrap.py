@@ -76,7 +76,9 @@ class Runtime:
     def __post_init__(self) -> None:
         settings = self.settings
         self.notifier = build_notifier(settings.notify)
-        self.previews = PreviewService(self.uow, settings.previews, settings.gateway.storage_dir)
+        self.previews = PreviewService(
+            self.uow, settings.previews, settings.gateway.storage_dir, clock=self.clock
+        )
         self.dispatch = DispatchService(
             uow_factory=self.uow,
             triager=Triager(settings.triage_rules or DEFAULT_RULES, settings.reading_times),

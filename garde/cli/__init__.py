@@ -19,6 +19,7 @@ from garde.cli._common import CliState, configure_logging
 from garde.cli.dicom_commands import echo, push
 from garde.cli.night_commands import demo
 from garde.cli.operator_commands import OPERATOR_COMMANDS
+from garde.cli.preview_commands import preview
 from garde.cli.reading_commands import READING_COMMANDS
 from garde.cli.roster_commands import roster
 from garde.cli.server_commands import db, reload_command, serve
@@ -54,7 +55,7 @@ def main(
     ctx.call_on_close(state.close)
 
 
-for command in (serve, db, push, echo, worklist, roster, demo):
+for command in (serve, db, push, echo, worklist, roster, demo, preview):
     main.add_command(command)
 for command in (status, reload_command):
     main.add_command(command)

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from garde.config._reader import Reader
 from garde.config.errors import ConfigError, ConfigProblem
 from garde.config.model import (
+    BUILTIN_WINDOW_PRESETS,
     Environment,
     GatewaySettings,
     NotifySettings,
@@ -25,6 +26,7 @@ from garde.config.model import (
     SchedulerSettings,
     Settings,
     TlsSettings,
+    WindowPresetSettings,
 )
 from garde.dispatch.model import (
     EscalationTiers,
@@ -185,14 +187,66 @@ def _previews(r: Reader, data_dir: Path) -> PreviewSettings:
     fmt = r.scalar("format", str, d.format) or d.format
     if fmt not in {"jpeg", "webp"}:
         r.problem("format", f"expected jpeg or webp, got {fmt!r}")
+    presets_reader = r.sub("presets")
+    presets = tuple(_window_preset(presets_reader, name) for name in list(presets_reader.table))
+    known = set(BUILTIN_WINDOW_PRESETS) | {p.name for p in presets}
+    rule_presets = r.mapping("rule_presets", lambda _, v: v if isinstance(v, str) else None)
+    for rule, preset in rule_presets.items():
+        if preset not in known:
+            r.sub("rule_presets").problem(
+                rule, f"unknown window preset {preset!r} (known: {', '.join(sorted(known))})"
+            )
     settings = PreviewSettings(
         dir=data_dir / (r.scalar("dir", str, "previews") or "previews"),
         thumbnail_px=r.integer("thumbnail_px", d.thumbnail_px, minimum=32, maximum=2048),
         quality=r.integer("quality", d.quality, minimum=1, maximum=100),
         format=fmt,
+        key_px=r.integer("key_px", d.key_px, minimum=64, maximum=4096),
+        montage_slices=r.integer("montage_slices", d.montage_slices, minimum=1, maximum=100),
+        montage_tile_px=r.integer("montage_tile_px", d.montage_tile_px, minimum=32, maximum=1024),
+        workers=r.integer("workers", d.workers, minimum=1, maximum=64),
+        presets=presets,
+        rule_presets=tuple(rule_presets.items()),
     )
     r.reject_unknown()
     return settings
+
+
+def _window_preset(parent: Reader, name: str) -> WindowPresetSettings:
+    """One ``[previews.presets.NAME]`` table (keys left out keep the built-in values)."""
+    r = parent.sub(name)
+    center = r.scalar("center", float, None)
+    width = r.scalar("width", float, None)
+    function = r.scalar("function", str, None)
+    if function is not None and function.upper() not in {"LINEAR", "LINEAR_EXACT", "SIGMOID"}:
+        r.problem("function", f"expected LINEAR, LINEAR_EXACT or SIGMOID, got {function!r}")
+        function = None
+    if width is not None and (
+        width <= 0 or ((function or "LINEAR").upper() == "LINEAR" and width < 1)
+    ):
+        r.problem("width", f"expected a width >= 1 (> 0 for LINEAR_EXACT, SIGMOID), got {width}")
+        width = None
+    if name not in BUILTIN_WINDOW_PRESETS and (center is None or width is None):
+        r.problem("center", "a new preset needs center and width")
+    slab = r.scalar("mip_slab_mm", float, None)
+    if slab is not None and slab <= 0:
+        r.problem("mip_slab_mm", f"expected a number > 0, got {slab}")
+        slab = None
+    lists = {
+        key: tuple(v.upper() for v in r.string_list(key)) if key in r.table else None
+        for key in ("modalities", "body_parts", "keywords")
+    }
+    r.reject_unknown()
+    return WindowPresetSettings(
+        name=name,
+        center=center,
+        width=width,
+        function=function.upper() if function else None,
+        modalities=lists["modalities"],
+        body_parts=lists["body_parts"],
+        keywords=lists["keywords"],
+        mip_slab_mm=slab,
+    )
 
 
 def _scheduler(r: Reader) -> SchedulerSettings:

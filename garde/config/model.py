@@ -55,14 +55,51 @@ class GatewaySettings:
     tls: TlsSettings | None = None
 
 
+BUILTIN_WINDOW_PRESETS = (
+    "stroke",
+    "subdural",
+    "cta",
+    "bone",
+    "lung",
+    "brain",
+    "mediastinum",
+    "abdomen",
+)
+"""Names of the window presets built into `garde.viewer_export.presets` (a test keeps
+them in step); config may override their keys or add new presets."""
+
+
+@dataclass(frozen=True, slots=True)
+class WindowPresetSettings:
+    """A ``[previews.presets.NAME]`` table: overrides keys of a built-in preset, or adds one.
+
+    None means "keep the built-in value"; a new preset needs ``center`` and ``width``.
+    """
+
+    name: str
+    center: float | None = None
+    width: float | None = None
+    function: str | None = None  # LINEAR, LINEAR_EXACT or SIGMOID
+    modalities: tuple[str, ...] | None = None
+    body_parts: tuple[str, ...] | None = None
+    keywords: tuple[str, ...] | None = None
+    mip_slab_mm: float | None = None  # set: a thick-slab MIP is rendered too
+
+
 @dataclass(frozen=True, slots=True)
 class PreviewSettings:
-    """Preview rendering (thumbnails and friends)."""
+    """Preview rendering (thumbnails, key image, montage, MIP, study page)."""
 
     dir: Path = Path("data/previews")
     thumbnail_px: int = 256
     quality: int = 85
     format: str = "jpeg"  # jpeg or webp
+    key_px: int = 512  # the key (middle slice) image and the MIP
+    montage_slices: int = 16
+    montage_tile_px: int = 160
+    workers: int = 2  # rendering threads of `garde serve`
+    presets: tuple[WindowPresetSettings, ...] = ()
+    rule_presets: tuple[tuple[str, str], ...] = ()  # (triage rule, preset) over the built-in map
 
 
 @dataclass(frozen=True, slots=True)

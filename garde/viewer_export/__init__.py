@@ -20,12 +20,20 @@ from garde.viewer_export.model import (
     WindowPreset,
 )
 from garde.viewer_export.pool import PoolClosedError, PreviewPool
-from garde.viewer_export.presets import DEFAULT_PRESETS, choose, presets_from_tables
+from garde.viewer_export.presets import (
+    DEFAULT_PRESETS,
+    DEFAULT_RULE_PRESETS,
+    choose,
+    presets_from_settings,
+    presets_from_tables,
+    rule_presets_from_settings,
+)
 from garde.viewer_export.study import render_path, render_study
 from garde.viewer_export.thumbnail import render_series_thumbnail
 
 __all__ = [
     "DEFAULT_PRESETS",
+    "DEFAULT_RULE_PRESETS",
     "EmptySeriesError",
     "NoPixelDataError",
     "PoolClosedError",
@@ -39,8 +47,10 @@ __all__ = [
     "Window",
     "WindowPreset",
     "choose",
+    "presets_from_settings",
     "presets_from_tables",
     "render_path",
     "render_series_thumbnail",
     "render_study",
+    "rule_presets_from_settings",
 ]

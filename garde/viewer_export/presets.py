@@ -1,10 +1,11 @@
 """Window presets per kind of exam, with defaults in code and overrides from config.
 
-How one is picked for a series (`choose`): a preset named by triage (e.g. the triage
-rule that matched a stroke alert names ``"stroke"``) applies to the series of its
-modalities; a series whose description names another kind (lung, bone...) gets that
-kind instead, so a chest CT's lung kernel is not shown in a mediastinal window. With no
-name from triage, keywords and body part choose; with no match, the files' own window.
+How one is picked for a series (`choose`): a preset named by triage (the rule that set
+the priority, through `rule_presets_from_settings`: ``stroke-alert`` -> ``"stroke"``)
+applies to the series of its modalities; a series whose description names another kind
+(lung, bone, angio) gets that kind instead, so a chest CT's lung kernel is not shown in a
+mediastinal window. With no name from triage, keywords and body part choose; with no
+match, the files' own window.
 
 Config shape (TOML), merged over the defaults by `presets_from_tables`::
 
@@ -28,6 +29,8 @@ from garde.viewer_export.model import VoiFunction, Window, WindowPreset
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    from garde.config.model import PreviewSettings
 
 DEFAULT_PRESETS: dict[str, WindowPreset] = {
     p.name: p
@@ -68,8 +71,19 @@ DEFAULT_PRESETS: dict[str, WindowPreset] = {
     )
 }
 
-# a series description naming one of these overrides the study's preset
-_SERIES_KINDS = ("lung", "bone")
+# a series description naming one of these overrides the study's preset (an angio series
+# of a stroke protocol gets the CTA window and its MIP, not the narrow stroke window)
+_SERIES_KINDS = ("lung", "bone", "cta")
+
+DEFAULT_RULE_PRESETS: dict[str, str] = {
+    "stroke-alert": "stroke",
+    "subarachnoid-haemorrhage": "brain",
+    "head-trauma": "subdural",
+    "pulmonary-embolism": "cta",
+    "acute-abdomen": "abdomen",
+    "ct-head": "brain",
+}
+"""Triage rule (`garde.dispatch.triage.DEFAULT_RULES`) -> the preset its studies open in."""
 
 
 def normalise(text: str) -> str:
@@ -179,3 +193,23 @@ def presets_from_tables(
         except ValueError as exc:
             raise ValueError(f"{where}: {exc}") from exc
     return out
+
+
+def presets_from_settings(settings: PreviewSettings) -> dict[str, WindowPreset]:
+    """The preset table: the defaults with ``[previews.presets.*]`` merged over them."""
+    tables: dict[str, dict[str, Any]] = {}
+    for item in settings.presets:
+        table: dict[str, Any] = {}
+        for key in ("center", "width", "function", "mip_slab_mm"):
+            if getattr(item, key) is not None:
+                table[key] = getattr(item, key)
+        for key in ("modalities", "body_parts", "keywords"):
+            if getattr(item, key) is not None:
+                table[key] = list(getattr(item, key))
+        tables[item.name] = table
+    return presets_from_tables(tables)
+
+
+def rule_presets_from_settings(settings: PreviewSettings) -> dict[str, str]:
+    """Triage rule -> preset name: the defaults with ``[previews.rule_presets]`` over them."""
+    return {**DEFAULT_RULE_PRESETS, **dict(settings.rule_presets)}

@@ -13,7 +13,7 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from garde.viewer_export import presets as preset_rules
 from garde.viewer_export.errors import PreviewError
@@ -63,19 +63,14 @@ class ProductSizes:
 
     @classmethod
     def from_settings(cls, settings: PreviewSettings) -> ProductSizes:
-        """Sizes from `PreviewSettings`; fields it does not have yet keep their defaults."""
-
-        def get(name: str, default: int) -> int:
-            value: Any = getattr(settings, name, default)
-            return int(value)
-
+        """Sizes, quality and format from `PreviewSettings`."""
         return cls(
-            thumbnail_px=get("thumbnail_px", 256),
-            key_px=get("key_px", 512),
-            montage_slices=get("montage_slices", 16),
-            montage_tile_px=get("montage_tile_px", 160),
-            quality=get("quality", 85),
-            suffix=".webp" if str(settings.format).lower() == "webp" else ".jpg",
+            thumbnail_px=settings.thumbnail_px,
+            key_px=settings.key_px,
+            montage_slices=settings.montage_slices,
+            montage_tile_px=settings.montage_tile_px,
+            quality=settings.quality,
+            suffix=".webp" if settings.format.lower() == "webp" else ".jpg",
         )
 
 
@@ -248,6 +243,7 @@ def render_study(
     study_info: StudyPageInfo,
     presets: Mapping[str, WindowPreset] | None = None,
     generated: datetime | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> StudyPreviews:
     """Render every product of a study and its static page into ``out_dir``.
 
@@ -271,6 +267,8 @@ def render_study(
         The preset table (defaults merged with config); `presets.DEFAULT_PRESETS` if None.
     generated
         The page's "generated at" time (UTC now if None).
+    progress
+        Called with (series rendered, series) after each series.
 
     Returns
     -------
@@ -292,6 +290,7 @@ def render_study(
         study_info=study_info,
         presets=presets,
         generated=generated,
+        progress=progress,
     )
 
 
