@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
     from numpy.typing import NDArray
 
+    from garde.dispatch.explanation import Exclusion
     from garde.dispatch.model import Radiologist, Shift, Study
 
 _RANKS = len(Priority)
@@ -188,6 +189,7 @@ class Board:
         self._static_codes: dict[tuple[str, frozenset[str]], NDArray[np.int8]] = {}
         self._orders = [_RankOrder() for _ in range(_RANKS)]
         self._durations: dict[float, NDArray[np.int64]] = {}
+        self._exclusion_memo: dict[bytes, tuple[Exclusion, ...]] = {}
         self._allocate(0, 0, 0)
 
     # -- arrays ------------------------------------------------------------------------
@@ -273,6 +275,7 @@ class Board:
         self._valid_from, self._valid_until = NEVER, -NEVER  # refresh on the next look
         self._static_codes.clear()
         self._durations.clear()
+        self._exclusion_memo.clear()
         return orphans
 
     def add_shift(self, shift: Shift) -> None:
@@ -515,6 +518,11 @@ class Board:
             if k is None or not self._skill[i, k]:
                 return False
         return True
+
+    def exclusion_memo(self) -> dict[bytes, tuple[Exclusion, ...]]:
+        """The router's cache of exclusion groups by code vector (emptied on a roster
+        change, when the ids the codes refer to change): a night sees few vectors."""
+        return self._exclusion_memo
 
     def ids_array(self) -> NDArray[np.object_]:
         """Radiologist ids as a numpy array (read only), for fancy indexing."""

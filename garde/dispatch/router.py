@@ -211,17 +211,32 @@ def _candidates(
     )
 
 
+_MEMO_LIMIT = 4096
+"""Distinct exclusion vectors remembered per board before the memo starts over."""
+
+
 def _exclusions(code: NDArray[np.int8], board: Board) -> tuple[Exclusion, ...]:
-    """Radiologists grouped by the reason they were excluded, in `Code` order."""
+    """Radiologists grouped by the reason they were excluded, in `Code` order.
+
+    Memoised on the board by the code vector: between shift boundaries the same site,
+    skills and capacity pattern recur, and grouping names costs more than a look-up.
+    """
+    memo = board.exclusion_memo()
+    signature = code.tobytes()
+    cached = memo.get(signature)
+    if cached is not None:
+        return cached
     counts = np.bincount(code, minlength=_CODES).tolist()
-    if counts[_ELIGIBLE] == len(code):
-        return ()
-    names = board.ids_array()[np.argsort(code, kind="stable")].tolist()
     groups = []
-    lo = counts[_ELIGIBLE]
-    for value in range(1, _CODES):
-        hi = lo + counts[value]
-        if hi > lo:
-            groups.append(Exclusion(_REASONS[value], tuple(names[lo:hi])))
-        lo = hi
-    return tuple(groups)
+    if counts[_ELIGIBLE] != len(code):
+        names = board.ids_array()[np.argsort(code, kind="stable")].tolist()
+        lo = counts[_ELIGIBLE]
+        for value in range(1, _CODES):
+            hi = lo + counts[value]
+            if hi > lo:
+                groups.append(Exclusion(_REASONS[value], tuple(names[lo:hi])))
+            lo = hi
+    if len(memo) >= _MEMO_LIMIT:
+        memo.clear()
+    result = memo[signature] = tuple(groups)
+    return result

@@ -6,14 +6,20 @@ policy, clairvoyant or not:
 - the readers on shift are pooled into one fluid reader whose rate is the sum of their
   speeds, who may split that rate between studies at will (this also lets one study be
   read by several readers at once, with no pre-emption cost);
-- skills and credentials are ignored, true reading times are known in advance.
+- within a group of readers skills are ignored; true reading times are known in advance;
+- a reader whose shift ends finishes the read in hand (as the simulator has them do):
+  each shift is extended by the longest read of the night at that reader's speed
+  (up to their next shift), as if they kept reading at full rate.
 
 Any real schedule is a schedule of the relaxed floor, so what the relaxed floor cannot
-do, no policy can. In a window ``[t1, t2]``, the studies that arrive at or after ``t1``
-and are due by ``t2`` must be read inside the window; if their reading minutes exceed
-the window's reading capacity by ``E``, enough of them to add up to ``E`` miss their due
-time, and the fewest that do are the largest ones. Disjoint windows hold disjoint
-studies, so their counts add up: the bound is the best sum over disjoint windows.
+do, no policy can. Skills and credentials come back in one way only (Hall's condition):
+the studies that only the readers of a group ``R`` may read must fit in ``R``'s own
+capacity, for every group that is a union of the studies' eligible sets. In a window
+``[t1, t2]``, the studies that arrive at or after ``t1`` and are due by ``t2`` must be
+read inside the window; if their reading minutes exceed the window's reading capacity by
+``E``, enough of them to add up to ``E`` miss their due time, and the fewest that do are
+the largest ones. Disjoint windows hold disjoint studies, so their counts add up: the
+bound is the best sum over disjoint windows.
 
 ``protected`` studies (e.g. stroke and emergency work with their SLA deadlines) must be
 on time: their reading minutes count against the window and only ``counted`` studies
@@ -30,7 +36,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
 
     from garde.dispatch.model import Priority
     from garde.dispatch.simulation.scenario import NightScenario, SyntheticArrival
@@ -44,6 +50,7 @@ class Job:
     due: float
     work: float
     counted: bool  # True: it may miss (and is counted); False: protected, must be on time
+    readers: frozenset[str] = frozenset()  # who may read it (empty: anyone)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,13 +93,41 @@ class PooledCapacity:
         return self.at(t2) - self.at(t1)
 
 
-def scenario_capacity(scenario: NightScenario) -> PooledCapacity:
-    """The pooled capacity of the scenario's roster."""
+def scenario_capacity(
+    scenario: NightScenario, overrun_min: float = 0.0, readers: frozenset[str] | None = None
+) -> PooledCapacity:
+    """The pooled capacity of the scenario's roster.
+
+    ``overrun_min`` (nominal reading minutes) extends each shift by that much reading at
+    the reader's speed, never into their next shift: the longest read of the night
+    bounds what a reader may still do after the handover. ``readers`` narrows the pool
+    to a group (None: everyone).
+    """
     speeds = {r.id: r.speed for r in scenario.radiologists}
-    return PooledCapacity(
-        (scenario.offset(s.start), scenario.offset(s.end), speeds[s.radiologist_id])
+    spans = sorted(
+        (s.radiologist_id, scenario.offset(s.start), scenario.offset(s.end))
         for s in scenario.shifts
+        if readers is None or s.radiologist_id in readers
     )
+    extended = []
+    for i, (rid, start, end) in enumerate(spans):
+        speed = speeds[rid]
+        stop = end + overrun_min / speed
+        following = spans[i + 1] if i + 1 < len(spans) else None
+        if following is not None and following[0] == rid:
+            stop = min(stop, max(end, following[1]))
+        extended.append((start, stop, speed))
+    return PooledCapacity(extended)
+
+
+def night_capacity(
+    scenario: NightScenario,
+    arrivals: Sequence[SyntheticArrival],
+    readers: frozenset[str] | None = None,
+) -> PooledCapacity:
+    """The pooled capacity for one night, shifts extended by its longest read."""
+    longest = max((a.true_minutes for a in arrivals), default=0.0)
+    return scenario_capacity(scenario, longest, readers)
 
 
 def _fewest_to_cover(works_desc: Sequence[float], excess: float) -> int | None:
@@ -106,7 +141,48 @@ def _fewest_to_cover(works_desc: Sequence[float], excess: float) -> int | None:
 
 
 def forced_misses(jobs: Sequence[Job], capacity: PooledCapacity) -> Bound:
-    """The lower bound on counted misses for one night (see the module docstring)."""
+    """The lower bound on counted misses for one night on one pooled floor."""
+    windows, infeasible = _overflowing_windows(jobs, capacity)
+    return Bound(
+        misses=_best_disjoint(windows),
+        counted=sum(1 for j in jobs if j.counted),
+        infeasible_windows=infeasible,
+    )
+
+
+def forced_misses_by_group(
+    jobs: Sequence[Job], capacity_of: Callable[[frozenset[str]], PooledCapacity]
+) -> Bound:
+    """The lower bound with eligibility (see the module docstring).
+
+    Every job must name its ``readers``. For each group that is a union of the jobs'
+    eligible sets, the jobs only that group may read are checked against
+    ``capacity_of(group)``; windows from every group join one disjoint-window sum
+    (windows disjoint in time hold disjoint jobs, whatever their group).
+    """
+    eligible = {j.readers for j in jobs}
+    groups: set[frozenset[str]] = set()
+    for base in eligible:
+        grown = {base | g for g in groups}
+        groups |= grown | {base}
+    windows: list[tuple[float, float, int]] = []
+    infeasible = 0
+    for group in sorted(groups, key=sorted):
+        inside = [j for j in jobs if j.readers <= group]
+        found, bad = _overflowing_windows(inside, capacity_of(group))
+        windows.extend(found)
+        infeasible += bad
+    return Bound(
+        misses=_best_disjoint(windows),
+        counted=sum(1 for j in jobs if j.counted),
+        infeasible_windows=infeasible,
+    )
+
+
+def _overflowing_windows(
+    jobs: Sequence[Job], capacity: PooledCapacity
+) -> tuple[list[tuple[float, float, int]], int]:
+    """Windows whose work overflows ``capacity``, each with the misses it forces."""
     ordered = sorted(jobs, key=lambda j: j.release)
     starts = sorted({j.release for j in ordered})
     ends = sorted({j.due for j in ordered})
@@ -137,11 +213,7 @@ def forced_misses(jobs: Sequence[Job], capacity: PooledCapacity) -> Bound:
                 infeasible += 1
             elif k:
                 windows.append((t1, t2, k))
-    return Bound(
-        misses=_best_disjoint(windows),
-        counted=sum(1 for j in jobs if j.counted),
-        infeasible_windows=infeasible,
-    )
+    return windows, infeasible
 
 
 def _best_disjoint(windows: list[tuple[float, float, int]]) -> int:
@@ -167,11 +239,14 @@ def night_jobs(
     """Jobs of one night: ``counted`` priorities due ``target_min`` after arrival,
     ``protected`` ones due at their SLA deadline; the true reading minutes as work."""
     counted_set, protected_set = set(counted), set(protected)
+    rads = scenario.radiologists
     jobs = []
     for a in arrivals:
+        readers = frozenset(r.id for r in rads if a.site_id in r.sites and a.skills <= r.skills)
         if a.priority in counted_set:
-            jobs.append(Job(a.offset_min, a.offset_min + target_min, a.true_minutes, counted=True))
+            due = a.offset_min + target_min
+            jobs.append(Job(a.offset_min, due, a.true_minutes, counted=True, readers=readers))
         elif a.priority in protected_set:
             due = scenario.offset(a.deadline)
-            jobs.append(Job(a.offset_min, due, a.true_minutes, counted=False))
+            jobs.append(Job(a.offset_min, due, a.true_minutes, counted=False, readers=readers))
     return jobs

@@ -295,3 +295,18 @@ def test_rerouting_a_retriaged_study_matches_the_reference(priority):
     retriaged = replace(s, priority=priority, deadline=at(250))
     fast = route(retriaged, board, POLICY, at(1))
     assert fast == reference.route(retriaged, board, POLICY, at(1))
+
+
+def test_remembered_exclusions_follow_a_roster_change():
+    # The same code vector (first eligible, second missing a skill) before and after a
+    # roster change that renames the radiologists: the names must follow the roster.
+    board = board_with(rad("a"), rad("b", skills="body"))
+    first = decide(board, study(skills="neuro"))
+    assert first.explanation.excluded_reason("b") is R.MISSING_SKILL
+    again = decide(board, study(skills="neuro"))
+    assert again.explanation.excluded == first.explanation.excluded
+    board.set_roster([rad("c"), rad("d", skills="body")], [shift("c"), shift("d")])
+    moved = decide(board, study(skills="neuro"))
+    assert moved.radiologist_id == "c"
+    assert moved.explanation.excluded_reason("d") is R.MISSING_SKILL
+    assert moved.explanation.excluded_reason("b") is None

@@ -192,3 +192,63 @@ def test_summary_reports_every_priority_and_the_workload_spread() -> None:
     assert 0 <= summary["off_subspecialty_pct"] <= 100  # type: ignore[operator]
     assert "cv_per_shift_hour" in summary["workload"]  # type: ignore[operator]
     assert timedelta(0) < SCENARIO.end - SCENARIO.start
+
+
+def test_a_reader_back_from_a_stroke_reads_the_next_stroke_before_resuming() -> None:
+    a = _reader("a")
+    floor, policy = _floor(a), Garde()
+    held = _case(0, Priority.URGENT, 20)
+    waiting = _case(1, Priority.STROKE, 6)
+    a.queue.append(waiting)
+    assert policy.before_resume(floor, a, held, 5.0) is waiting
+    assert floor.unstarted() == []
+    # Nothing more urgent waiting, or a stroke in hand: resume.
+    assert policy.before_resume(floor, a, held, 5.0) is None
+    a.queue.append(_case(2, Priority.STROKE, 6))
+    assert policy.before_resume(floor, a, _case(3, Priority.STROKE, 6), 5.0) is None
+    assert PullEdf().before_resume(floor, a, held, 5.0) is None
+
+
+def test_an_emergency_interrupts_urgent_work_only_when_it_would_run_late() -> None:
+    a, b = _reader("a"), _reader("b")
+    floor, policy = _floor(a, b), Garde()
+    a.current, a.current_started = _case(8, Priority.URGENT, 18), 0.0
+    b.current, b.current_started = _case(9, Priority.URGENT, 18), 0.0
+    soon = _case(1, Priority.EMERGENCY, 12, arrived=1.0)
+    # Free at 18, done by 30: well within the 60-minute SLA, no interruption.
+    assert policy.on_arrival(floor, soon, 1.0) is None
+    assert soon in floor.unstarted()
+    long = _case(2, Priority.EMERGENCY, 39, arrived=2.0)
+    # Behind the first emergency it would end near 18 + 12 + 39 = 69 > 62 - 20: interrupt.
+    assert policy.on_arrival(floor, long, 2.0) in {"a", "b"}
+    assert long not in floor.unstarted()
+
+
+def test_an_emergency_never_interrupts_a_stroke_or_another_emergency() -> None:
+    a = _reader("a")
+    floor, policy = _floor(a), Garde()
+    a.current, a.current_started = _case(8, Priority.EMERGENCY, 39), 0.0
+    late = _case(1, Priority.EMERGENCY, 39, arrived=1.0)
+    assert policy.on_arrival(floor, late, 1.0) is None
+    a.current = _case(9, Priority.STROKE, 6)
+    assert policy.on_arrival(floor, _case(2, Priority.EMERGENCY, 39, arrived=1.0), 1.0) is None
+
+
+def test_a_reader_going_off_shift_is_available_only_at_their_next_shift() -> None:
+    a = _reader("a")
+    a.shifts = ((0.0, 480.0), (540.0, 870.0))
+    a.current, a.current_started = _case(8, Priority.URGENT, 18), 470.0
+    policy = Garde()
+    assert policy.available_at(a, 475.0) == 540.0
+    a.current_started = 400.0
+    assert policy.available_at(a, 405.0) == 418.0
+    a.shifts = ((0.0, 480.0),)
+    a.current_started = 470.0
+    assert policy.available_at(a, 475.0) == float("inf")
+
+
+def test_unread_studies_are_reported_per_priority() -> None:
+    nights = [simulate(SCENARIO, generate_arrivals(SCENARIO, s), Garde()) for s in range(2)]
+    summary = summarize(nights)
+    unread = sum(summary[p.value]["unread"] for p in Priority)  # type: ignore[index]
+    assert unread == sum(n.unread for n in nights)

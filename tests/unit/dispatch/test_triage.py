@@ -1,4 +1,5 @@
 import tomllib
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -265,3 +266,30 @@ def test_a_thousand_rules_compile_and_match():
     assert triager.classify(facts("alerte AVC", body_part="HEAD")).rule == "stroke-alert"
     assert triager.classify(facts("code512", site="s512")).rule == "site-512"
     assert triager.classify(facts("code512", site="s513")).rule == DEFAULT_RULE_NAME
+
+
+@pytest.mark.parametrize(
+    ("accented", "modality", "body_part", "rule"),
+    [
+        ("Scanner cérébral alerte thrombolyse", "CT", "HEAD", "stroke-alert"),
+        ("IRM encéphalique : thrombectomie ?", "MR", "BRAIN", "stroke-alert"),
+        ("Angio-TDM thoracique — embolie pulmonaire", "CT", "CHEST", "pulmonary-embolism"),
+        ("Hémorragie méningée", "CT", "HEAD", "subarachnoid-haemorrhage"),
+        ("Bodyscan polytraumatisé", "CT", "WHOLEBODY", "polytrauma"),
+        ("Traumatisme crânien, chute", "CT", "HEAD", "head-trauma"),
+        ("Colique néphrétique", "CT", "ABDOMEN", "acute-abdomen"),
+        ("Stroke protocol CT head", "CT", "HEAD", "stroke-alert"),
+        ("CTPA — suspected pulmonary embolism", "CT", "CHEST", "pulmonary-embolism"),
+    ],
+)
+def test_accents_and_case_do_not_change_the_verdict(accented, modality, body_part, rule):
+    """The same description typed with accents, without them, in capitals (as many
+    modalities send it) and in lower case gets the same rule."""
+    stripped = "".join(
+        c for c in unicodedata.normalize("NFD", accented) if unicodedata.category(c) != "Mn"
+    )
+    verdicts = {
+        TRIAGER.classify(facts(text, modality, body_part)).rule
+        for text in (accented, stripped, stripped.upper(), accented.lower(), accented.upper())
+    }
+    assert verdicts == {rule}
