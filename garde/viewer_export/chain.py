@@ -156,6 +156,48 @@ def grayscale_chain(
     )
 
 
+# Every element `grayscale_chain` reads at the top level; sequences and functional groups
+# are left out because their presence turns the signature off.
+_SIGNATURE_TAGS = (
+    0x00280004,  # Photometric Interpretation
+    0x00280100,  # Bits Allocated
+    0x00280101,  # Bits Stored
+    0x00280103,  # Pixel Representation
+    0x00281050,  # Window Center
+    0x00281051,  # Window Width
+    0x00281052,  # Rescale Intercept
+    0x00281053,  # Rescale Slope
+    0x00281056,  # VOI LUT Function
+    0x20500020,  # Presentation LUT Shape
+)
+_NO_SIGNATURE_TAGS = (
+    0x00283000,  # Modality LUT Sequence
+    0x00283010,  # VOI LUT Sequence
+    0x52009229,  # Shared Functional Groups Sequence
+    0x52009230,  # Per-frame Functional Groups Sequence
+)
+
+
+def chain_signature(ds: Dataset) -> tuple[object, ...] | None:
+    """The raw bytes of every element the chain depends on, without decoding them.
+
+    Slices of a series whose signatures are equal share one chain and one folded table,
+    so the chain is built once per series instead of once per slice (reading a dozen
+    elements through pydicom costs more than the table gather). None when a sequence is
+    involved (LUTs, enhanced multi-frame): the chain is then built every time.
+    """
+    if any(tag in ds for tag in _NO_SIGNATURE_TAGS):
+        return None
+    values: list[object] = [_little_endian(ds)]
+    for tag in _SIGNATURE_TAGS:
+        if tag not in ds:
+            values.append(None)
+            continue
+        value = ds.get_item(tag).value
+        values.append(value if isinstance(value, bytes | str | int | float) else repr(value))
+    return tuple(values)
+
+
 def needs_auto_range(chain: GrayscaleChain) -> bool:
     """True when neither a window nor a VOI LUT applies: the min/max window is needed."""
     return chain.window is None and chain.voi_lut is None

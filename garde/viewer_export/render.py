@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from garde.viewer_export import grayscale
-from garde.viewer_export.chain import grayscale_chain, needs_auto_range
+from garde.viewer_export.chain import chain_signature, grayscale_chain, needs_auto_range
 from garde.viewer_export.colour import is_colour, rgb8
 from garde.viewer_export.errors import UnsupportedImageError
 from garde.viewer_export.overlay import burn_overlays, overlay_groups
@@ -42,6 +42,9 @@ class SeriesRenderer:
     burn_overlays: bool = True
     auto_range: tuple[float, float] | None = None
     _tables: dict[tuple[object, ...], NDArray[np.uint8]] = field(default_factory=dict)
+    _signatures: dict[
+        tuple[object, ...], tuple[grayscale.GrayscaleChain, NDArray[np.uint8] | None]
+    ] = field(default_factory=dict)
 
     def render(self, ds: Dataset, index: int = 0, *, shrink: int = 1) -> NDArray[np.uint8]:
         """Frame ``index`` of ``ds`` as ``(rows, cols)`` grey or ``(rows, cols, 3)`` RGB.
@@ -79,22 +82,41 @@ class SeriesRenderer:
         """The grayscale chain on one decoded frame (box-reduced first when ``shrink`` > 1)."""
         if stored.ndim != 2:
             raise UnsupportedImageError(f"grayscale frame has shape {stored.shape}")
+        chain, table = self._chain_and_table(ds, stored, index)
+        if table is None:
+            return grayscale.evaluate(chain, stored.astype(np.float64))
+        words: NDArray[np.integer] = stored  # type: ignore[assignment]
+        if shrink > 1 and grayscale.box_reducible(chain.pixel, words):
+            words = grayscale.box_reduce(words, shrink, bits_stored=chain.pixel.bits_stored)
+        return grayscale.apply_table(table, words)
+
+    def _chain_and_table(
+        self, ds: Dataset, stored: NDArray[np.generic], index: int
+    ) -> tuple[grayscale.GrayscaleChain, NDArray[np.uint8] | None]:
+        """The frame's chain and folded table (None: not foldable), cached per signature."""
+        signature = chain_signature(ds)
+        if signature is not None:
+            hit = self._signatures.get((signature, self.window, self.auto_range))
+            if hit is not None:
+                return hit
         chain = grayscale_chain(ds, index, window=self.window, auto_range=self.auto_range)
         if needs_auto_range(chain):
             self.auto_range = _modality_range(chain, stored)
             chain = grayscale_chain(ds, index, window=self.window, auto_range=self.auto_range)
-        if stored.dtype.kind not in "iu" or not grayscale.foldable(chain.pixel):
-            return grayscale.evaluate(chain, stored.astype(np.float64))
-        key = chain.key()
-        table = self._tables.get(key)
-        if table is None:
-            if len(self._tables) >= _CACHE_LIMIT:
-                self._tables.clear()
-            table = self._tables[key] = grayscale.fold(chain)
-        words: NDArray[np.integer] = stored  # type: ignore[assignment]
-        if shrink > 1 and grayscale.box_reducible(chain.pixel, words):
-            words = grayscale.box_reduce(words, shrink)
-        return grayscale.apply_table(table, words)
+        table = None
+        if stored.dtype.kind in "iu" and grayscale.foldable(chain.pixel):
+            key = chain.key()
+            table = self._tables.get(key)
+            if table is None:
+                if len(self._tables) >= _CACHE_LIMIT:
+                    self._tables.clear()
+                    self._signatures.clear()
+                table = self._tables[key] = grayscale.fold(chain)
+        if signature is not None:
+            if len(self._signatures) >= _CACHE_LIMIT:
+                self._signatures.clear()
+            self._signatures[signature, self.window, self.auto_range] = (chain, table)
+        return chain, table
 
 
 def _modality_range(
