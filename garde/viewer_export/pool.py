@@ -1,9 +1,11 @@
 """A pool that renders previews off the gateway's threads, most urgent first.
 
-Threads, not processes: decoding (numpy, the pylibjpeg codecs), the lookup-table gather
-and Pillow's resize and encode release the GIL for most of a slice's time, and a job
-needs no pickling (see ``benchmarks/preview.py`` for the measured speed-up). `submit`
-never blocks: the queue is unbounded, so intake is never held up by previews.
+Threads, not processes: a job needs no pickling and shares the process's caches. The
+codecs, the table gather and Pillow release the GIL, but pydicom's header parsing (about
+a third of a slice) holds it, so a second thread adds little on a 2-core machine
+(``benchmarks/preview.py``, ``pool_4_studies_s``). With several gateway workers the
+intake runs in other processes; with one, it shares the GIL with these threads but never
+waits for them. `submit` never blocks: the queue is unbounded.
 """
 
 from __future__ import annotations
