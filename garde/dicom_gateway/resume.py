@@ -23,12 +23,12 @@ def _key(path: Path) -> tuple[str, int, int]:
 
 
 class ResumeLog:
-    """Acknowledged files, read from and appended to ``path``."""
+    """Acknowledged files, read from and appended to ``path`` (emptied first if ``fresh``)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, fresh: bool = False) -> None:
         self.path = path
         self._done: set[tuple[str, int, int]] = set()
-        if path.exists():
+        if path.exists() and not fresh:
             for number, line in enumerate(path.read_text().splitlines(), start=1):
                 try:
                     entry = json.loads(line)
@@ -37,7 +37,7 @@ class ResumeLog:
                     # a line cut short by a kill: that file is simply sent again
                     logger.warning("%s:%d: unreadable resume entry ignored", path, number)
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._out: TextIO = path.open("a", encoding="utf-8")
+        self._out: TextIO = path.open("w" if fresh else "a", encoding="utf-8")
 
     def acknowledged(self, path: Path) -> bool:
         """True if ``path``, unchanged, was acknowledged on an earlier run."""

@@ -161,6 +161,7 @@ def push(
     called_ae: str,
     tls: ssl.SSLContext | None = None,
     resume_file: Path | None = None,
+    resume: bool = True,
     progress: Callable[[Path, int], None] | None = None,
 ) -> PushReport:
     """Send DICOM files (folders recursively) to a C-STORE SCP, each as it is encoded.
@@ -174,8 +175,11 @@ def push(
     tls
         A client TLS context (`garde.dicom_gateway.tls.client_context`), or None.
     resume_file
-        Where acknowledged files are recorded; files recorded there (same path, size
-        and modification time) are skipped. Created if missing.
+        Where acknowledged files are recorded, each as soon as its success arrives (so
+        a push killed half-way can be resumed). Created if missing.
+    resume
+        Skip the files ``resume_file`` records (same path, size and modification
+        time); if False, the record starts afresh and every file is sent.
     progress
         Called once per file with its path and status (0 for a skipped file,
         `NOT_DICOM` for a file that is not DICOM, `NO_ASSOCIATION` if none could be made).
@@ -186,10 +190,10 @@ def push(
         Per-file outcomes; ``ok`` is False if any file failed.
     """
     report = PushReport()
-    resume = ResumeLog(resume_file) if resume_file is not None else None
+    log = ResumeLog(resume_file, fresh=not resume) if resume_file is not None else None
     pending: list[_Item] = []
     for path in collect_files(paths):
-        if resume is not None and resume.acknowledged(path):
+        if log is not None and resume and log.acknowledged(path):
             _record(report, progress, FileResult(path, Outcome.SKIPPED, 0x0000))
             continue
         item = _inspect(path)
@@ -198,13 +202,13 @@ def push(
         else:
             pending.append(item)
     _config.STORE_SEND_CHUNKED_DATASET = True  # send the bytes as stored, never decoded
-    run = _Push(host, port, calling_ae, called_ae, tls, report, resume, progress)
+    run = _Push(host, port, calling_ae, called_ae, tls, report, log, progress)
     try:
         for batch in _batches(pending):
             run.send_batch(batch)
     finally:
-        if resume is not None:
-            resume.close()
+        if log is not None:
+            log.close()
     return report
 
 
@@ -357,7 +361,9 @@ def _ae(calling_ae: str) -> AE:
 def _associate(
     ae: AE, host: str, port: int, called_ae: str, tls: ssl.SSLContext | None
 ) -> Association:
-    tls_args = (tls, "") if tls is not None else None
+    # The host as server_hostname: Python's ssl refuses an empty one (and checks it only
+    # when the context asks for host name checking).
+    tls_args = (tls, host) if tls is not None else None
     return ae.associate(host, port, ae_title=called_ae, tls_args=tls_args)
 
 

@@ -1,0 +1,147 @@
+"""`garde push` and `garde echo` against a live gateway: recursion, progress, per-file
+summary, exit status, and resuming a push that was killed half-way."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from pydicom import dcmread
+
+from garde.cli import main
+from tests.helpers import make_dataset, write_series
+from tests.integration.gateway.conftest import indexed
+
+pytestmark = pytest.mark.dcmtk  # same tier as the other live-gateway tests
+
+
+def garde(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def exam(root: Path) -> list[Path]:
+    """Two series in nested folders, a non-DICOM note and a hidden file."""
+    files = write_series(root / "CT" / "series1", 6, rows=16, columns=16)
+    files += write_series(root / "CT" / "deep" / "series2", 4, rows=16, columns=16)
+    (root / "NOTE.txt").write_text("not an image")
+    (root / ".DS_Store").write_bytes(b"\x00\x01")
+    return files
+
+
+def test_push_sends_folders_recursively_with_progress_and_summary(
+    gateway, session_factory, tmp_path
+):
+    files = exam(tmp_path / "exam")
+    state = tmp_path / "state.jsonl"
+    result = garde(
+        "push", "--port", str(gateway.port), "--aet", "NORD_CT", "--state-file", str(state),
+        str(tmp_path / "exam"),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert (
+        result.stdout.splitlines()[0]
+        == "10 stored, 0 failed, 0 skipped (already acknowledged), 1 not DICOM"
+    )
+    assert "pushing to GARDE@127.0.0.1" in result.stderr  # the progress bar
+    uids = {dcmread(f, stop_before_pixels=True).SOPInstanceUID for f in files}
+    assert set(indexed(session_factory)) == uids
+    assert len(state.read_text().splitlines()) == 10
+
+
+def test_push_reports_each_failure_and_exits_non_zero(gateway, session_factory, tmp_path):
+    good = write_series(tmp_path / "in", 3, rows=16, columns=16)
+    bad = make_dataset(rows=16, columns=16)
+    bad.StudyInstanceUID = "../../etc"  # refused with 0xC000
+    bad.save_as(tmp_path / "in" / "hostile.dcm", enforce_file_format=True)
+    result = garde(
+        "push", "--port", str(gateway.port), "--aet", "NORD_CT", "--json",
+        "--state-file", str(tmp_path / "s.jsonl"), str(tmp_path / "in"),
+    )  # fmt: skip
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert (report["stored"], report["failed"]) == (3, 1)
+    by_name = {Path(f["path"]).name: f for f in report["files"]}
+    assert by_name["hostile.dcm"]["status"] == "0xC000"
+    assert by_name["hostile.dcm"]["outcome"] == "failed"
+    assert {by_name[p.name]["status"] for p in good} == {"0x0000"}
+    text = garde(
+        "push", "--port", str(gateway.port), "--aet", "NORD_CT",
+        "--state-file", str(tmp_path / "s2.jsonl"), str(tmp_path / "in" / "hostile.dcm"),
+    )  # fmt: skip
+    assert text.exit_code == 1
+    assert "FAILED" in text.stdout
+    assert "hostile.dcm (0xC000)" in text.stdout
+
+
+def test_push_by_an_unknown_ae_fails_with_the_reason(gateway, tmp_path):
+    write_series(tmp_path / "in", 2, rows=16, columns=16)
+    result = garde(
+        "push", "--port", str(gateway.port), "--aet", "INTRUDER",
+        "--state-file", str(tmp_path / "s.jsonl"), str(tmp_path / "in"),
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "0 stored, 2 failed" in result.stdout
+    assert "association rejected" in result.stdout
+    echo = garde("echo", "--port", str(gateway.port), "--aet", "INTRUDER")
+    assert echo.exit_code == 1
+    assert "association rejected" in echo.output
+    assert garde("echo", "--port", str(gateway.port), "--aet", "SUD_CT").exit_code == 0
+
+
+def test_a_killed_push_resumes_with_only_the_rest(gateway, session_factory, tmp_path):
+    files = write_series(tmp_path / "in", 150, rows=64, columns=64)
+    state = tmp_path / "state.jsonl"
+    args = [
+        sys.executable, "-m", "garde", "push", "--port", str(gateway.port), "--aet", "NORD_CT",
+        "--state-file", str(state), str(tmp_path / "in"),
+    ]  # fmt: skip
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if state.exists() and len(state.read_text().splitlines()) >= 20:
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.01)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL, "push finished before it could be killed"
+    acknowledged = len(state.read_text().splitlines())
+    assert 20 <= acknowledged < 150
+    result = garde(
+        "push", "--port", str(gateway.port), "--aet", "NORD_CT", "--resume", "--json",
+        "--state-file", str(state), str(tmp_path / "in"),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["skipped"] == acknowledged
+    assert report["stored"] == 150 - acknowledged
+    assert len(indexed(session_factory)) == 150  # whatever was in flight at the kill is in too
+    again = json.loads(
+        garde(
+            "push", "--port", str(gateway.port), "--aet", "NORD_CT", "--resume", "--json",
+            "--state-file", str(state), str(tmp_path / "in"),
+        ).stdout
+    )  # fmt: skip
+    assert (again["skipped"], again["stored"]) == (150, 0)
+    fresh = json.loads(
+        garde(
+            "push", "--port", str(gateway.port), "--aet", "NORD_CT", "--json",
+            "--state-file", str(state), str(files[0]),
+        ).stdout
+    )  # fmt: skip
+    assert (fresh["skipped"], fresh["stored"]) == (0, 1)  # without --resume: sent again
+    assert len(indexed(session_factory)) == 150
+
+
+def test_default_state_file_is_per_gateway(gateway, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    write_series(tmp_path / "in", 2, rows=16, columns=16)
+    result = garde("push", "--port", str(gateway.port), "--aet", "NORD_CT", str(tmp_path / "in"))
+    assert result.exit_code == 0, result.output
+    state = tmp_path / "xdg" / "garde" / f"push-127.0.0.1-{gateway.port}-GARDE.jsonl"
+    assert len(state.read_text().splitlines()) == 2
