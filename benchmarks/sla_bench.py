@@ -2,13 +2,15 @@
 
     .venv/bin/python benchmarks/sla_bench.py            # 300 nights
     .venv/bin/python benchmarks/sla_bench.py --quick    # 40 nights, well under 30 s
-    .venv/bin/python benchmarks/sla_bench.py --scenario benchmarks/scenarios/regional.toml
+    .venv/bin/python benchmarks/sla_bench.py --scenario benchmarks/scenarios/regional_heavy.toml
+    .venv/bin/python benchmarks/sla_bench.py --scenario benchmarks/scenarios/regional_evening_reader.toml
 
 Prints JSON: ``sla.<policy>.<priority>.{within_sla_pct, mean_lateness_min, mean_min,
 p90_min, p99_min, wait_*}`` (times from arrival to the report; ``wait_*`` to the start
 of reading), ``sla.<policy>.workload``, ``.off_subspecialty_pct``, and ``targets``: the
 issue's targets checked on Garde, against the best baseline, under both readings of
-"read" (report done / reading started).
+"read" (report done / reading started); ``capacity_bound``: the most urgent work any
+policy could read within 60 / 50 min (`garde.dispatch.simulation.capacity_bound`).
 """
 
 from __future__ import annotations
