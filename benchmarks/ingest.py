@@ -1,0 +1,364 @@
+"""Ingest benchmark: a 300-instance 512x512 16-bit CT series pushed over loopback by
+dcmtk's storescu, with 1 and 4 concurrent senders, into several receivers in one run:
+
+- ``garde``: `garde serve`'s gateway (worker processes, one per core; durable writes:
+  temporary file, fsync, rename, directory fsync; indexed in a migrated SQLite store);
+- ``garde_single_process``: the same in one process (``gateway.workers = 1``);
+- ``discard``: the same pynetdicom receive path (same server, contexts, unlimited
+  PDUs, TCP_NODELAY) with a handler that reads the encoded dataset and discards it:
+  the ceiling of the library in one process;
+- ``orthanc``: Debian's Orthanc with its default storage (files + SQLite, synced);
+- ``storescp``: dcmtk's storescp writing each instance to disk (forking per association).
+
+Every peer runs with TCP_NODELAY=1 in its environment (Debian's dcmtk 3.6.7 and Orthanc
+leave Nagle's algorithm on otherwise). Each (receiver, senders) pair runs ``--rounds``
+times against a fresh receiver; the median is reported, with every round. Prints JSON:
+``results["1"|"4"][receiver] = {inst_per_s, mb_per_s, rounds, ...}``, the ratios and
+whether the issue's targets hold.
+
+    .venv/bin/python benchmarks/ingest.py               # about 3 minutes on 2 cores
+    .venv/bin/python benchmarks/ingest.py --rounds 1    # quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+from sqlalchemy import func, select
+
+from garde.bootstrap import build_runtime
+from garde.config.model import GatewaySettings, Settings
+from garde.dicom_gateway import status
+from garde.dicom_gateway.scp import Gateway
+from garde.dispatch.model import Site
+from garde.store.migrate import upgrade
+from garde.store.models import InstanceRow
+
+ENV = {**os.environ, "TCP_NODELAY": "1"}
+SENDER_AE = "BENCH_CT"
+SITES = (Site("bench", "Benchmark hospital", frozenset({SENDER_AE})),)
+RECEIVERS = ("garde", "garde_single_process", "discard", "orthanc", "storescp")
+TARGETS = {  # issue 7
+    "1": {"garde_vs_discard": 0.75, "garde_vs_orthanc": 1.5},
+    "4": {"garde_vs_orthanc": 1.2},
+}
+
+
+def make_series(folder: Path, count: int, size: int = 512) -> list[Path]:
+    """``count`` 512x512 16-bit CT slices of one series (about 525 KB each)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    study, series = generate_uid(), generate_uid()
+    rng = np.random.default_rng(7)
+    base = (rng.normal(1000, 200, (size, size))).clip(0, 4095).astype(np.uint16)
+    paths = []
+    for n in range(1, count + 1):
+        ds = Dataset()
+        ds.file_meta = FileMetaDataset()
+        ds.file_meta.MediaStorageSOPClassUID = CTImageStorage
+        ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds.SOPClassUID = CTImageStorage
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
+        ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series
+        ds.Modality, ds.PatientID, ds.PatientName = "CT", "BENCH-1", "BENCH^PATIENT"
+        ds.StudyDescription, ds.SeriesDescription = "TDM ABDOMEN", "AXIAL 1MM"
+        ds.SeriesNumber, ds.InstanceNumber = 1, n
+        ds.Rows = ds.Columns = size
+        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+        ds.RescaleIntercept, ds.RescaleSlope = -1024, 1
+        ds.ImagePositionPatient = [0.0, 0.0, float(n)]
+        ds.PixelData = np.roll(base, n, axis=0).tobytes()
+        path = folder / f"IM{n:05d}.dcm"
+        ds.save_as(path, enforce_file_format=True)
+        paths.append(path)
+    return paths
+
+
+def split(paths: list[Path], root: Path, senders: int) -> list[Path]:
+    """Hard-link the series into ``senders`` folders of (nearly) equal share."""
+    folders = []
+    for i in range(senders):
+        folder = root / f"sender{i}"
+        if not folder.exists():  # made once per sender count
+            folder.mkdir(parents=True)
+            for path in paths[i::senders]:
+                os.link(path, folder / path.name)
+        folders.append(folder)
+    return folders
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def send(port: int, called: str, folders: list[Path]) -> float:
+    """Run one storescu per folder at once; the wall time until the last one is done."""
+    storescu = shutil.which("storescu")
+    assert storescu is not None
+    start = time.perf_counter()
+    procs = [
+        subprocess.Popen(
+            [storescu, "-aet", SENDER_AE, "-aec", called, "+sd", "127.0.0.1", str(port), str(f)],
+            env=ENV,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for f in folders
+    ]
+    errors = [p.communicate()[1] for p in procs]
+    elapsed = time.perf_counter() - start
+    failed = [e for p, e in zip(procs, errors, strict=True) if p.returncode != 0]
+    if failed:
+        raise RuntimeError(f"storescu failed: {failed[0][-500:]}")
+    return elapsed
+
+
+def wait_for_echo(port: int, called: str, timeout: float = 30.0) -> None:
+    echoscu = shutil.which("echoscu")
+    assert echoscu is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = [echoscu, "-aet", SENDER_AE, "-aec", called, "127.0.0.1", str(port)]
+        if subprocess.run(run, capture_output=True, env=ENV, check=False).returncode == 0:
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"no C-ECHO answer on port {port} after {timeout}s")
+
+
+def count_files(root: Path) -> int:
+    return sum(1 for p in root.rglob("*") if p.is_file())
+
+
+# --- receivers: each is a context manager yielding (port, called AE, count of stored) ---
+
+
+@contextlib.contextmanager
+def garde_receiver(work: Path, workers: int):
+    data = work / "garde"
+    data.mkdir()
+    url = f"sqlite:///{data / 'garde.sqlite'}"
+    upgrade(url)
+    settings = Settings(
+        data_dir=data,
+        database_url=url,
+        gateway=GatewaySettings(port=0, storage_dir=data / "storage", workers=workers),
+        sites=SITES,
+    )
+    runtime = build_runtime(settings)
+    runtime.sync_directory()
+    gateway = runtime.build_gateway()  # what `garde serve` runs
+    gateway.start()
+    try:
+        yield gateway.port, "GARDE", lambda: _garde_count(runtime)
+    finally:
+        gateway.stop()
+        runtime.close()
+
+
+def _garde_count(runtime) -> int:
+    with runtime.session_factory() as session:
+        return int(session.scalar(select(func.count()).select_from(InstanceRow)) or 0)
+
+
+@contextlib.contextmanager
+def discard_receiver(work: Path):
+    class _NoIndex:
+        def record(self, _instance) -> bool:
+            return True
+
+    received = []
+    settings = GatewaySettings(port=0, storage_dir=work / "unused")
+    gateway = Gateway(replace(settings), SITES, _NoIndex(), patient_key_secret=b"bench")
+
+    def discard(request) -> int:  # the handler has already read the encoded dataset
+        received.append(len(request.dataset))
+        return status.SUCCESS
+
+    gateway.service.store = discard  # type: ignore[method-assign]
+    gateway.start()
+    try:
+        yield gateway.port, "GARDE", lambda: len(received)
+    finally:
+        gateway.stop()
+
+
+@contextlib.contextmanager
+def orthanc_receiver(work: Path):
+    exe = shutil.which("Orthanc")
+    if exe is None:
+        raise FileNotFoundError("Orthanc is not installed (Debian package: orthanc)")
+    storage = work / "orthanc"
+    port, http = free_port(), free_port()
+    config = work / "orthanc.json"
+    config.write_text(
+        json.dumps(
+            {
+                "Name": "bench",
+                "StorageDirectory": str(storage),
+                "IndexDirectory": str(storage),
+                "DicomAet": "ORTHANC",
+                "DicomPort": port,
+                "HttpPort": http,
+                "RemoteAccessAllowed": False,
+                "AuthenticationEnabled": False,
+                "DicomCheckCalledAet": False,
+                "Plugins": [],
+            }
+        )
+    )
+    proc = subprocess.Popen(
+        [exe, str(config)], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_for_echo(port, "ORTHANC")
+        # Instance files only: Orthanc's storage also holds its SQLite index.
+        yield port, "ORTHANC", lambda: _orthanc_count(storage)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def _orthanc_count(storage: Path) -> int:
+    return sum(1 for p in storage.rglob("*") if p.is_file() and len(p.name) == 36)
+
+
+@contextlib.contextmanager
+def storescp_receiver(work: Path):
+    exe = shutil.which("storescp")
+    if exe is None:
+        raise FileNotFoundError("storescp is not installed (Debian package: dcmtk)")
+    out = work / "storescp"
+    out.mkdir()
+    port = free_port()
+    proc = subprocess.Popen(
+        [exe, "--fork", "-aet", "STORESCP", "-od", str(out), str(port)],
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its forked children go with it
+    )
+    try:
+        wait_for_echo(port, "STORESCP")
+        yield port, "STORESCP", lambda: count_files(out)
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=30)
+
+
+def receiver(name: str, work: Path, cores: int):
+    if name == "garde":
+        return garde_receiver(work, cores)
+    if name == "garde_single_process":
+        return garde_receiver(work, 1)
+    if name == "discard":
+        return discard_receiver(work)
+    if name == "orthanc":
+        return orthanc_receiver(work)
+    return storescp_receiver(work)
+
+
+def measure(name: str, senders: int, paths: list[Path], rounds: int, root: Path) -> dict:
+    folders = split(paths, root / f"split{senders}", senders)
+    total_bytes = sum(p.stat().st_size for p in paths)
+    times = []
+    for _ in range(rounds):
+        work = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=root))
+        try:
+            with receiver(name, work, os.cpu_count() or 1) as (port, called, stored):
+                elapsed = send(port, called, folders)
+                got = stored()
+            if got != len(paths):
+                raise RuntimeError(f"{name} stored {got} of {len(paths)} instances")
+            times.append(elapsed)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    best = statistics.median(times)
+    return {
+        "inst_per_s": round(len(paths) / best, 1),
+        "mb_per_s": round(total_bytes / best / 1e6, 1),
+        "seconds": round(best, 3),
+        "rounds_inst_per_s": [round(len(paths) / t, 1) for t in times],
+    }
+
+
+def ratios(results: dict) -> dict:
+    def rate(senders: str, name: str) -> float | None:
+        return results[senders].get(name, {}).get("inst_per_s")
+
+    out: dict = {}
+    for senders, targets in TARGETS.items():
+        garde = rate(senders, "garde")
+        out[senders] = {}
+        for key, target in targets.items():
+            other = rate(senders, key.removeprefix("garde_vs_"))
+            ratio = round(garde / other, 2) if garde and other else None
+            out[senders][key] = {
+                "ratio": ratio,
+                "target": target,
+                "met": None if ratio is None else ratio >= target,
+            }
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--instances", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--receivers", default=",".join(RECEIVERS))
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    chosen = [r for r in args.receivers.split(",") if r]
+    with tempfile.TemporaryDirectory(prefix="garde-ingest-") as tmp:
+        root = Path(tmp)
+        paths = make_series(root / "series", args.instances)
+        results: dict = {"1": {}, "4": {}}
+        for senders in (1, 4):
+            for name in chosen:
+                try:
+                    results[str(senders)][name] = measure(name, senders, paths, args.rounds, root)
+                except FileNotFoundError as exc:
+                    results[str(senders)][name] = {
+                        "inst_per_s": None,
+                        "mb_per_s": None,
+                        "missing": str(exc),
+                    }
+        size = sum(p.stat().st_size for p in paths) / len(paths)
+    print(
+        json.dumps(
+            {
+                "benchmark": "ingest",
+                "instances": args.instances,
+                "instance_kb": round(size / 1024, 1),
+                "rounds": args.rounds,
+                "cores": os.cpu_count(),
+                "python": platform.python_version(),
+                "results": results,
+                "ratios": ratios(results),
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
