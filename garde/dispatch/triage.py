@@ -110,6 +110,10 @@ DEFAULT_RULES: tuple[TriageRule, ...] = (
             "ctpa",
             "angioscanner thoracique",
             "angio-tdm thoracique",
+            "pulmonary angiogram",
+            "pulmonary angiography",
+            "rule out pe",
+            "pe protocol",
         ],
     ),
     _rule(
