@@ -13,7 +13,13 @@ from pydicom.uid import (
 )
 
 from garde.dicom_gateway.errors import InvalidUIDError, TransferSyntaxMismatchError
-from garde.dicom_gateway.header import check_encoding, file_meta, patient_key, read_header
+from garde.dicom_gateway.header import (
+    check_encoding,
+    file_meta,
+    file_meta_pydicom,
+    patient_key,
+    read_header,
+)
 from tests.helpers import make_dataset
 from tests.unit.gateway.encoding import part10, wire
 
@@ -26,6 +32,19 @@ def test_file_meta_records_the_sending_ae_and_reads_back():
     assert back.file_meta.SourceApplicationEntityTitle == "NORD_CT"
     assert back.file_meta.MediaStorageSOPInstanceUID == ds.SOPInstanceUID
     assert back.PixelData == ds.PixelData  # the bytes as sent, untouched
+
+
+@pytest.mark.parametrize(
+    ("sop", "ts", "ae"),
+    [
+        ("1.2.3.4", ExplicitVRLittleEndian, "NORD_CT"),  # even / odd lengths both ways
+        ("1.2.3.45", ImplicitVRLittleEndian, "SUD"),
+        ("1." + "2" * 62, JPEGBaseline8Bit, "A" * 16),
+        ("9", DeflatedExplicitVRLittleEndian, "X"),
+    ],
+)
+def test_hand_encoded_file_meta_is_pydicoms_byte_for_byte(sop, ts, ae):
+    assert file_meta(CTImageStorage, sop, ts, ae) == file_meta_pydicom(CTImageStorage, sop, ts, ae)
 
 
 @pytest.mark.parametrize(
