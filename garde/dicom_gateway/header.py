@@ -21,11 +21,9 @@ from pydicom.uid import UID, DeflatedExplicitVRLittleEndian, ImplicitVRLittleEnd
 from pynetdicom import PYNETDICOM_IMPLEMENTATION_UID
 
 from garde.dicom_gateway.errors import TransferSyntaxMismatchError
-from garde.dicom_gateway.header_scan import ScanUnsureError
 from garde.dicom_gateway.uids import checked_uid
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
     from pathlib import Path
 
     from pydicom.dataset import Dataset
@@ -81,52 +79,7 @@ class InstanceHeader:
 def file_meta(
     sop_class_uid: str, sop_instance_uid: str, transfer_syntax: str, calling_ae: str
 ) -> bytes:
-    """Preamble, ``DICM`` and the encoded file meta group, recording the sending AE.
-
-    Encoded by hand (explicit VR little endian, PS3.10 7.1): on the receive path of
-    every instance, pydicom's ``write_file_meta_info`` costs more than the durable
-    write itself. `file_meta_pydicom` is the reference it is tested against.
-    """
-    elements = b"".join(
-        (
-            _element(0x0001, b"OB", b"\x00\x01"),
-            _element(0x0002, b"UI", _uid_bytes(sop_class_uid)),
-            _element(0x0003, b"UI", _uid_bytes(sop_instance_uid)),
-            _element(0x0010, b"UI", _uid_bytes(transfer_syntax)),
-            _element(0x0012, b"UI", _uid_bytes(PYNETDICOM_IMPLEMENTATION_UID)),
-            _element(0x0013, b"SH", _text_bytes(IMPLEMENTATION_VERSION)),
-            _element(0x0016, b"AE", _text_bytes(calling_ae)),
-        )
-    )
-    group_length = _element(0x0000, b"UL", len(elements).to_bytes(4, "little"))
-    return _PREAMBLE + group_length + elements
-
-
-_PREAMBLE = b"\x00" * 128 + b"DICM"
-_LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"UN", b"UR", b"UT"})
-
-
-def _element(element: int, vr: bytes, value: bytes) -> bytes:
-    tag = (0x0002).to_bytes(2, "little") + element.to_bytes(2, "little")
-    if vr in _LONG_VRS:
-        return tag + vr + b"\x00\x00" + len(value).to_bytes(4, "little") + value
-    return tag + vr + len(value).to_bytes(2, "little") + value
-
-
-def _uid_bytes(uid: str) -> bytes:
-    raw = uid.encode("ascii")
-    return raw + b"\x00" if len(raw) % 2 else raw
-
-
-def _text_bytes(text: str) -> bytes:
-    raw = text.encode("ascii", "replace")
-    return raw + b" " if len(raw) % 2 else raw
-
-
-def file_meta_pydicom(
-    sop_class_uid: str, sop_instance_uid: str, transfer_syntax: str, calling_ae: str
-) -> bytes:
-    """`file_meta` as pydicom encodes it (the reference for the hand-made one)."""
+    """Preamble, ``DICM`` and the encoded file meta group, recording the sending AE."""
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = UID(sop_class_uid)
     meta.MediaStorageSOPInstanceUID = UID(sop_instance_uid)
@@ -138,6 +91,9 @@ def file_meta_pydicom(
     buffer.write(_PREAMBLE)
     write_file_meta_info(buffer, meta, enforce_standard=True)  # type: ignore[arg-type]
     return buffer.getvalue()
+
+
+_PREAMBLE = b"\x00" * 128 + b"DICM"
 
 
 def check_encoding(start: bytes, transfer_syntax: str) -> None:
@@ -194,38 +150,6 @@ def header_from_dataset(ds: Dataset) -> InstanceHeader:
         requested_priority=_text(ds, "RequestedProcedurePriority", 64),
         accession_number=_text(ds, "AccessionNumber", 64),
         patient_id=_text(ds, "PatientID", 256),
-    )
-
-
-def header_from_scan(values: Mapping[str, str]) -> InstanceHeader:
-    """The `InstanceHeader` of a `garde.dicom_gateway.header_scan.scan_header` result.
-
-    Raises `ScanUnsureError` if a UID is missing (pydicom decides then), and
-    `InvalidUIDError` if one is invalid, as `header_from_dataset` would.
-    """
-    uids = [values.get(k) for k in ("SOPClassUID", "SOPInstanceUID")]
-    uids += [values.get(k) for k in ("StudyInstanceUID", "SeriesInstanceUID")]
-    if None in uids:
-        raise ScanUnsureError("a UID is missing")
-
-    def text(keyword: str, limit: int) -> str:
-        return values.get(keyword, "")[:limit]
-
-    return InstanceHeader(
-        sop_class_uid=checked_uid("SOPClassUID", uids[0]),
-        sop_instance_uid=checked_uid("SOPInstanceUID", uids[1]),
-        study_uid=checked_uid("StudyInstanceUID", uids[2]),
-        series_uid=checked_uid("SeriesInstanceUID", uids[3]),
-        modality=text("Modality", 16),
-        series_number=_parse_integer(values.get("SeriesNumber", "").split("\\")[0]),
-        instance_number=_parse_integer(values.get("InstanceNumber", "").split("\\")[0]),
-        series_description=text("SeriesDescription", 256),
-        study_description=text("StudyDescription", 256),
-        body_part=text("BodyPartExamined", 64),
-        requested_procedure=text("RequestedProcedureDescription", 256),
-        requested_priority=text("RequestedProcedurePriority", 64),
-        accession_number=text("AccessionNumber", 64),
-        patient_id=text("PatientID", 256),
     )
 
 

@@ -23,12 +23,9 @@ from garde.dicom_gateway.errors import (
 from garde.dicom_gateway.header import (
     check_encoding,
     file_meta,
-    header_from_scan,
     patient_key,
     read_header,
 )
-from garde.dicom_gateway.header_scan import SUPPORTED as SCANNABLE
-from garde.dicom_gateway.header_scan import ScanUnsureError, scan_header
 from garde.dicom_gateway.uids import checked_uid, is_valid_uid
 from garde.dicom_gateway.writer import FileSlice
 from garde.dispatch.model import InstanceReceived
@@ -231,11 +228,6 @@ def _parse(meta: bytes, dataset: bytes | FileSlice, transfer_syntax: str) -> Ins
                 fp.seek(0)
                 return read_header(fp)
         check_encoding(dataset[:_HEAD_BYTES], transfer_syntax)
-        if transfer_syntax in SCANNABLE:
-            try:
-                return header_from_scan(scan_header(dataset, transfer_syntax))
-            except ScanUnsureError:
-                pass  # pydicom decides
         return read_header(meta + dataset)
     except (InvalidUIDError, TransferSyntaxMismatchError):
         raise

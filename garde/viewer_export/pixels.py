@@ -18,7 +18,6 @@ from pydicom.pixels.decoders.base import get_decoder
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from garde.viewer_export.errors import NoPixelDataError, PreviewError, UnsupportedImageError
-from garde.viewer_export.native_reader import read_native
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -35,10 +34,7 @@ _NATIVE_LE = frozenset({ExplicitVRLittleEndian, ImplicitVRLittleEndian})
 def read_dataset(path: Path, *, headers_only: bool = False) -> Dataset:
     """Parse a DICOM file (Part 10, or a bare dataset as some senders write)."""
     try:
-        fast = read_native(path, headers_only=headers_only)
-        return (
-            fast if fast is not None else dcmread(path, stop_before_pixels=headers_only, force=True)
-        )
+        return dcmread(path, stop_before_pixels=headers_only, force=True)
     except (InvalidDicomError, OSError, ValueError, EOFError, KeyError, TypeError) as exc:
         raise PreviewError(f"{path.name}: not a readable DICOM file ({exc})") from exc
 
