@@ -6,6 +6,7 @@ dispatched exactly once. The restarted server then takes a `garde reload`, answe
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -41,6 +42,7 @@ roster_file = "{roster}"
 
 [gateway]
 port = {port}
+workers = 2
 stable_age_s = 1
 acse_timeout_s = 5
 
@@ -88,6 +90,7 @@ def _serve(config: Path, log: Path) -> subprocess.Popen[bytes]:
             [sys.executable, "-m", "garde", "--config", str(config), "-v", "serve"],
             stdout=out,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: the gateway workers with it
         )
 
 
@@ -174,7 +177,9 @@ def test_kill_9_during_a_push_loses_nothing_acknowledged_and_dispatches_once(
             if sum(1 for _ in storage.rglob("*.dcm")) >= KILL_AFTER:
                 break
             time.sleep(0.01)
-        server.send_signal(signal.SIGKILL)
+        # kill -9 of the server and its gateway worker processes, as a crash of the
+        # machine's service would (systemd kills the whole control group).
+        os.killpg(server.pid, signal.SIGKILL)
         server.wait(timeout=10)
         first_output, _ = push.communicate(timeout=60)
         acked = _acknowledged(first_output)
@@ -246,7 +251,12 @@ def test_kill_9_during_a_push_loses_nothing_acknowledged_and_dispatches_once(
             if proc is not None and proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
     assert second is not None
-    assert second.wait(timeout=30) == 0, log.read_text()
+    try:
+        assert second.wait(timeout=30) == 0, log.read_text()
+    finally:
+        for proc in (server, second):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # nothing of ours outlives the test
     assert not (data / "garde.pid").exists()
     text = log.read_text()
     assert "PAT-0001" not in text and "SYNTHETIC" not in text
