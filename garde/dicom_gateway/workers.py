@@ -23,6 +23,7 @@ import multiprocessing
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -339,12 +340,23 @@ class _PipeLogHandler(logging.Handler):
     def __init__(self, pipe: Connection) -> None:
         super().__init__()
         self._pipe = pipe
+        # Once the parent is gone (killed), its records go to this process's stderr.
+        self._orphaned: logging.Handler | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self._pipe.send(_picklable(record))
-        except Exception:  # noqa: BLE001 - a log line must never break the gateway
-            self.handleError(record)
+        if self._orphaned is None:
+            try:
+                self._pipe.send(_picklable(record))
+                return  # noqa: TRY300
+            except OSError:
+                self._orphaned = logging.StreamHandler(sys.stderr)
+                self._orphaned.setFormatter(
+                    logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+                )
+            except Exception:  # noqa: BLE001 - a log line must never break the gateway
+                self.handleError(record)
+                return
+        self._orphaned.emit(record)
 
     def send(self, message: object) -> None:
         """A control message to the parent, serialised with the log records."""
