@@ -17,7 +17,7 @@ install: $(STAMP)
 
 ## A whole night on the embedded example region: gateway, triage, routing, previews, reading.
 demo: $(STAMP)
-	$(BIN)/garde --quiet demo
+	$(BIN)/garde -qq demo
 
 ## The whole suite (lint, types, tests). Real peers and PostgreSQL are required in CI (.ci/run).
 test: lint

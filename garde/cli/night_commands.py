@@ -20,30 +20,41 @@ from garde.cli._common import echo_table, state
     help="Where the demo night's database and files go (wiped first).",
 )
 @click.option("--seed", default=7, show_default=True, help="Seed of the synthetic night.")
+@click.option(
+    "--hours",
+    type=click.FloatRange(0.25, 14.5),
+    default=None,
+    help="Only the first hours of arrivals (default: the whole night, 18:00 to 08:30).",
+)
 @click.pass_context
-def demo(ctx: click.Context, data_dir: Path, seed: int) -> None:
+def demo(ctx: click.Context, data_dir: Path, seed: int, hours: float | None) -> None:
     """Run a whole synthetic night: push, store, triage, route, preview, read.
 
     Example: garde demo --seed 7
     """
-    from garde.services.demo import demo_night_start, run_demo  # noqa: PLC0415
-    from garde.services.night import night_arrivals  # noqa: PLC0415
+    from garde.services.demo import demo_arrivals, demo_night_start, run_demo  # noqa: PLC0415
 
     settings = state(ctx).settings()
     start = demo_night_start(datetime.now(tz=UTC))
-    total = len(night_arrivals(settings, start, seed))
+    total = len(demo_arrivals(settings, start, seed, hours))
     click.echo(
         f"Demo night from {start:%Y-%m-%d %H:%M} UTC: {total} studies from "
         f"{len(settings.sites)} hospitals, {len(settings.radiologists)} radiologists"
     )
     with click.progressbar(length=total, label="night", file=sys.stderr) as bar:
         report = run_demo(
-            settings, data_dir=data_dir, seed=seed, night_start=start, progress=bar.update
+            settings,
+            data_dir=data_dir,
+            seed=seed,
+            night_start=start,
+            hours=hours,
+            progress=bar.update,
         )
     click.echo(
         f"\n{report.studies} studies ({report.instances} instances) received, "
         f"{report.previews} previews rendered, {report.fallback} to the fallback pool, "
-        f"{report.unassigned} unassigned.\n"
+        f"{report.unassigned} unassigned, {report.handed_to_day_team} unread at the end of the "
+        "night (handed to the day team).\n"
     )
     echo_table(
         ["PRIORITY", "STUDIES", "READ", "WITHIN SLA", "MEAN", "P90"],

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from garde.bootstrap import build_runtime
 from garde.dispatch.model import Priority, Shift, StudyState
 from garde.reports.sla_chart import render_sla_curves
+from garde.scheduling.jobs import dispatch_stable_studies, hand_over_shifts, watch_sla
 from garde.services.clock import FrozenClock
 from garde.services.night import DemoArrival, night_arrivals
 from garde.services.reading import ReadingService
@@ -62,6 +63,8 @@ class DemoReport:
     reads_by_radiologist: dict[str, int]
     fallback: int
     unassigned: int
+    # Still unread when the night shift ends: the morning team's first studies.
+    handed_to_day_team: int
     previews: int
     data_dir: Path
     chart: Path | None = None
@@ -110,15 +113,27 @@ def demo_roster(settings: Settings, start: datetime) -> list[Shift]:
     return [Shift(rid, a, b) for rid, (a, b) in plan.items()]
 
 
+def demo_arrivals(
+    settings: Settings, start: datetime, seed: int, hours: float | None = None
+) -> list[DemoArrival]:
+    """The night's arrivals, or only those of its first ``hours``."""
+    arrivals = night_arrivals(settings, start, seed)
+    if hours is None:
+        return arrivals
+    stop = start + timedelta(hours=hours)
+    return [a for a in arrivals if a.at < stop]
+
+
 def run_demo(
     settings: Settings,
     *,
     data_dir: Path,
     seed: int = 7,
     night_start: datetime,
+    hours: float | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> DemoReport:
-    """Run one night on ``settings`` in a fresh ``data_dir``; returns the night's figures."""
+    """Run one night (or its first ``hours``) on ``settings`` in a fresh ``data_dir``."""
     if data_dir.exists():
         shutil.rmtree(data_dir)
     settings = replace(
@@ -133,17 +148,22 @@ def run_demo(
     clock = FrozenClock(night_start)
     runtime = build_runtime(settings, clock=clock)
     try:
-        return _run(runtime, clock, seed, progress)
+        return _run(runtime, clock, seed, hours, progress)
     finally:
         runtime.close()
 
 
 def _run(
-    runtime: Runtime, clock: FrozenClock, seed: int, progress: Callable[[int], None] | None
+    runtime: Runtime,
+    clock: FrozenClock,
+    seed: int,
+    hours: float | None,
+    progress: Callable[[int], None] | None,
 ) -> DemoReport:
     settings = runtime.settings
     start = clock.now()
     end = start + NIGHT_LENGTH
+    last_arrival = start + timedelta(hours=hours) if hours is not None else end
     runtime.sync_directory()
     shifts = demo_roster(settings, start)
     with runtime.uow() as uow:
@@ -154,7 +174,7 @@ def _run(
         runtime,
         clock,
         ReadingService(runtime.uow, runtime.dispatch.board),
-        night_arrivals(settings, start, seed),
+        demo_arrivals(settings, start, seed, hours),
     )
     readers = {
         r.id: _Reader(r.id, r.speed)
@@ -171,7 +191,7 @@ def _run(
                 shifts=shifts,
                 port=gateway.port,
                 tmp=Path(tmp),
-                end=end,
+                end=last_arrival,
                 progress=progress,
             )
     finally:
@@ -212,7 +232,10 @@ def _simulate(
             night.true_minutes[uid] = arrival.true_minutes
             if progress:
                 progress(1)
-        night.runtime.dispatch.sweep(now)
+        # The jobs `serve` schedules, run every simulated minute on the injected clock.
+        dispatch_stable_studies(night.runtime)
+        watch_sla(night.runtime)
+        hand_over_shifts(night.runtime)
         _read(night, readers, shifts, now)
         night.clock.advance(STEP)
 
@@ -281,6 +304,7 @@ def _report(night: _Night, readers: dict[str, _Reader], start: datetime) -> Demo
         reads_by_radiologist={rid: r.reads for rid, r in readers.items()},
         fallback=sum(1 for r in records if r.fallback),
         unassigned=sum(1 for r in records if r.assignee is None),
+        handed_to_day_team=sum(1 for r in records if r.state is not StudyState.DONE),
         previews=previews,
         data_dir=night.runtime.settings.data_dir,
         chart=chart,
