@@ -79,7 +79,8 @@ def render_page(
 ) -> str:
     """The page's HTML; image links are relative to ``out_dir`` (where the page lives)."""
     priority = info.priority.lower()
-    name = info.accession or info.study_uid
+    # On a phone the heading is what the exam is; the UID stays in the table below.
+    name = info.description or f"Examen {info.accession or info.study_uid}"
     rows = []
     if info.description:
         rows.append(("Examen", info.description))
@@ -94,7 +95,7 @@ def render_page(
     rows.append(("Study UID", info.study_uid))
     extra = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>\n" for k, v in rows)
     return _template().substitute(
-        title=html.escape(f"Examen {name}"),
+        title=html.escape(name),
         priority=html.escape(priority),
         priority_colour=PRIORITY_COLOURS.get(priority, "#9ab"),
         site=html.escape(info.site_name),
