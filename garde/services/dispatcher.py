@@ -28,6 +28,7 @@ from garde.dispatch.errors import DispatchError
 from garde.dispatch.lifecycle import StudyEvent
 from garde.dispatch.model import Priority, Study, StudyState
 from garde.dispatch.router import route
+from garde.services.snapshot import study_of
 from garde.store.enums import AssignedBy
 
 if TYPE_CHECKING:
@@ -421,20 +422,3 @@ class DispatchService:
                     self.board.assign(study, decision.radiologist_id, now)
                     moved += 1
         return moved
-
-
-def study_of(record: StudyRecord) -> Study | None:
-    """The router's view of a stored, triaged study (None if not triaged yet)."""
-    if record.priority is None or record.deadline is None or record.reading_minutes is None:
-        return None
-    return Study(
-        uid=record.study_uid,
-        site_id=record.site_id,
-        priority=record.priority,
-        skills=record.skills,
-        reading_minutes=record.reading_minutes,
-        arrived_at=record.first_received_at,
-        deadline=record.deadline,
-        patient_key=record.patient_key,
-        rule=record.triage_rule or "",
-    )

@@ -25,7 +25,7 @@ from garde.dispatch import sla
 from garde.dispatch.model import StudyState
 from garde.dispatch.router import route
 from garde.dispatch.sla import EscalationTier
-from garde.services.dispatcher import study_of
+from garde.services.snapshot import study_of
 from garde.store.enums import AssignedBy
 
 if TYPE_CHECKING:
