@@ -88,9 +88,7 @@ class Runtime:
             notifier=self.notifier,
             default_stable_age_s=settings.gateway.stable_age_s,
             previews=self.previews,
-            uncovered_routine_delay=timedelta(
-                seconds=settings.scheduler.uncovered_routine_delay_s
-            ),
+            uncovered_routine_delay=timedelta(seconds=settings.scheduler.uncovered_routine_delay_s),
         )
         self.worklist = WorklistService(self.uow, settings.previews.dir)
 
