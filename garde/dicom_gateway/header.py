@@ -1,12 +1,15 @@
 """Reading what the gateway needs from a received dataset, without touching pixel data.
 
 The dataset arrives encoded; it is never decoded in full nor re-encoded. Only its
-header is parsed (``stop_before_pixels``), to file and index it.
+header is parsed (up to the pixel data, only the attributes used), to file and index it.
+The negotiated transfer syntax is known, so the dataset is read as it arrived with
+pydicom's `read_dataset`, without first prefixing a file meta group to parse back.
 """
 
 from __future__ import annotations
 
 import hmac
+import threading
 import zlib
 from dataclasses import dataclass, field
 from hashlib import sha256
@@ -15,9 +18,16 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pydicom import dcmread
 from pydicom.dataset import FileMetaDataset
+from pydicom.filereader import read_dataset
 from pydicom.filewriter import write_file_meta_info
 from pydicom.multival import MultiValue
-from pydicom.uid import UID, DeflatedExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom.tag import BaseTag, Tag
+from pydicom.uid import (
+    UID,
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRBigEndian,
+    ImplicitVRLittleEndian,
+)
 from pynetdicom import PYNETDICOM_IMPLEMENTATION_UID
 
 from garde.dicom_gateway.errors import TransferSyntaxMismatchError
@@ -47,6 +57,10 @@ _TAGS = [
     "AccessionNumber",
     "PatientID",
 ]
+_TAG_OF: dict[str, BaseTag] = {keyword: Tag(keyword) for keyword in _TAGS}
+_TAG_LIST: list[BaseTag | int] = list(_TAG_OF.values())
+# Where pydicom's ``stop_before_pixels`` stops: Float, Double Float and Pixel Data.
+_PIXEL_DATA_TAGS = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010})
 
 # Every VR of PS3.5 6.2: an explicit VR element carries one of these after its tag.
 _VRS = frozenset(
@@ -79,18 +93,43 @@ class InstanceHeader:
 def file_meta(
     sop_class_uid: str, sop_instance_uid: str, transfer_syntax: str, calling_ae: str
 ) -> bytes:
-    """Preamble, ``DICM`` and the encoded file meta group, recording the sending AE."""
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = UID(sop_class_uid)
+    """Preamble, ``DICM`` and the encoded file meta group, recording the sending AE.
+
+    The `FileMetaDataset` of a (SOP class, transfer syntax, sending AE) is built once per
+    thread (an association sends many instances of one kind) and only its SOP Instance
+    UID is set per instance; pydicom encodes it (and recomputes the group length).
+    """
+    meta = _meta_template(sop_class_uid, transfer_syntax, calling_ae)
     meta.MediaStorageSOPInstanceUID = UID(sop_instance_uid)
-    meta.TransferSyntaxUID = UID(transfer_syntax)
-    meta.ImplementationClassUID = PYNETDICOM_IMPLEMENTATION_UID
-    meta.ImplementationVersionName = IMPLEMENTATION_VERSION
-    meta.SourceApplicationEntityTitle = calling_ae
     buffer = BytesIO()
     buffer.write(_PREAMBLE)
     write_file_meta_info(buffer, meta, enforce_standard=True)  # type: ignore[arg-type]
     return buffer.getvalue()
+
+
+_MAX_META_TEMPLATES = 64  # per thread; cleared wholesale when full
+_templates = threading.local()
+
+
+def _meta_template(sop_class_uid: str, transfer_syntax: str, calling_ae: str) -> FileMetaDataset:
+    """This thread's file meta of (class, syntax, AE); never shared across threads."""
+    cache: dict[tuple[str, str, str], FileMetaDataset] | None = getattr(_templates, "by_key", None)
+    if cache is None:
+        cache = _templates.by_key = {}
+    key = (sop_class_uid, transfer_syntax, calling_ae)
+    meta = cache.get(key)
+    if meta is None:
+        if len(cache) >= _MAX_META_TEMPLATES:
+            cache.clear()
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID = UID(sop_class_uid)
+        meta.MediaStorageSOPInstanceUID = UID("")
+        meta.TransferSyntaxUID = UID(transfer_syntax)
+        meta.ImplementationClassUID = PYNETDICOM_IMPLEMENTATION_UID
+        meta.ImplementationVersionName = IMPLEMENTATION_VERSION
+        meta.SourceApplicationEntityTitle = calling_ae
+        cache[key] = meta
+    return meta
 
 
 _PREAMBLE = b"\x00" * 128 + b"DICM"
@@ -133,13 +172,44 @@ def read_header(source: bytes | Path | BinaryIO) -> InstanceHeader:
     return header_from_dataset(ds)
 
 
+def read_dataset_header(source: bytes | BinaryIO, transfer_syntax: str) -> InstanceHeader:
+    """Parse an encoded dataset (no file meta, as received) up to the pixel data.
+
+    ``source`` is read from its current position in the negotiated ``transfer_syntax``
+    (implicit or explicit VR, little or big endian). Deflated datasets are not accepted
+    here: prefix their file meta and use `read_header` (pydicom inflates them).
+
+    Raises
+    ------
+    pydicom.errors.InvalidDicomError, ValueError, ...
+        Whatever pydicom raises on a malformed header (the caller maps it to 0xC210).
+    garde.dicom_gateway.errors.InvalidUIDError
+        A UID the instance is filed under is missing or invalid.
+    """
+    if transfer_syntax == DeflatedExplicitVRLittleEndian:
+        raise ValueError("a deflated dataset is read with its file meta (read_header)")
+    fp: Any = BytesIO(source) if isinstance(source, bytes) else source
+    ds = read_dataset(
+        fp,
+        is_implicit_VR=transfer_syntax == ImplicitVRLittleEndian,
+        is_little_endian=transfer_syntax != ExplicitVRBigEndian,
+        stop_when=_at_pixel_data,
+        specific_tags=list(_TAG_LIST),
+    )
+    return header_from_dataset(ds)
+
+
+def _at_pixel_data(tag: BaseTag, _vr: str | None, _length: int) -> bool:
+    return tag in _PIXEL_DATA_TAGS
+
+
 def header_from_dataset(ds: Dataset) -> InstanceHeader:
     """The `InstanceHeader` of an already read dataset."""
     return InstanceHeader(
-        sop_class_uid=checked_uid("SOPClassUID", ds.get("SOPClassUID")),
-        sop_instance_uid=checked_uid("SOPInstanceUID", ds.get("SOPInstanceUID")),
-        study_uid=checked_uid("StudyInstanceUID", ds.get("StudyInstanceUID")),
-        series_uid=checked_uid("SeriesInstanceUID", ds.get("SeriesInstanceUID")),
+        sop_class_uid=checked_uid("SOPClassUID", _value(ds, "SOPClassUID")),
+        sop_instance_uid=checked_uid("SOPInstanceUID", _value(ds, "SOPInstanceUID")),
+        study_uid=checked_uid("StudyInstanceUID", _value(ds, "StudyInstanceUID")),
+        series_uid=checked_uid("SeriesInstanceUID", _value(ds, "SeriesInstanceUID")),
         modality=_text(ds, "Modality", 16),
         series_number=_integer(ds, "SeriesNumber"),
         instance_number=_integer(ds, "InstanceNumber"),
@@ -162,8 +232,14 @@ def patient_key(secret: bytes, site_id: str, patient_id: str) -> str:
     return hmac.new(secret, message, sha256).hexdigest()
 
 
+def _value(ds: Dataset, keyword: str) -> Any:
+    """The value of one of `_TAGS`, or None; looked up by tag (no keyword resolution)."""
+    element = ds.get(_TAG_OF[keyword])
+    return None if element is None else element.value
+
+
 def _text(ds: Dataset, keyword: str, limit: int) -> str:
-    value = ds.get(keyword)
+    value = _value(ds, keyword)
     if value is None:
         return ""
     if isinstance(value, MultiValue):
@@ -172,7 +248,7 @@ def _text(ds: Dataset, keyword: str, limit: int) -> str:
 
 
 def _integer(ds: Dataset, keyword: str) -> int | None:
-    value = ds.get(keyword)
+    value = _value(ds, keyword)
     if isinstance(value, MultiValue):
         value = value[0] if value else None
     if value is None or value == "":

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from pydicom.uid import DeflatedExplicitVRLittleEndian
+
 from garde.dicom_gateway import status
 from garde.dicom_gateway.errors import (
     DatasetMismatchError,
@@ -24,6 +26,7 @@ from garde.dicom_gateway.header import (
     check_encoding,
     file_meta,
     patient_key,
+    read_dataset_header,
     read_header,
 )
 from garde.dicom_gateway.uids import checked_uid, is_valid_uid
@@ -219,16 +222,26 @@ class IntakeService:
 
 
 def _parse(meta: bytes, dataset: bytes | FileSlice, transfer_syntax: str) -> InstanceHeader:
-    """Check the encoding and read the header; any pydicom failure becomes `_DecodeError`."""
+    """Check the encoding and read the header; any pydicom failure becomes `_DecodeError`.
+
+    The dataset is read in place (no copy with its file meta in front), except a
+    deflated one: pydicom inflates it when reading it as a file.
+    """
+    deflated = transfer_syntax == DeflatedExplicitVRLittleEndian
     try:
         if isinstance(dataset, FileSlice):
             with dataset.path.open("rb") as fp:
                 fp.seek(dataset.offset)
                 check_encoding(fp.read(_HEAD_BYTES), transfer_syntax)
-                fp.seek(0)
-                return read_header(fp)
+                if deflated:
+                    fp.seek(0)  # the spooled file starts with its file meta
+                    return read_header(fp)
+                fp.seek(dataset.offset)
+                return read_dataset_header(fp, transfer_syntax)
         check_encoding(dataset[:_HEAD_BYTES], transfer_syntax)
-        return read_header(meta + dataset)
+        if deflated:
+            return read_header(meta + dataset)
+        return read_dataset_header(dataset, transfer_syntax)
     except (InvalidUIDError, TransferSyntaxMismatchError):
         raise
     except Exception as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from io import BytesIO
 
 import pytest
@@ -9,6 +10,7 @@ from pydicom import dcmread
 from pydicom.uid import (
     CTImageStorage,
     DeflatedExplicitVRLittleEndian,
+    ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
     JPEGBaseline8Bit,
@@ -19,6 +21,7 @@ from garde.dicom_gateway.header import (
     check_encoding,
     file_meta,
     patient_key,
+    read_dataset_header,
     read_header,
 )
 from tests.helpers import make_dataset
@@ -52,6 +55,70 @@ def test_file_meta_records_the_instance_syntax_and_sending_ae(sop, ts, ae):
     assert meta.MediaStorageSOPInstanceUID == sop
     assert meta.TransferSyntaxUID == ts
     assert meta.SourceApplicationEntityTitle == ae
+
+
+def test_file_meta_of_successive_instances_each_carry_their_own_uid():
+    # One template per (class, syntax, AE) and thread: only the instance UID changes,
+    # and the group length follows the UID's length.
+    first = file_meta(CTImageStorage, "1.2.3", ExplicitVRLittleEndian, "NORD_CT")
+    second = file_meta(CTImageStorage, "1.2.3." + "4" * 50, ExplicitVRLittleEndian, "NORD_CT")
+    third = file_meta(CTImageStorage, "1.2.3", ExplicitVRLittleEndian, "NORD_CT")
+    other_ae = file_meta(CTImageStorage, "1.2.3", ExplicitVRLittleEndian, "SUD_MR")
+    assert first == third
+    assert dcmread(BytesIO(second)).file_meta.MediaStorageSOPInstanceUID == "1.2.3." + "4" * 50
+    assert len(second) > len(first)
+    assert dcmread(BytesIO(other_ae)).file_meta.SourceApplicationEntityTitle == "SUD_MR"
+    assert dcmread(BytesIO(first)).file_meta.SourceApplicationEntityTitle == "NORD_CT"
+
+
+def test_file_meta_from_concurrent_threads_never_mix_instances():
+    failures: list[str] = []
+
+    def encode(prefix: str) -> None:
+        for n in range(200):
+            sop = f"{prefix}.{n}"
+            meta = dcmread(BytesIO(file_meta(CTImageStorage, sop, ExplicitVRLittleEndian, "A")))
+            if meta.file_meta.MediaStorageSOPInstanceUID != sop:
+                failures.append(sop)
+
+    threads = [threading.Thread(target=encode, args=(f"1.2.{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+
+
+@pytest.mark.parametrize(
+    "ts", [ImplicitVRLittleEndian, ExplicitVRLittleEndian, ExplicitVRBigEndian, JPEGBaseline8Bit]
+)
+def test_dataset_header_reads_the_dataset_as_received(ts):
+    ds = make_dataset(patient_id="PAT-7", instance_number=12)
+    ds.AccessionNumber = "ACC9"
+    if ts == JPEGBaseline8Bit:
+        ts = ExplicitVRLittleEndian  # encapsulated or not, the header is explicit VR LE
+    expected = read_header(part10(ds, ts))
+    assert read_dataset_header(wire(ds, ts), ts) == expected
+    assert (expected.instance_number, expected.accession_number) == (12, "ACC9")
+    assert expected.patient_id == "PAT-7"
+
+
+def test_dataset_header_reads_from_a_file_position_and_stops_before_the_pixels():
+    ds = make_dataset()
+    data = wire(ds, ExplicitVRLittleEndian)
+    pixels_at = data.index(b"\xe0\x7f\x10\x00")
+    fp = BytesIO(b"JUNK" + data[: pixels_at + 12])  # pixel data header only, no value
+    fp.seek(4)
+    header = read_dataset_header(fp, ExplicitVRLittleEndian)
+    assert header.sop_instance_uid == ds.SOPInstanceUID
+
+
+def test_dataset_header_refuses_a_deflated_dataset():
+    ds = make_dataset()
+    with pytest.raises(ValueError, match="deflated"):
+        read_dataset_header(
+            wire(ds, DeflatedExplicitVRLittleEndian), DeflatedExplicitVRLittleEndian
+        )
 
 
 @pytest.mark.parametrize(
