@@ -78,6 +78,9 @@ class _Reader:
     current: str | None = None
     until: datetime | None = None
     reads: int = 0
+    current_is_stroke: bool = False
+    # Reads put aside for a stroke alert, with the time they still need (last in, first out).
+    paused: list[tuple[str, timedelta]] = field(default_factory=list)
 
 
 @dataclass
@@ -241,24 +244,38 @@ def _simulate(
 
 
 def _read(night: _Night, readers: dict[str, _Reader], shifts: list[Shift], now: datetime) -> None:
-    """Each idle reader on shift starts the top of their worklist; finished reads close."""
+    """Each reader on shift reads the top of their worklist; a stroke alert interrupts a
+    non-stroke read (it stays in progress and resumes after), as it does at a workstation."""
     for reader in readers.values():
         if reader.current is not None and reader.until is not None and reader.until <= now:
             night.reading.finish(reader.current, reader.radiologist_id, now, "demo-report")
             night.read_at[reader.current] = now
-            reader.current, reader.until = None, None
+            reader.current, reader.until, reader.current_is_stroke = None, None, False
             reader.reads += 1
         on_shift = any(s.radiologist_id == reader.radiologist_id and s.covers(now) for s in shifts)
-        if reader.current is not None or not on_shift:
+        if reader.current_is_stroke or not (on_shift or reader.current or reader.paused):
             continue
         rows = night.runtime.worklist.worklist(reader.radiologist_id, now=now, origin="demo")
-        waiting = [r for r in rows if r.state == StudyState.ASSIGNED]
-        if not waiting:
-            continue
-        uid = waiting[0].study_uid
-        night.reading.start(uid, reader.radiologist_id, now)
-        minutes = night.true_minutes.get(uid, 15.0) / reader.speed
-        reader.current, reader.until = uid, now + timedelta(minutes=max(1.0, minutes))
+        waiting = [r for r in rows if r.state == StudyState.ASSIGNED] if on_shift else []
+        strokes = [r for r in waiting if r.priority is Priority.STROKE]
+        if reader.current is not None:
+            if not strokes or reader.until is None:
+                continue
+            reader.paused.append((reader.current, reader.until - now))
+            _start(night, reader, strokes[0].study_uid, now, stroke=True)
+        elif strokes or (waiting and not reader.paused):
+            top = (strokes or waiting)[0]
+            _start(night, reader, top.study_uid, now, stroke=top.priority is Priority.STROKE)
+        elif reader.paused:
+            reader.current, left = reader.paused.pop()
+            reader.until = now + left
+
+
+def _start(night: _Night, reader: _Reader, uid: str, now: datetime, *, stroke: bool) -> None:
+    night.reading.start(uid, reader.radiologist_id, now)
+    minutes = night.true_minutes.get(uid, 15.0) / reader.speed
+    reader.current, reader.until = uid, now + timedelta(minutes=max(1.0, minutes))
+    reader.current_is_stroke = stroke
 
 
 def _report(night: _Night, readers: dict[str, _Reader], start: datetime) -> DemoReport:
