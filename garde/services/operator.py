@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from garde.dispatch.errors import DispatchError
 from garde.dispatch.model import StudyState
-from garde.services.audit_trail import record_refusal
 from garde.services.identity import IdentityError, PermissionDeniedError
 from garde.services.reading import ReadingRefusedError, Refusal
+from garde.services.refusals import record_refused
 from garde.services.snapshot import study_of
 from garde.store.enums import AssignedBy
 from garde.store.repositories.claim import ClaimRepository
@@ -66,7 +66,9 @@ class OperatorService:
             _require_operator(by, "assign studies")
             record, updated = self._assign(study_uid, radiologist_id, by, reason, now, origin)
         except (ReadingRefusedError, IdentityError) as exc:
-            self._refused(by, "assign", now, origin, exc, study_uid=study_uid)
+            record_refused(
+                self.uow_factory, by, "assign", now=now, origin=origin, exc=exc, study_uid=study_uid
+            )
             raise
         self._follow_on_board(record, radiologist_id, now)
         return updated
@@ -149,7 +151,7 @@ class OperatorService:
         try:
             _require_operator(by, "list studies")
         except IdentityError as exc:
-            self._refused(by, "view_studies", now, origin, exc)
+            record_refused(self.uow_factory, by, "view_studies", now=now, origin=origin, exc=exc)
             raise
         with self.uow_factory() as uow:
             found = uow.studies.by_state(state)
@@ -184,7 +186,7 @@ class OperatorService:
                     f"{by.subject} may only read their own audit (--radiologist {by.subject})"
                 )
         except IdentityError as exc:
-            self._refused(by, "view_audit", now, origin, exc)
+            record_refused(self.uow_factory, by, "view_audit", now=now, origin=origin, exc=exc)
             raise
         with self.uow_factory() as uow:
             events = (
@@ -203,29 +205,6 @@ class OperatorService:
             )
             uow.commit()
         return events
-
-    def _refused(
-        self,
-        by: Identity,
-        action: str,
-        now: datetime,
-        origin: str,
-        exc: Exception,
-        *,
-        study_uid: str | None = None,
-    ) -> None:
-        reason = exc.reason.value if isinstance(exc, ReadingRefusedError) else "not_allowed"
-        record_refusal(
-            self.uow_factory,
-            actor=by.subject,
-            action=action,
-            now=now,
-            origin=origin,
-            reason=reason,
-            message=str(exc),
-            radiologist_id=None if by.is_operator else by.subject,
-            detail={"study_uid": study_uid} if study_uid else None,
-        )
 
     def _follow_on_board(self, record: StudyRecord, radiologist_id: str, now: datetime) -> None:
         """Keep this process's board in step, when it holds the study (serve, demo)."""

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from garde.dispatch.explanation import Explanation
-from garde.services.audit_trail import record_refusal
 from garde.services.identity import IdentityError, PermissionDeniedError
 from garde.services.reading import ReadingRefusedError, Refusal
+from garde.services.refusals import record_refused
 from garde.store.enums import PreviewKind
 
 if TYPE_CHECKING:
@@ -63,7 +63,9 @@ class StudyInfoService:
                 self._audit(uow, by, "open", record, now, origin)
                 uow.commit()
         except (ReadingRefusedError, IdentityError) as exc:
-            self._refused(by, "open", study_uid, now, origin, exc)
+            record_refused(
+                self.uow_factory, by, "open", now=now, origin=origin, exc=exc, study_uid=study_uid
+            )
             raise
         return path.resolve()
 
@@ -78,7 +80,15 @@ class StudyInfoService:
                 self._audit(uow, by, "explain", record, now, origin)
                 uow.commit()
         except (ReadingRefusedError, IdentityError) as exc:
-            self._refused(by, "explain", study_uid, now, origin, exc)
+            record_refused(
+                self.uow_factory,
+                by,
+                "explain",
+                now=now,
+                origin=origin,
+                exc=exc,
+                study_uid=study_uid,
+            )
             raise
         last = history[-1] if history else None
         return StudyExplanation(
@@ -136,28 +146,6 @@ class StudyInfoService:
             radiologist_id=None if by.is_operator else by.subject,
             origin=origin,
             detail={"outcome": "ok"},
-        )
-
-    def _refused(  # noqa: PLR0917 - private; every argument is named at the call sites
-        self,
-        by: Identity,
-        action: str,
-        study_uid: str,
-        now: datetime,
-        origin: str,
-        exc: Exception,
-    ) -> None:
-        reason = exc.reason.value if isinstance(exc, ReadingRefusedError) else "not_allowed"
-        record_refusal(
-            self.uow_factory,
-            actor=by.subject,
-            action=action,
-            now=now,
-            origin=origin,
-            reason=reason,
-            message=str(exc),
-            radiologist_id=None if by.is_operator else by.subject,
-            detail={"study_uid": study_uid},
         )
 
 
