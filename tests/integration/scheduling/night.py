@@ -13,9 +13,8 @@ from pydicom import dcmread
 
 from garde.bootstrap import Runtime, build_runtime
 from garde.config import load_settings
-from garde.dispatch.model import InstanceReceived
 from garde.services.clock import FrozenClock
-from garde.store.instance_index import SqlInstanceIndex
+from tests.gateway_intake import index_as_received
 from tests.helpers import write_series
 
 if TYPE_CHECKING:
@@ -63,35 +62,8 @@ def receive(
     """Write ``count`` synthetic instances and index them as received at ``at``."""
     folder = tmp_path / "in" / uuid.uuid4().hex[:12]
     files = write_series(folder, count, rows=16, columns=16, **kwargs)
-    index = SqlInstanceIndex(rt.session_factory)
-    storage = rt.settings.gateway.storage_dir
-    study_uid = ""
-    for f in files:
-        ds = dcmread(f, stop_before_pixels=True)
-        study_uid = ds.StudyInstanceUID
-        relative = Path(ds.StudyInstanceUID) / ds.SeriesInstanceUID / f"{ds.SOPInstanceUID}.dcm"
-        (storage / relative).parent.mkdir(parents=True, exist_ok=True)
-        (storage / relative).write_bytes(f.read_bytes())
-        index.record(
-            InstanceReceived(
-                sop_instance_uid=ds.SOPInstanceUID,
-                sop_class_uid=ds.SOPClassUID,
-                series_uid=ds.SeriesInstanceUID,
-                study_uid=ds.StudyInstanceUID,
-                transfer_syntax=ds.file_meta.TransferSyntaxUID,
-                site_id=site_id,
-                calling_ae="TEST",
-                path=str(relative),
-                size_bytes=f.stat().st_size,
-                received_at=at,
-                modality=ds.Modality,
-                instance_number=int(ds.InstanceNumber),
-                study_description=ds.StudyDescription,
-                body_part=ds.BodyPartExamined,
-                patient_key=f"k-{study_uid[-6:]}",
-            )
-        )
-    return study_uid
+    uid = str(dcmread(files[0], stop_before_pixels=True).StudyInstanceUID)
+    return index_as_received(rt, files, site_id, at, calling_ae="TEST", patient_key=f"k-{uid[-6:]}")
 
 
 def record(rt: Runtime, uid: str) -> StudyRecord:

@@ -7,14 +7,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from pydicom import dcmread
 
 from garde.bootstrap import Runtime, build_runtime
 from garde.config import load_settings
-from garde.dispatch.model import InstanceReceived, Priority, Shift, StudyState
+from garde.dispatch.model import Priority, Shift, StudyState
 from garde.services.clock import FrozenClock
 from garde.services.reading import ReadingRefusedError, ReadingService
-from garde.store.instance_index import SqlInstanceIndex
+from tests.gateway_intake import index_as_received
 from tests.helpers import write_series
 
 T0 = datetime(2026, 11, 20, 22, 0, tzinfo=UTC)
@@ -50,36 +49,7 @@ def runtime(migrated_url: str, tmp_path: Path) -> Runtime:
 
 
 def receive(rt: Runtime, files: list[Path], site_id: str, at: datetime) -> str:
-    """Index files as the gateway would (copied into storage first)."""
-    index = SqlInstanceIndex(rt.session_factory)
-    storage = rt.settings.gateway.storage_dir
-    study_uid = ""
-    for f in files:
-        ds = dcmread(f, stop_before_pixels=True)
-        study_uid = ds.StudyInstanceUID
-        relative = Path(ds.StudyInstanceUID) / ds.SeriesInstanceUID / f"{ds.SOPInstanceUID}.dcm"
-        (storage / relative).parent.mkdir(parents=True, exist_ok=True)
-        (storage / relative).write_bytes(f.read_bytes())
-        index.record(
-            InstanceReceived(
-                sop_instance_uid=ds.SOPInstanceUID,
-                sop_class_uid=ds.SOPClassUID,
-                series_uid=ds.SeriesInstanceUID,
-                study_uid=ds.StudyInstanceUID,
-                transfer_syntax=ds.file_meta.TransferSyntaxUID,
-                site_id=site_id,
-                calling_ae="VILLEFR_CT1",
-                path=str(relative),
-                size_bytes=f.stat().st_size,
-                received_at=at,
-                modality=ds.Modality,
-                instance_number=int(ds.InstanceNumber),
-                study_description=ds.StudyDescription,
-                body_part=ds.BodyPartExamined,
-                patient_key="k-1",
-            )
-        )
-    return study_uid
+    return index_as_received(rt, files, site_id, at)
 
 
 def test_stroke_study_goes_to_a_credentialed_neuro_reader_with_a_preview(

@@ -13,17 +13,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from pydicom import dcmread
 from pydicom.uid import generate_uid
 
 from garde.bootstrap import Runtime, build_runtime
 from garde.config import load_settings
-from garde.dispatch.model import InstanceReceived, Priority
+from garde.dispatch.model import Priority
 from garde.services.clock import FrozenClock
-from garde.store.instance_index import SqlInstanceIndex
 from garde.viewer_export import PreviewPool
 from garde.viewer_export.image_io import load_image
 from garde.viewer_export.page import local_time
+from tests.gateway_intake import index_as_received
 from tests.helpers import write_series
 from tests.store_fixtures import *  # noqa: F403 - the store's fixtures (SQLite, PostgreSQL)
 
@@ -49,36 +48,7 @@ def runtime(migrated_url: str, tmp_path: Path) -> Runtime:
 
 
 def receive(rt: Runtime, files: list[Path], site_id: str = "h01") -> str:
-    """Copy files into storage and index them, as the gateway does."""
-    index = SqlInstanceIndex(rt.session_factory)
-    storage = rt.settings.gateway.storage_dir
-    study_uid = ""
-    for f in files:
-        ds = dcmread(f, stop_before_pixels=True)
-        study_uid = ds.StudyInstanceUID
-        relative = Path(study_uid) / ds.SeriesInstanceUID / f"{ds.SOPInstanceUID}.dcm"
-        (storage / relative).parent.mkdir(parents=True, exist_ok=True)
-        (storage / relative).write_bytes(f.read_bytes())
-        index.record(
-            InstanceReceived(
-                sop_instance_uid=ds.SOPInstanceUID,
-                sop_class_uid=ds.SOPClassUID,
-                series_uid=ds.SeriesInstanceUID,
-                study_uid=study_uid,
-                transfer_syntax=ds.file_meta.TransferSyntaxUID,
-                site_id=site_id,
-                calling_ae="VILLEFR_CT1",
-                path=str(relative),
-                size_bytes=f.stat().st_size,
-                received_at=T0,
-                modality=ds.Modality,
-                instance_number=int(ds.InstanceNumber),
-                study_description=ds.StudyDescription,
-                body_part=ds.BodyPartExamined,
-                patient_key="k-1",
-            )
-        )
-    return study_uid
+    return index_as_received(rt, files, site_id, T0)
 
 
 def stroke_study(folder: Path) -> list[Path]:
