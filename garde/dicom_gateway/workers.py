@@ -314,6 +314,8 @@ class GatewayWorkers:
                     proc.pid,
                     proc.exitcode,
                 )
+                with self._changed:  # readers of ``pids`` must never see a closed process
+                    self._procs.pop(slot, None)
                 proc.close()
                 self._spawn(slot)
 
