@@ -7,6 +7,8 @@ dcmtk's storescu, with 1 and 4 concurrent senders, into several receivers in one
 - ``discard``: the same pynetdicom receive path (same server, contexts, unlimited
   PDUs, TCP_NODELAY) with a handler that reads the encoded dataset and discards it:
   the ceiling of the library in one process;
+- ``discard_workers``: that discarding gateway in one process per core on one port
+  (SO_REUSEPORT, as Garde's workers): the library's ceiling on this machine's cores;
 - ``orthanc``: Debian's Orthanc with its default storage (files + SQLite, synced);
 - ``storescp``: dcmtk's storescp writing each instance to disk (forking per association).
 
@@ -26,6 +28,7 @@ import argparse
 import contextlib
 import json
 import logging
+import multiprocessing
 import os
 import platform
 import shutil
@@ -53,7 +56,7 @@ from garde.store.models import InstanceRow
 ENV = {**os.environ, "TCP_NODELAY": "1"}
 SENDER_AE = "BENCH_CT"
 SITES = (Site("bench", "Benchmark hospital", frozenset({SENDER_AE})),)
-RECEIVERS = ("garde", "garde_single_process", "discard", "orthanc", "storescp")
+RECEIVERS = ("garde", "garde_single_process", "discard", "discard_workers", "orthanc", "storescp")
 TARGETS = {  # issue 7
     "1": {"garde_vs_discard": 0.75, "garde_vs_orthanc": 1.5},
     "4": {"garde_vs_orthanc": 1.2},
@@ -181,14 +184,16 @@ def _garde_count(runtime) -> int:
 
 
 @contextlib.contextmanager
-def discard_receiver(work: Path):
+def discard_receiver(work: Path, *, port: int = 0, reuse_port: bool = False):
     class _NoIndex:
         def record(self, _instance) -> bool:
             return True
 
     received = []
-    settings = GatewaySettings(port=0, storage_dir=work / "unused")
-    gateway = Gateway(replace(settings), SITES, _NoIndex(), patient_key_secret=b"bench")
+    settings = GatewaySettings(port=port, storage_dir=work / "unused")
+    gateway = Gateway(
+        replace(settings), SITES, _NoIndex(), patient_key_secret=b"bench", reuse_port=reuse_port
+    )
 
     def discard(request) -> int:  # the handler has already read the encoded dataset
         received.append(len(request.dataset))
@@ -200,6 +205,52 @@ def discard_receiver(work: Path):
         yield gateway.port, "GARDE", lambda: len(received)
     finally:
         gateway.stop()
+
+
+def _serve_discarding(port: int, ready, stop) -> None:
+    """A discarding gateway on a shared port, in a spawned process (``discard_workers``)."""
+    work_dir = Path(tempfile.mkdtemp(prefix="garde-discard-"))
+    with discard_receiver(work_dir, port=port, reuse_port=True) as (_port, _called, stored):
+        ready.set()
+        stop.wait()
+        (work_dir / "count").write_text(str(stored()))
+
+
+@contextlib.contextmanager
+def discard_workers_receiver(workers: int):
+    """``workers`` processes of `discard_receiver` sharing one port."""
+    ctx = multiprocessing.get_context("spawn")
+    port = free_port()
+    stop = ctx.Event()
+    readies = [ctx.Event() for _ in range(workers)]
+    procs = [
+        ctx.Process(target=_serve_discarding, args=(port, ready, stop), daemon=True)
+        for ready in readies
+    ]
+    for proc in procs:
+        proc.start()
+    for ready in readies:
+        if not ready.wait(60):
+            raise RuntimeError("a discarding worker did not start")
+    try:
+        yield port, "GARDE", lambda: _discarded(procs, stop)
+    finally:
+        stop.set()
+        for proc in procs:
+            proc.join(30)
+
+
+def _discarded(procs, stop) -> int:
+    """Stop the discarding workers; the instances they received, all together."""
+    stop.set()
+    for proc in procs:
+        proc.join(30)
+    total = 0
+    for folder in Path(tempfile.gettempdir()).glob("garde-discard-*"):
+        with contextlib.suppress(FileNotFoundError):
+            total += int((folder / "count").read_text())
+        shutil.rmtree(folder, ignore_errors=True)
+    return total
 
 
 @contextlib.contextmanager
@@ -272,6 +323,8 @@ def receiver(name: str, work: Path, cores: int):
         return garde_receiver(work, 1)
     if name == "discard":
         return discard_receiver(work)
+    if name == "discard_workers":
+        return discard_workers_receiver(cores)
     if name == "orthanc":
         return orthanc_receiver(work)
     return storescp_receiver(work)
