@@ -75,7 +75,7 @@ class Runtime:
 
     def __post_init__(self) -> None:
         settings = self.settings
-        self.notifier = build_notifier(settings.notify)
+        self.notifier = build_notifier(settings.notify, self.uow)
         self.previews = PreviewService(
             self.uow, settings.previews, settings.gateway.storage_dir, clock=self.clock
         )

@@ -7,8 +7,11 @@ import logging
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from garde.config.model import NotifySettings
     from garde.dispatch.ports import Notifier
+    from garde.store.uow import SqlUnitOfWork
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +45,13 @@ class FanoutNotifier:
             except Exception:  # one broken notifier must not silence the others
                 logger.exception("notifier %s failed on %s", type(notifier).__name__, kind)
 
+    def start_delivery(self) -> None:
+        """Start posting (the serving process); other processes only keep notifications."""
+        for notifier in self.notifiers:
+            start = getattr(notifier, "start_delivery", None)
+            if start is not None:
+                start()
+
     def close(self, timeout: float = 5.0) -> None:
         """Flush and stop the notifiers that queue (webhooks)."""
         for notifier in self.notifiers:
@@ -50,9 +60,12 @@ class FanoutNotifier:
                 close(timeout)
 
 
-def build_notifier(settings: NotifySettings) -> FanoutNotifier:
-    """The log notifier, plus a webhook when ``[notify] webhook_url`` is set."""
+def build_notifier(
+    settings: NotifySettings, uow_factory: Callable[[], SqlUnitOfWork]
+) -> FanoutNotifier:
+    """The log notifier, plus a webhook (its outbox in the store of ``uow_factory``)
+    when ``[notify] webhook_url`` is set."""
     from garde.services.webhook import WebhookNotifier  # noqa: PLC0415 - urllib on demand
 
-    webhook = WebhookNotifier.from_settings(settings)
+    webhook = WebhookNotifier.from_settings(settings, uow_factory)
     return FanoutNotifier(LogNotifier(), *([webhook] if webhook is not None else []))

@@ -61,9 +61,10 @@ def reload_runtime(
     dispatch = runtime.dispatch
     if settings.notify != old.notify:
         previous = runtime.notifier
-        runtime.notifier = build_notifier(settings.notify)
+        runtime.notifier = build_notifier(settings.notify, runtime.uow)
         dispatch.notifier = runtime.notifier
         previous.close()
+        runtime.notifier.start_delivery()  # reloads happen in the serving process
     with dispatch.lock:
         dispatch.triager = Triager(settings.triage_rules or DEFAULT_RULES, settings.reading_times)
         dispatch.policy = settings.sla

@@ -121,6 +121,7 @@ def serve(runtime: Runtime, stop: threading.Event | None = None) -> None:
         signal.signal(signal.SIGHUP, _on_hup)
     gateway.start()
     scheduler.start()
+    runtime.notifier.start_delivery()  # what earlier runs or CLI commands left, then new ones
     pid_path = pid_file(settings.data_dir)
     pid_path.write_text(f"{os.getpid()}\n", encoding="ascii")
     logger.info(

@@ -1,13 +1,19 @@
-"""Webhook notifications: an HTTP POST of JSON per notification, off the dispatch path.
+"""Webhook notifications: an HTTP POST of JSON per notification, kept until delivered.
 
-`WebhookNotifier.notify` only puts the notification on a queue and returns; one
-background thread posts each in turn with the standard library (`urllib`), retrying a
-failure (connection refused, timeout, any non-2xx answer) with exponential backoff. A
-notification still failing after ``attempts`` tries is logged and dropped: dispatch is
-never blocked and never fails because a receiver is down.
+`WebhookNotifier.notify` only hands the notification to a background thread and
+returns: dispatch never waits on the store or the network for it. That thread first
+writes it to the store's outbox (`garde.store.repositories.outbox`), then, in the
+process that delivers (`garde serve`, after `start_delivery`), posts what is due with
+the standard library (`urllib`), oldest first. A failure (connection refused, timeout,
+any non-2xx answer) is retried with exponential backoff; a notification still failing
+after ``attempts`` tries is logged and given up. Until then it stays in the outbox: a
+crash, a restart or a receiver down for the night loses nothing, and a CLI command's
+notifications are posted by the running server.
 
 The body is ``{"kind": ..., "at": ..., "payload": {...}}``; payloads carry ids and UIDs
-only, never patient names, IDs or birth dates.
+only, never patient names, IDs or birth dates. The outbox row id goes in the
+``Idempotency-Key`` header: delivery is at least once (a crash between the receiver's
+answer and our record of it re-sends), so receivers deduplicate on it.
 """
 
 from __future__ import annotations
@@ -16,33 +22,49 @@ import json
 import logging
 import queue
 import threading
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from garde.config.model import NotifySettings
+    from garde.store.repositories.outbox import OutboxMessage
+    from garde.store.uow import SqlUnitOfWork
 
 logger = logging.getLogger(__name__)
 
 USER_AGENT = "garde-webhook/1"
+_BATCH = 20  # notifications leased per round
+_IDLE_S = 1.0  # the longest the thread sleeps with nothing due (a CLI may have added rows)
+_STORE_RETRY_S = 2.0  # after a store error (database locked, disk full)
 
 
 @dataclass(frozen=True, slots=True)
 class _Message:
     kind: str
-    body: bytes
+    body: str
+    at: datetime
+
+
+def _now() -> datetime:
+    # Wall time, not the dispatch clock: backoff is about the receiver, in real seconds.
+    return datetime.now(tz=UTC)
 
 
 class WebhookNotifier:
-    """Posts notifications to ``url`` from a background thread, with retries.
+    """Keeps notifications in the store's outbox and posts them to ``url``, with retries.
 
     Parameters
     ----------
     url
         The receiver (http:// or https://).
+    uow_factory
+        Units of work on the store holding the outbox.
     timeout_s
         Per-request timeout.
     attempts
@@ -52,7 +74,13 @@ class WebhookNotifier:
     """
 
     def __init__(
-        self, url: str, *, timeout_s: float = 5.0, attempts: int = 5, backoff_s: float = 1.0
+        self,
+        url: str,
+        uow_factory: Callable[[], SqlUnitOfWork],
+        *,
+        timeout_s: float = 5.0,
+        attempts: int = 5,
+        backoff_s: float = 1.0,
     ) -> None:
         if not url.startswith(("http://", "https://")):
             raise ValueError(f"webhook url must be http:// or https://, got {url!r}")
@@ -64,102 +92,178 @@ class WebhookNotifier:
         self.backoff_s = backoff_s
         self.delivered = 0
         self.dropped = 0
-        self._queue: queue.Queue[_Message | None] = queue.Queue()
+        self._uow_factory = uow_factory
+        self._incoming: queue.SimpleQueue[_Message] = queue.SimpleQueue()
+        self._unsaved: list[_Message] = []  # taken off the queue, not yet in the store
+        self._moving = threading.Lock()  # a message is always in the queue or in _unsaved
+        self._wake = threading.Event()
+        self._delivering = threading.Event()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="webhook", daemon=True)
         self._thread.start()
 
     @classmethod
-    def from_settings(cls, settings: NotifySettings) -> WebhookNotifier | None:
+    def from_settings(
+        cls, settings: NotifySettings, uow_factory: Callable[[], SqlUnitOfWork]
+    ) -> WebhookNotifier | None:
         """The notifier configured by ``[notify]``, or None without a webhook URL."""
         if not settings.webhook_url:
             return None
         return cls(
             settings.webhook_url,
+            uow_factory,
             timeout_s=settings.webhook_timeout_s,
             attempts=settings.webhook_attempts,
             backoff_s=settings.webhook_backoff_s,
         )
 
     def notify(self, kind: str, payload: dict[str, object]) -> None:
-        """Queue ``kind`` with its payload for posting; returns at once, never raises."""
+        """Hand ``kind`` with its payload to the thread; returns at once, never raises."""
         try:
+            at = _now()
             body = json.dumps(
-                {"kind": kind, "at": datetime.now(tz=UTC).isoformat(), "payload": payload},
+                {"kind": kind, "at": at.isoformat(), "payload": payload},
                 sort_keys=True,
                 default=str,
-            ).encode()
-            self._queue.put(_Message(kind, body))
+            )
+            self._incoming.put(_Message(kind, body, at))
+            self._wake.set()
         except Exception:  # a notification must never break dispatch
             logger.exception("webhook notification %s could not be queued", kind)
 
+    def start_delivery(self) -> None:
+        """Post notifications from now on (the serving process); until then they are
+        only kept in the outbox."""
+        self._delivering.set()
+        self._wake.set()
+
     def pending(self) -> int:
-        """Notifications queued and not yet delivered or dropped (approximate)."""
-        return self._queue.unfinished_tasks
+        """Notifications neither delivered nor given up (in memory and in the store)."""
+        with self._uow_factory() as uow:
+            stored = uow.outbox.pending()
+        return self._incoming.qsize() + len(self._unsaved) + stored
 
     def flush(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds for the queue to drain; True if it did."""
-        done = threading.Event()
-
-        def _wait() -> None:
-            self._queue.join()
-            done.set()
-
-        threading.Thread(target=_wait, name="webhook-flush", daemon=True).start()
-        return done.wait(timeout)
+        """Wait up to ``timeout`` s until every notification is in the store and, when
+        delivering, posted or given up; True if so."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self._wake.set()
+            if self._settled():
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
 
     def close(self, timeout: float = 5.0) -> None:
-        """Deliver what is queued (up to ``timeout`` s), then stop the thread (idempotent)."""
+        """Deliver what is due (up to ``timeout`` s), keep the rest in the store, stop."""
         if self._stopping.is_set():
             return
-        if not self.flush(timeout):
-            logger.warning("webhook: %d notifications not delivered at stop", self.pending())
+        self.flush(timeout)
         self._stopping.set()
-        self._queue.put(None)
-        self._thread.join(timeout=max(0.1, self.timeout_s))
+        self._wake.set()
+        self._thread.join(timeout=max(1.0, self.timeout_s + 1.0))
+        self._save_incoming()  # anything notified while stopping
+        left = self._count_pending()
+        if left and self._delivering.is_set():
+            logger.warning("webhook: %d notifications kept in the outbox for the next start", left)
 
+    # -- the thread ---------------------------------------------------------------------
     def _run(self) -> None:
-        while True:
-            message = self._queue.get()
-            try:
-                if message is None:
-                    return
-                self._deliver(message)
-            finally:
-                self._queue.task_done()
+        while not self._stopping.is_set():
+            wait = _IDLE_S
+            if not self._save_incoming():
+                wait = _STORE_RETRY_S
+            elif self._delivering.is_set():
+                wait = self._deliver_due()
+            self._wake.wait(wait)
+            self._wake.clear()
 
-    def _deliver(self, message: _Message) -> None:
-        delay = self.backoff_s
-        for attempt in range(1, self.attempts + 1):
-            error = self._post(message.body)
+    def _save_incoming(self) -> bool:
+        """Move notifications from memory to the outbox; False on a store error (they
+        stay in memory and are tried again)."""
+        with self._moving:
+            while True:
+                try:
+                    self._unsaved.append(self._incoming.get_nowait())
+                except queue.Empty:
+                    break
+        if not self._unsaved:
+            return True
+        try:
+            with self._uow_factory() as uow:
+                for message in self._unsaved:
+                    uow.outbox.add(message.kind, message.body, message.at)
+                uow.commit()
+        except Exception:
+            logger.exception("webhook: %d notifications not yet kept (store)", len(self._unsaved))
+            return False
+        self._unsaved.clear()
+        return True
+
+    def _deliver_due(self) -> float:
+        """Post what is due; seconds until the next notification is due."""
+        try:
+            now = _now()
+            lease = now + timedelta(seconds=self.timeout_s * _BATCH + 30.0)
+            with self._uow_factory() as uow:
+                leased = uow.outbox.lease_due(now, lease, _BATCH)
+                uow.commit()
+            for message in leased:
+                if self._stopping.is_set():
+                    return 0.0  # the rest keep their lease until it expires, then go out
+                self._deliver(message)
+            if len(leased) == _BATCH:
+                return 0.0
+            with self._uow_factory() as uow:
+                due = uow.outbox.next_due()
+        except Exception:
+            logger.exception("webhook: could not read the outbox")
+            return _STORE_RETRY_S
+        if due is None:
+            return _IDLE_S
+        return min(_IDLE_S, max(0.0, (due - _now()).total_seconds()))
+
+    def _deliver(self, message: OutboxMessage) -> None:
+        error = self._post(message)
+        at = _now()
+        tries = message.attempts + 1
+        retry_at = None
+        if error is not None and tries < self.attempts:
+            retry_at = at + timedelta(seconds=self.backoff_s * 2 ** (tries - 1))
+        with self._uow_factory() as uow:
             if error is None:
-                self.delivered += 1
-                logger.debug("webhook %s delivered (attempt %d)", message.kind, attempt)
-                return
-            if attempt == self.attempts:
-                break
+                uow.outbox.delivered(message.id, at)
+            else:
+                uow.outbox.failed(message.id, error, at, retry_at=retry_at)
+            uow.commit()
+        if error is None:
+            self.delivered += 1
+            logger.debug("webhook %s delivered (attempt %d)", message.kind, tries)
+        elif retry_at is not None:
             logger.info(
                 "webhook %s failed (%s), attempt %d/%d; retrying in %.1f s",
                 message.kind,
                 error,
-                attempt,
+                tries,
                 self.attempts,
-                delay,
+                (retry_at - at).total_seconds(),
             )
-            # Waiting on the stop event lets a stop cut the backoff short.
-            if self._stopping.wait(delay):
-                break
-            delay *= 2
-        self.dropped += 1
-        logger.error("webhook %s dropped after %d attempts: %s", message.kind, self.attempts, error)
+        else:
+            self.dropped += 1
+            logger.error("webhook %s dropped after %d attempts: %s", message.kind, tries, error)
 
-    def _post(self, body: bytes) -> str | None:
+    def _post(self, message: OutboxMessage) -> str | None:
         """POST once; None on a 2xx answer, else what went wrong."""
         request = urllib.request.Request(  # noqa: S310 - the scheme is checked in __init__
             self.url,
-            data=body,
+            data=message.body.encode(),
             method="POST",
-            headers={"Content-Type": "application/json", "User-Agent": USER_AGENT},
+            headers={
+                "Content-Type": "application/json",
+                "User-Agent": USER_AGENT,
+                "Idempotency-Key": str(message.id),
+            },
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # noqa: S310
@@ -169,3 +273,20 @@ class WebhookNotifier:
         except (urllib.error.URLError, OSError, ValueError) as exc:
             return type(exc).__name__ + (f": {exc.reason}" if hasattr(exc, "reason") else "")
         return None if 200 <= status < 300 else f"HTTP {status}"
+
+    # -- helpers ------------------------------------------------------------------------
+    def _settled(self) -> bool:
+        with self._moving:
+            if not self._incoming.empty() or self._unsaved:
+                return False
+        if not self._delivering.is_set():
+            return True
+        return self._count_pending() == 0
+
+    def _count_pending(self) -> int:
+        try:
+            with self._uow_factory() as uow:
+                return uow.outbox.pending()
+        except Exception:
+            logger.exception("webhook: could not count the outbox")
+            return -1

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Index,
     MetaData,
     String,
+    Text,
     UniqueConstraint,
     false,
     text,
@@ -256,3 +257,26 @@ class AccessTokenRow(Base):
     issued_at: Mapped[datetime]
     issued_by: Mapped[short_str]
     revoked_at: Mapped[datetime | None]
+
+
+class WebhookOutboxRow(Base):
+    """A webhook notification, kept until it is delivered or given up.
+
+    The webhook thread writes each notification here before posting it, so that a
+    crash, a restart or a receiver down for hours loses none. ``leased_until`` marks a
+    row one process is posting (several ``serve`` processes on one database never post
+    the same row at once); a lease left by a crashed process simply expires.
+    """
+
+    __tablename__ = "webhook_outbox"
+
+    id: Mapped[int_pk]
+    kind: Mapped[short_str]
+    body: Mapped[str] = mapped_column(Text)  # the JSON posted, as is
+    created_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(server_default=text("0"))
+    next_attempt_at: Mapped[datetime] = mapped_column(index=True)
+    leased_until: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    dropped_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(200))

@@ -10,6 +10,7 @@ from garde.store.errors import StaleStudyError, StoreError
 from garde.store.repositories import (
     AuditRepository,
     DirectoryRepository,
+    OutboxRepository,
     RosterRepository,
     StudyRepository,
 )
@@ -38,6 +39,7 @@ class SqlUnitOfWork:
     directory: DirectoryRepository
     roster: RosterRepository
     audit: AuditRepository
+    outbox: OutboxRepository
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
@@ -52,6 +54,7 @@ class SqlUnitOfWork:
         self.directory = DirectoryRepository(session)
         self.roster = RosterRepository(session)
         self.audit = AuditRepository(session)
+        self.outbox = OutboxRepository(session)
         return self
 
     def __exit__(

@@ -2,7 +2,14 @@
 
 from garde.store.repositories.audit import AuditRepository
 from garde.store.repositories.directory import DirectoryRepository
+from garde.store.repositories.outbox import OutboxRepository
 from garde.store.repositories.roster import RosterRepository
 from garde.store.repositories.study import StudyRepository
 
-__all__ = ["AuditRepository", "DirectoryRepository", "RosterRepository", "StudyRepository"]
+__all__ = [
+    "AuditRepository",
+    "DirectoryRepository",
+    "OutboxRepository",
+    "RosterRepository",
+    "StudyRepository",
+]

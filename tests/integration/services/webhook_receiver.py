@@ -15,6 +15,7 @@ class Receiver:
         self.failures = failures
         self.requests: list[dict[str, Any]] = []
         self.accepted: list[dict[str, Any]] = []
+        self.keys: list[str] = []  # the Idempotency-Key of each accepted request
         self.gate = threading.Event()  # cleared: requests wait (a slow receiver)
         self.gate.set()
         self.lock = threading.Lock()
@@ -29,6 +30,7 @@ class Receiver:
                     failing = len(receiver.requests) <= receiver.failures
                     if not failing:
                         receiver.accepted.append(body)
+                        receiver.keys.append(self.headers.get("Idempotency-Key", ""))
                 self.send_response(500 if failing else 200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

@@ -29,6 +29,7 @@ TABLES = {
     "assignments",
     "audit_events",
     "previews",
+    "webhook_outbox",
     "alembic_version",
 }
 
