@@ -108,3 +108,10 @@ def _print(report: NightStatus) -> None:
         )
     else:
         click.echo("no study this night yet")
+    hook = report.webhook
+    if hook.waiting or hook.given_up:
+        click.echo()
+        oldest = hook.oldest_waiting_since
+        since = f" (oldest since {oldest:%H:%M} UTC)" if oldest else ""
+        line = f"webhook: {hook.waiting} notifications waiting{since}, {hook.given_up} given up"
+        click.secho(line, fg="red" if hook.given_up else "yellow")

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from garde.bootstrap import Runtime
     from garde.store.records import StudyRecord
+    from garde.store.repositories.outbox import OutboxBacklog
 
 TIER_NAMES = {0: "", 1: "alert", 2: "reassign", 3: "supervisor"}
 
@@ -82,6 +83,7 @@ class NightStatus:
     at_risk: tuple[AtRisk, ...]
     figures: tuple[SlaFigures, ...]
     waiting: int  # open studies with no reader
+    webhook: OutboxBacklog  # notifications not yet posted, and those given up tonight
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe (datetimes are left for the CLI's encoder)."""
@@ -123,6 +125,7 @@ def night_status(runtime: Runtime, now: datetime, since: datetime | None = None)
     with runtime.uow() as uow:
         open_studies = uow.studies.open_studies()
         night = NightQueries(uow.session).received_since(since)
+        webhook = uow.outbox.backlog(since)
         uow.audit.append(
             at=now, actor="operator", action="view_status", detail={"since": since.isoformat()}
         )
@@ -140,6 +143,7 @@ def night_status(runtime: Runtime, now: datetime, since: datetime | None = None)
         at_risk=at_risk,
         figures=_figures(night, now),
         waiting=sum(1 for r in open_studies if r.assignee is None),
+        webhook=webhook,
     )
 
 

@@ -34,6 +34,15 @@ class OutboxMessage:
     attempts: int  # failed tries so far
 
 
+@dataclass(frozen=True, slots=True)
+class OutboxBacklog:
+    """The outbox at a glance, for `garde status`."""
+
+    waiting: int
+    oldest_waiting_since: datetime | None
+    given_up: int
+
+
 class OutboxRepository:
     """Adds, leases and settles webhook notifications."""
 
@@ -104,6 +113,18 @@ class OutboxRepository:
         """Notifications neither delivered nor given up."""
         query = select(func.count()).select_from(WebhookOutboxRow).where(_open())
         return int(self._session.scalar(query) or 0)
+
+    def backlog(self, since: datetime) -> OutboxBacklog:
+        """What waits (and since when) and what was given up at or after ``since``."""
+        waiting, oldest = self._session.execute(
+            select(func.count(), func.min(WebhookOutboxRow.created_at)).where(_open())
+        ).one()
+        dropped = self._session.scalar(
+            select(func.count()).where(
+                WebhookOutboxRow.dropped_at.is_not(None), WebhookOutboxRow.dropped_at >= since
+            )
+        )
+        return OutboxBacklog(int(waiting or 0), oldest, int(dropped or 0))
 
     def next_due(self) -> datetime | None:
         """When the earliest pending notification is due (leased ones included)."""

@@ -102,6 +102,11 @@ def test_status_shows_queues_risk_and_the_nights_figures(migrated_url: str, tmp_
         reading.start(uids[0], "r01", T0 + timedelta(minutes=2))
         reading.finish(uids[0], "r01", T0 + timedelta(minutes=7), "RPT")
         reading.start(uids[1], "r01", T0 + timedelta(minutes=8))
+        with rt.uow() as uow:  # one notification the receiver has not taken, one given up
+            uow.outbox.add("assigned", "{}", T0 + timedelta(minutes=3))
+            lost = uow.outbox.add("escalation_alert", "{}", T0 + timedelta(minutes=4))
+            uow.outbox.failed(lost, "HTTP 503", T0 + timedelta(minutes=9), retry_at=None)
+            uow.commit()
         status = night_status(rt, T0 + timedelta(minutes=19))
     finally:
         rt.close()
@@ -118,12 +123,16 @@ def test_status_shows_queues_risk_and_the_nights_figures(migrated_url: str, tmp_
     assert (stroke.within_sla, stroke.breached, stroke.within_sla_pct) == (1, 0, 100.0)
     assert stroke.mean_minutes_to_read == 7.0
     assert status.since < T0 < status.now
+    assert (status.webhook.waiting, status.webhook.given_up) == (1, 1)
+    assert status.webhook.oldest_waiting_since == T0 + timedelta(minutes=3)
 
     runner = CliRunner()
     out = runner.invoke(main, ["--config", str(config), "status", "--json"], catch_exceptions=False)
     assert out.exit_code == 0, out.output
     payload = json.loads(out.stdout)
-    assert set(payload) == {"now", "since", "queues", "at_risk", "figures", "waiting"}
+    assert set(payload) == {"now", "since", "queues", "at_risk", "figures", "waiting", "webhook"}
+    assert payload["webhook"]["waiting"] == 1
     table = runner.invoke(main, ["--config", str(config), "status"], catch_exceptions=False)
     assert table.exit_code == 0
     assert "PRIORITY" in table.stdout
+    assert "webhook: 1 notifications waiting" in table.stdout
