@@ -20,6 +20,7 @@ from garde.services.notifier import FanoutNotifier, build_notifier
 from garde.services.previewing import PreviewService
 from garde.services.worklist import WorklistService
 from garde.store.engine import make_engine, make_session_factory
+from garde.store.leader import JobLeadership
 from garde.store.migrate import check_up_to_date
 from garde.store.uow import SqlUnitOfWork
 
@@ -70,12 +71,14 @@ class Runtime:
     session_factory: sessionmaker[Session]
     dispatch: DispatchService = field(init=False)
     notifier: FanoutNotifier = field(init=False)
+    leadership: JobLeadership = field(init=False)
     previews: PreviewService = field(init=False)
     worklist: WorklistService = field(init=False)
 
     def __post_init__(self) -> None:
         settings = self.settings
         self.notifier = build_notifier(settings.notify, self.uow)
+        self.leadership = JobLeadership(self.engine)
         self.previews = PreviewService(
             self.uow, settings.previews, settings.gateway.storage_dir, clock=self.clock
         )
@@ -134,6 +137,7 @@ class Runtime:
         """Stop the workers, flush notifications and dispose of the engine."""
         self.previews.stop()
         self.notifier.close()
+        self.leadership.release()
         self.engine.dispose()
 
 

@@ -1,6 +1,7 @@
 """Periodic jobs. Each reads "now" once, works in its own unit(s) of work, calls the core
 and is idempotent, so a missed or doubled run does no harm. A job is a boundary: it logs
-and carries on (the next run retries), never crashes the scheduler.
+and carries on (the next run retries), never crashes the scheduler. With several servers
+on one database only the leader runs them (`garde.store.leader`).
 
 Before deciding, the jobs that route fold into the board what other processes changed in
 the store (`DispatchService.reconcile`): a radiologist's start or finish through the CLI.
@@ -8,6 +9,7 @@ the store (`DispatchService.reconcile`): a radiologist's start or finish through
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import TYPE_CHECKING
 
@@ -18,6 +20,8 @@ from garde.services.replanning import replan_queues
 from garde.services.retention import purge_pixels
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from garde.bootstrap import Runtime
 
 logger = logging.getLogger(__name__)
@@ -25,6 +29,20 @@ logger = logging.getLogger(__name__)
 REPLAN_WORKERS = 2  # the machine's cores; the gateway and the other jobs share them
 
 
+def _leader_only(job: Callable[[Runtime], int]) -> Callable[[Runtime], int]:
+    """Run ``job`` only in the process that leads (`garde.store.leader`); 0 elsewhere."""
+
+    @functools.wraps(job)
+    def run(runtime: Runtime) -> int:
+        if not runtime.leadership.held():
+            logger.debug("%s: another server runs the jobs; standing by", job.__name__)
+            return 0
+        return job(runtime)
+
+    return run
+
+
+@_leader_only
 def dispatch_stable_studies(runtime: Runtime) -> int:
     """Stability sweep: triage and route every study that became stable, and give the
     studies waiting for a reader (uncovered site) another chance."""
@@ -38,6 +56,7 @@ def dispatch_stable_studies(runtime: Runtime) -> int:
     return len(decisions)
 
 
+@_leader_only
 def watch_sla(runtime: Runtime) -> int:
     """SLA watch: escalate studies that reached a new tier (alert, reassign, supervisor)."""
     now = runtime.clock.now()
@@ -49,6 +68,7 @@ def watch_sla(runtime: Runtime) -> int:
         return 0
 
 
+@_leader_only
 def hand_over_shifts(runtime: Runtime) -> int:
     """Shift handover: re-dispatch the unstarted studies of radiologists off shift."""
     now = runtime.clock.now()
@@ -60,6 +80,7 @@ def hand_over_shifts(runtime: Runtime) -> int:
         return 0
 
 
+@_leader_only
 def replan(runtime: Runtime) -> int:
     """CP-SAT re-plan of the unstarted queues; returns the studies moved."""
     now = runtime.clock.now()
@@ -75,6 +96,7 @@ def replan(runtime: Runtime) -> int:
     return 0 if outcome is None else len(outcome.moved)
 
 
+@_leader_only
 def purge_expired_pixels(runtime: Runtime) -> int:
     """Retention: purge the pixel data of studies reported long enough ago."""
     settings = runtime.settings
