@@ -152,35 +152,75 @@ class DispatchService:
 
     # -- dispatch ----------------------------------------------------------------------------
     def sweep(self, now: datetime) -> list[Decision]:
-        """Dispatch every study that became stable by ``now``, then give studies waiting
-        for a reader (uncovered site, nobody eligible) another chance; returns the
-        decisions of newly stable studies."""
+        """Dispatch every study that became stable by ``now`` and every stroke with a
+        complete series, render again what grew after dispatch, then give studies
+        waiting for a reader (uncovered site, nobody eligible) another chance; returns
+        the decisions of newly dispatched studies."""
         site_ages = {s.id: s.stable_age_s for s in self.sites.values() if s.stable_age_s}
+        age = self.default_stable_age_s
         with self.uow_factory() as uow:
-            due = uow.studies.due_for_stability(now, self.default_stable_age_s, site_ages)
+            due = uow.studies.due_for_stability(now, age, site_ages)
+            partial = uow.studies.with_complete_series(now, age, site_ages)
+            grown = uow.studies.grown_since_stable(now, age, site_ages)
         decisions = []
         with self.lock:
             for record in due:
                 decision = self.dispatch(record.study_uid, now)
                 if decision is not None:
                     decisions.append(decision)
+            for record in partial:  # a stroke goes at its first complete series
+                decision = self.dispatch(record.study_uid, now, first_series=True)
+                if decision is not None:
+                    decisions.append(decision)
+            for record in grown:
+                self._stable_again(record, now)
             self.broaden(now)
         return decisions
 
-    def dispatch(self, study_uid: str, now: datetime) -> Decision | None:
-        """Triage, deadline and route one received study; None if it is not receiving."""
+    def _stable_again(self, record: StudyRecord, now: datetime) -> None:
+        """A dispatched study received more and is quiet again: previews of what came."""
+        with self.uow_factory() as uow:
+            uow.studies.mark_stable_again(record.study_uid, now)
+            uow.audit.append(
+                at=now,
+                actor="router",
+                action="grown",
+                study_uid=record.study_uid,
+                radiologist_id=record.assignee,
+                detail={"series": record.series_count, "instances": record.instance_count},
+            )
+            uow.commit()
+        logger.info(
+            "study %s grew to %d series after dispatch; previews again",
+            record.study_uid,
+            record.series_count,
+        )
+        if self.previews is not None and record.priority is not None:
+            self.previews.submit(record.study_uid, record.priority)
+
+    def dispatch(
+        self, study_uid: str, now: datetime, *, first_series: bool = False
+    ) -> Decision | None:
+        """Triage, deadline and route one received study; None if it is not receiving.
+
+        With ``first_series`` (a series is complete, the study still receiving), only a
+        stroke is dispatched, at once; anything else waits for the whole study.
+        """
         with self.lock, self.uow_factory() as uow:
             record = uow.studies.get(study_uid)
             if record is None or record.state is not StudyState.RECEIVING:
                 return None
             facts = uow.studies.facts(study_uid)
             result = self.triager.classify(facts)
+            if first_series and result.priority is not Priority.STROKE:
+                return None  # nothing written: the unit of work rolls back
             site = self.sites.get(record.site_id)
             timezone = site.timezone if site else "UTC"
             deadline = sla.deadline(
                 self.policy, result.priority, record.first_received_at, timezone
             )
-            state = lifecycle.transition(record.state, StudyEvent.BECAME_STABLE)
+            event = StudyEvent.FIRST_SERIES_STROKE if first_series else StudyEvent.BECAME_STABLE
+            state = lifecycle.transition(record.state, event)
             uow.studies.set_state(study_uid, state, now)
             uow.studies.set_triage(study_uid, result, deadline)
             study = Study(
@@ -201,6 +241,8 @@ class DispatchService:
                 "rule": result.rule,
                 "fallback": decision.fallback,
             }
+            if first_series:
+                detail["first_series"] = True  # the rest of the study is still arriving
             if held:
                 detail["held_until"] = (now + self.uncovered_routine_delay).isoformat()
                 uow.audit.append(
@@ -220,10 +262,11 @@ class DispatchService:
             if not held and decision.radiologist_id is not None:
                 self.board.assign(study, decision.radiologist_id, now)
         logger.info(
-            "study %s triaged %s (rule %s), %s %s%s",
+            "study %s triaged %s (rule %s%s), %s %s%s",
             study_uid,
             result.priority.value,
             result.rule,
+            ", at its first complete series" if first_series else "",
             "held for coverage, fallback would be" if held else "assigned to",
             decision.radiologist_id or "nobody",
             " (fallback)" if decision.fallback else "",

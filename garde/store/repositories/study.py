@@ -7,10 +7,11 @@ match no row, which surfaces as `StaleStudyError`).
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from garde.dispatch.model import Priority, StudyFacts, StudyState
@@ -35,7 +36,8 @@ from garde.store.records import (
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from sqlalchemy.orm import Session
+    from sqlalchemy import ColumnElement
+    from sqlalchemy.orm import InstrumentedAttribute, Session
 
     from garde.dispatch.model import TriageResult
 
@@ -76,21 +78,67 @@ class StudyRepository:
         list[StudyRecord]
             Oldest last instance first.
         """
-        # The cut-offs are computed here, not in SQL: no dialect-specific date arithmetic.
-        due = StudyRow.last_received_at <= now - timedelta(seconds=default_age_s)
-        if site_ages:
-            overridden = [
-                (StudyRow.site_id == site)
-                & (StudyRow.last_received_at <= now - timedelta(seconds=age))
-                for site, age in site_ages.items()
-            ]
-            due = (StudyRow.site_id.not_in(list(site_ages)) & due) | or_(*overridden)
         query = (
             select(StudyRow)
-            .where(StudyRow.state == StudyState.RECEIVING, due)
+            .where(
+                StudyRow.state == StudyState.RECEIVING,
+                _quiet_since(StudyRow.last_received_at, now, default_age_s, site_ages),
+            )
             .order_by(StudyRow.last_received_at, StudyRow.id)
         )
         return [study_record(row) for row in self._session.scalars(query)]
+
+    def with_complete_series(
+        self, now: datetime, default_age_s: float, site_ages: Mapping[str, float]
+    ) -> list[StudyRecord]:
+        """Receiving studies with a complete series while other instances still arrive.
+
+        A series is complete when none of its instances arrived for the site's stable
+        age; the study is not (something newer came in). A stroke among these is
+        dispatched at its first complete series instead of waiting for the whole study.
+        """
+        quiet = functools.partial(
+            _quiet_since, now=now, default_age_s=default_age_s, site_ages=site_ages
+        )
+        complete = (
+            select(SeriesRow.id)
+            .where(SeriesRow.study_id == StudyRow.id, quiet(SeriesRow.last_received_at))
+            .exists()
+        )
+        query = (
+            select(StudyRow)
+            .where(
+                StudyRow.state == StudyState.RECEIVING,
+                ~quiet(StudyRow.last_received_at),
+                complete,
+            )
+            .order_by(StudyRow.first_received_at, StudyRow.id)
+        )
+        return [study_record(row) for row in self._session.scalars(query)]
+
+    def grown_since_stable(
+        self, now: datetime, default_age_s: float, site_ages: Mapping[str, float]
+    ) -> list[StudyRecord]:
+        """Open studies that received instances after they became stable (a stroke
+        dispatched at its first series, a series sent late) and are quiet again."""
+        query = (
+            select(StudyRow)
+            .where(
+                StudyRow.state.in_(OPEN_STATES),
+                StudyRow.stable_at.is_not(None),
+                StudyRow.last_received_at > StudyRow.stable_at,
+                _quiet_since(StudyRow.last_received_at, now, default_age_s, site_ages),
+            )
+            .order_by(StudyRow.id)
+        )
+        return [study_record(row) for row in self._session.scalars(query)]
+
+    def mark_stable_again(self, study_uid: str, at: datetime) -> None:
+        """Stamp ``stable_at`` anew after the study grew (not a lifecycle change: the
+        version stays, so a reader's concurrent start is not refused as stale)."""
+        self._session.execute(
+            update(StudyRow).where(StudyRow.study_uid == study_uid).values(stable_at=at)
+        )
 
     def facts(self, study_uid: str) -> StudyFacts:
         """What triage looks at: the study's header facts and its series'.
@@ -489,3 +537,23 @@ def _worklist_order(row: WorklistRow) -> tuple[bool, int, datetime, datetime]:
         row.deadline or far,
         row.first_received_at,
     )
+
+
+def _quiet_since(
+    column: InstrumentedAttribute[datetime],
+    now: datetime,
+    default_age_s: float,
+    site_ages: Mapping[str, float],
+) -> ColumnElement[bool]:
+    """``column`` (a last-received time) is older than the study's site's stable age.
+
+    The cut-offs are computed here, not in SQL: no dialect-specific date arithmetic.
+    """
+    quiet = column <= now - timedelta(seconds=default_age_s)
+    if not site_ages:
+        return quiet
+    overridden = [
+        (StudyRow.site_id == site) & (column <= now - timedelta(seconds=age))
+        for site, age in site_ages.items()
+    ]
+    return or_((StudyRow.site_id.not_in(list(site_ages)) & quiet), *overridden)

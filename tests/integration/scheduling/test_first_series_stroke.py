@@ -1,0 +1,75 @@
+"""A stroke study is dispatched at its first complete series, not when the whole study
+(head CT, then a CT angiography still streaming in) has stopped arriving; what arrives
+after dispatch gets its previews once it is quiet again."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from garde.dispatch.model import Priority, Shift, StudyState
+from garde.scheduling import jobs
+from tests.integration.scheduling.night import (
+    T0,
+    advance_to,
+    audit,
+    receive,
+    record,
+    settings_for,
+    start_night,
+)
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+STROKE = "Scanner cérébral — alerte thrombolyse"
+s = timedelta(seconds=1)
+
+
+def test_a_stroke_goes_at_its_first_complete_series_and_previews_follow_the_rest(
+    migrated_url: str, tmp_path: Path
+) -> None:
+    shifts = [Shift("r01", T0 - timedelta(hours=1), T0 + timedelta(hours=8))]
+    rt = start_night(settings_for(migrated_url, tmp_path), shifts)  # stable age: 60 s
+    rt.dispatch.previews = rt.previews
+    rt.previews.start()
+    try:
+        stroke = receive(rt, tmp_path, "h01", T0, description=STROKE, body_part="HEAD")
+        abdomen = receive(rt, tmp_path, "h01", T0, description="TDM abdomen", body_part="ABDOMEN")
+        # A second series of each is still arriving 50 s later.
+        for uid in (stroke, abdomen):
+            receive(rt, tmp_path, "h01", T0 + 50 * s, study_uid=uid, description="ANGIO")
+
+        advance_to(rt, T0 + 61 * s)  # the first series is complete, the studies are not
+        assert jobs.dispatch_stable_studies(rt) == 1
+        early = record(rt, stroke)
+        assert (early.state, early.assignee, early.priority) == (
+            StudyState.ASSIGNED,
+            "r01",
+            Priority.STROKE,
+        )
+        [assign] = [e for e in audit(rt, stroke) if e.action == "assign"]
+        assert assign.detail["first_series"] is True
+        assert record(rt, abdomen).state is StudyState.RECEIVING  # urgent: waits for all of it
+
+        receive(rt, tmp_path, "h01", T0 + 100 * s, study_uid=stroke, description="PERFUSION")
+        advance_to(rt, T0 + 130 * s)  # still arriving: nothing to do yet
+        assert jobs.dispatch_stable_studies(rt) == 1  # the abdomen, now quiet
+        assert not [e for e in audit(rt, stroke) if e.action == "grown"]
+
+        advance_to(rt, T0 + 161 * s)  # quiet again: the previews cover every series
+        jobs.dispatch_stable_studies(rt)
+        assert rt.previews.wait_idle(30)
+        [grown] = [e for e in audit(rt, stroke) if e.action == "grown"]
+        assert grown.detail == {"series": 3, "instances": 6}
+        assert record(rt, stroke).stable_at == T0 + 161 * s
+        with rt.uow() as uow:
+            previews = uow.studies.previews(stroke)
+        assert len({p.series_uid for p in previews if p.series_uid}) == 3
+
+        advance_to(rt, T0 + 200 * s)
+        jobs.dispatch_stable_studies(rt)
+        assert len([e for e in audit(rt, stroke) if e.action == "grown"]) == 1  # once
+        assert record(rt, stroke).assignee == "r01"  # the plan stands
+    finally:
+        rt.close()
