@@ -71,12 +71,20 @@ def worklist(
     with refusals():
         wanted = parse_filters(filters)
     shown = 0
+    before: list[str] | None = None  # what the last refresh showed: audited once
     while True:
         now = services.now()
         with refusals():
             rows = services.runtime.worklist.view(
-                identity, radiologist, now=now, origin=services.origin, sort=sort, filters=wanted
+                identity,
+                radiologist,
+                now=now,
+                origin=services.origin,
+                sort=sort,
+                filters=wanted,
+                shown_before=before,
             )
+        before = [row.study_uid for row in rows]
         if watch and not as_json:
             click.clear()
             click.echo(f"{radiologist or identity.subject} at {now:%H:%M:%S} UTC (Ctrl-C to stop)")

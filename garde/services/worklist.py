@@ -174,11 +174,14 @@ class WorklistService:
         origin: str,
         sort: str | None = None,
         filters: Mapping[str, str] | None = None,
+        shown_before: Sequence[str] | None = None,
     ) -> list[WorklistRow]:
         """A worklist as ``viewer`` may see it: their own, or anyone's for an operator.
 
         ``viewer`` None is a trusted in-process caller (the demo); ``radiologist_id``
-        None means the viewer's own. One audit row per call.
+        None means the viewer's own. One audit row per call, naming the studies shown,
+        unless they are exactly ``shown_before`` (a ``--watch`` refresh that showed
+        nothing new: a night of refreshes every few seconds would bury the trail).
 
         Raises
         ------
@@ -200,16 +203,23 @@ class WorklistService:
             if target not in {r.id for r in uow.directory.radiologists()}:
                 raise UnknownRadiologistError(target)
             rows = select_rows(uow.studies.worklist(target), now, sort=sort, filters=filters)
-            uow.audit.append(
-                at=now,
-                actor=actor,
-                action="view_worklist",
-                study_uid=None,
-                radiologist_id=target,
-                origin=origin,
-                detail={"rows": len(rows), "origin": origin, **dict(filters or {})},
-            )
-            uow.commit()
+            shown = [row.study_uid for row in rows]
+            if shown_before is None or list(shown_before) != shown:
+                uow.audit.append(
+                    at=now,
+                    actor=actor,
+                    action="view_worklist",
+                    study_uid=None,
+                    radiologist_id=target,
+                    origin=origin,
+                    detail={
+                        "rows": len(rows),
+                        "studies": shown,
+                        "origin": origin,
+                        **dict(filters or {}),
+                    },
+                )
+                uow.commit()
         return [
             replace(row, preview_path=str(self.previews_dir / row.preview_path))
             if row.preview_path

@@ -159,3 +159,21 @@ def test_open_and_explain_need_the_study_or_its_hospital(region: Region) -> None
     with region.uow() as uow:
         tried = [(e.action, e.detail["outcome"]) for e in uow.audit.for_radiologist("r1")]
     assert tried == [("open", "refused"), ("explain", "refused"), ("explain", "refused")]
+
+
+def test_a_watched_worklist_is_audited_when_what_it_shows_changes(region: Region) -> None:
+    first = region.study("h1", priority=Priority.URGENT, assignee="r1")
+    before = region.audit_rows()
+    rows = region.worklist.view(R1, None, now=NOW, origin="t")
+    shown = [r.study_uid for r in rows]
+    assert shown == [first]
+    for _ in range(3):  # refreshes showing the same studies
+        rows = region.worklist.view(R1, None, now=NOW, origin="t", shown_before=shown)
+    assert region.audit_rows() == before + 1
+    second = region.study("h1", priority=Priority.STROKE, assignee="r1")
+    region.worklist.view(R1, None, now=NOW, origin="t", shown_before=shown)  # it changed
+    assert region.audit_rows() == before + 2
+    with region.uow() as uow:
+        views = [e for e in uow.audit.for_radiologist("r1") if e.action == "view_worklist"]
+    assert len(views) == 2
+    assert views[-1].detail["studies"] == [second, first]
