@@ -111,6 +111,18 @@ class PreviewService:
         else:
             pool.submit(priority.rank, lambda: self._render_and_finish(study_uid))
 
+    def catch_up(self) -> int:
+        """Queue the open studies that have no preview yet (at start-up: what a crash or
+        a stop left unrendered); returns how many."""
+        with self.uow_factory() as uow:
+            missing = uow.studies.open_without_previews()
+        for record in missing:
+            if record.priority is not None:  # always: the query keeps triaged studies
+                self.submit(record.study_uid, record.priority)
+        if missing:
+            logger.info("previews: %d open studies had none; rendering them", len(missing))
+        return len(missing)
+
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until every queued study is rendered; False on timeout."""
         with self._cond:

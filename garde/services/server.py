@@ -102,6 +102,7 @@ def serve(runtime: Runtime, stop: threading.Event | None = None) -> None:
         import_roster_file(runtime, settings.roster_file)
     runtime.dispatch.restore(runtime.clock.now())
     runtime.previews.start()
+    runtime.previews.catch_up()
     gateway = runtime.build_gateway()
     scheduler = build_scheduler(runtime)
     wake = threading.Event()

@@ -133,6 +133,17 @@ class StudyRepository:
         )
         return [study_record(row) for row in self._session.scalars(query)]
 
+    def open_without_previews(self) -> list[StudyRecord]:
+        """Open studies with no preview at all (their rendering was lost to a stop or a
+        crash between dispatch and render), most urgent deadline first."""
+        rendered = select(PreviewRow.id).where(PreviewRow.study_id == StudyRow.id).exists()
+        query = (
+            select(StudyRow)
+            .where(StudyRow.state.in_(OPEN_STATES), StudyRow.priority.is_not(None), ~rendered)
+            .order_by(StudyRow.deadline, StudyRow.id)
+        )
+        return [study_record(row) for row in self._session.scalars(query)]
+
     def mark_stable_again(self, study_uid: str, at: datetime) -> None:
         """Stamp ``stable_at`` anew after the study grew (not a lifecycle change: the
         version stays, so a reader's concurrent start is not refused as stale)."""

@@ -73,3 +73,22 @@ def test_a_stroke_goes_at_its_first_complete_series_and_previews_follow_the_rest
         assert record(rt, stroke).assignee == "r01"  # the plan stands
     finally:
         rt.close()
+
+
+def test_studies_left_without_previews_by_a_crash_get_them_at_start(
+    migrated_url: str, tmp_path: Path
+) -> None:
+    shifts = [Shift("r01", T0 - timedelta(hours=1), T0 + timedelta(hours=8))]
+    rt = start_night(settings_for(migrated_url, tmp_path), shifts)  # dispatch renders nothing
+    try:
+        uid = receive(rt, tmp_path, "h01", T0, description=STROKE, body_part="HEAD")
+        advance_to(rt, T0 + 61 * s)
+        assert jobs.dispatch_stable_studies(rt) == 1
+        with rt.uow() as uow:
+            assert uow.studies.previews(uid) == []  # as if serve died before rendering
+        assert rt.previews.catch_up() == 1  # what `garde serve` does at start
+        with rt.uow() as uow:
+            assert uow.studies.previews(uid)
+        assert rt.previews.catch_up() == 0
+    finally:
+        rt.close()
