@@ -1,6 +1,7 @@
-"""A stroke study is dispatched at its first complete series, not when the whole study
-(head CT, then a CT angiography still streaming in) has stopped arriving; what arrives
-after dispatch gets its previews once it is quiet again."""
+"""Study assembly around dispatch: a stroke study is dispatched at its first complete
+series, not when the whole study (head CT, then a CT angiography still streaming in) has
+stopped arriving; what arrives after dispatch gets its previews once it is quiet again;
+previews a crash left undone are rendered at start."""
 
 from __future__ import annotations
 
