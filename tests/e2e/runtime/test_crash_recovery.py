@@ -9,11 +9,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import signal
-import socket
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,6 +24,14 @@ from garde.cli import main
 from garde.dispatch.model import StudyState
 from garde.store.engine import make_engine, make_session_factory
 from garde.store.models import AssignmentRow, AuditEventRow, InstanceRow, StudyRow
+from tests.e2e.runtime.serving import (
+    acknowledged,
+    garde,
+    push_with_storescu,
+    serve,
+    wait_for_log,
+    wait_for_port,
+)
 from tests.helpers import free_port, require_executable, write_series
 
 pytestmark = [pytest.mark.dcmtk, pytest.mark.slow]
@@ -70,66 +75,6 @@ sites = ["h01"]
 max_parallel = 50
 """
 
-SENDING = re.compile(r"Sending file: (.+\.dcm)\s*$")
-SUCCESS = "Received Store Response (Success)"
-
-
-def _garde(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "garde", "--config", str(config), *args],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-
-
-def _serve(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "garde", "--config", str(config), "-v", "serve"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: the gateway workers with it
-        )
-
-
-def _wait_for_port(port: int, server: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"garde serve exited early:\n{log.read_text()}")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    pytest.fail("garde serve did not listen within 30 s")
-
-
-def _storescu(storescu: str, port: int, files: list[Path]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [storescu, "-v", "-aet", "TEST_CT1", "-aec", "GARDE", "127.0.0.1", str(port)]
-        + [str(f) for f in files],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "TCP_NODELAY": "1"},  # dcmtk: no Nagle delay per small PDU
-    )
-
-
-def _acknowledged(output: str) -> set[Path]:
-    """Files storescu saw answered with success (a response follows its 'Sending file')."""
-    done: set[Path] = set()
-    current: Path | None = None
-    for line in output.splitlines():
-        sending = SENDING.search(line)
-        if sending:
-            current = Path(sending.group(1))
-        elif SUCCESS in line and current is not None:
-            done.add(current)
-            current = None
-    return done
-
 
 @pytest.fixture
 def region(tmp_path: Path) -> tuple[Path, int, Path]:
@@ -154,7 +99,7 @@ def test_kill_9_during_a_push_loses_nothing_acknowledged_and_dispatches_once(
 ) -> None:
     storescu = require_executable("storescu")
     config, port, data = region
-    _garde(config, "db", "upgrade")
+    garde(config, "db", "upgrade")
     files: list[Path] = []
     for n in range(STUDIES):
         files += write_series(
@@ -166,11 +111,11 @@ def test_kill_9_during_a_push_loses_nothing_acknowledged_and_dispatches_once(
             body_part="ABDOMEN",
         )
     log = tmp_path / "serve.log"
-    server = _serve(config, log)
+    server = serve(config, log)
     second: subprocess.Popen[bytes] | None = None
     try:
-        _wait_for_port(port, server, log)
-        push = _storescu(storescu, port, files)
+        wait_for_port(port, server, log)
+        push = push_with_storescu(storescu, port, files)
         storage = data / "storage"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and push.poll() is None:
@@ -182,16 +127,16 @@ def test_kill_9_during_a_push_loses_nothing_acknowledged_and_dispatches_once(
         os.killpg(server.pid, signal.SIGKILL)
         server.wait(timeout=10)
         first_output, _ = push.communicate(timeout=60)
-        acked = _acknowledged(first_output)
+        acked = acknowledged(first_output)
         assert KILL_AFTER - 5 <= len(acked) < len(files), "the kill must land mid-push"
         assert push.returncode != 0
 
-        second = _serve(config, log)
-        _wait_for_port(port, second, log)
-        resend = _storescu(storescu, port, [f for f in files if f not in acked])
+        second = serve(config, log)
+        wait_for_port(port, second, log)
+        resend = push_with_storescu(storescu, port, [f for f in files if f not in acked])
         resend_output, _ = resend.communicate(timeout=120)
         assert resend.returncode == 0, resend_output
-        assert len(_acknowledged(resend_output)) == len(files) - len(acked)
+        assert len(acknowledged(resend_output)) == len(files) - len(acked)
 
         engine = make_engine(f"sqlite:///{data / 'garde.sqlite'}")
         sessions = make_session_factory(engine)
@@ -239,7 +184,7 @@ def test_kill_9_during_a_push_loses_nothing_acknowledged_and_dispatches_once(
         runner = CliRunner()
         reloaded = runner.invoke(main, ["--config", str(config), "reload"], catch_exceptions=False)
         assert f"pid {second.pid}" in reloaded.stdout
-        _wait_for_log(log, "configuration reloaded")
+        wait_for_log(log, "configuration reloaded")
         status = json.loads(
             runner.invoke(main, ["--config", str(config), "status", "--json"]).stdout
         )
@@ -276,12 +221,3 @@ def _wait_for_dispatch(sessions: object, expected: int) -> None:
             return
         time.sleep(0.2)
     pytest.fail(f"{assigned} of {expected} studies dispatched after 60 s")
-
-
-def _wait_for_log(log: Path, text: str) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if text in log.read_text(errors="replace"):
-            return
-        time.sleep(0.1)
-    pytest.fail(f"{text!r} not in the server log:\n{log.read_text()}")

@@ -9,9 +9,12 @@ from typing import Any, Self
 
 
 class Receiver:
-    """Records every POSTed JSON body; the first ``failures`` requests get HTTP 500."""
+    """Records every POSTed JSON body; the first ``failures`` requests get HTTP 500.
 
-    def __init__(self, failures: int = 0) -> None:
+    ``port`` 0 picks a free one; a fixed one lets a test bring a receiver up where a
+    server already points (a receiver back after an outage)."""
+
+    def __init__(self, failures: int = 0, port: int = 0) -> None:
         self.failures = failures
         self.requests: list[dict[str, Any]] = []
         self.accepted: list[dict[str, Any]] = []
@@ -38,7 +41,7 @@ class Receiver:
             def log_message(self, *args: object) -> None:  # quiet
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
