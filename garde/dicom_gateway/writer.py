@@ -83,7 +83,14 @@ class DurableWriter:
         self._ensure_directory(directory)
         temporary = directory / f".{target.name}.{secrets.token_hex(4)}.tmp"
         try:
-            size = _write_synced(temporary, parts)
+            try:
+                size = _write_synced(temporary, parts)
+            except FileNotFoundError:
+                # The directory went since we made it (retention removes emptied study
+                # folders; a study can be sent again later): make it again, once.
+                self._forget_directory(directory)
+                self._ensure_directory(directory)
+                size = _write_synced(temporary, parts)
             replaced = target.exists()
             temporary.replace(target)
         except BaseException:
@@ -110,6 +117,11 @@ class DurableWriter:
             _fsync_directory(stored.path.parent)
         except OSError:
             logger.warning("could not remove unindexed file %s", stored.relative, exc_info=True)
+
+    def _forget_directory(self, directory: Path) -> None:
+        with self._lock:
+            self._known_dirs.discard(str(directory))
+            self._known_dirs.discard(str(directory.parent))
 
     def _ensure_directory(self, directory: Path) -> None:
         """Create the study and series directories, making each new entry durable."""

@@ -29,6 +29,19 @@ def test_write_places_the_file_under_its_uids(tmp_path):
     assert _all_files(w.root) == [relative]  # no temporary file left
 
 
+def test_a_study_folder_removed_since_its_last_instance_is_made_again(tmp_path):
+    w = DurableWriter(tmp_path / "storage")
+    first = w.write(w.relative_path(STUDY, SERIES, SOP), [b"one"])
+    # Retention purges the study and removes its emptied folders; the hospital sends
+    # the study again later, to the same writer (whose cache knew those folders).
+    first.path.unlink()
+    first.path.parent.rmdir()
+    first.path.parent.parent.rmdir()
+    again = w.write(w.relative_path(STUDY, SERIES, SOP + ".6"), [b"two"])
+    assert again.path.read_bytes() == b"two"
+    assert _all_files(w.root) == [again.relative]
+
+
 def test_write_copies_a_file_slice(tmp_path):
     source = tmp_path / "spooled.dcm"
     source.write_bytes(b"META" * 10 + b"DATASET" * 1000)
