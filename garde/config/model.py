@@ -46,7 +46,7 @@ class GatewaySettings:
     port: int = 11112
     storage_dir: Path = Path("data/storage")
     stable_age_s: float = 60.0  # no new instance for this long: the study is complete
-    max_associations: int = 16
+    max_associations: int = 16  # per gateway process (`workers` of them share the port)
     acse_timeout_s: float = 10.0  # a silent TCP connection is dropped after this
     network_timeout_s: float = 60.0
     dimse_timeout_s: float = 60.0

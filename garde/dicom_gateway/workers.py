@@ -70,6 +70,13 @@ class _Failed:
 
 
 @dataclass(frozen=True, slots=True)
+class _Sites:
+    """Parent to worker: the reloaded site registry (who may send, from where)."""
+
+    sites: tuple[Site, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class _WorkerArgs:
     """What a worker process needs (picklable: it crosses the spawn boundary)."""
 
@@ -145,6 +152,21 @@ class GatewayWorkers:
         with self._changed:
             procs = list(self._procs.values())
         return [p.pid for p in procs if p.pid is not None and p.is_alive()]
+
+    def update_sites(self, sites: Sequence[Site]) -> None:
+        """Apply a reloaded site registry in every worker (and to workers restarted later).
+
+        A hospital removed from the config is refused from the next association on, in
+        every process; one added may send at once.
+        """
+        message = _Sites(tuple(sites))
+        with self._changed:
+            self._sites = message.sites
+            for slot, pipe in self._pipes.items():
+                try:
+                    pipe.send(message)
+                except OSError:  # a dead worker: restarted with the new sites
+                    logger.warning("gateway worker %d did not take the new sites", slot)
 
     def start(self) -> None:
         """Reserve the port, spawn the workers and wait until each one listens.
@@ -411,7 +433,12 @@ def run_worker(args: _WorkerArgs, pipe: Connection) -> None:
     while not stopping.is_set():
         try:
             if pipe.poll(_POLL_S):
-                grace = float(pipe.recv())
+                message = pipe.recv()
+                if isinstance(message, _Sites):
+                    gateway.update_sites(message.sites)
+                    logger.info("gateway worker %d: sites reloaded", args.slot)
+                    continue
+                grace = float(message)  # "stop, with this grace period"
                 break
         except (EOFError, OSError):
             logger.error("gateway worker %d: parent process gone; stopping", args.slot)  # noqa: TRY400

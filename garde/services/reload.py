@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
     from garde.bootstrap import Runtime
     from garde.config.model import Settings
+    from garde.dicom_gateway.scp import Gateway
+    from garde.dicom_gateway.workers import GatewayWorkers
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +43,10 @@ class ReloadReport:
 
 
 def reload_runtime(
-    runtime: Runtime, *, gateway: object | None = None, scheduler: BaseScheduler | None = None
+    runtime: Runtime,
+    *,
+    gateway: Gateway | GatewayWorkers | None = None,
+    scheduler: BaseScheduler | None = None,
 ) -> ReloadReport:
     """Re-read the settings file and apply it to a running runtime.
 
@@ -78,8 +83,8 @@ def reload_runtime(
         rerouted += len(hand_over(dispatch, now))
         rerouted += len(redispatch_ineligible(dispatch, now))
         rerouted += dispatch.broaden(now)
-    if gateway is not None and hasattr(gateway, "update_sites"):
-        gateway.update_sites(settings.sites)
+    if gateway is not None:
+        gateway.update_sites(settings.sites)  # in every gateway process
     if scheduler is not None:
         from garde.scheduling.scheduler import schedule_jobs  # noqa: PLC0415 - no cycle
 
@@ -101,10 +106,12 @@ def reload_runtime(
 def _keep_restart_only(old: Settings, new: Settings) -> tuple[Settings, tuple[str, ...]]:
     """``new`` with the keys that need a restart kept at their running values."""
     ignored = [k for k in ("data_dir", "database_url") if getattr(old, k) != getattr(new, k)]
+    # Every gateway key but the stable age (read by the sweep) is fixed in the running
+    # gateway processes: listening socket, AE, timeouts, limits, TLS.
     ignored += [
-        f"gateway.{k}"
-        for k in ("ae_title", "host", "port", "storage_dir", "workers", "tls", "max_associations")
-        if getattr(old.gateway, k) != getattr(new.gateway, k)
+        f"gateway.{f.name}"
+        for f in fields(old.gateway)
+        if f.name != "stable_age_s" and getattr(old.gateway, f.name) != getattr(new.gateway, f.name)
     ]
     if old.previews != new.previews:
         ignored.append("previews")

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from apscheduler.schedulers.background import BackgroundScheduler
 
     from garde.bootstrap import Runtime
+    from garde.dicom_gateway.scp import Gateway
+    from garde.dicom_gateway.workers import GatewayWorkers
 
 logger = logging.getLogger(__name__)
 
@@ -151,7 +153,9 @@ def serve(runtime: Runtime, stop: threading.Event | None = None) -> None:
         logger.info("stopped")
 
 
-def _reload(runtime: Runtime, gateway: object, scheduler: BackgroundScheduler) -> None:
+def _reload(
+    runtime: Runtime, gateway: Gateway | GatewayWorkers, scheduler: BackgroundScheduler
+) -> None:
     """Reload on SIGHUP; a bad file or a failure keeps the running configuration."""
     try:
         reload_runtime(runtime, gateway=gateway, scheduler=scheduler)

@@ -16,6 +16,7 @@ from garde.bootstrap import Runtime, sql_instance_index
 from garde.config.model import GatewaySettings, Settings, TlsSettings
 from garde.dicom_gateway.scp import Gateway
 from garde.dicom_gateway.workers import GatewayWorkers, worker_count
+from garde.dispatch.model import Site
 from garde.services.clock import FrozenClock, SystemClock
 from tests.helpers import require_executable, write_series
 from tests.integration.gateway.conftest import SECRET, SITES, indexed, storage_files
@@ -117,6 +118,35 @@ def test_unknown_ae_is_rejected_and_a_dead_worker_is_replaced(echo_workers):
     assert victim not in echo_workers.pids
     for _ in range(10):
         assert echo(echo_workers.port).returncode == 0
+
+
+def _answers(port: int, aet: str, times: int = 8) -> set[bool]:
+    """Whether ``aet`` was accepted, over enough tries to reach every worker."""
+    return {echo(port, aet=aet).returncode == 0 for _ in range(times)}
+
+
+def _until(predicate, seconds: float = 20.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_reloaded_sites_reach_every_worker_and_the_ones_restarted_later(echo_workers):
+    port = echo_workers.port
+    assert _answers(port, "NORD_CT") == {True}
+    assert _answers(port, "OUEST_CT") == {False}
+    # A reload removes CH Nord and adds a new hospital.
+    echo_workers.update_sites((*SITES[1:], Site("ouest", "CH Ouest", frozenset({"OUEST_CT"}))))
+    assert _until(lambda: _answers(port, "NORD_CT") == {False})
+    assert _answers(port, "OUEST_CT") == {True}
+    victim = echo_workers.pids[0]
+    os.kill(victim, signal.SIGKILL)
+    assert _until(lambda: len(echo_workers.pids) == 2 and victim not in echo_workers.pids, 60)
+    assert _answers(port, "NORD_CT") == {False}  # the new worker has the new sites too
+    assert _answers(port, "OUEST_CT") == {True}
 
 
 def test_a_worker_that_cannot_start_fails_start_with_the_reason(tmp_path):
