@@ -189,6 +189,9 @@ def discard_receiver(work: Path, *, port: int = 0, reuse_port: bool = False):
         def record(self, _instance) -> bool:
             return True
 
+        def path_of(self, _sop_instance_uid: str) -> str | None:
+            return None
+
     received = []
     settings = GatewaySettings(port=port, storage_dir=work / "unused")
     gateway = Gateway(

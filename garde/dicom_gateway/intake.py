@@ -181,9 +181,28 @@ class IntakeService:
         if new:
             logger.debug("stored instance %s of study %s", sop_instance, header.study_uid)
             self._notify(event)
+            return status.SUCCESS
+        indexed = self._indexed_path(sop_instance)
+        if indexed is not None and indexed != stored.relative:
+            # The same SOP Instance UID under another study or series: the first copy
+            # stays the indexed one (as Orthanc does by default); this one goes.
+            logger.warning(
+                "instance %s received again under study %s, series %s; kept the first copy",
+                sop_instance,
+                header.study_uid,
+                header.series_uid,
+            )
+            self.writer.discard(stored)
         else:
             logger.info("instance %s received again; already indexed", sop_instance)
         return status.SUCCESS
+
+    def _indexed_path(self, sop_instance: str) -> str | None:
+        try:
+            return self.index.path_of(sop_instance)
+        except Exception:  # the instance is safe either way: a stray file is an orphan
+            logger.exception("could not look up instance %s", sop_instance)
+            return None
 
     def _event(
         self, header: InstanceHeader, site: Site, request: StoreRequest, stored: StoredFile

@@ -29,9 +29,14 @@ class InstanceIndex(Protocol):
         """Index one instance in its own transaction.
 
         Returns True if it was new, False if that SOP Instance UID was already indexed
-        (a re-send: idempotent). Raises on a database error, so the gateway can answer
-        0xA700 (out of resources) and the sender retries.
+        (a re-send: idempotent; nothing of it is indexed, even under another study or
+        series). Raises on a database error, so the gateway can answer 0xA700 (out of
+        resources) and the sender retries.
         """
+        ...
+
+    def path_of(self, sop_instance_uid: str) -> str | None:
+        """Where an indexed instance's file is (relative to storage), or None."""
         ...
 
 

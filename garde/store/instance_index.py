@@ -74,12 +74,17 @@ class SqlInstanceIndex:
             On any database error (the gateway answers 0xA700 so the sender retries);
             the transaction is rolled back, nothing is half-indexed.
         """
-        if self._engine is not None:
-            with self._engine.begin() as connection:
-                new = _record(connection, instance)
+        try:
+            if self._engine is not None:
+                with self._engine.begin() as connection:
+                    _record(connection, instance)
+            else:
+                with self._session_factory() as session, session.begin():
+                    _record(session.connection(), instance)
+        except _AlreadyIndexed:
+            new = False  # rolled back: no study or series row made for it either
         else:
-            with self._session_factory() as session, session.begin():
-                new = _record(session.connection(), instance)
+            new = True
         if new:
             logger.debug(
                 "indexed instance %s of series %s, study %s",
@@ -89,9 +94,26 @@ class SqlInstanceIndex:
             )
         return new
 
+    def path_of(self, sop_instance_uid: str) -> str | None:
+        """Where an indexed instance's file is (relative to storage), or None."""
+        query = select(_instances.c.path).where(_instances.c.sop_instance_uid == sop_instance_uid)
+        if self._engine is not None:
+            with self._engine.connect() as connection:
+                return connection.execute(query).scalar()
+        with self._session_factory() as session:
+            return session.execute(query).scalar()
 
-def _record(connection: Connection, event: InstanceReceived) -> bool:
-    """The statements of `SqlInstanceIndex.record`, inside its transaction."""
+
+class _AlreadyIndexed(Exception):  # noqa: N818 - a signal to roll back, not an error
+    """The instance is indexed already: undo this transaction's study and series rows
+    (a re-send under another study or series UID must not leave an empty study)."""
+
+
+def _record(connection: Connection, event: InstanceReceived) -> None:
+    """The statements of `SqlInstanceIndex.record`, inside its transaction.
+
+    Raises `_AlreadyIndexed` (rolling the transaction back) for a known instance.
+    """
     statements = _statements_for(connection.dialect.name)
     params = _params(event)
     # Most instances belong to a series already indexed: one lookup instead of two
@@ -101,14 +123,13 @@ def _record(connection: Connection, event: InstanceReceived) -> bool:
         connection.execute(statements.insert_study, params)
         new_series = connection.execute(statements.insert_series, params).first() is not None
     if connection.execute(statements.insert_instance, params).first() is None:
-        return False
+        raise _AlreadyIndexed
     connection.execute(statements.bump_series, params)
     if new_series:
         modalities = _modalities(connection, event.study_uid)
         connection.execute(statements.bump_study_new_series, {**params, "p_modalities": modalities})
     else:
         connection.execute(statements.bump_study, params)
-    return True
 
 
 def _params(event: InstanceReceived) -> dict[str, Any]:

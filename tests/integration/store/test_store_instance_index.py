@@ -143,3 +143,20 @@ def test_a_database_error_raises_and_leaves_nothing_behind(instance_index, sessi
         instance_index.record(event)
     assert _count(session_factory, StudyRow) == 0
     assert _count(session_factory, InstanceRow) == 0
+
+
+def test_a_known_instance_under_another_study_leaves_no_empty_study(
+    instance_index, session_factory
+) -> None:
+    uid = new_uid()
+    first = make_instance(uid, sop_instance_uid=f"{uid}.9.1", received_at=T0)
+    assert instance_index.record(first)
+    other = new_uid()  # the sender re-sends it under a new study and series
+    again = make_instance(
+        other, series_uid=f"{other}.1", sop_instance_uid=f"{uid}.9.1", received_at=T0
+    )
+    assert not instance_index.record(again)
+    assert _count(session_factory, StudyRow) == 1
+    assert _count(session_factory, SeriesRow) == 1
+    assert instance_index.path_of(f"{uid}.9.1") == first.path
+    assert instance_index.path_of(f"{uid}.9.2") is None

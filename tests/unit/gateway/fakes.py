@@ -28,3 +28,8 @@ class FakeInstanceIndex:
                 return False
             self.rows[instance.sop_instance_uid] = instance
             return True
+
+    def path_of(self, sop_instance_uid: str) -> str | None:
+        with self._lock:
+            row = self.rows.get(sop_instance_uid)
+            return None if row is None else row.path

@@ -102,6 +102,20 @@ def test_resend_is_idempotent(service, index, received):
     assert len(stored_files(service)) == 1
 
 
+def test_a_resend_under_another_study_keeps_the_first_copy_and_no_stray_file(
+    service, index, received
+):
+    ds = make_dataset()
+    assert service.store(request_for(ds)) == status.SUCCESS
+    first = service.writer.root / index.rows[ds.SOPInstanceUID].path
+    moved = make_dataset(sop_uid=ds.SOPInstanceUID)  # same instance, new study and series
+    assert moved.StudyInstanceUID != ds.StudyInstanceUID
+    assert service.store(request_for(moved)) == status.SUCCESS
+    assert stored_files(service) == [first]
+    assert index.rows[ds.SOPInstanceUID].study_uid == ds.StudyInstanceUID
+    assert len(received) == 1
+
+
 def test_sop_instance_mismatch_is_refused_and_keeps_nothing(service, index):
     ds = make_dataset()
     req = request_for(ds, sop_instance_uid=generate_uid())
