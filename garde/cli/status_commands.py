@@ -7,7 +7,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from garde.cli._common import echo_json, echo_table, state
+from garde.cli._common import echo_json, echo_table, fail
+from garde.cli._identity import desk, who
+from garde.services.audit_trail import record_refusal
+from garde.services.identity import OPEN_MODE
 
 if TYPE_CHECKING:
     from garde.services.status import NightStatus
@@ -28,9 +31,27 @@ def status(ctx: click.Context, as_json: bool, since: datetime | None) -> None:
     """
     from garde.services.status import night_status  # noqa: PLC0415 - keeps --help fast
 
-    runtime = state(ctx).runtime()
-    now = datetime.now(tz=UTC)
-    report = night_status(runtime, now, since.replace(tzinfo=UTC) if since else None)
+    services = desk(ctx)
+    # Operators only, once the region has tokens (open mode before the first one).
+    identity = who(services, "view_status", allow_open=True)
+    if not identity.is_operator and identity != OPEN_MODE:
+        record_refusal(
+            services.runtime.uow,
+            actor=identity.subject,
+            action="view_status",
+            now=services.now(),
+            origin=services.origin,
+            reason="not_allowed",
+            message="the night's status is for operators",
+        )
+        fail(f"{identity.subject} is not an operator: `garde status` is for operators")
+    report = night_status(
+        services.runtime,
+        services.now(),
+        since.replace(tzinfo=UTC) if since else None,
+        actor=identity.subject,
+        origin=services.origin,
+    )
     if as_json:
         echo_json(report.to_dict())
         return

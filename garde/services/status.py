@@ -98,8 +98,15 @@ def night_start(runtime: Runtime, now: datetime) -> datetime:
     return last if last <= now else last - timedelta(days=1)
 
 
-def night_status(runtime: Runtime, now: datetime, since: datetime | None = None) -> NightStatus:
-    """Gather the status at ``now`` (audited as an operator's view)."""
+def night_status(
+    runtime: Runtime,
+    now: datetime,
+    since: datetime | None = None,
+    *,
+    actor: str = "operator",
+    origin: str = "",
+) -> NightStatus:
+    """Gather the status at ``now`` (audited as ``actor``'s view)."""
     since = since or night_start(runtime, now)
     dispatch = runtime.dispatch
     dispatch.restore(now)
@@ -127,7 +134,11 @@ def night_status(runtime: Runtime, now: datetime, since: datetime | None = None)
         night = NightQueries(uow.session).received_since(since)
         webhook = uow.outbox.backlog(since)
         uow.audit.append(
-            at=now, actor="operator", action="view_status", detail={"since": since.isoformat()}
+            at=now,
+            actor=actor,
+            action="view_status",
+            origin=origin,
+            detail={"since": since.isoformat()},
         )
         uow.commit()
     at_risk = tuple(

@@ -179,6 +179,9 @@ def test_a_night_at_the_worklist(cli: Cli, database_url: str) -> None:
     assert "by operator alice" in cli.run("r2", "explain", urgent).stdout
     pending = json.loads(cli.run("alice", "studies", "--state", "assigned", "--json").stdout)
     assert [s["study_uid"] for s in pending] == [urgent]
+    assert "not an operator" in cli.run("r1", "status", ok=False).stderr
+    assert "no credential" in cli.run(None, "status", ok=False).stderr
+    assert json.loads(cli.run("alice", "status", "--json").stdout)["waiting"] == 0
 
     trail = json.loads(cli.run("alice", "audit", "--study", urgent, "--json").stdout)
     assert [e["action"] for e in trail] == ["release", "explain", "assign", "explain"]
