@@ -87,14 +87,20 @@ class GrayscaleChain:
     def key(self) -> tuple[object, ...]:
         """A hashable identity for caching folded tables."""
         return (
-            self.pixel,
-            self.slope,
-            self.intercept,
-            self.modality_lut.key() if self.modality_lut else None,
+            *self.modality_key(),
             self.window,
             self.voi_lut.key() if self.voi_lut else None,
             self.invert,
             self.auto_range,
+        )
+
+    def modality_key(self) -> tuple[object, ...]:
+        """The identity of the stored value -> modality value part alone."""
+        return (
+            self.pixel,
+            self.slope,
+            self.intercept,
+            self.modality_lut.key() if self.modality_lut else None,
         )
 
 
@@ -158,6 +164,37 @@ def apply_voi(chain: GrayscaleChain, values: FloatArray) -> FloatArray:
     return window_unit(values, auto_window(float(low), float(high)))
 
 
+def increasing(chain: GrayscaleChain) -> bool:
+    """True when the modality transform never decreases (a maximum commutes with it)."""
+    if chain.modality_lut is not None:
+        return bool(np.all(np.diff(chain.modality_lut.data.astype(np.int64)) >= 0))
+    return chain.slope > 0
+
+
+def modality_table(chain: GrayscaleChain) -> FloatArray:
+    """The modality value of every raw word (see `stored_values`); integer pixels only."""
+    return apply_modality(chain, stored_values(chain.pixel))
+
+
+def modality_values(
+    chain: GrayscaleChain,
+    stored: NDArray[np.generic],
+    table: FloatArray | None = None,
+) -> FloatArray:
+    """A frame's modality values; integer words are masked and sign-extended as `fold` does.
+
+    ``table`` is `modality_table` of ``chain``, when the caller already has it.
+    """
+    if stored.dtype.kind in "iu" and foldable(chain.pixel):
+        lookup = modality_table(chain) if table is None else table
+        words = raw_words(stored)  # type: ignore[arg-type]
+        if words.dtype.itemsize * 8 > chain.pixel.bits_allocated:
+            words = words & np.asarray(lookup.size - 1, dtype=words.dtype)
+        out: FloatArray = lookup.take(words)
+        return out
+    return apply_modality(chain, stored)  # type: ignore[arg-type]
+
+
 def to_grey8(unit: FloatArray, *, invert: bool) -> NDArray[np.uint8]:
     """[0, 1] -> 0..255, rounding half up; MONOCHROME1 / INVERSE turn it around."""
     grey = np.floor(unit * 255.0 + 0.5)
@@ -202,9 +239,15 @@ def apply_table(table: NDArray[np.uint8], stored: NDArray[np.integer]) -> NDArra
 
 
 def box_reducible(pixel: PixelFormat, stored: NDArray[np.integer]) -> bool:
-    """True when averaging raw words equals averaging stored values (no junk high bits).
+    """True when averaging raw words equals averaging stored values (no junk high bits)."""
+    return words_are_values(pixel, stored)
 
-    Signed words are averaged as signed integers, so only a partial signed width (whose
+
+def words_are_values(pixel: PixelFormat, stored: NDArray[np.generic]) -> bool:
+    """True when the decoded integer words are the stored values (no junk high bits).
+
+    Then arithmetic on the words (a box average, a maximum) is arithmetic on the values.
+    Signed words are compared as signed integers, so only a partial signed width (whose
     sign bit is not the word's) is excluded; unsigned words must fit in Bits Stored.
     """
     if stored.dtype.kind not in "iu" or not foldable(pixel):

@@ -122,6 +122,7 @@ class SeriesPreviews:
     mip: Path | None = None
     window: Window | None = None
     error: str = ""  # why this series has no previews, when it failed
+    notes: tuple[str, ...] = ()  # what a product left out or could not do (the page shows them)
 
 
 @dataclass(frozen=True, slots=True)

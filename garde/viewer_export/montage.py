@@ -54,13 +54,15 @@ def slab_indices(count: int, centre: int, spacing_mm: float | None, slab_mm: flo
 
 
 def maximum(frames: Sequence[NDArray[np.generic]]) -> NDArray[np.generic]:
-    """Pixel-wise maximum of same-shaped frames (a MIP), in their own dtype."""
+    """Pixel-wise maximum of frames of one shape and dtype (a MIP), in that dtype."""
     if not frames:
         raise ValueError("a MIP needs at least one frame")
-    shape = frames[0].shape
+    shape, dtype = frames[0].shape, frames[0].dtype
     out = np.array(frames[0], copy=True)
     for frame in frames[1:]:
         if frame.shape != shape:
             raise ValueError(f"MIP frames differ in shape: {frame.shape} vs {shape}")
+        if frame.dtype != dtype:
+            raise ValueError(f"MIP frames differ in dtype: {frame.dtype} vs {dtype}")
         np.maximum(out, frame, out=out)
     return out

@@ -71,7 +71,8 @@ def _series_block(s: SeriesPreviews, out_dir: Path) -> str:
     )
     if not figures:
         figures = _img(s.thumbnail, out_dir, f"Vignette{window}", f"{title}: vignette")
-    return f'<section>{head}<div class="images">{figures}</div></section>'
+    notes = "".join(f'<p class="note">Remarque : {html.escape(n)}</p>' for n in s.notes)
+    return f'<section>{head}<div class="images">{figures}</div>{notes}</section>'
 
 
 def render_page(

@@ -7,7 +7,7 @@ when a slice differs, its own table is built and cached too.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -73,6 +73,21 @@ class SeriesRenderer:
         else:
             return self.grey(ds, stored, index, shrink=shrink)
         if self.burn_overlays:
+            image = burn_overlays(ds, image, index)
+        return image
+
+    def render_modality(
+        self, ds: Dataset, values: NDArray[np.floating], index: int = 0
+    ) -> NDArray[np.uint8]:
+        """Modality values (a projection across slices) through frame ``index``'s VOI.
+
+        The values already went through each slice's own Modality LUT; the VOI, polarity
+        and overlays are those of frame ``index`` of ``ds``, as for a rendered slice.
+        """
+        chain = grayscale_chain(ds, index, window=self.window, auto_range=self.auto_range)
+        identity = replace(chain, slope=1.0, intercept=0.0, modality_lut=None)
+        image = grayscale.evaluate(identity, values)
+        if self.burn_overlays and overlay_groups(ds):
             image = burn_overlays(ds, image, index)
         return image
 

@@ -29,12 +29,17 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class SliceRef:
-    """One frame of one file; ``position`` is along the slice normal, in mm."""
+    """One frame of one file; ``position`` is along the slice normal, in mm.
+
+    ``shape`` is what the header announces for a decoded frame: (Rows, Columns), plus
+    Samples per Pixel when above 1; None when the header does not say.
+    """
 
     path: Path
     frame: int = 0
     position: float | None = None
     instance_number: int | None = None
+    shape: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,10 +84,20 @@ def _int(value: Any) -> int | None:
         return None
 
 
+def frame_shape(ds: Dataset) -> tuple[int, ...] | None:
+    """The shape a decoded frame of ``ds`` has, from its header; None when unknown."""
+    rows, cols = _int(ds.get("Rows")), _int(ds.get("Columns"))
+    if not rows or not cols:
+        return None
+    samples = _int(ds.get("SamplesPerPixel")) or 1
+    return (rows, cols) if samples == 1 else (rows, cols, samples)
+
+
 def slice_refs(path: Path, ds: Dataset) -> list[SliceRef]:
     """Every frame of one file as a slice, with its position along the normal."""
     refs = []
     number = _int(ds.get("InstanceNumber"))
+    shape = frame_shape(ds)
     for frame in range(number_of_frames(ds)):
         ipp = _vector(_functional(ds, frame, "PlanePositionSequence", "ImagePositionPatient"), 3)
         iop = _vector(
@@ -93,7 +108,7 @@ def slice_refs(path: Path, ds: Dataset) -> list[SliceRef]:
             normal = np.cross(iop[:3], iop[3:])
             if np.linalg.norm(normal) > 1e-6:
                 position = float(ipp @ normal)
-        refs.append(SliceRef(path, frame, position, number))
+        refs.append(SliceRef(path, frame, position, number, shape))
     return refs
 
 

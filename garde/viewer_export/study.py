@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING
 from garde.viewer_export import presets as preset_rules
 from garde.viewer_export.errors import PreviewError
 from garde.viewer_export.image_io import resize, save_image, shrink_factor, write_atomic
+from garde.viewer_export.mip import thick_slab_mip
 from garde.viewer_export.model import SeriesPreviews, StudyPageInfo, StudyPreviews
-from garde.viewer_export.montage import maximum, slab_indices, tile
+from garde.viewer_export.montage import tile
 from garde.viewer_export.page import render_page
-from garde.viewer_export.pixels import decode_frame, read_dataset
+from garde.viewer_export.pixels import read_dataset
 from garde.viewer_export.render import SeriesRenderer
 from garde.viewer_export.series import (
     ScannedSeries,
@@ -30,7 +31,6 @@ from garde.viewer_export.series import (
     middle,
     scan_path,
     scan_series,
-    spacing_mm,
 )
 from garde.viewer_export.thumbnail import pixel_aspect
 
@@ -104,26 +104,6 @@ def _render_ref(
     return renderer.render(ds, ref.frame, shrink=shrink), aspect
 
 
-def _mip(
-    renderer: SeriesRenderer, cache: _DatasetCache, slices: Sequence[SliceRef], slab_mm: float
-) -> tuple[NDArray[np.uint8], float]:
-    """Thick-slab MIP around the middle slice, in stored values (monotonic modality LUT)."""
-    refs = list(slices)
-    centre = (len(refs) - 1) // 2
-    chosen = [refs[i] for i in slab_indices(len(refs), centre, spacing_mm(refs), slab_mm)]
-    frames = []
-    for ref in chosen:
-        frame, _ = decode_frame(cache.get(ref.path), ref.frame)
-        frames.append(frame)
-    ds = cache.get(refs[centre].path)
-    if ds.get("ModalityLUTSequence") or float(ds.get("RescaleSlope", 1) or 1) < 0:
-        raise PreviewError("MIP needs a monotonic increasing modality transform")
-    projected = maximum(frames)
-    return renderer.render_decoded(
-        ds, projected, str(ds.get("PhotometricInterpretation", ""))
-    ), pixel_aspect(ds)
-
-
 def render_series(
     scanned: ScannedSeries,
     out_dir: Path,
@@ -151,13 +131,24 @@ def render_series(
             tiles.append(resize(tile_image, sizes.montage_tile_px, tile_aspect))
         montage = save_image(tile(tiles), out_dir / f"{stem}.montage{sizes.suffix}", sizes.quality)
     mip = None
+    notes: list[str] = []
     if mip_slab_mm is not None and len(scanned.slices) > 2 and image.ndim == 2:
-        mip_image, mip_aspect = _mip(renderer, cache, scanned.slices, mip_slab_mm)
-        mip = save_image(
-            resize(mip_image, sizes.key_px, mip_aspect),
-            out_dir / f"{stem}.mip{sizes.suffix}",
-            sizes.quality,
-        )
+        try:
+            mip_image, mip_aspect, note = thick_slab_mip(
+                renderer, cache.get, scanned.slices, mip_slab_mm
+            )
+        except PreviewError as exc:  # the other products stand without it
+            logger.warning("series %s: no MIP: %s", scanned.info.series_uid, exc)
+            notes.append(f"no MIP: {exc}")
+        else:
+            mip = save_image(
+                resize(mip_image, sizes.key_px, mip_aspect),
+                out_dir / f"{stem}.mip{sizes.suffix}",
+                sizes.quality,
+            )
+            if note:
+                logger.info("series %s: %s", scanned.info.series_uid, note)
+                notes.append(note)
     return SeriesPreviews(
         series_uid=scanned.info.series_uid,
         description=scanned.info.description,
@@ -168,6 +159,15 @@ def render_series(
         montage=montage,
         mip=mip,
         window=window,
+        notes=tuple(notes),
+    )
+
+
+def _failed(series: ScannedSeries, error: str) -> SeriesPreviews:
+    """A series listed on the page with why it has no previews."""
+    info = series.info
+    return SeriesPreviews(
+        info.series_uid, info.description, info.modality, len(series.slices), error=error
     )
 
 
@@ -213,15 +213,12 @@ def render_scanned(
             )
         except PreviewError as exc:
             logger.warning("series %s: no preview: %s", info.series_uid, exc)
-            results.append(
-                SeriesPreviews(
-                    info.series_uid,
-                    info.description,
-                    info.modality,
-                    len(series.slices),
-                    error=str(exc),
-                )
-            )
+            results.append(_failed(series, str(exc)))
+        except Exception as exc:
+            # A bug, not a bad file: one series' bug must not cost the study its page, so it
+            # is logged with its traceback and the series UID, and named on the page.
+            logger.exception("series %s: preview failed unexpectedly", info.series_uid)
+            results.append(_failed(series, f"internal error ({type(exc).__name__})"))
         if progress is not None:
             progress(n, len(ordered))
     page_html = render_page(
