@@ -283,16 +283,19 @@ class DispatchService:
         A credentialed reader on shift takes one at once; otherwise the fallback pool
         does, at once for stroke, emergency and urgent work and after
         ``uncovered_routine_delay`` (from when the study became stable) for routine work.
+        The radiologist who last released a study is never given it back here.
         """
         with self.uow_factory() as uow:
             waiting = [r for r in uow.studies.by_state(StudyState.PENDING) if r.assignee is None]
+            released = uow.studies.releasers(r.study_uid for r in waiting)
         assigned = 0
         with self.lock:
             for record in waiting:
                 study = study_of(record)
                 if study is None:
                     continue
-                decision = route(study, self.board, self.policy, now)
+                exclude = barred(released.get(record.study_uid))
+                decision = route(study, self.board, self.policy, now, exclude=exclude)
                 if decision.radiologist_id is None:
                     continue
                 if self._must_wait(study, decision, record.stable_at or now, now):
@@ -398,7 +401,8 @@ class DispatchService:
         """Move a queued (not started) study to ``to``: store and audit first, then board.
 
         Returns False, changing nothing, if the store no longer shows the study queued
-        with the board's owner (another process claimed or started it meanwhile).
+        with the board's owner (another process claimed or started it meanwhile), or if
+        ``to`` is the radiologist who released it (a release is never undone by a move).
         """
         with self.lock:
             owner = self.board.owner(study_uid)
@@ -407,6 +411,9 @@ class DispatchService:
             with self.uow_factory() as uow:
                 record = uow.studies.get(study_uid)
                 if record is None or record.assignee != owner:
+                    return False
+                if uow.studies.releasers([study_uid]).get(study_uid) == to:
+                    logger.info("study %s: not moved back to %s, who released it", study_uid, to)
                     return False
                 try:
                     state = lifecycle.transition(record.state, StudyEvent.REASSIGNED)
@@ -437,9 +444,12 @@ class DispatchService:
     def reroute_orphans(self, orphans: tuple[Study, ...], now: datetime, actor: str) -> int:
         """Route again studies taken off the board because their reader left the roster."""
         moved = 0
+        with self.uow_factory() as uow:
+            released = uow.studies.releasers(s.uid for s in orphans)
         with self.lock:
             for study in orphans:
-                decision = route(study, self.board, self.policy, now)
+                exclude = barred(released.get(study.uid))
+                decision = route(study, self.board, self.policy, now, exclude=exclude)
                 with self.uow_factory() as uow:
                     record = uow.studies.get(study.uid)
                     if record is None or record.state not in {
@@ -465,3 +475,9 @@ class DispatchService:
                     self.board.assign(study, decision.radiologist_id, now)
                     moved += 1
         return moved
+
+
+def barred(released_by: str | None, *others: str | None) -> frozenset[str]:
+    """The radiologists a re-route must not choose: who released the study (a release
+    is never given straight back) and ``others`` (e.g. the reader it moves away from)."""
+    return frozenset(r for r in (released_by, *others) if r is not None)

@@ -12,7 +12,8 @@ highest tier reached is stored with the study, so a restart resumes where it was
 
 A study being read stays with its reader at every tier (only notified). A study nobody
 holds (uncovered site, nobody eligible) is routed to whoever may take it, the fallback
-pool included, from the reassign tier on. Every tier reached is audited (``escalate``).
+pool included, from the reassign tier on. No tier moves a study to the radiologist who
+released it. Every tier reached is audited (``escalate``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from garde.dispatch import sla
 from garde.dispatch.model import StudyState
 from garde.dispatch.router import route
 from garde.dispatch.sla import EscalationTier
+from garde.services.dispatcher import barred
 from garde.services.snapshot import study_of
 from garde.store.enums import AssignedBy
 
@@ -57,6 +59,7 @@ def escalate_overdue(dispatch: DispatchService, now: datetime) -> list[Escalatio
     """Escalate every open study that reached a new tier by ``now``; returns what was done."""
     with dispatch.uow_factory() as uow:
         candidates = uow.studies.open_studies()
+        released = uow.studies.releasers(r.study_uid for r in candidates)
     done = []
     with dispatch.lock:
         for record in candidates:
@@ -66,16 +69,18 @@ def escalate_overdue(dispatch: DispatchService, now: datetime) -> list[Escalatio
             tier = sla.due_tier(dispatch.policy, study, now)
             if tier is None or TIER_LEVEL[tier] <= record.escalation_tier:
                 continue
-            done.append(_escalate(dispatch, record, study, tier, now))
+            releaser = released.get(record.study_uid)
+            done.append(_escalate(dispatch, record, study, tier, now, releaser))
     return done
 
 
-def _escalate(
+def _escalate(  # noqa: PLR0917 - private; called from one place
     dispatch: DispatchService,
     record: StudyRecord,
     study: Study,
     tier: EscalationTier,
     now: datetime,
+    releaser: str | None,
 ) -> Escalation:
     board = dispatch.board
     owner = board.owner(study.uid)
@@ -88,7 +93,7 @@ def _escalate(
     elif owner is None and record.assignee is not None:
         outcome = "kept"  # its reader is not on the board (left the roster): reload moves it
     elif owner is None:
-        decision = route(study, board, dispatch.policy, now)
+        decision = route(study, board, dispatch.policy, now, exclude=barred(releaser))
         to = decision.radiologist_id
         moved = to is not None and dispatch.assign_waiting(
             record, study, decision, now, actor="sla"
@@ -96,7 +101,7 @@ def _escalate(
         outcome = "reassigned" if moved else "unassigned"
         to = to if moved else None
     else:
-        decision = _better_reader(dispatch, study, owner, tier, now)
+        decision = _better_reader(dispatch, study, barred(releaser, owner), tier, now)
         to = decision.radiologist_id if decision is not None else None
         moved = to is not None and dispatch.reassign(
             study.uid,
@@ -153,9 +158,16 @@ def _escalate(
 
 
 def _better_reader(
-    dispatch: DispatchService, study: Study, owner: str, tier: EscalationTier, now: datetime
+    dispatch: DispatchService,
+    study: Study,
+    exclude: frozenset[str],
+    tier: EscalationTier,
+    now: datetime,
 ) -> Decision | None:
-    """Who a queued study should move to at ``tier`` (None: it stays where it is)."""
+    """Who a queued study should move to at ``tier`` (None: it stays where it is).
+
+    ``exclude`` holds its current reader and whoever released it.
+    """
     board = dispatch.board
     on_shift = set(board.on_shift(now))
     if tier is EscalationTier.SUPERVISOR:
@@ -166,11 +178,11 @@ def _better_reader(
             {r.id for r in board.radiologists() if r.fallback},
         ):
             others = frozenset(board.ids) - (member & on_shift)
-            decision = route(study, board, dispatch.policy, now, exclude=others | {owner})
+            decision = route(study, board, dispatch.policy, now, exclude=others | exclude)
             if decision.radiologist_id is not None and decision.radiologist_id in on_shift:
                 return decision
         return None
-    decision = route(study, board, dispatch.policy, now, exclude=frozenset({owner}))
+    decision = route(study, board, dispatch.policy, now, exclude=exclude)
     if decision.fallback or decision.radiologist_id is None or not decision.explanation.candidates:
         return None
     best = decision.explanation.candidates[0]

@@ -4,7 +4,8 @@ At each run the roster is reloaded from the store (a roster imported by another 
 takes effect here), then every queued study of a radiologist no longer on shift is
 routed again without them and moved if someone on shift may take it. A study being read
 stays with its reader: reading is not interrupted by the end of a shift. A study nobody
-on shift may take stays where it is (the SLA watch escalates it if it runs late).
+on shift may take stays where it is (the SLA watch escalates it if it runs late). The
+radiologist who released a study is never given it back by a handover.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from garde.dispatch.router import route
+from garde.services.dispatcher import barred
 from garde.store.enums import AssignedBy
 
 if TYPE_CHECKING:
@@ -38,11 +40,12 @@ def hand_over(dispatch: DispatchService, now: datetime) -> dict[str, str]:
     with dispatch.lock:
         board = dispatch.board
         on_shift = set(board.on_shift(now))
-        for rid in board.ids:
-            if rid in on_shift:
-                continue
+        leaving = [rid for rid in board.ids if rid not in on_shift]
+        released = _releasers(dispatch, [s.uid for rid in leaving for s in board.queue(rid)])
+        for rid in leaving:
             for study in board.queue(rid):
-                decision = route(study, board, dispatch.policy, now, exclude=frozenset({rid}))
+                exclude = barred(released.get(study.uid), rid)
+                decision = route(study, board, dispatch.policy, now, exclude=exclude)
                 to = decision.radiologist_id
                 if to is None or to not in on_shift:
                     continue
@@ -68,11 +71,14 @@ def redispatch_ineligible(dispatch: DispatchService, now: datetime) -> dict[str,
     moved: dict[str, str] = {}
     with dispatch.lock:
         board = dispatch.board
-        for rid in board.on_shift(now):
+        readers = board.on_shift(now)
+        released = _releasers(dispatch, [s.uid for rid in readers for s in board.queue(rid)])
+        for rid in readers:
             for study in board.queue(rid):
                 if board.may_read_now(rid, study, now):
                     continue
-                decision = route(study, board, dispatch.policy, now, exclude=frozenset({rid}))
+                exclude = barred(released.get(study.uid), rid)
+                decision = route(study, board, dispatch.policy, now, exclude=exclude)
                 to = decision.radiologist_id
                 if to is not None and dispatch.reassign(
                     study.uid,
@@ -86,3 +92,11 @@ def redispatch_ineligible(dispatch: DispatchService, now: datetime) -> dict[str,
                 ):
                     moved[study.uid] = to
     return moved
+
+
+def _releasers(dispatch: DispatchService, study_uids: list[str]) -> dict[str, str]:
+    """Who last released each of these studies (see `DispatchService.broaden`)."""
+    if not study_uids:
+        return {}
+    with dispatch.uow_factory() as uow:
+        return uow.studies.releasers(study_uids)

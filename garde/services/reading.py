@@ -230,7 +230,10 @@ class ReadingService:
     ) -> Released:
         """Hand one's study back: the router gives it to someone else (never oneself).
 
-        With nobody else eligible it stays pending, unassigned and flagged.
+        With nobody else eligible it stays pending, unassigned and flagged. The releaser
+        is remembered with the study: the router's later moves (coverage sweeps,
+        handover, escalation, re-plan) and one's own `next` never give it back to them;
+        only a deliberate `claim` or an operator's `assign` does.
         """
         if not reason.strip():
             raise ValueError("a release needs a reason")
@@ -259,6 +262,9 @@ class ReadingService:
                 by=AssignedBy.ROUTER,
                 explanation=explanation,
             )
+            # Remembered so that no later re-route (coverage, handover, escalation,
+            # re-plan) gives it straight back.
+            uow.studies.mark_released(study_uid, radiologist_id)
 
             def after() -> None:
                 if live and study is not None and chosen is not None:
@@ -435,13 +441,13 @@ class ReadingService:
 
 
 def _candidates(uow: SqlUnitOfWork, reader: Radiologist) -> list[StudyRecord]:
-    """What ``reader`` may take next, most urgent first."""
+    """What ``reader`` may take next, most urgent first (not what they released)."""
     own = [
         r
         for r in uow.studies.by_state(StudyState.ASSIGNED)
         if r.assignee == reader.id and r.site_id in reader.sites
     ]
-    free = [
+    pending = [
         r
         for r in uow.studies.by_state(StudyState.PENDING)
         if r.assignee is None
@@ -449,6 +455,8 @@ def _candidates(uow: SqlUnitOfWork, reader: Radiologist) -> list[StudyRecord]:
         and r.site_id in reader.sites
         and r.skills <= reader.skills
     ]
+    released = uow.studies.releasers(r.study_uid for r in pending)
+    free = [r for r in pending if released.get(r.study_uid) != reader.id]
     return sorted([*own, *free], key=_urgency)
 
 

@@ -151,6 +151,9 @@ class StudyRow(Base):
     done_at: Mapped[datetime | None]
     report_ref: Mapped[str | None] = mapped_column(String(256))
     escalation_tier: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    # The last radiologist who gave it back (`garde release`): the router's later moves
+    # (coverage, handover, escalation, re-plan) never give it straight back to them.
+    released_by: Mapped[str | None] = mapped_column(String(64))
     # Optimistic concurrency: bumped by the ORM on every lifecycle change (not on intake).
     version: Mapped[int] = mapped_column(default=1, server_default=text("1"))
 

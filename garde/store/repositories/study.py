@@ -34,7 +34,7 @@ from garde.store.records import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
 
     from sqlalchemy import ColumnElement
     from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -149,6 +149,28 @@ class StudyRepository:
         version stays, so a reader's concurrent start is not refused as stale)."""
         self._session.execute(
             update(StudyRow).where(StudyRow.study_uid == study_uid).values(stable_at=at)
+        )
+
+    def releasers(self, study_uids: Iterable[str]) -> dict[str, str]:
+        """Who last released each of these studies (`mark_released`); studies nobody
+        released are left out."""
+        wanted = list(study_uids)
+        if not wanted:
+            return {}
+        query = select(StudyRow.study_uid, StudyRow.released_by).where(
+            StudyRow.study_uid.in_(wanted), StudyRow.released_by.is_not(None)
+        )
+        return {uid: who for uid, who in self._session.execute(query) if who is not None}
+
+    def mark_released(self, study_uid: str, radiologist_id: str) -> None:
+        """Remember that ``radiologist_id`` gave the study back, so that the router's
+        later moves exclude them (part of the release's own lifecycle move: the version
+        is not bumped again)."""
+        self._session.execute(
+            update(StudyRow)
+            .where(StudyRow.study_uid == study_uid)
+            .values(released_by=radiologist_id)
+            .execution_options(synchronize_session=False)
         )
 
     def facts(self, study_uid: str) -> StudyFacts:
