@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from garde.cli._common import fail, state
+from garde.config.model import Environment
 from garde.services.audit_trail import record_refusal, request_origin
 from garde.services.identity import (
     OPEN_MODE,
@@ -68,13 +69,16 @@ def who(services: Desk, action: str, *, allow_open: bool = False) -> Identity:
     """The identity behind the presented token (``GARDE_TOKEN`` or the token file).
 
     ``allow_open``: accept the open mode of a region that never issued a token
-    (only `garde worklist --radiologist`, as before identities existed).
+    (`garde worklist --radiologist` and `garde status`, for a demo or a first test
+    night). A production region has no open mode: `environment = "production"`.
     """
     try:
         identity = services.identity.authenticate(read_token(os.environ))
-        if identity == OPEN_MODE and not allow_open:
+        production = services.runtime.settings.environment is Environment.PRODUCTION
+        if identity == OPEN_MODE and (production or not allow_open):
+            where = "a production region" if production else "this command"
             raise NoCredentialError(
-                "no credential: this command needs a personal token; an operator issues one "
+                f"no credential: {where} needs a personal token; an operator issues one "
                 "with `garde user token RAD` (the first: `garde user token --operator NAME`)"
             )
     except IdentityError as exc:
