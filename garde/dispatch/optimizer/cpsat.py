@@ -1,11 +1,14 @@
 """CP-SAT re-planning of every unstarted study over every on-shift radiologist.
 
-The model: each study goes to exactly one eligible reader (an optional interval per
-eligible pair, no overlap per reader, starting once the reader is free); it minimises
-the plan cost of `plan.py` (weighted lateness, shift overrun, workload imbalance, moves
-away from the reader a study is shown to). It is warm-started with the current plan
-(completed greedily) as a full hint, and its answer is re-scored with the same exact
-cost function: a result is returned only if it is strictly better than the input.
+The model: each study goes to exactly one eligible reader, and each reader reads their
+studies in the board's queue order (priority, then deadline), because the board re-sorts
+every queue it is given: a plan that counted on another order would be scored on a
+sequence nobody runs (an earlier model did, and its applied plans were sometimes worse
+than the input). It minimises the plan cost of `plan.py` (weighted lateness, shift
+overrun, workload imbalance, moves away from the reader a study is shown to). It is
+warm-started with the current plan (completed greedily) as a full hint, and its answer
+is re-scored with the same exact cost function: a result is returned only if it is
+strictly better than the input.
 
 Traps measured on this machine: presolve probing can eat a short time limit so that even
 a complete hint returns nothing (``cp_model_probing_level = 0`` fixes it), and two
@@ -28,6 +31,7 @@ from garde.dispatch.optimizer.plan import (
     build_instance,
     evaluate,
     greedy_sequences,
+    in_board_order,
     plan_from_sequences,
     sequences_from_plan,
 )
@@ -43,7 +47,7 @@ if TYPE_CHECKING:
 class Move:
     """One study planned to a different reader (or placed for the first time).
 
-    ``position`` is its 0-based place in the new reader's planned order.
+    ``position`` is its 0-based place in the new reader's queue (queue order).
     """
 
     study_uid: str
@@ -72,9 +76,11 @@ class SolverSettings:
 class ReplanResult:
     """What a re-plan decided.
 
-    ``plan`` is the full plan to apply (the input plan, completed, when nothing better
-    was found); ``moves`` the studies whose reader changed against the input plan;
-    ``objective`` <= ``input_objective`` always. ``optimal`` is True when the solver
+    ``plan`` is the full plan to apply, each queue in queue order (the input plan,
+    completed, when nothing better was found); ``moves`` the studies whose reader
+    changed against the input plan: applying them and letting the board sort its queues
+    gives ``plan``. ``objective`` <= ``input_objective`` always, both scored in queue
+    order. ``optimal`` is True when the solver
     proved no plan is better. ``unplaceable`` lists studies no on-shift reader may read
     (for the fallback pool).
     """
@@ -95,96 +101,139 @@ class ReplanResult:
         return self.objective < self.input_objective
 
 
-def _horizon(instance: Instance) -> int:
-    longest = sum(
-        max(instance.duration[s, r] for r in instance.eligible(s))
-        for s in range(len(instance.studies))
-    )
-    return max(instance.free_at) + longest + 1
-
-
 class _Model:
-    """The CP-SAT model of one instance."""
+    """The CP-SAT model of one instance: which reader reads each study.
+
+    The order within a reader is not a decision: the board runs each queue in queue
+    order, so the model chains each reader's eligible studies in that order. ``end[s, r]``
+    is when reader ``r`` would be done with everything up to ``s`` in that order that
+    is assigned to them: ``end[s, r] = end[previous, r] + duration * assign[s, r]``,
+    which is ``s``'s finish when ``assign[s, r]``. The objective is then exactly
+    `plan.evaluate` of the plan as the board runs it.
+    """
 
     def __init__(self, instance: Instance) -> None:
         self.instance = instance
-        m = self.model = cp_model.CpModel()
-        w = instance.weights
-        horizon = _horizon(instance)
-        n_readers = len(instance.readers)
+        self.model = cp_model.CpModel()
         self.assign: dict[tuple[int, int], cp_model.IntVar] = {}
-        self.start: dict[tuple[int, int], cp_model.IntVar] = {}
-        intervals: list[list[cp_model.IntervalVar]] = [[] for _ in range(n_readers)]
+        self.end: dict[tuple[int, int], cp_model.IntVar] = {}
+        self.late: dict[int, cp_model.IntVar] = {}
+        self.over: dict[int, cp_model.IntVar] = {}
+        self.loads: list[cp_model.IntVar] = []
+        self.spread: tuple[cp_model.IntVar, cp_model.IntVar] | None = None
+        self.eligible = {s: instance.eligible(s) for s in instance.order}
+        # The latest each link of each chain can end (every eligible study taken).
+        self.top: dict[tuple[int, int], int] = {}
+        reach = list(instance.free_at)
+        for s in instance.order:
+            for r in self.eligible[s]:
+                reach[r] += instance.duration[s, r]
+                self.top[s, r] = reach[r]
+        terms = self._lateness()
+        ends = self._chains(terms)
+        self._balance(ends, reach, terms)
+        self.model.minimize(sum(terms))
+
+    def _lateness(self) -> list[cp_model.LinearExprT]:
+        """Per study, its lateness and shift overrun (only where they can be positive)."""
+        instance, m, top = self.instance, self.model, self.top
         terms: list[cp_model.LinearExprT] = []
-        load_terms: list[list[cp_model.LinearExprT]] = [[] for _ in range(n_readers)]
-        for s in range(len(instance.studies)):
-            late = m.new_int_var(0, horizon, f"late(s={s})")
+        for s in instance.order:
+            late_top = max(top[s, r] for r in self.eligible[s]) - instance.deadline[s]
+            if late_top > 0:
+                self.late[s] = m.new_int_var(0, late_top, f"late(s={s})")
+                terms.append(instance.weight[s] * self.late[s])
+            over_top = max(top[s, r] - instance.shift_end[r] for r in self.eligible[s])
+            if over_top > 0:
+                self.over[s] = m.new_int_var(0, over_top, f"overrun(s={s})")
+                terms.append(instance.weights.overrun_weight * self.over[s])
+        return terms
+
+    def _chains(self, terms: list[cp_model.LinearExprT]) -> list[cp_model.IntVar | int]:
+        """Each reader's chain in queue order; returns where each chain ends."""
+        instance, m, top = self.instance, self.model, self.top
+        previous: list[cp_model.IntVar | int] = list(instance.free_at)
+        for s in instance.order:
             literals = []
-            over: cp_model.IntVar | None = None
-            for r in instance.eligible(s):
-                d = instance.duration[s, r]
+            for r in self.eligible[s]:
                 x = m.new_bool_var(f"assign(s={s}, r={r})")
-                start = m.new_int_var(instance.free_at[r], horizon, f"start(s={s}, r={r})")
-                intervals[r].append(
-                    m.new_optional_fixed_size_interval_var(start, d, x, f"read(s={s}, r={r})")
-                )
-                m.add(late >= start + d - instance.deadline[s]).only_enforce_if(x)
-                if instance.shift_end[r] < horizon:
-                    if over is None:
-                        over = m.new_int_var(0, horizon, f"overrun(s={s})")
-                        terms.append(w.overrun_weight * over)
-                    m.add(over >= start + d - instance.shift_end[r]).only_enforce_if(x)
+                end = m.new_int_var(instance.free_at[r], top[s, r], f"end(s={s}, r={r})")
+                m.add(end == previous[r] + instance.duration[s, r] * x)
+                previous[r] = end
+                if s in self.late and top[s, r] > instance.deadline[s]:
+                    m.add(self.late[s] >= end - instance.deadline[s]).only_enforce_if(x)
+                if s in self.over and top[s, r] > instance.shift_end[r]:
+                    m.add(self.over[s] >= end - instance.shift_end[r]).only_enforce_if(x)
                 if instance.shown_to[s] is not None and instance.shown_to[s] != r:
-                    terms.append(w.move_penalty * x)
-                load_terms[r].append(d * x)
+                    terms.append(instance.weights.move_penalty * x)
                 self.assign[s, r] = x
-                self.start[s, r] = start
+                self.end[s, r] = end
                 literals.append(x)
             m.add_exactly_one(literals)
-            terms.append(instance.weight[s] * late)
+        return previous
+
+    def _balance(
+        self, ends: list[cp_model.IntVar | int], reach: list[int], terms: list[cp_model.LinearExprT]
+    ) -> None:
+        """The imbalance term: max - min of the readers' loads."""
+        instance, m = self.instance, self.model
+        n_readers = len(instance.readers)
+        if n_readers < 2 or not instance.weights.imbalance_weight:
+            return
+        # A reader's load: read before, plus their chain's end less when they are free.
+        shift = [instance.base_load[r] - instance.free_at[r] for r in range(n_readers)]
         for r in range(n_readers):
-            m.add_no_overlap(intervals[r])
-        if n_readers > 1 and w.imbalance_weight:
-            top = sum(instance.base_load) + horizon * len(instance.studies)
-            loads = []
-            for r in range(n_readers):
-                load = m.new_int_var(0, top, f"load(r={r})")
-                m.add(load == instance.base_load[r] + sum(load_terms[r]))
-                loads.append(load)
-            high = m.new_int_var(0, top, "load_max")
-            low = m.new_int_var(0, top, "load_min")
-            m.add_max_equality(high, loads)
-            m.add_min_equality(low, loads)
-            terms.append(w.imbalance_weight * (high - low))
-        m.minimize(sum(terms))
+            load = m.new_int_var(instance.base_load[r], shift[r] + reach[r], f"load(r={r})")
+            m.add(load == shift[r] + ends[r])
+            self.loads.append(load)
+        bottom = min(instance.base_load)
+        ceiling = max(shift[r] + reach[r] for r in range(n_readers))
+        high = m.new_int_var(bottom, ceiling, "load_max")
+        low = m.new_int_var(bottom, ceiling, "load_min")
+        m.add_max_equality(high, self.loads)
+        m.add_min_equality(low, self.loads)
+        self.spread = (high, low)
+        terms.append(instance.weights.imbalance_weight * (high - low))
 
     def hint(self, sequences: Sequences) -> None:
-        """A complete hint: the packed schedule of ``sequences``."""
+        """A complete hint: every variable's value in the plan ``sequences``."""
         instance = self.instance
-        chosen: dict[int, tuple[int, int]] = {}
-        for r, seq in enumerate(sequences):
-            t = instance.free_at[r]
-            for s in seq:
-                chosen[s] = (r, t)
-                t += instance.duration[s, r]
-        for (s, r), x in self.assign.items():
-            picked = chosen[s][0] == r
-            self.model.add_hint(x, picked)
-            self.model.add_hint(self.start[s, r], chosen[s][1] if picked else instance.free_at[r])
+        owner = {s: r for r, seq in enumerate(sequences) for s in seq}
+        t = list(instance.free_at)
+        for s in instance.order:
+            for r in self.eligible[s]:
+                picked = owner[s] == r
+                if picked:
+                    t[r] += instance.duration[s, r]
+                self.model.add_hint(self.assign[s, r], picked)
+                self.model.add_hint(self.end[s, r], t[r])
+            finish = t[owner[s]]
+            if s in self.late:
+                self.model.add_hint(self.late[s], max(0, finish - instance.deadline[s]))
+            if s in self.over:
+                over = max(0, finish - instance.shift_end[owner[s]])
+                self.model.add_hint(self.over[s], over)
+        loads = [instance.base_load[r] + t[r] - instance.free_at[r] for r in range(len(t))]
+        for r, load in enumerate(self.loads):
+            self.model.add_hint(load, loads[r])
+        if self.spread is not None:
+            self.model.add_hint(self.spread[0], max(loads))
+            self.model.add_hint(self.spread[1], min(loads))
 
     def sequences(self, solver: cp_model.CpSolver) -> Sequences:
-        """Reader sequences ordered by the solver's start times."""
-        found: list[list[tuple[int, int]]] = [[] for _ in self.instance.readers]
-        for (s, r), x in self.assign.items():
-            if solver.boolean_value(x):
-                found[r].append((solver.value(self.start[s, r]), s))
-        return [[s for _, s in sorted(pairs)] for pairs in found]
+        """Reader sequences (in queue order) of the solver's assignment."""
+        found: Sequences = [[] for _ in self.instance.readers]
+        for s in self.instance.order:
+            for r in self.eligible[s]:
+                if solver.boolean_value(self.assign[s, r]):
+                    found[r].append(s)
+        return found
 
 
 def _moves(instance: Instance, after: Sequences) -> tuple[Move, ...]:
     """Every study whose planned reader differs from the one it is shown to now."""
     moves = []
-    for r, seq in enumerate(after):
+    for r, seq in enumerate(in_board_order(instance, after)):
         for position, s in enumerate(seq):
             shown = instance.shown_to[s]
             if shown == r:
@@ -209,8 +258,12 @@ def replan(
     *,
     settings: SolverSettings | None = None,
     weights: CostWeights | None = None,
+    pinned: Mapping[str, str] | None = None,
 ) -> ReplanResult:
     """Re-plan every unstarted study over the on-shift radiologists with CP-SAT.
+
+    Plans are assignments; each reader's studies are scored in queue order, as the
+    board will run them once the moves are applied.
 
     Parameters
     ----------
@@ -229,6 +282,9 @@ def replan(
         Time limit, workers, seed.
     weights
         Cost weights (move penalty, imbalance...).
+    pinned
+        Study UID -> radiologist id: studies that stay where they are (not the
+        re-planner's to move, e.g. the fallback pool's) but whose reading time counts.
 
     Returns
     -------
@@ -237,7 +293,9 @@ def replan(
     """
     settings = settings or SolverSettings()
     weights = weights or CostWeights()
-    instance = build_instance(studies, radiologists, current_plan, now, policy, weights=weights)
+    instance = build_instance(
+        studies, radiologists, current_plan, now, policy, weights=weights, pinned=pinned
+    )
     base = greedy_sequences(instance, sequences_from_plan(instance, current_plan))
     input_cost = evaluate(instance, base)
     best, best_cost, status, optimal, wall = base, input_cost, "NOT_RUN", False, 0.0

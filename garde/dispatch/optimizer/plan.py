@@ -10,6 +10,10 @@ than the input plan" is a comparison of two numbers from the same function:
   (minutes already read + planned reading), in seconds;
 - moves: ``move_penalty`` per study planned away from the reader it is shown to.
 
+Each reader reads their studies in the board's queue order (priority, then deadline,
+then arrival: `garde.dispatch.board.queue_key`), because that is the order the board
+shows and runs once the plan is applied: a plan is an assignment of studies to readers,
+and `evaluate` scores it in that order whatever order its sequences are given in.
 Reads are packed back to back from when each reader is free; idle time never lowers
 this cost, so the packed schedule of an order is its best schedule.
 """
@@ -19,6 +23,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from garde.dispatch.board import queue_key
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -114,11 +120,13 @@ class Instance:
     weight: tuple[int, ...]
     duration: dict[tuple[int, int], int]  # (study, reader) -> seconds, eligible pairs only
     shown_to: tuple[int | None, ...]  # reader index each study is shown to now
+    order: tuple[int, ...]  # study indexes in the board's queue order
+    place: tuple[int, ...]  # each study's position in ``order``
     weights: CostWeights
     unplaceable: tuple[str, ...] = field(default=())
 
     def eligible(self, s: int) -> list[int]:
-        """Reader indexes that may read study ``s``."""
+        """Reader indexes that may read study ``s`` (only its reader if pinned)."""
         return [r for r in range(len(self.readers)) if (s, r) in self.duration]
 
 
@@ -134,10 +142,18 @@ def build_instance(
     policy: SlaPolicy,
     *,
     weights: CostWeights,
+    pinned: Mapping[str, str] | None = None,
 ) -> Instance:
-    """Turn domain objects into an integer instance; drop studies nobody may read."""
+    """Turn domain objects into an integer instance; drop studies nobody may read.
+
+    A ``pinned`` study (UID -> radiologist id) may only stay with that reader, whether
+    or not they may read it (e.g. the fallback pool's): it is not the re-planner's to
+    move, but its reading time counts where it sits in that reader's queue. One pinned
+    to a reader who is not among ``readers`` is unplaceable.
+    """
     readers = tuple(sorted(readers, key=lambda r: r.id))
     index = {r.id: i for i, r in enumerate(readers)}
+    pinned = pinned or {}
     shown: dict[str, int] = {}
     for rid, uids in current_plan.items():
         if rid in index:
@@ -147,10 +163,11 @@ def build_instance(
     unplaceable: list[str] = []
     duration: dict[tuple[int, int], int] = {}
     for study in sorted(studies, key=lambda s: s.uid):
+        holder = pinned.get(study.uid)
         pairs = {
             r: max(1, _seconds(study.reading_minutes * 60.0 / reader.radiologist.speed))
             for r, reader in enumerate(readers)
-            if reader.may_read(study)
+            if (reader.id == holder if holder is not None else reader.may_read(study))
         }
         if not pairs:
             unplaceable.append(study.uid)
@@ -159,6 +176,10 @@ def build_instance(
         kept.append(study)
         for r, d in pairs.items():
             duration[s, r] = d
+    order = sorted(range(len(kept)), key=lambda s: queue_key(kept[s]))
+    place = [0] * len(kept)
+    for position, s in enumerate(order):
+        place[s] = position
     return Instance(
         studies=tuple(kept),
         readers=readers,
@@ -172,6 +193,8 @@ def build_instance(
             shown[s.uid] if s.uid in shown and (i, shown[s.uid]) in duration else None
             for i, s in enumerate(kept)
         ),
+        order=tuple(order),
+        place=tuple(place),
         weights=weights,
         unplaceable=tuple(unplaceable),
     )
@@ -184,12 +207,18 @@ def _weight(policy: SlaPolicy, priority: Priority) -> float:
 Sequences = list[list[int]]  # per reader index, study indexes in reading order
 
 
+def in_board_order(instance: Instance, sequences: Sequences) -> Sequences:
+    """Each reader's studies in the order the board queues them."""
+    return [sorted(seq, key=instance.place.__getitem__) for seq in sequences]
+
+
 def evaluate(instance: Instance, sequences: Sequences) -> PlanCost:
-    """The exact cost of reading each reader's sequence back to back."""
+    """The exact cost of the plan as the board runs it: each reader's studies read back
+    to back in queue order (the order of ``sequences`` is ignored)."""
     lateness = overrun = moves = 0
     loads = list(instance.base_load)
     w = instance.weights
-    for r, seq in enumerate(sequences):
+    for r, seq in enumerate(in_board_order(instance, sequences)):
         t = instance.free_at[r]
         for s in seq:
             t += instance.duration[s, r]
@@ -203,17 +232,32 @@ def evaluate(instance: Instance, sequences: Sequences) -> PlanCost:
     return PlanCost(lateness=lateness, overrun=overrun, imbalance=imbalance, moves=moves)
 
 
-def _greedy_key(instance: Instance, s: int) -> tuple[int, int, str]:
-    study = instance.studies[s]
-    return (study.priority.rank, instance.deadline[s], study.uid)
+def schedule(instance: Instance, sequences: Sequences) -> dict[int, tuple[int, int, int]]:
+    """Study index -> (reader index, start, finish) of the plan as the board runs it."""
+    found: dict[int, tuple[int, int, int]] = {}
+    for r, seq in enumerate(in_board_order(instance, sequences)):
+        t = instance.free_at[r]
+        for s in seq:
+            found[s] = (r, t, t + instance.duration[s, r])
+            t += instance.duration[s, r]
+    return found
+
+
+def loads(instance: Instance, sequences: Sequences) -> list[int]:
+    """Each reader's night workload in seconds (read before, plus planned)."""
+    return [
+        instance.base_load[r] + sum(instance.duration[s, r] for s in seq)
+        for r, seq in enumerate(sequences)
+    ]
 
 
 def greedy_sequences(instance: Instance, fixed: Sequences | None = None) -> Sequences:
-    """The fast router's plan: by priority then deadline, each study to the reader where
-    its weighted lateness (then finish, then night workload) is least.
+    """The fast router's plan: in queue order, each study to the reader where its
+    weighted lateness (then finish, then night workload) is least.
 
-    ``fixed`` sequences are kept as they are; only studies absent from them are placed
-    (appended), which completes a partial input plan.
+    ``fixed`` sequences are kept; only studies absent from them are placed, which
+    completes a partial input plan (their cost is estimated as if appended; `evaluate`
+    scores the result exactly).
     """
     sequences = [list(seq) for seq in fixed] if fixed else [[] for _ in instance.readers]
     placed = {s for seq in sequences for s in seq}
@@ -222,7 +266,7 @@ def greedy_sequences(instance: Instance, fixed: Sequences | None = None) -> Sequ
         for r, seq in enumerate(sequences)
     ]
     loads = [instance.base_load[r] + ends[r] - instance.free_at[r] for r in range(len(ends))]
-    for s in sorted(range(len(instance.studies)), key=lambda s: _greedy_key(instance, s)):
+    for s in instance.order:
         if s in placed:
             continue
 
@@ -258,8 +302,8 @@ def sequences_from_plan(instance: Instance, plan: Mapping[str, Sequence[str]]) -
 
 
 def plan_from_sequences(instance: Instance, sequences: Sequences) -> dict[str, tuple[str, ...]]:
-    """UID plan (radiologist id -> ordered study UIDs) of index sequences."""
+    """UID plan (radiologist id -> study UIDs in queue order) of index sequences."""
     return {
         instance.readers[r].id: tuple(instance.studies[s].uid for s in seq)
-        for r, seq in enumerate(sequences)
+        for r, seq in enumerate(in_board_order(instance, sequences))
     }

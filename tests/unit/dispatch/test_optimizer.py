@@ -185,3 +185,34 @@ def test_property_replan_is_never_worse_than_its_input(specs, owners, free, ends
     assert evaluate(instance, sequences_from_plan(instance, result.plan)).total == result.objective
     placed = sorted(uid for uids in result.plan.values() for uid in uids)
     assert placed == sorted(s.uid for s in studies)
+
+
+def test_reordering_a_queue_is_no_gain_because_the_board_keeps_queue_order() -> None:
+    # Alone, reading the overdue routine study first would be cheaper; but the board
+    # runs the urgent study first (priority, then deadline), so no plan beats this one.
+    readers = [reader("a", {"body"})]
+    studies = [
+        study("urgent", Priority.URGENT, 30, due_in=200),
+        study("routine", Priority.ROUTINE, 10, due_in=5),
+    ]
+    result = replan(studies, readers, {"a": ["routine", "urgent"]}, NOW, POLICY, settings=FAST)
+    assert not result.improved
+    assert result.plan == {"a": ("urgent", "routine")}  # queue order, as the board shows it
+    late_s = (30 + 10 - 5) * 60
+    assert result.input_objective == 10 * late_s  # routine: weight 1 x lateness scale 10
+    assert result.optimal
+
+
+def test_pinned_study_stays_with_its_reader_and_counts_in_the_cost() -> None:
+    # "kid" is with the fallback reader "a", who lacks the skill: pinned, it stays, and
+    # its 30 minutes delay what "a" reads after it.
+    readers = [reader("a", {"body"}), reader("b", {"body", "paediatric"})]
+    studies = [
+        study("kid", Priority.EMERGENCY, 30, due_in=60, skills={"paediatric"}),
+        study("chest", Priority.URGENT, 20, due_in=40),
+    ]
+    shown = {"a": ["kid", "chest"], "b": []}
+    result = replan(studies, readers, shown, NOW, POLICY, settings=FAST, pinned={"kid": "a"})
+    assert result.unplaceable == ()
+    assert result.plan == {"a": ("kid",), "b": ("chest",)}
+    assert [(m.study_uid, m.to_radiologist) for m in result.moves] == [("chest", "b")]
