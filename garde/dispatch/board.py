@@ -536,6 +536,14 @@ class Board:
         """Who is in the fallback pool, as a boolean array over `ids` (read only)."""
         return self._fallback
 
+    def credentialed(self, site_id: str) -> NDArray[np.bool_]:
+        """Who is credentialed for ``site_id`` (on shift or not), as a boolean array
+        over `ids`; all False for a site nobody is credentialed for."""
+        column = self._site_index.get(site_id)
+        if column is None:
+            return np.zeros(len(self._ids), dtype=np.bool_)
+        return self._credential[:, column]
+
     def radiologist(self, radiologist_id: str) -> Radiologist:
         """The radiologist record (raises `UnknownRadiologistError`)."""
         self._require_radiologist(radiologist_id)

@@ -11,7 +11,9 @@ reading minutes read, in hand and queued), then the radiologist id (stable).
 A patient's next study (same ``patient_key`` and site) goes to the reader who already
 holds one of theirs if that reader is eligible and still on time (continuity). A study
 no one may read goes to the fallback pool (``Radiologist.fallback``), on shift first,
-flagged; with no fallback reader it is routed to nobody, flagged, and never dropped.
+flagged; only a fallback reader credentialed for the site may take it (a credential is
+a legal requirement, a skill is not: see `may_read`). With no such reader it is routed
+to nobody, flagged, and never dropped.
 
 The router does not change the board: the caller applies the decision
 (`Board.assign`) once it is stored.
@@ -40,7 +42,7 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from garde.dispatch.board import Board, Evaluation
-    from garde.dispatch.model import SlaPolicy, Study
+    from garde.dispatch.model import Radiologist, SlaPolicy, Study
 
 SOONEST_FIRST = frozenset({Priority.STROKE, Priority.EMERGENCY})
 """Priorities ranked by soonest finish right after lateness."""
@@ -79,6 +81,26 @@ class Decision:
     radiologist_id: str | None
     fallback: bool
     explanation: Explanation
+
+
+def may_read(
+    reader: Radiologist, site_id: str, skills: frozenset[str], *, flagged: bool = False
+) -> ExclusionReason | None:
+    """The permission rule shared by the router and the reading actions (None: allowed).
+
+    A credential for the sending site is always required (it is a legal one). The study's
+    skills are required too, except from a member of the fallback pool reading a study
+    flagged ``fallback`` (routed to the pool because nobody eligible may read it): that
+    is what the pool is for. Shifts and capacity are the router's business, not this
+    rule's: one may finish a study after one's shift.
+    """
+    if site_id not in reader.sites:
+        return ExclusionReason.NO_CREDENTIAL
+    if flagged and reader.fallback:
+        return None
+    if not skills <= reader.skills:
+        return ExclusionReason.MISSING_SKILL
+    return None
 
 
 def rank_order(
@@ -156,7 +178,8 @@ def decide(study: Study, board: Board, evaluation: Evaluation, now: datetime) ->
                     break
     else:
         fallback = True
-        pool_all = board.fallback_mask() & (code != _EXCLUDED)
+        # `may_read` with ``flagged``: credentialed members of the pool, skills or not.
+        pool_all = board.fallback_mask() & board.credentialed(study.site_id) & (code != _EXCLUDED)
         pool = np.flatnonzero(pool_all & (code != _OFF_SHIFT))
         if not len(pool):
             pool = np.flatnonzero(pool_all)

@@ -13,13 +13,15 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from garde.dispatch.router import route
+from garde.dispatch.router import may_read, route
 from garde.services.dispatcher import barred
 from garde.store.enums import AssignedBy
 
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from garde.dispatch.board import Board
+    from garde.dispatch.model import Study
     from garde.services.dispatcher import DispatchService
 
 logger = logging.getLogger(__name__)
@@ -79,6 +81,8 @@ def redispatch_ineligible(dispatch: DispatchService, now: datetime) -> dict[str,
                     continue
                 exclude = barred(released.get(study.uid), rid)
                 decision = route(study, board, dispatch.policy, now, exclude=exclude)
+                if decision.fallback and _may_read_as_fallback(board, rid, study):
+                    continue  # nobody eligible: it is where the fallback pool reads it
                 to = decision.radiologist_id
                 if to is not None and dispatch.reassign(
                     study.uid,
@@ -100,3 +104,9 @@ def _releasers(dispatch: DispatchService, study_uids: list[str]) -> dict[str, st
         return {}
     with dispatch.uow_factory() as uow:
         return uow.studies.releasers(study_uids)
+
+
+def _may_read_as_fallback(board: Board, radiologist_id: str, study: Study) -> bool:
+    """A study nobody eligible may read is readable by a credentialed fallback reader."""
+    reader = board.radiologist(radiologist_id)
+    return may_read(reader, study.site_id, study.skills, flagged=True) is None

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from garde.dispatch import lifecycle
 from garde.dispatch.errors import DispatchError
+from garde.dispatch.explanation import ExclusionReason
 from garde.dispatch.lifecycle import StudyEvent
 from garde.dispatch.model import Priority, Radiologist, SlaPolicy, StudyState
-from garde.dispatch.router import route
+from garde.dispatch.router import may_read, route
 from garde.services.snapshot import load_board, study_of
 from garde.store.enums import AssignedBy
 from garde.store.repositories.claim import ClaimRepository
@@ -169,6 +170,7 @@ class ReadingService:
                 to_assignee=radiologist_id,
                 explanation=_claim_explanation(radiologist_id, record, now),
             )
+            uow.studies.set_fallback(study_uid, _as_fallback(reader, record))
             return _Outcome(
                 uow.studies.get(study_uid),
                 study_uid,
@@ -206,6 +208,7 @@ class ReadingService:
                         started=True,
                         explanation=_claim_explanation(radiologist_id, record, now),
                     ):
+                        uow.studies.set_fallback(record.study_uid, _as_fallback(reader, record))
                         return _Outcome(
                             uow.studies.get(record.study_uid),
                             record.study_uid,
@@ -265,6 +268,7 @@ class ReadingService:
             # Remembered so that no later re-route (coverage, handover, escalation,
             # re-plan) gives it straight back.
             uow.studies.mark_released(study_uid, radiologist_id)
+            uow.studies.set_fallback(study_uid, fallback)
 
             def after() -> None:
                 if live and study is not None and chosen is not None:
@@ -328,13 +332,16 @@ class ReadingService:
 
     @staticmethod
     def _check_credential(reader: Radiologist, record: StudyRecord) -> None:
-        if record.site_id not in reader.sites:
+        """The router's rule (`garde.dispatch.router.may_read`): what it assigned is
+        readable, and nothing else is."""
+        refused = may_read(reader, record.site_id, record.skills, flagged=record.fallback)
+        if refused is ExclusionReason.NO_CREDENTIAL:
             raise ReadingRefusedError(
                 f"{reader.id} is not credentialed for hospital {record.site_id}",
                 Refusal.NO_CREDENTIAL,
             )
-        missing = sorted(record.skills - reader.skills)
-        if missing:
+        if refused is not None:
+            missing = sorted(record.skills - reader.skills)
             raise ReadingRefusedError(
                 f"{reader.id} lacks the skill(s) {', '.join(missing)} for study {record.study_uid}",
                 Refusal.NO_CREDENTIAL,
@@ -441,23 +448,32 @@ class ReadingService:
 
 
 def _candidates(uow: SqlUnitOfWork, reader: Radiologist) -> list[StudyRecord]:
-    """What ``reader`` may take next, most urgent first (not what they released)."""
+    """What ``reader`` may take next, most urgent first (not what they released): the
+    same permission rule as `start` (`may_read`), so `next` never takes what `start`
+    would refuse, nor refuses what the router assigned."""
+
+    def allowed(r: StudyRecord) -> bool:
+        return may_read(reader, r.site_id, r.skills, flagged=r.fallback) is None
+
     own = [
         r
         for r in uow.studies.by_state(StudyState.ASSIGNED)
-        if r.assignee == reader.id and r.site_id in reader.sites
+        if r.assignee == reader.id and allowed(r)
     ]
     pending = [
         r
         for r in uow.studies.by_state(StudyState.PENDING)
-        if r.assignee is None
-        and r.priority is not None
-        and r.site_id in reader.sites
-        and r.skills <= reader.skills
+        if r.assignee is None and r.priority is not None and allowed(r)
     ]
     released = uow.studies.releasers(r.study_uid for r in pending)
     free = [r for r in pending if released.get(r.study_uid) != reader.id]
     return sorted([*own, *free], key=_urgency)
+
+
+def _as_fallback(reader: Radiologist, record: StudyRecord) -> bool:
+    """Whether ``reader`` holds ``record`` as the fallback pool (flagged, lacking a
+    skill) rather than as an eligible reader (the flag follows who holds it)."""
+    return record.fallback and may_read(reader, record.site_id, record.skills) is not None
 
 
 def _urgency(record: StudyRecord) -> tuple[int, str, str, str]:

@@ -173,6 +173,17 @@ class StudyRepository:
             .execution_options(synchronize_session=False)
         )
 
+    def set_fallback(self, study_uid: str, fallback: bool) -> None:
+        """Flag (or unflag) the study as held by the fallback pool: nobody eligible may
+        read it, a credentialed fallback reader may without the skill. Part of the move
+        that decided it (the version is not bumped again)."""
+        self._session.execute(
+            update(StudyRow)
+            .where(StudyRow.study_uid == study_uid)
+            .values(fallback=fallback)
+            .execution_options(synchronize_session=False)
+        )
+
     def facts(self, study_uid: str) -> StudyFacts:
         """What triage looks at: the study's header facts and its series'.
 

@@ -9,8 +9,11 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+import pytest
+
 from garde.dispatch.model import Shift, StudyState
 from garde.scheduling import jobs
+from garde.services.reading import ReadingRefusedError, ReadingService, Refusal
 from tests.integration.scheduling.night import (
     T0,
     advance_to,
@@ -29,21 +32,20 @@ if TYPE_CHECKING:
 DELAY = timedelta(minutes=30)
 
 
+# The fallback reader's shift covers every site but h06 (Belley): nobody's shift covers
+# Belley, so its work goes to the fallback pool (r08 holds the credential for it).
+NOT_H06 = frozenset({"h01", "h02", "h03", "h04", "h05"})
+
+
 def _region(migrated_url: str, tmp_path: Path) -> Settings:
-    settings = settings_for(migrated_url, tmp_path, uncovered_routine_delay_s=DELAY.seconds)
-    # The fallback reader is not credentialed for h06 (Belley) in this region.
-    radiologists = tuple(
-        replace(r, sites=frozenset({"h01", "h02", "h03", "h04", "h05"})) if r.id == "r08" else r
-        for r in settings.radiologists
-    )
-    return replace(settings, radiologists=radiologists)
+    return settings_for(migrated_url, tmp_path, uncovered_routine_delay_s=DELAY.seconds)
 
 
 def test_urgent_work_goes_to_the_fallback_at_once_routine_after_the_delay(
     migrated_url: str, tmp_path: Path
 ) -> None:
     h = timedelta(hours=1)
-    shifts = [Shift("r02", T0 - h, T0 + 9 * h), Shift("r08", T0 - h, T0 + 9 * h)]
+    shifts = [Shift("r02", T0 - h, T0 + 9 * h), Shift("r08", T0 - h, T0 + 9 * h, sites=NOT_H06)]
     rt = start_night(_region(migrated_url, tmp_path), shifts)
     try:
         stroke = receive(rt, tmp_path, "h06", T0, description="AVC alerte thrombolyse")
@@ -86,7 +88,7 @@ def test_a_reader_coming_on_shift_takes_the_waiting_routine_work(
 ) -> None:
     h = timedelta(hours=1)
     shifts = [
-        Shift("r08", T0 - h, T0 + 9 * h),
+        Shift("r08", T0 - h, T0 + 9 * h, sites=NOT_H06),
         Shift("r07", T0 + timedelta(minutes=20), T0 + 9 * h),  # h03, h05, h06
     ]
     rt = start_night(_region(migrated_url, tmp_path), shifts)
@@ -98,5 +100,36 @@ def test_a_reader_coming_on_shift_takes_the_waiting_routine_work(
         jobs.dispatch_stable_studies(rt)
         taken = record(rt, routine)
         assert (taken.assignee, taken.fallback) == ("r07", False)
+    finally:
+        rt.close()
+
+
+def test_a_site_no_fallback_reader_is_credentialed_for_keeps_its_work_flagged(
+    migrated_url: str, tmp_path: Path
+) -> None:
+    h = timedelta(hours=1)
+    settings = _region(migrated_url, tmp_path)
+    # The fallback reader lacks the credential for h06 here: a legal bar, never waived.
+    radiologists = tuple(
+        replace(r, sites=NOT_H06) if r.id == "r08" else r for r in settings.radiologists
+    )
+    rt = start_night(
+        replace(settings, radiologists=radiologists), [Shift("r08", T0 - h, T0 + 9 * h)]
+    )
+    try:
+        stroke = receive(rt, tmp_path, "h06", T0, description="AVC alerte thrombolyse")
+        rt.dispatch.sweep(advance_to(rt, T0 + timedelta(minutes=2)))
+        for at in (T0 + timedelta(minutes=3), T0 + timedelta(minutes=16)):
+            rt.dispatch.sweep(advance_to(rt, at))
+            jobs.watch_sla(rt)
+            flagged = record(rt, stroke)
+            assert (flagged.state, flagged.assignee, flagged.fallback) == (
+                StudyState.PENDING,
+                None,
+                True,
+            )
+        with pytest.raises(ReadingRefusedError) as caught:
+            ReadingService(rt.uow, rt.dispatch.board).next("r08", T0 + timedelta(minutes=17))
+        assert caught.value.reason is Refusal.NOTHING_TO_READ
     finally:
         rt.close()

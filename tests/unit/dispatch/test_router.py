@@ -7,7 +7,7 @@ import pytest
 from garde.dispatch.board import Board
 from garde.dispatch.explanation import Basis, ExclusionReason, Explanation
 from garde.dispatch.model import Priority, SlaPolicy
-from garde.dispatch.router import CANDIDATES_SHOWN, route
+from garde.dispatch.router import CANDIDATES_SHOWN, may_read, route
 from tests.unit.dispatch.dispatch_factories import at, board_with, rad, shift, study
 
 POLICY = SlaPolicy()
@@ -221,7 +221,7 @@ def test_fallback_pool_when_nobody_is_eligible():
     board = board_with(
         rad("a", skills="body"),
         rad("fb-off", skills="body", fallback=True),
-        rad("fb-on", skills="body", sites="h3", fallback=True),
+        rad("fb-on", skills="body", fallback=True),
         shifts=[shift("a"), shift("fb-on")],
     )
     d = decide(board, study(skills="neuro"))
@@ -230,6 +230,33 @@ def test_fallback_pool_when_nobody_is_eligible():
     # With the on-shift fallback excluded, an off-shift fallback reader is called.
     d = decide(board, study(skills="neuro"), exclude=frozenset({"fb-on"}))
     assert (d.radiologist_id, d.fallback) == ("fb-off", True)
+
+
+def test_the_fallback_pool_must_be_credentialed_for_the_site():
+    board = board_with(
+        rad("a", skills="body", sites="h1"),
+        rad("fb-h2", sites="h2", fallback=True),  # on shift, every skill, not for h1
+        rad("fb-off", skills="body", sites="h1", fallback=True),
+        shifts=[shift("a"), shift("fb-h2")],
+    )
+    d = decide(board, study(site="h1", skills="neuro"))
+    assert (d.radiologist_id, d.fallback) == ("fb-off", True)  # off shift, but credentialed
+    assert may_read(board.radiologist("fb-off"), "h1", frozenset({"neuro"}), flagged=True) is None
+    # Nobody in the pool is credentialed for h3: routed to nobody, flagged, kept.
+    nobody = decide(board, study(site="h3"))
+    assert (nobody.radiologist_id, nobody.fallback) == (None, True)
+    assert nobody.explanation.basis is Basis.NOBODY
+
+
+def test_may_read_needs_the_credential_always_and_the_skill_unless_flagged_fallback():
+    pool = rad("fb", skills="body", sites="h1", fallback=True)
+    reader = rad("r", skills="body", sites="h1")
+    neuro = frozenset({"neuro"})
+    assert may_read(pool, "h2", frozenset(), flagged=True) is R.NO_CREDENTIAL
+    assert may_read(pool, "h1", neuro) is R.MISSING_SKILL  # not routed to the pool
+    assert may_read(pool, "h1", neuro, flagged=True) is None
+    assert may_read(reader, "h1", neuro, flagged=True) is R.MISSING_SKILL  # not in the pool
+    assert may_read(reader, "h1", frozenset({"body"})) is None
 
 
 def test_nobody_at_all_is_flagged_not_dropped():

@@ -11,7 +11,7 @@ from garde.dispatch import reference
 from garde.dispatch.board import Board, Code
 from garde.dispatch.errors import DispatchError
 from garde.dispatch.model import Priority, SlaPolicy
-from garde.dispatch.router import route
+from garde.dispatch.router import may_read, route
 from tests.unit.dispatch.dispatch_factories import at, rad, shift, study
 
 POLICY = SlaPolicy()
@@ -100,16 +100,22 @@ def assert_chosen_is_eligible(board, decision, s, now, exclude):
     if decision.radiologist_id is None:
         assert decision.fallback
         assert not (slow.code == Code.ELIGIBLE).any()
-        assert not any(r.fallback and r.id not in exclude for r in board.radiologists())
+        assert not any(
+            r.fallback and s.site_id in r.sites and r.id not in exclude
+            for r in board.radiologists()
+        )
         return
     i = board.index_of(decision.radiologist_id)
+    r = board.radiologist(decision.radiologist_id)
+    # The reading actions accept what the router assigned (one rule for both).
+    assert may_read(r, s.site_id, s.skills, flagged=decision.fallback) is None
     if decision.fallback:
         assert not (slow.code == Code.ELIGIBLE).any()
-        assert board.radiologist(decision.radiologist_id).fallback
+        assert r.fallback
+        assert s.site_id in r.sites  # a credential is never waived
         assert decision.radiologist_id not in exclude
         return
     assert slow.code[i] == Code.ELIGIBLE
-    r = board.radiologist(decision.radiologist_id)
     assert s.site_id in r.sites
     assert s.skills <= r.skills
     assert decision.radiologist_id not in exclude
