@@ -4,6 +4,11 @@ It lists the best candidates with their predicted start, finish and lateness, ev
 radiologist who was excluded grouped by the reason (off shift, no credential for the
 site, missing skill, at capacity, ...), and the triage rule that set the priority. It
 is stored with the assignment and printed by ``garde explain STUDY``.
+
+A move made by the re-planner (basis ``replan``) also carries a `PlanChange`: the whole
+plan's cost before and after the re-plan, term by term, and why it is better; its
+candidates are the new reader and the old one, with the study's predicted finish and
+lateness in each plan.
 """
 
 from __future__ import annotations
@@ -46,6 +51,92 @@ class Basis(StrEnum):
     CONTINUITY = "continuity"  # already reads another study of the same patient
     FALLBACK = "fallback"  # nobody eligible: the fallback pool
     NOBODY = "nobody"  # nobody eligible and no fallback reader: flagged, kept
+    REPLAN = "replan"  # moved by the CP-SAT re-plan: the whole plan costs less
+
+
+class ReplanReason(StrEnum):
+    """What a re-plan improved, by term of the plan cost."""
+
+    LOWERS_LATENESS = "lowers_lateness"
+    LOWERS_OVERRUN = "lowers_overrun"
+    EVENS_WORKLOAD = "evens_workload"
+
+
+_REPLAN_TEXT = {
+    ReplanReason.LOWERS_LATENESS: "lowers the plan's weighted lateness",
+    ReplanReason.LOWERS_OVERRUN: "lowers reading past shift ends",
+    ReplanReason.EVENS_WORKLOAD: "evens the night's workload",
+}
+
+
+class PlanTerms(NamedTuple):
+    """A whole plan's cost by term, in the re-planner's integer units
+    (`garde.dispatch.optimizer.plan`)."""
+
+    lateness: int
+    overrun: int
+    imbalance: int
+    moves: int
+
+    @property
+    def total(self) -> int:
+        """The objective."""
+        return self.lateness + self.overrun + self.imbalance + self.moves
+
+
+@dataclass(frozen=True, slots=True)
+class PlanChange:
+    """Why the re-planner moved a study: the plan's cost before and after its moves.
+
+    ``moved`` counts the studies the re-plan moved together (this one included);
+    ``reasons`` the cost terms it lowered.
+    """
+
+    from_radiologist: str
+    before: PlanTerms
+    after: PlanTerms
+    moved: int
+    reasons: tuple[ReplanReason, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-safe dict."""
+        return {
+            "from": self.from_radiologist,
+            "objective_before": self.before.total,
+            "objective_after": self.after.total,
+            "before": self.before._asdict(),
+            "after": self.after._asdict(),
+            "moved": self.moved,
+            "reasons": [r.value for r in self.reasons],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> PlanChange:
+        """Read back `to_dict` (KeyError/TypeError/ValueError if malformed)."""
+        before = cast("dict[str, int]", data["before"])
+        after = cast("dict[str, int]", data["after"])
+        return cls(
+            from_radiologist=str(data["from"]),
+            before=PlanTerms(**{k: int(v) for k, v in before.items()}),
+            after=PlanTerms(**{k: int(v) for k, v in after.items()}),
+            moved=int(cast("int", data["moved"])),
+            reasons=tuple(ReplanReason(str(r)) for r in cast("list[object]", data["reasons"])),
+        )
+
+    def render_lines(self) -> list[str]:
+        """Lines for `Explanation.render_text`."""
+        others = self.moved - 1
+        return [
+            f"re-plan: moved from {self.from_radiologist}"
+            + (f" with {others} other stud{'y' if others == 1 else 'ies'}" if others else "")
+            + f"; plan cost {self.before.total:,} -> {self.after.total:,}",
+            "  "
+            + ", ".join(
+                f"{name} {getattr(self.before, name):,} -> {getattr(self.after, name):,}"
+                for name in PlanTerms._fields
+            ),
+            "reason: " + (", ".join(_REPLAN_TEXT[r] for r in self.reasons) or "lower plan cost"),
+        ]
 
 
 class Candidate(NamedTuple):
@@ -110,6 +201,7 @@ class Explanation:
     eligible: int
     excluded: tuple[Exclusion, ...]
     ranking: tuple[str, ...] = ("lateness", "night_minutes", "id")
+    replan: PlanChange | None = None  # set when the re-planner made the move
 
     def excluded_reason(self, radiologist_id: str) -> ExclusionReason | None:
         """Why ``radiologist_id`` was excluded (None if they were not)."""
@@ -120,6 +212,12 @@ class Explanation:
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-safe dict (ISO 8601 datetimes); `from_dict` reads it back."""
+        data = self._routing_dict()
+        if self.replan is not None:
+            data["replan"] = self.replan.to_dict()
+        return data
+
+    def _routing_dict(self) -> dict[str, object]:
         return {
             "study_uid": self.study_uid,
             "priority": self.priority,
@@ -175,6 +273,11 @@ class Explanation:
                     Exclusion(ExclusionReason(reason), tuple(str(r) for r in ids))
                     for reason, ids in excluded.items()
                 ),
+                replan=(
+                    PlanChange.from_dict(cast("dict[str, object]", data["replan"]))
+                    if data.get("replan") is not None
+                    else None
+                ),
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"not a routing explanation: missing or bad {exc}") from exc
@@ -207,4 +310,6 @@ class Explanation:
             lines.extend(
                 f"  {_REASON_TEXT[g.reason]}: {', '.join(g.radiologist_ids)}" for g in self.excluded
             )
+        if self.replan is not None:
+            lines.extend(self.replan.render_lines())
         return "\n".join(lines)

@@ -8,6 +8,7 @@ from garde.dispatch.optimizer.cpsat import (
     replan,
 )
 from garde.dispatch.optimizer.plan import CostWeights, PlanCost, ReaderCapacity
+from garde.dispatch.optimizer.verdict import Verdict, judge
 
 __all__ = [
     "CostWeights",
@@ -16,6 +17,8 @@ __all__ = [
     "ReaderCapacity",
     "ReplanResult",
     "SolverSettings",
+    "Verdict",
     "greedy_plan",
+    "judge",
     "replan",
 ]
