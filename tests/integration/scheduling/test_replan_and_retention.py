@@ -4,12 +4,17 @@ keeps metadata and audit."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import TYPE_CHECKING
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
+from garde.dispatch.explanation import Basis, Explanation, ReplanReason
 from garde.dispatch.model import Shift, StudyState
+from garde.dispatch.optimizer import ReplanResult, SolverSettings, replan
 from garde.scheduling import jobs
+from garde.services import replanning
 from garde.services.reading import ReadingService
+from garde.services.replanning import replan_queues
+from garde.services.study_info import render_explanation
 from garde.store.enums import AssignedBy
 from tests.integration.scheduling.night import (
     T0,
@@ -23,6 +28,10 @@ from tests.integration.scheduling.night import (
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    import pytest
+
+    from garde.bootstrap import Runtime
 
 POLYTRAUMA = "TDM corps entier polytraumatisme"
 
@@ -53,6 +62,88 @@ def test_replan_moves_late_work_to_a_reader_who_came_on_shift(
                     assert uow.studies.assignments(uid)[-1].by is AssignedBy.OPTIMIZER
                 assert rt.dispatch.board.owner(uid) == "r05"
         assert jobs.replan(rt) == 0  # the plan now stands
+    finally:
+        rt.close()
+
+
+def _night_of_three(migrated_url: str, tmp_path: Path) -> tuple[Runtime, datetime]:
+    """r01 holds three 39-minute polytrauma reads; r05 comes on shift at 10 min."""
+    h = timedelta(hours=1)
+    shifts = [
+        Shift("r01", T0 - h, T0 + 9 * h),
+        Shift("r05", T0 + timedelta(minutes=10), T0 + 9 * h),
+    ]
+    rt = start_night(settings_for(migrated_url, tmp_path, replan_time_limit_s=1.0), shifts)
+    uids = [receive(rt, tmp_path, "h02", T0, description=POLYTRAUMA) for _ in range(3)]
+    rt.dispatch.sweep(advance_to(rt, T0 + timedelta(minutes=2)))
+    assert {record(rt, u).assignee for u in uids} == {"r01"}
+    return rt, advance_to(rt, T0 + timedelta(minutes=10))
+
+
+SOLVER = SolverSettings(time_limit_s=1.0, workers=2)
+
+
+def test_a_replan_move_is_explained_by_the_plan_cost_before_and_after(
+    migrated_url: str, tmp_path: Path
+) -> None:
+    rt, now = _night_of_three(migrated_url, tmp_path)
+    try:
+        outcome = replan_queues(rt.dispatch, now, SOLVER)
+        assert outcome is not None
+        assert outcome.moved
+        assert outcome.applied_after < outcome.applied_before
+        assert outcome.unplaceable == ()
+        uid = next(iter(outcome.moved))
+        with rt.uow() as uow:
+            last = uow.studies.assignments(uid)[-1]
+        explanation = Explanation.from_dict(dict(last.explanation))
+        assert explanation.basis is Basis.REPLAN
+        assert explanation.chosen == "r05"
+        new, old = explanation.candidates
+        assert (new.radiologist_id, old.radiologist_id) == ("r05", "r01")
+        assert new.finish_ms < old.finish_ms
+        assert new.late_ms < old.late_ms
+        change = explanation.replan
+        assert change is not None
+        assert change.from_radiologist == "r01"
+        assert change.before.total == outcome.applied_before
+        assert change.after.total == outcome.applied_after
+        assert ReplanReason.LOWERS_LATENESS in change.reasons
+        text = render_explanation(record(rt, uid), last)  # what `garde explain` prints
+        assert "assigned to r05 (replan)" in text
+        assert f"plan cost {outcome.applied_before:,} -> {outcome.applied_after:,}" in text
+        assert "reason: lowers the plan's weighted lateness" in text
+    finally:
+        rt.close()
+
+
+def test_a_move_of_a_study_started_during_the_solve_is_dropped_and_the_plan_rejudged(
+    migrated_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rt, now = _night_of_three(migrated_url, tmp_path)
+    board = rt.dispatch.board
+    solved: list[ReplanResult] = []
+
+    def replan_then_start(*args: Any, **kwargs: Any) -> ReplanResult:
+        result = replan(*args, **kwargs)
+        solved.append(result)
+        first = next(m.study_uid for m in result.moves)  # r01 opens it meanwhile
+        ReadingService(rt.uow, board).start(first, "r01", now)
+        return result
+
+    monkeypatch.setattr(replanning, "replan", replan_then_start)
+    try:
+        outcome = replan_queues(rt.dispatch, now, SOLVER)
+        assert outcome is not None
+        started = solved[0].moves[0].study_uid
+        assert started in outcome.dropped
+        assert board.owner(started) == "r01"
+        # The solver's only move is gone; what is left is judged on the live board, and
+        # nothing beats it: the plan stands, unchanged.
+        assert [m.study_uid for m in solved[0].moves] == [started]
+        assert outcome.moved == {}
+        assert outcome.applied_after == outcome.applied_before
+        assert all(e.action != "replan" for e in audit(rt, started))
     finally:
         rt.close()
 
