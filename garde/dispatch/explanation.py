@@ -312,4 +312,12 @@ class Explanation:
             )
         if self.replan is not None:
             lines.extend(self.replan.render_lines())
+            if len(self.candidates) == 2:  # the new reader, then the old
+                new, old = self.candidates
+                lines.append(
+                    f"this study: with {old.radiologist_id} finish "
+                    f"{old.predicted_finish:%H:%M} late {old.lateness_min:.1f} min; with "
+                    f"{new.radiologist_id} finish {new.predicted_finish:%H:%M} "
+                    f"late {new.lateness_min:.1f} min"
+                )
         return "\n".join(lines)

@@ -111,3 +111,28 @@ def test_a_study_its_reader_may_not_read_stays_and_counts_where_it_is() -> None:
     new, old = verdict.explanations["s1"].candidates
     assert old.start_ms == to_ms(NOW) + 3_600_000  # after the kid's hour
     assert new.start_ms == to_ms(NOW)  # before s2: same priority and deadline, UID order
+
+
+def test_reasons_and_exclusions_name_what_changed_and_who_could_not() -> None:
+    short = replace(reader("a", {"body"}), shift_end=NOW + timedelta(minutes=40))
+    readers = [
+        short,
+        reader("b", {"body"}),
+        reader("n", {"neuro"}),  # lacks the skill
+        replace(reader("s", {"body"}, sites=("h1", "h2")), sites=frozenset({"h2"})),
+    ]
+    studies = [study("s1", 30, 300, skills={"body"}), study("s2", 30, 300, skills={"body"})]
+    plan = {"a": ["s1", "s2"], "b": [], "n": [], "s": []}
+    verdict = judge(studies, readers, plan, NOW, POLICY, moves=[Move("s2", "a", "b", 0)])
+    explanation = verdict.explanations["s2"]
+    assert explanation.replan is not None
+    assert explanation.replan.reasons == (
+        ReplanReason.LOWERS_OVERRUN,
+        ReplanReason.EVENS_WORKLOAD,
+    )
+    assert explanation.excluded_reason("n") is ExclusionReason.MISSING_SKILL
+    assert explanation.excluded_reason("s") is ExclusionReason.SITE_NOT_IN_SHIFT
+    assert "reason: lowers reading past shift ends" in explanation.render_text()
+    # Stored without its old reader's prospects, it still renders.
+    alone = replace(explanation, candidates=explanation.candidates[:1])
+    assert "this study:" not in alone.render_text()
