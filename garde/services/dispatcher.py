@@ -27,7 +27,7 @@ from garde.dispatch import lifecycle, sla
 from garde.dispatch.errors import DispatchError
 from garde.dispatch.lifecycle import StudyEvent
 from garde.dispatch.model import Priority, Study, StudyState
-from garde.dispatch.router import route
+from garde.dispatch.router import may_read, route
 from garde.services.snapshot import study_of
 from garde.store.enums import AssignedBy
 
@@ -340,6 +340,39 @@ class DispatchService:
         )
         self._notify_assigned(study, decision)
         return True
+
+    def takes_from_gone_reader(
+        self,
+        study: Study,
+        decision: Decision,
+        holder: str,
+        now: datetime,
+        *,
+        waiting_since: datetime | None,
+    ) -> bool:
+        """Whether ``decision`` should take a queued study from ``holder``, off shift.
+
+        The rule of `broaden`: an eligible reader on shift always; otherwise the fallback
+        pool the router chose (on shift first, else off shift: someone who can be called
+        is better than someone gone), at once unless the work is routine and has waited
+        less than ``uncovered_routine_delay`` since ``waiting_since`` (None: no waiting,
+        e.g. at breach). A study already with a fallback reader who may read it does not
+        move to another off shift. Call with ``lock`` held.
+        """
+        to = decision.radiologist_id
+        if to is None:
+            return False
+        if not decision.fallback:
+            return True
+        if waiting_since is not None and self._must_wait(study, decision, waiting_since, now):
+            return False
+        if self.board.may_read_now(to, None, now):
+            return True
+        reader = self.board.radiologist(holder)
+        holds_as_fallback = (
+            reader.fallback and may_read(reader, study.site_id, study.skills, flagged=True) is None
+        )
+        return not holds_as_fallback
 
     def _must_wait(
         self, study: Study, decision: Decision, waiting_since: datetime, now: datetime

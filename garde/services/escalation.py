@@ -8,7 +8,9 @@ highest tier reached is stored with the study, so a restart resumes where it was
 2. **reassign**: a queued study moves to the next best eligible radiologist if one would
    finish it sooner than its current reader is predicted to;
 3. **supervisor** (at breach): a queued study moves to a supervisor on shift, else to
-   the fallback pool on shift; the supervisors are notified either way.
+   the fallback pool on shift; if its reader has gone off shift, else to whoever the
+   coverage rule of `DispatchService.broaden` gives it to (an eligible reader on shift,
+   the fallback pool off shift); the supervisors are notified either way.
 
 A study being read stays with its reader at every tier (only notified). A study nobody
 holds (uncovered site, nobody eligible) is routed to whoever may take it, the fallback
@@ -101,7 +103,7 @@ def _escalate(  # noqa: PLR0917 - private; called from one place
         outcome = "reassigned" if moved else "unassigned"
         to = to if moved else None
     else:
-        decision = _better_reader(dispatch, study, barred(releaser, owner), tier, now)
+        decision = _better_reader(dispatch, study, owner, barred(releaser, owner), tier, now)
         to = decision.radiologist_id if decision is not None else None
         moved = to is not None and dispatch.reassign(
             study.uid,
@@ -157,31 +159,21 @@ def _escalate(  # noqa: PLR0917 - private; called from one place
     return Escalation(study.uid, tier, record.assignee, to, outcome)
 
 
-def _better_reader(
+def _better_reader(  # noqa: PLR0917 - private; called from one place
     dispatch: DispatchService,
     study: Study,
+    owner: str,
     exclude: frozenset[str],
     tier: EscalationTier,
     now: datetime,
 ) -> Decision | None:
     """Who a queued study should move to at ``tier`` (None: it stays where it is).
 
-    ``exclude`` holds its current reader and whoever released it.
+    ``exclude`` holds its current reader ``owner`` and whoever released it.
     """
-    board = dispatch.board
-    on_shift = set(board.on_shift(now))
     if tier is EscalationTier.SUPERVISOR:
-        # A supervisor on shift first (even one who would read it as fallback), then the
-        # fallback pool on shift.
-        for member in (
-            {r.id for r in board.radiologists() if r.supervisor},
-            {r.id for r in board.radiologists() if r.fallback},
-        ):
-            others = frozenset(board.ids) - (member & on_shift)
-            decision = route(study, board, dispatch.policy, now, exclude=others | exclude)
-            if decision.radiologist_id is not None and decision.radiologist_id in on_shift:
-                return decision
-        return None
+        return _at_breach(dispatch, study, owner, exclude, now)
+    board = dispatch.board
     decision = route(study, board, dispatch.policy, now, exclude=exclude)
     if decision.fallback or decision.radiologist_id is None or not decision.explanation.candidates:
         return None
@@ -189,6 +181,32 @@ def _better_reader(
     if best.predicted_finish >= board.predicted_finish(study.uid, now):
         return None  # nobody would read it sooner than its reader
     return decision
+
+
+def _at_breach(
+    dispatch: DispatchService, study: Study, owner: str, exclude: frozenset[str], now: datetime
+) -> Decision | None:
+    """Who takes a queued study at breach (None: it stays with ``owner``)."""
+    board = dispatch.board
+    on_shift = set(board.on_shift(now))
+    # A supervisor on shift first (even one who would read it as fallback), then the
+    # fallback pool on shift.
+    for member in (
+        {r.id for r in board.radiologists() if r.supervisor},
+        {r.id for r in board.radiologists() if r.fallback},
+    ):
+        others = frozenset(board.ids) - (member & on_shift)
+        decision = route(study, board, dispatch.policy, now, exclude=others | exclude)
+        if decision.radiologist_id is not None and decision.radiologist_id in on_shift:
+            return decision
+    if owner in on_shift:
+        return None
+    # Its reader is gone: whoever the coverage rule gives it to (the fallback pool off
+    # shift included) rather than nobody; a breach waits for nothing.
+    decision = route(study, board, dispatch.policy, now, exclude=exclude)
+    if dispatch.takes_from_gone_reader(study, decision, owner, now, waiting_since=None):
+        return decision
+    return None
 
 
 def _supervisors_on_shift(dispatch: DispatchService, now: datetime) -> tuple[str, ...]:

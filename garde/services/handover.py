@@ -4,8 +4,11 @@ At each run the roster is reloaded from the store (a roster imported by another 
 takes effect here), then every queued study of a radiologist no longer on shift is
 routed again without them and moved if someone on shift may take it. A study being read
 stays with its reader: reading is not interrupted by the end of a shift. A study nobody
-on shift may take stays where it is (the SLA watch escalates it if it runs late). The
-radiologist who released a study is never given it back by a handover.
+on shift may take goes to the fallback pool, on shift first, else off shift (someone who
+can be called rather than someone gone), as `DispatchService.broaden` would send it:
+urgent work at once, routine work after ``uncovered_routine_delay`` from the end of the
+shift. With nobody at all it stays where it is (the SLA watch escalates it if it runs
+late). The radiologist who released a study is never given it back by a handover.
 """
 
 from __future__ import annotations
@@ -45,11 +48,14 @@ def hand_over(dispatch: DispatchService, now: datetime) -> dict[str, str]:
         leaving = [rid for rid in board.ids if rid not in on_shift]
         released = _releasers(dispatch, [s.uid for rid in leaving for s in board.queue(rid)])
         for rid in leaving:
+            ended = _shift_ended(board, rid, now)
             for study in board.queue(rid):
                 exclude = barred(released.get(study.uid), rid)
                 decision = route(study, board, dispatch.policy, now, exclude=exclude)
                 to = decision.radiologist_id
-                if to is None or to not in on_shift:
+                if to is None or not dispatch.takes_from_gone_reader(
+                    study, decision, rid, now, waiting_since=ended
+                ):
                     continue
                 if dispatch.reassign(
                     study.uid,
@@ -59,7 +65,7 @@ def hand_over(dispatch: DispatchService, now: datetime) -> dict[str, str]:
                     actor="handover",
                     action="handover",
                     decision=decision,
-                    detail={"reason": "shift over"},
+                    detail={"reason": "shift over", "fallback": decision.fallback},
                 ):
                     moved[study.uid] = to
     if moved:
@@ -104,6 +110,12 @@ def _releasers(dispatch: DispatchService, study_uids: list[str]) -> dict[str, st
         return {}
     with dispatch.uow_factory() as uow:
         return uow.studies.releasers(study_uids)
+
+
+def _shift_ended(board: Board, radiologist_id: str, now: datetime) -> datetime:
+    """When the radiologist's last shift before ``now`` ended (``now`` if none did)."""
+    ends = [s.end for s in board.shifts(radiologist_id) if s.end <= now]
+    return max(ends, default=now)
 
 
 def _may_read_as_fallback(board: Board, radiologist_id: str, study: Study) -> bool:

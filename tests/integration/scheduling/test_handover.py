@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 from garde.dispatch.model import Shift, StudyState
 from garde.scheduling import jobs
+from garde.services.escalation import escalate_overdue
+from garde.services.handover import hand_over
 from garde.services.reading import ReadingService
 from garde.store.enums import AssignedBy
 from tests.integration.scheduling.night import (
@@ -92,5 +94,59 @@ def test_a_roster_imported_by_another_process_is_picked_up_at_the_next_run(
         advance_to(rt, T0 + timedelta(minutes=11))
         assert jobs.hand_over_shifts(rt) == 1
         assert record(rt, uid).assignee == "r05"
+    finally:
+        rt.close()
+
+
+def test_work_of_a_reader_gone_from_an_uncovered_hospital_goes_to_the_fallback_pool(
+    migrated_url: str, tmp_path: Path
+) -> None:
+    h = timedelta(hours=1)
+    shifts = [
+        Shift("r02", T0 - 4 * h, T0 + h),  # the only reader for h02 tonight
+        Shift("r08", T0 + 5 * h, T0 + 12 * h),  # fallback and supervisor, on call from home
+    ]
+    rt = start_night(settings_for(migrated_url, tmp_path), shifts)
+    try:
+        uid = receive(rt, tmp_path, "h02", T0, description="TDM abdomen", body_part="ABDOMEN")
+        rt.dispatch.sweep(advance_to(rt, T0 + timedelta(minutes=2)))
+        assert record(rt, uid).assignee == "r02"
+
+        # Urgent: at r02's shift end it goes to the fallback reader, off shift but callable.
+        assert hand_over(rt.dispatch, advance_to(rt, T0 + h)) == {uid: "r08"}
+        moved = record(rt, uid)
+        assert (moved.assignee, moved.fallback, moved.state) == ("r08", True, StudyState.ASSIGNED)
+        assert [e.action for e in audit(rt, uid)] == ["assign", "handover"]
+        assert hand_over(rt.dispatch, advance_to(rt, T0 + 2 * h)) == {}  # no ping-pong
+        # r08 may read it when they connect.
+        reading = ReadingService(rt.uow, rt.dispatch.board)
+        assert reading.start(uid, "r08", T0 + 2 * h).state is StudyState.IN_PROGRESS
+    finally:
+        rt.close()
+
+
+def test_at_breach_a_study_left_with_a_reader_gone_goes_to_the_fallback_pool(
+    migrated_url: str, tmp_path: Path
+) -> None:
+    h = timedelta(hours=1)
+    # Routine work waits a day for coverage here: the handover keeps it with r02.
+    settings = settings_for(migrated_url, tmp_path, uncovered_routine_delay_s=24 * 3600)
+    shifts = [Shift("r02", T0 - 4 * h, T0 + h), Shift("r08", T0 + 10 * h, T0 + 20 * h)]
+    rt = start_night(settings, shifts)
+    try:
+        xray = receive(rt, tmp_path, "h02", T0, modality="CR", description="RADIO THORAX")
+        rt.dispatch.sweep(advance_to(rt, T0 + timedelta(minutes=2)))
+        assert record(rt, xray).assignee == "r02"
+        assert hand_over(rt.dispatch, advance_to(rt, T0 + h)) == {}
+        deadline = record(rt, xray).deadline
+        assert deadline is not None
+        outcomes = [
+            (e.tier.value, e.outcome, e.to_radiologist)
+            for at in (deadline - 2 * h, deadline)
+            for e in escalate_overdue(rt.dispatch, advance_to(rt, at))
+        ]
+        assert outcomes == [("reassign", "kept", None), ("supervisor", "reassigned", "r08")]
+        breached = record(rt, xray)
+        assert (breached.assignee, breached.fallback) == ("r08", True)
     finally:
         rt.close()
