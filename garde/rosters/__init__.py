@@ -7,6 +7,7 @@ half a second to load, which `garde roster import` should not pay).
 
 from __future__ import annotations
 
+from garde.rosters._localtime import day_range
 from garde.rosters.errors import (
     RosterError,
     RosterFormatError,
@@ -16,7 +17,7 @@ from garde.rosters.errors import (
 )
 from garde.rosters.export import write_csv, write_ics
 from garde.rosters.heatmap import render_heatmap
-from garde.rosters.importer import import_roster
+from garde.rosters.importer import import_roster, roster_zone
 from garde.rosters.model import RosterImport
 from garde.rosters.oncall import OnCallHours
 from garde.rosters.report_text import render_text
@@ -34,9 +35,11 @@ __all__ = [
     "RowError",
     "ValidationRules",
     "Violation",
+    "day_range",
     "import_roster",
     "render_heatmap",
     "render_text",
+    "roster_zone",
     "validate",
     "write_csv",
     "write_ics",

@@ -91,6 +91,11 @@ def local_midnight(day: date, tz: ZoneInfo) -> datetime:
     return localize(datetime.combine(day, time()), tz).astimezone(UTC)
 
 
+def day_range(first: date, days: int, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """[``first`` 00:00, ``first + days`` 00:00) local time in ``tz``, in UTC."""
+    return local_midnight(first, tz), local_midnight(first + timedelta(days=days), tz)
+
+
 def at_local(day: date, clock: time, tz: ZoneInfo, *, days_after: int = 0) -> datetime:
     """The UTC instant of wall-clock ``clock`` on ``day`` (+ ``days_after``) in ``tz``."""
     return localize(datetime.combine(day + timedelta(days=days_after), clock), tz).astimezone(UTC)

@@ -35,8 +35,14 @@ REQUIRED = ("radiologist", "start", "end")
 def read_csv(path: Path) -> list[RawShift]:
     """The rows of a CSV roster (`RosterImportError` if a required column is missing)."""
     text = path.read_text(encoding="utf-8-sig")  # Excel writes a BOM
-    dialect = _dialect(text)
-    reader = csv.reader(text.splitlines(), dialect)
+    try:
+        return _rows(path, text)
+    except csv.Error as exc:  # e.g. a field over the csv module's size limit
+        raise RosterImportError([RowError(path, "0", f"not a readable CSV file: {exc}")]) from exc
+
+
+def _rows(path: Path, text: str) -> list[RawShift]:
+    reader = csv.reader(text.splitlines(), _dialect(text))
     header: list[str] | None = None
     rows: list[RawShift] = []
     for line, cells in enumerate(reader, start=1):

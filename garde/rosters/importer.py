@@ -66,7 +66,8 @@ def import_roster(
         IANA zone of wall-clock times without an explicit offset.
     period
         The UTC range the import replaces; default: earliest start to latest end.
-        Every shift must lie within it.
+        Every shift must start within it (the store replaces shifts by their start, so a
+        night that starts on the last day and ends the next morning belongs to it).
 
     Returns
     -------
@@ -81,7 +82,7 @@ def import_roster(
         If the suffix is not one of .csv, .ics, .xlsx.
     """
     reader = _reader_for(path)
-    tz = zone(timezone)
+    tz = roster_zone(path, timezone)
     try:
         rows = reader(path)
     except RosterImportError:
@@ -89,6 +90,15 @@ def import_roster(
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise RosterImportError([RowError(path, "0", f"cannot read the file: {exc}")]) from exc
     return build_import(path, rows, radiologists=radiologists, sites=sites, tz=tz, period=period)
+
+
+def roster_zone(path: Path, timezone: str) -> ZoneInfo:
+    """The zone of ``path``'s wall-clock times; `RosterImportError` naming both if unknown."""
+    try:
+        return zone(timezone)
+    except LocalTimeError as exc:
+        reason = f"{exc} (expected an IANA name such as Europe/Paris)"
+        raise RosterImportError([RowError(path, "0", reason)]) from None
 
 
 def _reader_for(path: Path) -> Callable[[Path], list[RawShift]]:
@@ -225,8 +235,8 @@ def _outside(
         RowError(
             path,
             where,
-            f"shift outside the imported period {start.isoformat()} to {end.isoformat()}",
+            f"shift starts outside the imported period {start.isoformat()} to {end.isoformat()}",
         )
         for where, shift in built
-        if shift.start < start or shift.end > end
+        if not start <= shift.start < end
     ]

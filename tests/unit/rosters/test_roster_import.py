@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -28,9 +29,18 @@ def _csv(tmp_path: Path, body: str, header: str = HEADER) -> Path:
 
 
 def _errors(path: Path) -> list[str]:
+    return _errors_in(path)
+
+
+def _errors_in(path: Path, **kwargs: object) -> list[str]:
     with pytest.raises(RosterImportError) as info:
-        _import(path)
+        _import(path, **kwargs)
     return [f"{e.where}: {e.reason}" for e in info.value.errors]
+
+
+def _bytes(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
 
 
 def test_csv_reads_local_times_sites_and_roles() -> None:
@@ -157,9 +167,76 @@ def test_explicit_period_bounds_the_import(tmp_path: Path) -> None:
     path = _csv(tmp_path, "r01,2025-11-07 18:00,2025-11-08 08:30,night,all\n")
     period = (datetime(2025, 11, 3, tzinfo=UTC), datetime(2025, 11, 10, tzinfo=UTC))
     assert (_import(path, period=period).start, _import(path, period=period).end) == period
-    narrow = (datetime(2025, 11, 3, tzinfo=UTC), datetime(2025, 11, 8, tzinfo=UTC))
-    with pytest.raises(RosterImportError, match="outside the imported period"):
+    narrow = (datetime(2025, 11, 3, tzinfo=UTC), datetime(2025, 11, 7, 12, tzinfo=UTC))
+    with pytest.raises(RosterImportError, match="starts outside the imported period"):
         _import(path, period=narrow)
+
+
+def test_a_night_starting_on_the_last_day_ends_after_the_period(tmp_path: Path) -> None:
+    # The store replaces a range by shift start: Sunday's night belongs to Monday-Sunday.
+    path = _csv(tmp_path, "r01,2025-11-09 20:00,2025-11-10 08:00,night,all\n")
+    week = (datetime(2025, 11, 2, 23, tzinfo=UTC), datetime(2025, 11, 9, 23, tzinfo=UTC))
+    imported = _import(path, period=week)
+    assert (imported.start, imported.end) == week
+    assert imported.shifts[0].end == datetime(2025, 11, 10, 7, tzinfo=UTC)
+    before = (datetime(2025, 11, 9, 20, tzinfo=UTC), datetime(2025, 11, 10, tzinfo=UTC))
+    assert _errors_in(path, period=before) == [
+        (
+            "2: shift starts outside the imported period 2025-11-09T20:00:00+00:00 to "
+            "2025-11-10T00:00:00+00:00"
+        )
+    ]
+
+
+def test_an_unknown_time_zone_names_the_file_and_the_zone(tmp_path: Path) -> None:
+    path = _csv(tmp_path, "r01,2025-11-07 18:00,2025-11-08 08:30,night,all\n")
+    with pytest.raises(RosterImportError) as info:
+        _import(path, timezone="Mars/Olympus")
+    assert str(info.value) == (
+        "roster.csv:0: unknown time zone 'Mars/Olympus' (expected an IANA name such as "
+        "Europe/Paris)"
+    )
+
+
+def _zip(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+def _damaged_sheet(tmp_path: Path) -> Path:
+    """A real workbook whose sheet XML is cut short."""
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["radiologist", "start", "end"])
+    good = tmp_path / "good.xlsx"
+    book.save(good)
+    with zipfile.ZipFile(good) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    members["xl/worksheets/sheet1.xml"] = b"<worksheet><sheetData><row"
+    return _zip(tmp_path / "roster.xlsx", members)
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda d: _bytes(d / "roster.xlsx", b"PK\x03\x04 cut short"), "BadZipFile"),
+        (lambda d: _zip(d / "roster.xlsx", {"notes.txt": b"x"}), "KeyError"),
+        (_damaged_sheet, "ParseError"),
+    ],
+    ids=["not-a-zip", "zip-without-workbook", "malformed-sheet-xml"],
+)
+def test_a_damaged_workbook_is_an_import_error(tmp_path: Path, make, reason: str) -> None:
+    path = make(tmp_path)
+    (message,) = _errors(path)
+    assert message.startswith(f"0: not a readable .xlsx workbook ({reason}: "), message
+
+
+def test_a_csv_the_csv_module_cannot_read_is_an_import_error(tmp_path: Path) -> None:
+    path = _csv(tmp_path, f"r01,{'x' * 200_000},2025-11-08 08:30\n")
+    assert _errors(path) == ["0: not a readable CSV file: field larger than field limit (131072)"]
 
 
 def test_unknown_suffix(tmp_path: Path) -> None:
