@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -11,29 +11,35 @@ from zoneinfo import ZoneInfo
 import click
 
 from garde.cli._common import echo_json, echo_table, fail, state
+from garde.config.model import SiteCover
 from garde.rosters.errors import RosterError
-from garde.services.rostering import import_roster_file, stored_shifts, validate_period
+from garde.services.rostering import (
+    generate_roster,
+    import_roster_file,
+    roster_days,
+    stored_shifts,
+    validate_period,
+)
 
 if TYPE_CHECKING:
     from garde.rosters.generation import RosterSolution
 
-_TZ = "Europe/Paris"
 
-
-def _period(first: str, days: int) -> tuple[datetime, datetime]:
-    """[first 00:00, first + days 00:00) local Paris time, in UTC."""
+def _day(first: str) -> date:
     try:
-        day = date.fromisoformat(first)
+        return date.fromisoformat(first)
     except ValueError:
         raise click.BadParameter(f"expected a date YYYY-MM-DD, got {first!r}") from None
-    zone = ZoneInfo(_TZ)
-    start = datetime(day.year, day.month, day.day, tzinfo=zone)
-    end_day = day + timedelta(days=days)
-    end = datetime(end_day.year, end_day.month, end_day.day, tzinfo=zone)
-    return start.astimezone(UTC), end.astimezone(UTC)
 
 
-_FIRST = click.option("--from", "first", required=True, help="First day, YYYY-MM-DD (Paris time).")
+def _period(ctx: click.Context, first: str, days: int) -> tuple[datetime, datetime]:
+    """The UTC bounds of ``days`` local days (the ``[rosters]`` zone) from ``first``."""
+    return roster_days(state(ctx).settings(), _day(first), days)
+
+
+_FIRST = click.option(
+    "--from", "first", required=True, help="First day, YYYY-MM-DD (the [rosters] time zone)."
+)
 _DAYS = click.option("--days", default=7, show_default=True, type=click.IntRange(1, 366))
 
 
@@ -47,28 +53,35 @@ def roster() -> None:
 
 @roster.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--timezone", default=_TZ, show_default=True, help="Zone of local times.")
+@click.option(
+    "--timezone",
+    default=None,
+    help="Zone of the file's local times and of --from (default: the [rosters] timezone).",
+)
 @click.option(
     "--from", "first", default=None, help="Replace from this day (YYYY-MM-DD); default: the file's."
 )
 @click.option("--days", default=None, type=click.IntRange(1, 366), help="Days replaced (--from).")
 @click.pass_context
 def roster_import(
-    ctx: click.Context, file: Path, timezone: str, first: str | None, days: int | None
+    ctx: click.Context, file: Path, timezone: str | None, first: str | None, days: int | None
 ) -> None:
     """Import a roster (CSV, iCalendar, XLSX); its date range replaces what was there.
 
     With --from/--days the whole period is replaced, so a shift removed from the file is
-    removed from the store even at the period's edges.
+    removed from the store even at the period's edges. Every shift must start in the
+    period; a night may end the morning after it.
 
     Example: garde roster import november.csv --from 2026-11-01 --days 30
     """
-    runtime = state(ctx).runtime()
     if days is not None and first is None:
         raise click.UsageError("--days needs --from")
-    period = _period(first, days or 1) if first is not None else None
+    first_day = _day(first) if first is not None else None
+    runtime = state(ctx).runtime()
     try:
-        imported = import_roster_file(runtime, file, timezone=timezone, period=period)
+        imported = import_roster_file(
+            runtime, file, timezone=timezone, first_day=first_day, days=days or 1
+        )
     except RosterError as exc:
         fail(str(exc))
     click.echo(
@@ -87,6 +100,13 @@ def roster_import(
 @click.option(
     "--heatmap", type=click.Path(dir_okay=False, path_type=Path), help="Write a PNG heat map."
 )
+@click.option(
+    "--site-cover",
+    type=click.Choice([c.value for c in SiteCover]),
+    default=None,
+    help="When every site needs cover: on_call (nights, weekends, holidays) or always "
+    "(default: the [rosters] site_cover). Stroke is checked every hour.",
+)
 @click.pass_context
 def roster_validate(
     ctx: click.Context,
@@ -95,17 +115,22 @@ def roster_validate(
     days: int,
     as_json: bool,
     heatmap: Path | None,
+    site_cover: str | None,
 ) -> None:
     """Report coverage gaps and rest violations of a roster file, or of the stored roster.
+
+    The rules are the config's [rosters] table; stroke cover is checked around the clock.
 
     Example: garde roster validate november.csv --from 2026-11-01 --days 30 --heatmap cover.png
     """
     from garde.rosters.heatmap import render_heatmap  # noqa: PLC0415 - Pillow on demand
     from garde.rosters.report_text import render_text  # noqa: PLC0415
 
-    start, end = _period(first, days)
+    start, end = _period(ctx, first, days)
     try:
-        report = validate_period(state(ctx).runtime(), start, end, source=file)
+        report = validate_period(
+            state(ctx).runtime(), start, end, source=file, site_cover=site_cover
+        )
     except RosterError as exc:
         fail(str(exc))
     if heatmap is not None:
@@ -151,22 +176,15 @@ def roster_generate(
     ics_out: Path | None,
     as_json: bool,
 ) -> None:
-    """Propose a fair roster of nights and weekend days with CP-SAT (rest rules hard).
+    """Propose a fair roster of nights, weekend days and weekday stroke cover with CP-SAT
+    (the [rosters] rules are hard).
 
     Example: garde roster generate --from 2026-12-01 --days 31 --csv december.csv --ics december.ics
     """
-    from garde.rosters.availability import read_availability  # noqa: PLC0415 - ortools on demand
-    from garde.rosters.generation import GenerationRequest, SolverSettings, generate  # noqa: PLC0415
+    from garde.rosters.generation import SolverSettings  # noqa: PLC0415 - ortools on demand
 
+    first_day = _day(first)
     settings = state(ctx).settings()
-    try:
-        wishes = (
-            read_availability(availability, {r.id for r in settings.radiologists})
-            if availability
-            else ()
-        )
-    except RosterError as exc:
-        fail(str(exc))
     stderr = sys.stderr
     with click.progressbar(length=int(time_limit * 10), label="solving", file=stderr) as bar:
         shown = 0
@@ -179,17 +197,17 @@ def roster_generate(
                 bar.update(target - shown)
                 shown = target
 
-        solution = generate(
-            GenerationRequest(
-                radiologists=settings.radiologists,
-                sites=settings.sites,
-                first_day=date.fromisoformat(first),
+        try:
+            solution = generate_roster(
+                settings,
+                first_day=first_day,
                 days=days,
-                availability=wishes,
+                availability=availability,
                 solver=SolverSettings(time_limit_s=time_limit, workers=workers, seed=seed),
                 progress=tick,
             )
-        )
+        except RosterError as exc:
+            fail(str(exc))
     _write_solution(solution, csv_out, ics_out, as_json=as_json)
 
 
@@ -222,11 +240,11 @@ def _write_solution(
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
 def roster_show(ctx: click.Context, first: str, days: int, as_json: bool) -> None:
-    """List the stored shifts of a period, in Paris time.
+    """List the stored shifts of a period, in the [rosters] time zone.
 
     Example: garde roster show --from 2026-11-23 --days 7
     """
-    start, end = _period(first, days)
+    start, end = _period(ctx, first, days)
     shifts = stored_shifts(state(ctx).runtime(), start, end)
     if as_json:
         echo_json(
@@ -242,7 +260,7 @@ def roster_show(ctx: click.Context, first: str, days: int, as_json: bool) -> Non
             ]
         )
         return
-    zone = ZoneInfo(_TZ)
+    zone = ZoneInfo(state(ctx).settings().rosters.timezone)
     echo_table(
         ["RADIOLOGIST", "START", "END", "ROLE", "SITES"],
         [
@@ -275,7 +293,7 @@ def roster_export(
 
     if not csv_out and not ics_out:
         raise click.UsageError("give --csv and/or --ics")
-    start, end = _period(first, days)
+    start, end = _period(ctx, first, days)
     shifts = stored_shifts(state(ctx).runtime(), start, end)
     if csv_out:
         write_csv(shifts, csv_out)

@@ -23,8 +23,10 @@ from garde.config.model import (
     GatewaySettings,
     NotifySettings,
     PreviewSettings,
+    RosterSettings,
     SchedulerSettings,
     Settings,
+    SiteCover,
     TlsSettings,
     WindowPresetSettings,
 )
@@ -131,9 +133,19 @@ def _parse(root: Reader, path: Path) -> Settings:
         sla=_sla(root.sub("sla")),
         triage_rules=_triage_rules(root.sub("triage"), site_ids),
         reading_times=_reading_times(root.sub("reading_times")),
+        rosters=_rosters(root.sub("rosters"), _declared_ids(root, "radiologists")),
     )
     root.reject_unknown()
     return settings
+
+
+def _declared_ids(root: Reader, name: str) -> set[str]:
+    """The ``id`` of every ``[[name]]`` table, valid or not: a pool naming a radiologist
+    whose table has another problem is not reported a second time."""
+    tables = root.table.get(name, [])
+    if not isinstance(tables, list):
+        return set()
+    return {t["id"] for t in tables if isinstance(t, dict) and isinstance(t.get("id"), str)}
 
 
 def _enum(reader: Reader, name: str, kind: type[Any], default: Any) -> Any:
@@ -277,6 +289,39 @@ def _notify(r: Reader) -> NotifySettings:
         webhook_timeout_s=r.number("webhook_timeout_s", d.webhook_timeout_s, strict=True),
         webhook_attempts=r.integer("webhook_attempts", d.webhook_attempts, minimum=1),
         webhook_backoff_s=r.number("webhook_backoff_s", d.webhook_backoff_s),
+    )
+    r.reject_unknown()
+    return settings
+
+
+HOURS_PER_WEEK = 168.0
+
+
+def _rosters(r: Reader, radiologist_ids: set[str]) -> RosterSettings:
+    d = RosterSettings()
+    tz = r.scalar("timezone", str, d.timezone) or d.timezone
+    _check_timezone(r, "timezone", tz)
+    pool = r.string_list("stroke_pool", ())
+    for rid in pool:
+        if rid not in radiologist_ids:
+            known = ", ".join(sorted(radiologist_ids))
+            r.problem("stroke_pool", f"unknown radiologist {rid!r} (known: {known})")
+    weekly = r.number("max_weekly_hours", d.max_weekly_hours, strict=True)
+    if weekly > HOURS_PER_WEEK:
+        r.problem("max_weekly_hours", f"expected at most {HOURS_PER_WEEK:g} hours, got {weekly:g}")
+        weekly = d.max_weekly_hours
+    settings = RosterSettings(
+        timezone=tz,
+        stroke_pool=frozenset(pool),
+        rest_after_night_h=r.number("rest_after_night_h", d.rest_after_night_h),
+        max_consecutive_nights=r.integer(
+            "max_consecutive_nights", d.max_consecutive_nights, minimum=1
+        ),
+        max_weekly_hours=weekly,
+        night_staff=r.integer("night_staff", d.night_staff, minimum=1),
+        day_staff=r.integer("day_staff", d.day_staff, minimum=1),
+        stroke_day_staff=r.integer("stroke_day_staff", d.stroke_day_staff, minimum=0),
+        site_cover=_enum(r, "site_cover", SiteCover, d.site_cover),
     )
     r.reject_unknown()
     return settings

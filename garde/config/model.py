@@ -126,6 +126,32 @@ class NotifySettings:
     webhook_backoff_s: float = 1.0  # first retry delay, doubled at each retry
 
 
+class SiteCover(StrEnum):
+    """When roster validation wants every site covered (stroke is always every hour)."""
+
+    ON_CALL = "on_call"  # nights, weekends and public holidays (PDSIMG hours)
+    ALWAYS = "always"  # every hour, weekday daytime included
+
+
+@dataclass(frozen=True, slots=True)
+class RosterSettings:
+    """The roster rules ``[rosters]``: validation and generation apply the same ones.
+
+    Stroke cover (the ``neuro`` skill, or a radiologist of ``stroke_pool``) is checked
+    every hour; ``site_cover`` says when each site must be covered.
+    """
+
+    timezone: str = "Europe/Paris"  # wall-clock times of rosters and of --from days
+    stroke_pool: frozenset[str] = frozenset()  # radiologist ids that count as stroke readers
+    rest_after_night_h: float = 11.0  # repos de sécurité after a night on call
+    max_consecutive_nights: int = 3
+    max_weekly_hours: float = 48.0
+    night_staff: int = 2  # generation: radiologists on each night
+    day_staff: int = 2  # generation: radiologists on each weekend or holiday day
+    stroke_day_staff: int = 1  # generation: stroke readers on each weekday daytime (0: none)
+    site_cover: SiteCover = SiteCover.ON_CALL
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything Garde is configured with. Valid once built (see `loader.py`)."""
@@ -144,6 +170,7 @@ class Settings:
     sla: SlaPolicy = field(default_factory=SlaPolicy)
     triage_rules: tuple[TriageRule, ...] = ()
     reading_times: ReadingTimes = field(default_factory=ReadingTimes)
+    rosters: RosterSettings = field(default_factory=RosterSettings)
 
     @property
     def effective_database_url(self) -> str:

@@ -73,7 +73,8 @@ def render_heatmap(report: RosterReport, out_png: Path, *, max_width: int = 1800
             draw.text((x + 1, title_h + 16), f"{local.hour}h", fill=(90, 90, 90), font=small)
         for r, row in enumerate(rows):
             colour = NOT_NEEDED
-            if report.required and report.required[col]:
+            needed = report.required.get(row, ())
+            if needed and needed[col]:
                 count = report.coverage.get(row, ())[col] if report.coverage.get(row) else 0
                 colour = LEVELS[min(count, len(LEVELS) - 1)]
             y = top + r * ROW_H

@@ -29,15 +29,19 @@ HOUR = timedelta(hours=1)
 class ValidationRules:
     """What a roster must satisfy.
 
-    ``cover`` says when cover is needed (None: around the clock over the whole period).
-    Stroke cover needs someone with ``stroke_skill`` or in ``stroke_pool``. A shift that
-    covers ``night_marker`` (local time) is a night on call: it is owed ``rest_after_night``
-    (repos de sécurité) before the next shift, and counts toward consecutive nights.
+    ``cover`` says when every site needs cover, ``stroke_cover`` when stroke does (None:
+    around the clock over the whole period). Stroke is an emergency at any hour, so its
+    default is every hour; sites default to the on-call hours, since on weekday daytime
+    each hospital's own radiologists read. Stroke cover needs someone with
+    ``stroke_skill`` or in ``stroke_pool``. A shift that covers ``night_marker`` (local
+    time) is a night on call: it is owed ``rest_after_night`` (repos de sécurité) before
+    the next shift, and counts toward consecutive nights.
     Weekly hours are counted per local calendar week (Monday to Sunday).
     """
 
     timezone: str = "Europe/Paris"
     cover: OnCallHours | None = field(default_factory=OnCallHours)
+    stroke_cover: OnCallHours | None = None
     stroke_skill: str = "neuro"
     stroke_pool: frozenset[str] = frozenset()
     rest_after_night: timedelta = timedelta(hours=11)
@@ -89,7 +93,7 @@ class RosterReport:
 
     ``hours`` are the UTC starts of each hour of the period; ``coverage[site][i]`` is the
     fewest credentialed radiologists on shift during hour i (``stroke`` included as a
-    row), and ``required[i]`` whether any part of hour i needs cover.
+    row), and ``required[site][i]`` whether any part of hour i needs that row's cover.
     """
 
     start: datetime
@@ -100,7 +104,7 @@ class RosterReport:
     violations: tuple[Violation, ...]
     hours: tuple[datetime, ...] = ()
     coverage: dict[str, tuple[int, ...]] = field(default_factory=dict)
-    required: tuple[bool, ...] = ()
+    required: dict[str, tuple[bool, ...]] = field(default_factory=dict)
     site_names: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -141,7 +145,7 @@ class RosterReport:
         }
         if include_coverage:
             data["hours"] = [h.isoformat() for h in self.hours]
-            data["required"] = list(self.required)
+            data["required"] = {row: list(needed) for row, needed in self.required.items()}
             data["coverage"] = {site: list(row) for site, row in self.coverage.items()}
         return data
 
@@ -182,12 +186,19 @@ def validate(
     by_id = {r.id: r for r in radiologists}
     site_ids = tuple(s.id for s in sites)
     reach = {id(s): _reach(s, by_id, rules) for s in shifts}
-    windows = rules.cover.windows(start, end, tz) if rules.cover else [(start, end)]
+    site_windows = _windows(rules.cover, start, end, tz)
+    stroke_windows = _windows(rules.stroke_cover, start, end, tz)
     rows = (*site_ids, STROKE)
-    gaps = _gaps(shifts, reach, windows, rows)
-    hours, required, coverage = _hourly(
-        shifts, reach=reach, windows=windows, rows=rows, start=start, end=end
-    )
+    gaps = [
+        *_gaps(shifts, reach, site_windows, site_ids),
+        *_gaps(shifts, reach, stroke_windows, (STROKE,)),
+    ]
+    gaps.sort(key=lambda g: (g.start, rows.index(g.site)))
+    hours, coverage = _hourly(shifts, reach=reach, rows=rows, start=start, end=end)
+    required = {
+        row: _required(hours, stroke_windows if row == STROKE else site_windows, end)
+        for row in rows
+    }
     violations = [
         *_unknown(shifts, by_id),
         *_rest(shifts, rules, tz),
@@ -219,6 +230,13 @@ def _reach(shift: Shift, by_id: dict[str, Radiologist], rules: ValidationRules) 
     return covered | {STROKE} if stroke else covered
 
 
+def _windows(
+    hours: OnCallHours | None, start: datetime, end: datetime, tz: ZoneInfo
+) -> list[tuple[datetime, datetime]]:
+    """When cover is needed within [start, end): the on-call hours, or all of it."""
+    return hours.windows(start, end, tz) if hours else [(start, end)]
+
+
 def _gaps(
     shifts: Sequence[Shift],
     reach: dict[int, frozenset[str]],
@@ -247,26 +265,30 @@ def _gaps(
                     on_shift = tuple(sorted({*gap.on_shift, *(s.radiologist_id for s in active)}))
                     open_gaps[row] = Gap(site=row, start=gap.start, end=b, on_shift=on_shift)
         found.extend(open_gaps.values())
-    found.sort(key=lambda g: (g.start, rows.index(g.site)))
     return found
+
+
+def _required(
+    hours: tuple[datetime, ...], windows: list[tuple[datetime, datetime]], end: datetime
+) -> tuple[bool, ...]:
+    """Per hour: whether any part of it needs cover."""
+    return tuple(any(a < min(h + HOUR, end) and b > h for a, b in windows) for h in hours)
 
 
 def _hourly(
     shifts: Sequence[Shift],
     *,
     reach: dict[int, frozenset[str]],
-    windows: list[tuple[datetime, datetime]],
     rows: tuple[str, ...],
     start: datetime,
     end: datetime,
-) -> tuple[tuple[datetime, ...], tuple[bool, ...], dict[str, tuple[int, ...]]]:
-    """Per hour: whether cover is needed, and the fewest covering people per row."""
+) -> tuple[tuple[datetime, ...], dict[str, tuple[int, ...]]]:
+    """The hours of the period, and per hour the fewest covering people per row."""
     hours: list[datetime] = []
     at = start
     while at < end:
         hours.append(at)
         at += HOUR
-    required = tuple(any(a < min(h + HOUR, end) and b > h for a, b in windows) for h in hours)
     coverage: dict[str, list[int]] = {row: [] for row in rows}
     for h in hours:
         h_end = min(h + HOUR, end)
@@ -280,7 +302,7 @@ def _hourly(
                 fewest[row] = min(fewest[row], count)
         for row in rows:
             coverage[row].append(fewest[row])
-    return tuple(hours), required, {row: tuple(v) for row, v in coverage.items()}
+    return tuple(hours), {row: tuple(v) for row, v in coverage.items()}
 
 
 def _unknown(shifts: Sequence[Shift], by_id: dict[str, Radiologist]) -> list[Violation]:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from ortools.sat.python import cp_model
 
 from garde.rosters._localtime import zone
-from garde.rosters.generation.slots import NIGHT, can_read_stroke
+from garde.rosters.generation.slots import NIGHT, STROKE, can_read_stroke, staff_of
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -82,12 +82,15 @@ def add_assignments(
     slots: list[Slot],
     blocked: dict[str, set[int]],
 ) -> Assignments:
-    """One boolean per eligible (radiologist, slot)."""
+    """One boolean per eligible (radiologist, slot); only stroke readers take stroke slots."""
     assign = Assignments()
     for radiologist in request.radiologists:
         cap = request.availability_of(radiologist.id).max_nights
+        stroke = can_read_stroke(radiologist, request)
         for slot in slots:
             if slot.index in blocked[radiologist.id] or (slot.kind == NIGHT and cap == 0):
+                continue
+            if slot.kind == STROKE and not stroke:
                 continue
             name = f"x(rad={radiologist.id}, slot={slot.kind}:{slot.day.isoformat()})"
             assign.x[radiologist.id, slot.index] = model.new_bool_var(name)
@@ -101,12 +104,13 @@ def add_staffing_and_cover(
     slots: list[Slot],
     guards: Guards | None = None,
 ) -> None:
-    """Exactly the staff per slot; every site credentialed, and stroke, on each slot."""
+    """Exactly the staff per slot; stroke on each slot, and every site credentialed on each
+    night and weekend/holiday day (a weekday's stroke slot covers stroke only)."""
     hard = request.hard
     everyone = [r.id for r in request.radiologists]
     stroke_ids = [r.id for r in request.radiologists if can_read_stroke(r, request)]
     for slot in slots:
-        staff = hard.night_staff if slot.kind == NIGHT else hard.day_staff
+        staff = staff_of(slot, hard)
         _enforce(
             model.add(sum(assign.of_slot(slot.index, everyone)) == staff),
             guards,
@@ -114,7 +118,7 @@ def add_staffing_and_cover(
             f"exactly {staff} radiologists are needed on",
             f"the {slot.label}",
         )
-        for site in request.sites:
+        for site in request.sites if slot.kind != STROKE else ():
             ids = [r.id for r in request.radiologists if site.id in r.sites]
             _enforce(
                 model.add_bool_or(assign.of_slot(slot.index, ids)),
@@ -237,7 +241,7 @@ def fair_shares(
     (and by their own night cap), the excess going to the others (water-filling).
     """
     hard = request.hard
-    demand = float(sum(hard.night_staff if s.kind == NIGHT else hard.day_staff for s in category))
+    demand = float(sum(staff_of(s, hard) for s in category))
     caps: dict[str, float] = {}
     weights: dict[str, float] = {}
     for r in request.radiologists:

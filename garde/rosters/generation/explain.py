@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from ortools.sat.python import cp_model
 
 from garde.rosters._localtime import zone
-from garde.rosters.generation.slots import NIGHT, can_read_stroke
+from garde.rosters.generation.slots import NIGHT, STROKE, can_read_stroke, staff_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -40,7 +40,10 @@ def direct_check(
             f"the {slot.label} ({slot.start.astimezone(tz):%H:%M}-{slot.end.astimezone(tz):%H:%M})"
         )
         present = [r for r in request.radiologists if _can_take(request, r, slot, blocked)]
-        staff = request.hard.night_staff if slot.kind == NIGHT else request.hard.day_staff
+        staff = staff_of(slot, request.hard)
+        if slot.kind == STROKE:
+            problems.extend(_stroke_slot(request, slot, blocked, present, when))
+            continue
         if len(present) < staff:
             problems.append(
                 f"{when} needs {staff} radiologists but only {len(present)} can take it"
@@ -59,6 +62,26 @@ def direct_check(
                 + _why(request, slot, blocked, lambda r: can_read_stroke(r, request))
             )
     return problems
+
+
+def _stroke_slot(
+    request: GenerationRequest,
+    slot: Slot,
+    blocked: dict[str, set[int]],
+    present: list[Radiologist],
+    when: str,
+) -> list[str]:
+    """A weekday's stroke slot: enough stroke readers available, or why not."""
+    staff = staff_of(slot, request.hard)
+    readers = [r for r in present if can_read_stroke(r, request)]
+    if len(readers) >= staff:
+        return []
+    if not readers:
+        why = _why(request, slot, blocked, lambda r: can_read_stroke(r, request))
+        return [f"stroke cannot be covered on {when}: {why}"]
+    absent = _absentees(request, slot, blocked, lambda r: can_read_stroke(r, request))
+    short = f"{staff} stroke readers are needed but only {len(readers)} can take it"
+    return [f"stroke cannot be covered on {when}: {short}{absent}"]
 
 
 def _credentialed_for(site_id: str) -> Callable[[Radiologist], bool]:

@@ -48,11 +48,14 @@ class HardRules:
 
     ``night_staff`` / ``day_staff``: exactly this many radiologists on each night and each
     weekend or holiday day; together they must cover every site (by credentials) and
-    stroke (``stroke_skill`` or ``stroke_pool``).
+    stroke (``stroke_skill`` or ``stroke_pool``). ``stroke_day_staff``: this many stroke
+    readers on each weekday's daytime, so that stroke is covered around the clock (0:
+    weekday stroke cover is rostered elsewhere).
     """
 
     night_staff: int = 2
     day_staff: int = 2
+    stroke_day_staff: int = 1
     rest_after_night: timedelta = timedelta(hours=11)
     max_consecutive_nights: int = 3
     max_weekly_hours: float = 48.0
@@ -62,6 +65,8 @@ class HardRules:
     def __post_init__(self) -> None:
         if self.night_staff < 1 or self.day_staff < 1:
             raise ValueError("night_staff and day_staff must be >= 1")
+        if self.stroke_day_staff < 0:
+            raise ValueError(f"stroke_day_staff must be >= 0, got {self.stroke_day_staff}")
         if self.max_consecutive_nights < 1:
             raise ValueError("max_consecutive_nights must be >= 1")
 
@@ -77,6 +82,7 @@ class SoftWeights:
     night_fairness: int = 10
     weekend_fairness: int = 10
     holiday_fairness: int = 10
+    stroke_day_fairness: int = 10
     wished_night: int = 4
     isolated_night: int = 3
 
@@ -116,7 +122,7 @@ class GenerationRequest:
 
     Days ``first_day`` .. ``first_day + days - 1`` each get a night (starting that
     evening) and, on weekends and French public holidays, a day shift, at the local
-    times of ``hours``.
+    times of ``hours``; other days get a daytime stroke shift (see `HardRules`).
     """
 
     radiologists: tuple[Radiologist, ...]
@@ -159,6 +165,7 @@ class RadiologistLoad:
     holiday_shifts: int
     hours: float
     fair_nights: float
+    stroke_days: int = 0  # weekday daytime stroke shifts
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +217,7 @@ class RosterSolution:
                     "nights": load.nights,
                     "weekend_shifts": load.weekend_shifts,
                     "holiday_shifts": load.holiday_shifts,
+                    "stroke_days": load.stroke_days,
                     "hours": round(load.hours, 2),
                     "fair_nights": round(load.fair_nights, 2),
                 }

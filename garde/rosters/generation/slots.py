@@ -13,20 +13,23 @@ if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
     from garde.dispatch.model import Radiologist
-    from garde.rosters.generation.request import GenerationRequest
+    from garde.rosters.generation.request import GenerationRequest, HardRules
 
 NIGHT = "night"
 DAY = "day"
+STROKE = "stroke"  # weekday daytime stroke cover: the sites are read by their hospitals
+_LABELS = {NIGHT: "night", DAY: "day", STROKE: "stroke day"}
 SATURDAY = 5
 HOUR = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
 class Slot:
-    """One shift to staff: a night or a weekend/holiday day, with its UTC bounds."""
+    """One shift to staff, with its UTC bounds: a night, a weekend/holiday day, or a
+    weekday's daytime stroke cover."""
 
     index: int
-    kind: str  # NIGHT or DAY
+    kind: str  # NIGHT, DAY or STROKE (also the generated shift's role)
     day: date  # local date it starts on
     start: datetime
     end: datetime
@@ -40,12 +43,16 @@ class Slot:
 
     @property
     def label(self) -> str:
-        """``night of Sat 2025-11-08`` / ``day of Sun 2025-11-09``."""
-        return f"{self.kind} of {self.day:%a %Y-%m-%d}"
+        """``night of Sat 2025-11-08`` / ``day of Sun 2025-11-09`` / ``stroke day of ...``."""
+        return f"{_LABELS[self.kind]} of {self.day:%a %Y-%m-%d}"
 
 
 def build_slots(request: GenerationRequest) -> list[Slot]:
-    """Every slot of the request in time order (a day's day shift before its night)."""
+    """Every slot of the request in time order (a day's day shift before its night).
+
+    Stroke cover is needed around the clock, so a weekday's daytime, which needs no site
+    cover, still gets a stroke slot (unless ``stroke_day_staff`` is 0).
+    """
     tz = zone(request.timezone)
     hours = request.hours
     slots: list[Slot] = []
@@ -56,6 +63,9 @@ def build_slots(request: GenerationRequest) -> list[Slot]:
         if hours.is_day_covered(day):
             start, end = hours.day(day, tz)
             slots.append(Slot(len(slots), DAY, day, start, end, weekend, holiday))
+        elif request.hard.stroke_day_staff > 0:
+            start, end = hours.day(day, tz)
+            slots.append(Slot(len(slots), STROKE, day, start, end, weekend, holiday))
         start, end = hours.night(day, tz)
         slots.append(Slot(len(slots), NIGHT, day, start, end, weekend, holiday))
     return slots
@@ -78,6 +88,13 @@ def blocked_by_leave(request: GenerationRequest, slots: list[Slot]) -> dict[str,
         }
         for r in request.radiologists
     }
+
+
+def staff_of(slot: Slot, hard: HardRules) -> int:
+    """How many radiologists the slot takes."""
+    if slot.kind == NIGHT:
+        return hard.night_staff
+    return hard.stroke_day_staff if slot.kind == STROKE else hard.day_staff
 
 
 def can_read_stroke(radiologist: Radiologist, request: GenerationRequest) -> bool:

@@ -31,7 +31,7 @@ from garde.rosters.generation.request import (
     RadiologistLoad,
     RosterSolution,
 )
-from garde.rosters.generation.slots import NIGHT, Slot, blocked_by_leave, build_slots
+from garde.rosters.generation.slots import NIGHT, STROKE, Slot, blocked_by_leave, build_slots
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -68,13 +68,14 @@ class _ProgressCallback(cp_model.CpSolverSolutionCallback):
 
 
 def generate(request: GenerationRequest) -> RosterSolution:
-    """Staff every night and weekend/holiday day of the request, as fairly as possible.
+    """Staff every night and weekend/holiday day of the request, and stroke cover on
+    weekday daytime, as fairly as possible.
 
     Hard rules: exact staff per slot, every site covered by a credentialed radiologist
-    and stroke covered on every slot, leave, repos de sécurité, consecutive nights,
-    weekly hours, personal caps on nights. Soft goals (`SoftWeights`): fair split of
-    nights, weekend and holiday shifts (by part-time fraction and availability), wished
-    nights, no isolated nights.
+    on nights and weekend/holiday days and stroke covered on every slot, leave, repos de
+    sécurité, consecutive nights, weekly hours, personal caps on nights. Soft goals
+    (`SoftWeights`): fair split of nights, weekend, holiday and stroke-day shifts (by
+    part-time fraction and availability), wished nights, no isolated nights.
 
     Parameters
     ----------
@@ -86,7 +87,7 @@ def generate(request: GenerationRequest) -> RosterSolution:
     Returns
     -------
     RosterSolution
-        The shifts (role ``night`` or ``day``, all credentialed sites), objective, bound
+        The shifts (role ``night``, ``day`` or ``stroke``, all credentialed sites), objective, bound
         and gap; when infeasible, an explanation naming the sites, slots and rules.
     """
     started = time.monotonic()
@@ -167,6 +168,7 @@ def _soft_goals(
         ("nights", [s for s in slots if s.kind == NIGHT], soft.night_fairness),
         ("weekends", [s for s in slots if s.weekend], soft.weekend_fairness),
         ("holidays", [s for s in slots if s.holiday], soft.holiday_fairness),
+        ("stroke_days", [s for s in slots if s.kind == STROKE], soft.stroke_day_fairness),
     )
     for name, category, weight in categories:
         v, c = add_fairness(model, assign, request, category, name=name, weight=weight)
@@ -255,6 +257,7 @@ def _loads(
                 holiday_shifts=sum(1 for s in own if s.holiday),
                 hours=sum(s.hours for s in own),
                 fair_nights=fair.get(r.id, 0.0),
+                stroke_days=sum(1 for s in own if s.kind == STROKE),
             )
         )
     return tuple(loads)

@@ -17,12 +17,23 @@ EXAMPLE = ROOT / "examples" / "roster-example.csv"
 WEEK = ["--from", "2025-11-03", "--days", "7"]
 # The file starts on Monday evening: Monday 00:00-08:00 belongs to a night it does not hold.
 COVERED = ["--from", "2025-11-04", "--days", "6"]
+# The example holds nights and weekend days; stroke is needed around the clock, so a full
+# week adds weekday daytime stroke cover: r06 (neuro), and r02 and r05 of the stroke pool.
+STROKE_DAYS = (
+    "r06,2025-11-04 08:00,2025-11-04 20:00,stroke,all\n"
+    "r05,2025-11-05 08:00,2025-11-05 20:00,stroke,all\n"
+    "r05,2025-11-06 08:00,2025-11-06 20:00,stroke,all\n"
+    "r02,2025-11-07 08:00,2025-11-07 20:00,stroke,all\n"
+)
+POOL = {"GARDE_ROSTERS__STROKE_POOL": '["r02", "r05"]'}
 
 pytestmark = pytest.mark.slow
 
 
-def garde(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "GARDE_DATA_DIR": str(data_dir)}
+def garde(
+    data_dir: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **(env or {}), "GARDE_DATA_DIR": str(data_dir)}
     env.pop("GARDE_CONFIG", None)
     return subprocess.run(
         [sys.executable, "-m", "garde", "--quiet", *args],
@@ -60,6 +71,10 @@ def test_import_is_idempotent_and_export_round_trips(data_dir: Path, tmp_path: P
     again = garde(data_dir, "roster", "import", str(EXAMPLE))
     assert again.returncode == 0, again.stderr
     assert shown(data_dir) == before  # the range is replaced, not appended to
+    # By days: the Sunday night ends on Monday morning, after the week, and belongs to it.
+    by_days = garde(data_dir, "roster", "import", str(EXAMPLE), *WEEK)
+    assert by_days.returncode == 0, by_days.stderr
+    assert shown(data_dir) == before
 
     # An explicit period is replaced whole: a file holding only Monday night empties the rest.
     monday = tmp_path / "monday.csv"
@@ -83,19 +98,29 @@ def test_import_is_idempotent_and_export_round_trips(data_dir: Path, tmp_path: P
 
 def test_full_week_validates_and_a_missing_night_is_a_gap(data_dir: Path, tmp_path: Path) -> None:
     heatmap = tmp_path / "cover.png"
-    ok = garde(data_dir, "roster", "validate", str(EXAMPLE), *COVERED, "--json")
+    full = tmp_path / "full.csv"
+    full.write_text(EXAMPLE.read_text(encoding="utf-8") + STROKE_DAYS, encoding="utf-8")
+    ok = garde(data_dir, "roster", "validate", str(full), *COVERED, "--json", env=POOL)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert json.loads(ok.stdout)["gaps"] == []
 
     # Drop r07's Friday night: r04 and r06 are left, neither credentialed for h03.
-    lines = EXAMPLE.read_text(encoding="utf-8").splitlines()
+    lines = full.read_text(encoding="utf-8").splitlines()
     gappy = tmp_path / "gappy.csv"
     gappy.write_text(
         "\n".join(line for line in lines if not line.startswith("r07,2025-11-07 20:00")) + "\n",
         encoding="utf-8",
     )
     bad = garde(
-        data_dir, "roster", "validate", str(gappy), *COVERED, "--json", "--heatmap", str(heatmap)
+        data_dir,
+        "roster",
+        "validate",
+        str(gappy),
+        *COVERED,
+        "--json",
+        "--heatmap",
+        str(heatmap),
+        env=POOL,
     )
     assert bad.returncode == 1
     report = json.loads(bad.stdout)
@@ -107,9 +132,18 @@ def test_full_week_validates_and_a_missing_night_is_a_gap(data_dir: Path, tmp_pa
     gap = report["gaps"][0]
     assert heatmap.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
-    text = garde(data_dir, "roster", "validate", str(gappy), *COVERED)
+    text = garde(data_dir, "roster", "validate", str(gappy), *COVERED, env=POOL)
     assert text.returncode == 1
     assert gap["site"] in text.stdout
+    # Without the pool, r02's and r05's weekday stroke days are gaps: stroke is checked
+    # every hour, by the neuro skill or the configured pool.
+    unpooled = garde(data_dir, "roster", "validate", str(full), *COVERED, "--json")
+    assert unpooled.returncode == 1
+    assert [(g["site"], g["start_local"][:10]) for g in json.loads(unpooled.stdout)["gaps"]] == [
+        ("stroke", "2025-11-05"),
+        ("stroke", "2025-11-06"),
+        ("stroke", "2025-11-07"),
+    ]
 
 
 def test_bad_roster_names_the_line_and_imports_nothing(data_dir: Path, tmp_path: Path) -> None:

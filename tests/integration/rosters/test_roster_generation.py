@@ -3,7 +3,7 @@ exported files that re-import identically."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pytest
@@ -18,7 +18,7 @@ from garde.rosters.generation import (
     SolverSettings,
     generate,
 )
-from garde.rosters.generation.slots import NIGHT, build_slots
+from garde.rosters.generation.slots import NIGHT, STROKE, build_slots
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -92,9 +92,12 @@ def test_generated_roster_passes_the_validator() -> None:
     assert report.ok, report.to_dict()
     nights = [s for s in solution.shifts if s.role == NIGHT]
     assert len(nights) == 14 * request.hard.night_staff
-    # Leave is respected, including the night that ends on a day of leave.
+    # Leave is respected, including the night that ends on a day of leave: no shift of
+    # r03 touches 5 or 6 November, Paris time (the daytime of the 4th is free to take).
+    leave = (datetime(2025, 11, 4, 23, tzinfo=UTC), datetime(2025, 11, 6, 23, tzinfo=UTC))
     r03 = [s for s in solution.shifts if s.radiologist_id == "r03"]
-    assert all(not (date(2025, 11, 4) <= s.start.date() <= date(2025, 11, 6)) for s in r03)
+    assert not [s for s in r03 if s.start < leave[1] and s.end > leave[0]]
+    assert [s for s in solution.shifts if s.role == STROKE]  # weekday daytime stroke cover
     loads = {load.radiologist_id: load for load in solution.loads}
     assert loads["r07"].nights <= 3
     assert loads["r02"].nights < loads["r05"].nights  # half time gets about half the nights
@@ -104,10 +107,11 @@ def test_generated_roster_passes_the_validator() -> None:
 
 def test_penalties_have_structured_names() -> None:
     # Nine nights for one radiologist cannot all pair up: some cost is explained by name.
+    # Two neuro readers cannot also hold every weekday's stroke cover: rostered elsewhere.
     request = _request(
         days=7,
         radiologists=(RADIOLOGISTS[0], RADIOLOGISTS[4], RADIOLOGISTS[7]),
-        hard=HardRules(night_staff=1, day_staff=1, max_consecutive_nights=2),
+        hard=HardRules(night_staff=1, day_staff=1, stroke_day_staff=0, max_consecutive_nights=2),
     )
     solution = generate(request)
     assert solution.feasible
@@ -136,6 +140,25 @@ def test_a_site_nobody_available_can_cover_is_named_with_the_reason() -> None:
     assert "r03 is on leave" in text
     assert "h06 (CH 6) cannot be covered on the night of Sun 2025-11-09" in text  # ends on the 10th
     assert "stroke" not in text  # r06 (neuro) is there
+
+
+def test_a_weekday_without_a_free_stroke_reader_is_named() -> None:
+    # Wednesday 12 November: the four neuro readers are all on leave, so nobody can hold
+    # that day's stroke cover (sites need none on a weekday daytime).
+    off = frozenset({date(2025, 11, 12)})
+    request = _request(
+        availability=tuple(
+            Availability(rid, unavailable=off) for rid in ("r01", "r03", "r06", "r08")
+        )
+    )
+    solution = generate(request)
+    assert solution.status == "infeasible"
+    assert (
+        "stroke cannot be covered on the stroke day of Wed 2025-11-12 (08:00-20:00): every one "
+        "who could is unavailable (r01 is on leave, r03 is on leave, r06 is on leave, "
+        "r08 is on leave)"
+    ) in solution.explanation
+    assert not [line for line in solution.explanation if line.startswith("h0")]
 
 
 def test_rules_that_cannot_hold_together_are_explained() -> None:

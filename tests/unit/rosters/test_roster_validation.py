@@ -12,7 +12,7 @@ from garde.dispatch.model import Shift
 from garde.rosters.heatmap import render_heatmap
 from garde.rosters.oncall import OnCallHours
 from garde.rosters.report_text import render_text
-from garde.rosters.validation import STROKE, ValidationRules, validate
+from garde.rosters.validation import STROKE, RosterReport, ValidationRules, validate
 from tests.unit.rosters.registry import RADIOLOGISTS, SITES
 
 if TYPE_CHECKING:
@@ -42,8 +42,12 @@ def _validate(shifts: list[Shift], start: datetime, end: datetime, **rules: obje
     )
 
 
+# Stroke is checked every hour by default; tests about the on-call hours check it there.
+ON_CALL_STROKE = OnCallHours()
+
+
 def test_a_full_night_has_no_gap() -> None:
-    report = _validate([_night("r01", 5)], _utc(5, 12), _utc(6, 12))
+    report = _validate([_night("r01", 5)], _utc(5, 12), _utc(6, 12), stroke_cover=ON_CALL_STROKE)
     assert report.ok
     assert report.gaps == ()
 
@@ -55,7 +59,7 @@ def test_a_gap_names_the_exact_hour_and_site() -> None:
         Shift("r04", _utc(5, 20), _utc(6, 2), "night"),
         Shift("r03", _utc(5, 20), _utc(6, 8), "night"),
     ]
-    report = _validate(shifts, _utc(5, 12), _utc(6, 12))
+    report = _validate(shifts, _utc(5, 12), _utc(6, 12), stroke_cover=ON_CALL_STROKE)
     gaps = [(g.site, g.start, g.end, g.on_shift) for g in report.gaps]
     assert gaps == [
         ("h01", _utc(6, 2), _utc(6, 8), ("r03",)),
@@ -88,15 +92,33 @@ def test_stroke_cover_needs_the_neuro_skill_or_the_pool() -> None:
     assert pooled.ok
 
 
+def test_stroke_cover_is_checked_around_the_clock() -> None:
+    # Wednesday 5 November: r01 (neuro) holds both nights, r04 (no neuro) the day between.
+    # Sites need no weekday daytime cover; stroke does, and r04 cannot give it.
+    shifts = [_night("r01", 4), Shift("r04", _utc(5, 8), _utc(5, 20), "day"), _night("r01", 5)]
+    report = _validate(shifts, _utc(4, 20), _utc(6, 8))
+    assert [(g.site, g.start, g.end, g.on_shift) for g in report.gaps] == [
+        (STROKE, _utc(5, 8), _utc(5, 20), ("r04",))
+    ]
+    noon = report.hours.index(_utc(5, 12))
+    assert report.required[STROKE][noon]
+    assert not report.required["h01"][noon]
+    assert report.coverage[STROKE][noon] == 0
+    # A stroke reader by the pool closes it; so does checking stroke on on-call hours only.
+    assert _validate(shifts, _utc(4, 20), _utc(6, 8), stroke_pool=frozenset({"r04"})).ok
+    assert _validate(shifts, _utc(4, 20), _utc(6, 8), stroke_cover=ON_CALL_STROKE).ok
+
+
+def _site_gaps(report: RosterReport) -> set[tuple[datetime, datetime]]:
+    return {(g.start, g.end) for g in report.gaps if g.site != STROKE}
+
+
 def test_weekend_days_need_cover_weekday_days_do_not() -> None:
     shifts = [_night("r01", 7), _night("r01", 8)]  # Friday and Saturday nights, no day
     report = _validate(shifts, _utc(7, 8), _utc(9, 8), max_consecutive_nights=3)
-    assert {(g.start, g.end) for g in report.gaps} == {(_utc(8, 8), _utc(8, 20))}
+    assert _site_gaps(report) == {(_utc(8, 8), _utc(8, 20))}
     around = _validate(shifts, _utc(7, 8), _utc(9, 8), cover=None)
-    assert {(g.start, g.end) for g in around.gaps} == {
-        (_utc(7, 8), _utc(7, 20)),
-        (_utc(8, 8), _utc(8, 20)),
-    }
+    assert _site_gaps(around) == {(_utc(7, 8), _utc(7, 20)), (_utc(8, 8), _utc(8, 20))}
 
 
 def test_public_holiday_daytime_needs_cover() -> None:
