@@ -20,7 +20,8 @@ from garde.dispatch.model import (
 
 
 class Environment(StrEnum):
-    """Which defaults apply: `demo` and `test` run on loopback with short timers."""
+    """What kind of region this is. Only `demo` and `test` allow the open mode of the
+    CLI (a worklist or status without a personal token, before the first is issued)."""
 
     PRODUCTION = "production"
     DEMO = "demo"
