@@ -58,8 +58,8 @@ def desk(ctx: click.Context) -> Desk:
     return Desk(
         runtime=runtime,
         identity=IdentityService(runtime.uow),
-        reading=ReadingService(runtime.uow, board, runtime.settings.sla),
-        operator=OperatorService(runtime.uow, board),
+        reading=ReadingService(runtime.uow, board, runtime.settings.sla, notifier=runtime.notifier),
+        operator=OperatorService(runtime.uow, board, notifier=runtime.notifier),
         info=StudyInfoService(runtime.uow, previews),
         origin=request_origin(),
     )

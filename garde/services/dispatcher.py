@@ -405,18 +405,7 @@ class DispatchService:
             uow.studies.set_state(study_uid, lifecycle.transition(state, StudyEvent.ASSIGNED), now)
 
     def _notify_assigned(self, study: Study, decision: Decision) -> None:
-        if study.priority in NOTIFY_PRIORITIES or decision.radiologist_id is None:
-            self.notifier.notify(
-                "assigned",
-                {
-                    "study_uid": study.uid,
-                    "site_id": study.site_id,
-                    "priority": study.priority.value,
-                    "radiologist_id": decision.radiologist_id,
-                    "deadline": study.deadline.isoformat(),
-                    "fallback": decision.fallback,
-                },
-            )
+        notify_assigned(self.notifier, study, decision.radiologist_id, fallback=decision.fallback)
 
     # -- moves ---------------------------------------------------------------------------------
     def reassign(
@@ -431,7 +420,8 @@ class DispatchService:
         decision: Decision | None = None,
         detail: Mapping[str, Any] | None = None,
     ) -> bool:
-        """Move a queued (not started) study to ``to``: store and audit first, then board.
+        """Move a queued (not started) study to ``to``: store and audit first, then board,
+        then the "assigned" notification (`notify_assigned`).
 
         Returns False, changing nothing, if the store no longer shows the study queued
         with the board's owner (another process claimed or started it meanwhile), or if
@@ -471,7 +461,12 @@ class DispatchService:
                 )
                 uow.commit()
             self.board.reassign(study_uid, to, now)
+            study = self.board.get(study_uid)
         logger.info("study %s moved from %s to %s (%s)", study_uid, owner, to, action)
+        if study is not None:
+            notify_assigned(
+                self.notifier, study, to, fallback=decision.fallback if decision else False
+            )
         return True
 
     def reroute_orphans(self, orphans: tuple[Study, ...], now: datetime, actor: str) -> int:
@@ -507,7 +502,31 @@ class DispatchService:
                 if decision.radiologist_id is not None:
                     self.board.assign(study, decision.radiologist_id, now)
                     moved += 1
+                self._notify_assigned(study, decision)
         return moved
+
+
+def notify_assigned(
+    notifier: Notifier, study: Study, radiologist_id: str | None, *, fallback: bool
+) -> None:
+    """Tell the new reader of a stroke or emergency study, and everyone of any study left
+    with nobody: the one "assigned" notification of every move (dispatch, coverage,
+    handover, escalation, re-plan, reload, an operator's assign, a claim, a release).
+
+    Ids and UIDs only, never patient data.
+    """
+    if study.priority in NOTIFY_PRIORITIES or radiologist_id is None:
+        notifier.notify(
+            "assigned",
+            {
+                "study_uid": study.uid,
+                "site_id": study.site_id,
+                "priority": study.priority.value,
+                "radiologist_id": radiologist_id,
+                "deadline": study.deadline.isoformat(),
+                "fallback": fallback,
+            },
+        )
 
 
 def barred(released_by: str | None, *others: str | None) -> frozenset[str]:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from garde.dispatch.errors import DispatchError
 from garde.dispatch.model import StudyState
+from garde.services.dispatcher import notify_assigned
 from garde.services.identity import IdentityError, PermissionDeniedError
 from garde.services.reading import ReadingRefusedError, Refusal
 from garde.services.refusals import record_refused
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from garde.dispatch.board import Board
+    from garde.dispatch.ports import Notifier
     from garde.services.identity import Identity
     from garde.store.records import AuditEvent, StudyRecord
     from garde.store.uow import SqlUnitOfWork
@@ -36,6 +38,7 @@ class OperatorService:
 
     uow_factory: Callable[[], SqlUnitOfWork]
     board: Board
+    notifier: Notifier | None = None  # "assigned" on every move (`notify_assigned`)
 
     def assign(
         self,
@@ -71,6 +74,9 @@ class OperatorService:
             )
             raise
         self._follow_on_board(record, radiologist_id, now)
+        study = study_of(record)
+        if self.notifier is not None and study is not None:
+            notify_assigned(self.notifier, study, radiologist_id, fallback=False)
         return updated
 
     def _assign(  # noqa: PLR0917 - private; the public `assign` names every argument

@@ -20,6 +20,7 @@ from garde.dispatch.explanation import ExclusionReason
 from garde.dispatch.lifecycle import StudyEvent
 from garde.dispatch.model import Priority, Radiologist, SlaPolicy, StudyState
 from garde.dispatch.router import may_read, route
+from garde.services.dispatcher import notify_assigned
 from garde.services.snapshot import load_board, study_of
 from garde.store.enums import AssignedBy
 from garde.store.repositories.claim import ClaimRepository
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from garde.dispatch.board import Board
+    from garde.dispatch.ports import Notifier
     from garde.store.records import StudyRecord
     from garde.store.uow import SqlUnitOfWork
 
@@ -76,7 +78,8 @@ class _Outcome:
     result: Any
     study_uid: str | None
     detail: dict[str, Any]
-    after_commit: Callable[[], None] | None = None
+    after_commit: Callable[[], None] | None = None  # the board follows the store
+    moved_to: tuple[StudyRecord, str | None, bool] | None = None  # (before, to, fallback)
 
 
 @dataclass
@@ -87,6 +90,7 @@ class ReadingService:
     board: Board
     policy: SlaPolicy = field(default_factory=SlaPolicy)
     max_attempts: int = 20  # rounds of `next` when others keep winning the race
+    notifier: Notifier | None = None  # "assigned" on every move (`notify_assigned`)
 
     # -- actions -------------------------------------------------------------------------
 
@@ -170,12 +174,14 @@ class ReadingService:
                 to_assignee=radiologist_id,
                 explanation=_claim_explanation(radiologist_id, record, now),
             )
-            uow.studies.set_fallback(study_uid, _as_fallback(reader, record))
+            fallback = _as_fallback(reader, record)
+            uow.studies.set_fallback(study_uid, fallback)
             return _Outcome(
                 uow.studies.get(study_uid),
                 study_uid,
                 {"from": record.assignee},
                 lambda: self._board_take(record, radiologist_id, now),
+                moved_to=(record, radiologist_id, fallback),
             )
 
         result: StudyRecord = self._audited("claim", radiologist_id, study_uid, now, origin, body)
@@ -208,12 +214,15 @@ class ReadingService:
                         started=True,
                         explanation=_claim_explanation(radiologist_id, record, now),
                     ):
-                        uow.studies.set_fallback(record.study_uid, _as_fallback(reader, record))
+                        fallback = _as_fallback(reader, record)
+                        uow.studies.set_fallback(record.study_uid, fallback)
+                        taken = record.assignee != radiologist_id
                         return _Outcome(
                             uow.studies.get(record.study_uid),
                             record.study_uid,
                             {"from": record.assignee, "priority": _value(record.priority)},
                             lambda r=record: self._board_next(r, radiologist_id, now),  # type: ignore[misc]
+                            moved_to=(record, radiologist_id, fallback) if taken else None,
                         )
             raise ReadingRefusedError(
                 f"nothing to read for {radiologist_id}", Refusal.NOTHING_TO_READ
@@ -279,6 +288,7 @@ class ReadingService:
                 study_uid,
                 {"reason": reason, "to": chosen, "fallback": fallback},
                 after,
+                moved_to=(record, chosen, fallback),
             )
 
         result: Released = self._audited("release", radiologist_id, study_uid, now, origin, body)
@@ -418,8 +428,16 @@ class ReadingService:
                 outcome.after_commit()
             except DispatchError:  # the store is the truth; the board is re-planned later
                 logger.warning("study %s: board out of step after %s", outcome.study_uid, action)
+        if outcome.moved_to is not None:
+            self._notify_moved(*outcome.moved_to)
         logger.info("study %s: %s by %s", outcome.study_uid, action, radiologist_id)
         return outcome.result
+
+    def _notify_moved(self, before: StudyRecord, to: str | None, fallback: bool) -> None:
+        """The "assigned" notification of a move (the dispatcher's, same payload)."""
+        study = study_of(before)
+        if self.notifier is not None and study is not None:
+            notify_assigned(self.notifier, study, to, fallback=fallback)
 
     # -- the live board (when this process holds one) -------------------------------------
 
