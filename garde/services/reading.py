@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 CLAIMABLE = (StudyState.PENDING, StudyState.ASSIGNED)
+_ZERO = timedelta(0)
 
 
 class Refusal(StrEnum):
@@ -80,6 +82,7 @@ class _Outcome:
     detail: dict[str, Any]
     after_commit: Callable[[], None] | None = None  # the board follows the store
     moved_to: tuple[StudyRecord, str | None, bool] | None = None  # (before, to, fallback)
+    taken: bool = False  # from another reader's queue: they are told (`withdrawn`)
 
 
 @dataclass
@@ -152,7 +155,17 @@ class ReadingService:
     def claim(
         self, study_uid: str, radiologist_id: str, now: datetime, *, origin: str = ""
     ) -> StudyRecord:
-        """Take a pending study, or another's not yet started one, into one's worklist."""
+        """Take a study into one's worklist (late binding), under the reading rule.
+
+        A pending study nobody holds may be claimed by anyone who may read it. Another
+        radiologist's queued (not started) study may be taken only when that lowers its
+        predicted lateness: the claimer would finish it later past its deadline than
+        its holder is predicted to (both predicted on the board, each reader's queue
+        ahead of it included), or its holder is off shift or off the roster. Otherwise
+        the claim is refused (``not_yours``) and an operator may reassign it
+        (`OperatorService.assign`). The previous holder is told by a ``withdrawn``
+        notification; the new reader by the usual ``assigned`` one.
+        """
 
         def body(uow: SqlUnitOfWork) -> _Outcome:
             reader = self._reader(uow, radiologist_id)
@@ -166,6 +179,9 @@ class ReadingService:
             )
             state = self._transition(record, event)
             self._check_credential(reader, record)
+            gain: dict[str, Any] = {}
+            if record.assignee is not None:
+                gain = self._check_takeover(uow, reader, record, now)
             self._move(
                 uow,
                 record,
@@ -179,13 +195,43 @@ class ReadingService:
             return _Outcome(
                 uow.studies.get(study_uid),
                 study_uid,
-                {"from": record.assignee},
+                {"from": record.assignee, **gain},
                 lambda: self._board_take(record, radiologist_id, now),
                 moved_to=(record, radiologist_id, fallback),
+                taken=record.assignee is not None,
             )
 
         result: StudyRecord = self._audited("claim", radiologist_id, study_uid, now, origin, body)
         return result
+
+    def _check_takeover(
+        self, uow: SqlUnitOfWork, reader: Radiologist, record: StudyRecord, now: datetime
+    ) -> dict[str, Any]:
+        """Refuse to take another's queued study unless it lowers its predicted lateness
+        (see `claim`); returns what the audit keeps of the comparison."""
+        holder = record.assignee or ""
+        study = study_of(record)
+        board = self.board if record.study_uid in self.board else load_board(uow, now)
+        if study is None or record.study_uid not in board or reader.id not in board.ids:
+            raise ReadingRefusedError(
+                f"study {record.study_uid} is in {holder}'s worklist and cannot be predicted "
+                "here; ask an operator to reassign it",
+                Refusal.NOT_YOURS,
+            )
+        if not board.may_read_now(holder, None, now):
+            return {"holder_off_shift": True}  # it waits for nobody: anyone may take it
+        theirs = max(board.predicted_finish(record.study_uid, now) - study.deadline, _ZERO)
+        evaluation = board.evaluate(study, now)
+        mine = timedelta(milliseconds=int(evaluation.late_ms[board.index_of(reader.id)]))
+        lateness = {"holder": _minutes(theirs), "claimer": _minutes(mine)}
+        if mine >= theirs:
+            raise ReadingRefusedError(
+                f"study {record.study_uid} is in {holder}'s worklist and you would not read "
+                f"it less late (predicted {_minutes(mine)} min late with you, "
+                f"{_minutes(theirs)} min with {holder}); ask an operator to reassign it",
+                Refusal.NOT_YOURS,
+            )
+        return {"lateness_min": lateness}
 
     def next(self, radiologist_id: str, now: datetime, *, origin: str = "") -> StudyRecord:
         """Claim and start the most urgent study one may read: atomic against others.
@@ -429,15 +475,37 @@ class ReadingService:
             except DispatchError:  # the store is the truth; the board is re-planned later
                 logger.warning("study %s: board out of step after %s", outcome.study_uid, action)
         if outcome.moved_to is not None:
-            self._notify_moved(*outcome.moved_to)
+            self._notify_moved(*outcome.moved_to, taken=outcome.taken)
         logger.info("study %s: %s by %s", outcome.study_uid, action, radiologist_id)
         return outcome.result
 
-    def _notify_moved(self, before: StudyRecord, to: str | None, fallback: bool) -> None:
-        """The "assigned" notification of a move (the dispatcher's, same payload)."""
+    def _notify_moved(
+        self,
+        before: StudyRecord,
+        to: str | None,
+        fallback: bool,
+        *,
+        taken: bool,
+    ) -> None:
+        """The "assigned" notification of a move (the dispatcher's, same payload), and
+        with ``taken`` a "withdrawn" one to the reader a claim took it from."""
         study = study_of(before)
-        if self.notifier is not None and study is not None:
-            notify_assigned(self.notifier, study, to, fallback=fallback)
+        if self.notifier is None or study is None:
+            return
+        notify_assigned(self.notifier, study, to, fallback=fallback)
+        holder = before.assignee
+        if taken and holder is not None:
+            self.notifier.notify(
+                "withdrawn",
+                {
+                    "study_uid": study.uid,
+                    "site_id": study.site_id,
+                    "priority": study.priority.value,
+                    "radiologist_id": holder,
+                    "taken_by": to,
+                    "deadline": study.deadline.isoformat(),
+                },
+            )
 
     # -- the live board (when this process holds one) -------------------------------------
 
@@ -498,6 +566,10 @@ def _urgency(record: StudyRecord) -> tuple[int, str, str, str]:
     rank = record.priority.rank if record.priority is not None else len(Priority)
     deadline = record.deadline.isoformat() if record.deadline else "9999"
     return (rank, deadline, record.first_received_at.isoformat(), record.study_uid)
+
+
+def _minutes(delta: timedelta) -> float:
+    return round(delta.total_seconds() / 60, 1)
 
 
 def _value(priority: Priority | None) -> str | None:

@@ -6,8 +6,11 @@ from datetime import timedelta
 
 import pytest
 
+from garde.dispatch.board import Board
 from garde.dispatch.model import Priority, StudyState
-from garde.services.reading import ReadingRefusedError, Refusal
+from garde.services.reading import ReadingRefusedError, ReadingService, Refusal
+from garde.services.webhook import WebhookNotifier
+from tests.integration.services.webhook_receiver import Receiver
 from tests.integration.worklist.conftest import T0, Region
 
 NOW = T0 + timedelta(minutes=5)
@@ -63,13 +66,19 @@ def test_claim_a_pending_study_and_anothers_queued_one(region: Region) -> None:
     pending = region.study("h2")
     claimed = region.reading.claim(pending, "r3", NOW)
     assert (claimed.state, claimed.assignee) == (StudyState.ASSIGNED, "r3")
-    queued = region.study("h1", assignee="r1")
+    queued = region.study("h1", assignee="r1", deadline_min=15)
+    # r1 is predicted to read it on time: taking it would not make it less late.
+    _refused(region, Refusal.NOT_YOURS, region.reading.claim, queued, "r2", NOW)
+    for _ in range(2):  # two strokes come in ahead of it in r1's queue: it will be late
+        region.study("h1", priority=Priority.STROKE, assignee="r1")
     region.reading.claim(queued, "r2", NOW)  # late binding: not started yet
     assert region.state(queued) == (StudyState.ASSIGNED, "r2")
     with region.uow() as uow:
         history = uow.studies.assignments(queued)
+        claim = [e for e in uow.audit.for_study(queued) if e.action == "claim"][-1]
     assert history[-1].explanation["kind"] == "claim"
     assert history[-1].explanation["previous"] == "r1"
+    assert claim.detail["lateness_min"] == {"holder": 20.0, "claimer": 0.0}
     _refused(region, Refusal.WRONG_STATE, region.reading.claim, queued, "r2", NOW)  # already
     region.reading.start(queued, "r2", NOW)
     _refused(region, Refusal.WRONG_STATE, region.reading.claim, queued, "r1", NOW)  # being read
@@ -125,3 +134,24 @@ def test_release_refusals(region: Region) -> None:
     _refused(region, Refusal.UNKNOWN_STUDY, region.reading.release, "9.9", "r1", NOW, "x")
     with pytest.raises(ValueError, match="reason"):
         region.reading.release(uid, "r1", NOW, "  ")
+
+
+def test_a_claim_from_anothers_queue_tells_both_readers(region: Region) -> None:
+    with Receiver() as receiver:
+        notifier = WebhookNotifier(receiver.url, region.uow, backoff_s=0.01)
+        notifier.start_delivery()
+        reading = ReadingService(region.uow, Board(), notifier=notifier)
+        queued = region.study("h1", priority=Priority.EMERGENCY, assignee="r1", deadline_min=15)
+        region.study("h1", priority=Priority.STROKE, assignee="r1", deadline_min=10)
+        reading.claim(queued, "r2", NOW)  # r1 reads the stroke first: r2 is sooner
+        notifier.close()
+    sent = {b["kind"]: b["payload"] for b in receiver.accepted}
+    assert sent["assigned"]["radiologist_id"] == "r2"
+    assert sent["withdrawn"] == {
+        "study_uid": queued,
+        "site_id": "h1",
+        "priority": "emergency",
+        "radiologist_id": "r1",
+        "taken_by": "r2",
+        "deadline": (T0 + timedelta(minutes=15)).isoformat(),
+    }
