@@ -7,6 +7,7 @@ and always leads.
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -49,16 +50,22 @@ def test_one_leader_at_a_time_and_a_standby_takes_over(migrated_url: str) -> Non
 
         # The leader's connection dies (a network cut, a killed backend): the lock goes
         # with its session, and the standby takes it on its next ask.
-        with engines[2].connect() as admin:
+        lock = (
+            " FROM pg_locks WHERE locktype = 'advisory' AND classid = :k"
+            " AND objid = hashtext(current_schema())::oid"
+        )
+        held = text("SELECT count(*)" + lock)
+        with engines[2].connect().execution_options(isolation_level="AUTOCOMMIT") as admin:
             killed = admin.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_locks"
-                    " WHERE locktype = 'advisory' AND classid = :k"
-                    " AND objid = hashtext(current_schema())::oid"
-                ),
-                {"k": JOBS_LOCK_KEY},
+                text("SELECT pg_terminate_backend(pid)" + lock), {"k": JOBS_LOCK_KEY}
             ).all()
-        assert len(killed) == 1
+            assert len(killed) == 1
+            # The backend exits (and drops the lock) a moment after the signal.
+            deadline = time.monotonic() + 10
+            while admin.execute(held, {"k": JOBS_LOCK_KEY}).scalar() and (
+                time.monotonic() < deadline
+            ):
+                time.sleep(0.05)
         assert first.held()
         assert not second.held()
     finally:
