@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from garde.dispatch import lifecycle
 from garde.dispatch.errors import DispatchError
 from garde.dispatch.explanation import ExclusionReason
+from garde.dispatch.latebinding import next_pull
 from garde.dispatch.lifecycle import StudyEvent
 from garde.dispatch.model import Priority, Radiologist, SlaPolicy, StudyState
 from garde.dispatch.router import may_read, route
@@ -236,10 +237,13 @@ class ReadingService:
     def next(self, radiologist_id: str, now: datetime, *, origin: str = "") -> StudyRecord:
         """Claim and start the most urgent study one may read: atomic against others.
 
-        The candidates are one's own assigned studies and the pending studies nobody
-        holds at hospitals one is credentialed for (with the skills), most urgent
-        first (priority, deadline, arrival). Each is taken with a conditional UPDATE;
-        when another reader got it first, the next candidate is tried.
+        The candidates are one's own assigned studies, the pending studies nobody
+        holds at hospitals one is credentialed for (with the skills), and late binding:
+        a colleague's queued, unstarted study more urgent than one's own next, when one
+        would finish it sooner than they are predicted to (`latebinding.next_pull`).
+        Most urgent first (priority, deadline, arrival). Each is taken with a
+        conditional UPDATE; when another reader got it first, the next is tried. A
+        colleague whose study is taken is told (``withdrawn``).
         """
 
         def body(uow: SqlUnitOfWork) -> _Outcome:
@@ -247,6 +251,10 @@ class ReadingService:
             claims = ClaimRepository(uow.session)
             for _round in range(self.max_attempts):
                 candidates = _candidates(uow, reader)
+                pulled = self._late_pull(uow, reader, now)
+                if pulled is not None:
+                    others = [c for c in candidates if c.study_uid != pulled.study_uid]
+                    candidates = sorted([*others, pulled], key=_urgency)
                 if not candidates:
                     break
                 for record in candidates:
@@ -269,6 +277,7 @@ class ReadingService:
                             {"from": record.assignee, "priority": _value(record.priority)},
                             lambda r=record: self._board_next(r, radiologist_id, now),  # type: ignore[misc]
                             moved_to=(record, radiologist_id, fallback) if taken else None,
+                            taken=taken and record.assignee is not None,
                         )
             raise ReadingRefusedError(
                 f"nothing to read for {radiologist_id}", Refusal.NOTHING_TO_READ
@@ -276,6 +285,26 @@ class ReadingService:
 
         result: StudyRecord = self._audited("next", radiologist_id, None, now, origin, body)
         return result
+
+    def _late_pull(
+        self, uow: SqlUnitOfWork, reader: Radiologist, now: datetime
+    ) -> StudyRecord | None:
+        """A colleague's queued study the core says ``reader`` should take now, if any."""
+        board = self.board if reader.id in self.board.ids and len(self.board) else None
+        board = board or load_board(uow, now)
+        pull = next_pull(reader.id, board, now)
+        if pull is None or pull.from_radiologist_id == reader.id:
+            return None
+        record = uow.studies.get(pull.study.uid)
+        if (
+            record is None
+            or record.state is not StudyState.ASSIGNED
+            or record.assignee != pull.from_radiologist_id
+            or may_read(reader, record.site_id, record.skills, flagged=record.fallback)
+            or uow.studies.releasers([record.study_uid]).get(record.study_uid) == reader.id
+        ):
+            return None  # the store moved on, or a rule the board does not know
+        return record
 
     def release(
         self,

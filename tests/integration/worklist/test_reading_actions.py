@@ -100,6 +100,27 @@ def test_next_takes_the_most_urgent_study_one_may_read(region: Region) -> None:
     assert [e.detail["outcome"] for e in mine] == ["ok", "ok", "refused"]
 
 
+def test_next_takes_a_colleagues_queued_study_it_would_read_sooner(region: Region) -> None:
+    busy = region.study("h1", assignee="r2")
+    region.reading.start(busy, "r2", NOW)  # r2 reads for 10 minutes
+    stroke = region.study("h1", priority=Priority.STROKE, assignee="r2", deadline_min=20)
+    taken = region.reading.next("r1", NOW, origin="t")  # r1 is free now: late binding
+    assert taken.study_uid == stroke
+    assert (taken.state, taken.assignee) == (StudyState.IN_PROGRESS, "r1")
+    with region.uow() as uow:
+        [event] = [e for e in uow.audit.for_study(stroke) if e.action == "next"]
+        history = uow.studies.assignments(stroke)
+    assert event.detail["from"] == "r2"
+    assert history[-1].explanation["previous"] == "r2"
+
+
+def test_next_leaves_a_colleague_the_study_they_read_as_soon(region: Region) -> None:
+    stroke = region.study("h1", priority=Priority.STROKE, assignee="r2", deadline_min=20)
+    # r2 is free and reads it now: r1 would not read it sooner.
+    _refused(region, Refusal.NOTHING_TO_READ, region.reading.next, "r1", NOW)
+    assert region.state(stroke) == (StudyState.ASSIGNED, "r2")
+
+
 def test_release_goes_to_someone_else_never_back(region: Region) -> None:
     uid = region.study("h1", assignee="r1", skills=frozenset({"neuro"}))
     released = region.reading.release(uid, "r1", NOW, "called to the ER")
