@@ -6,6 +6,7 @@ something recognisable; names and IDs are obviously fake.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -39,8 +40,12 @@ class SyntheticStudy:
     size: int = 128
 
 
-def _phantom(size: int, slice_index: int, slices: int) -> np.ndarray:
-    """A head-like phantom in Hounsfield-ish stored values (intercept -1024)."""
+@functools.lru_cache(maxsize=256)
+def _phantom(size: int, slice_index: int, slices: int) -> bytes:
+    """A head-like phantom in Hounsfield-ish stored values (intercept -1024), as pixel data.
+
+    Cached: a night writes the same few slices thousands of times.
+    """
     yy, xx = np.mgrid[-1.0 : 1.0 : size * 1j, -1.0 : 1.0 : size * 1j]
     z = (slice_index + 0.5) / slices * 2 - 1
     radius = np.sqrt(xx**2 + yy**2 + (0.6 * z) ** 2)
@@ -48,7 +53,7 @@ def _phantom(size: int, slice_index: int, slices: int) -> np.ndarray:
     image[radius < 0.85] = 1024 + 1000  # bone ring
     image[radius < 0.78] = 1024 + 35  # brain
     image += 8 * np.sin(12 * xx) * np.cos(9 * yy)  # texture
-    return np.clip(image, 0, 4095).astype(np.uint16)
+    return np.clip(image, 0, 4095).astype("<u2").tobytes()
 
 
 def write_study(study: SyntheticStudy, folder: Path) -> tuple[str, list[Path]]:
@@ -78,7 +83,6 @@ def _instance(  # noqa: PLR0917 - private builder of one dataset
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
     ds.file_meta.MediaStorageSOPInstanceUID = UID(generate_uid())
-    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds.SOPClassUID = sop_class
     ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
@@ -109,5 +113,5 @@ def _instance(  # noqa: PLR0917 - private builder of one dataset
     ds.SliceThickness = 5.0
     ds.ImagePositionPatient = [0.0, 0.0, 5.0 * n]
     ds.ImageOrientationPatient = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
-    ds.PixelData = _phantom(study.size, n, study.slices).tobytes()
+    ds.PixelData = _phantom(study.size, n, study.slices)
     return ds
