@@ -36,12 +36,15 @@ def demo(ctx: click.Context, data_dir: Path, seed: int, hours: float | None) -> 
 
     settings = state(ctx).settings()
     start = demo_night_start(datetime.now(tz=UTC))
-    total = len(demo_arrivals(settings, start, seed, hours))
+    arrivals = demo_arrivals(settings, start, seed, hours)
+    slices = sorted({f"{a.study.modality} {a.study.slices}" for a in arrivals})
     click.echo(
-        f"Demo night from {start:%Y-%m-%d %H:%M} UTC: {total} studies from "
-        f"{len(settings.sites)} hospitals, {len(settings.radiologists)} radiologists"
+        f"Demo night from {start:%Y-%m-%d %H:%M} UTC: {len(arrivals)} studies from "
+        f"{len(settings.sites)} hospitals, {len(settings.radiologists)} radiologists, in "
+        f"simulated time.\nSynthetic studies are small: one series of "
+        f"{arrivals[0].study.size} px images each (images per series: {', '.join(slices)})."
     )
-    with click.progressbar(length=total, label="night", file=sys.stderr) as bar:
+    with click.progressbar(length=len(arrivals), label="night", file=sys.stderr) as bar:
         report = run_demo(
             settings,
             data_dir=data_dir,

@@ -23,9 +23,8 @@ from garde.dispatch.model import Priority, Shift, StudyState
 from garde.reports.sla_chart import render_sla_curves
 from garde.scheduling.jobs import dispatch_stable_studies, hand_over_shifts, watch_sla
 from garde.services.clock import FrozenClock
-from garde.services.night import DemoArrival, night_arrivals
+from garde.services.night import DemoArrival, NightFiles, night_arrivals
 from garde.services.reading import ReadingService
-from garde.services.synthetic_dicom import write_study
 from garde.store.migrate import upgrade
 
 if TYPE_CHECKING:
@@ -177,7 +176,7 @@ def _run(
         runtime,
         clock,
         ReadingService(runtime.uow, runtime.dispatch.board),
-        demo_arrivals(settings, start, seed, hours),
+        sorted(demo_arrivals(settings, start, seed, hours), key=lambda a: a.at),
     )
     readers = {
         r.id: _Reader(r.id, r.speed)
@@ -187,13 +186,16 @@ def _run(
     gateway = runtime.build_gateway()
     gateway.start()
     try:
-        with tempfile.TemporaryDirectory(prefix="garde-demo-") as tmp:
+        with (
+            tempfile.TemporaryDirectory(prefix="garde-demo-") as tmp,
+            NightFiles(night.arrivals, Path(tmp)) as files,
+        ):
             _simulate(
                 night,
                 readers=readers,
                 shifts=shifts,
                 port=gateway.port,
-                tmp=Path(tmp),
+                files=files,
                 end=last_arrival,
                 progress=progress,
             )
@@ -209,23 +211,24 @@ def _simulate(
     readers: dict[str, _Reader],
     shifts: list[Shift],
     port: int,
-    tmp: Path,
+    files: NightFiles,
     end: datetime,
     progress: Callable[[int], None] | None,
 ) -> None:
     from garde.dicom_gateway.scu import push  # noqa: PLC0415 - pynetdicom only when needed
 
     settings = night.runtime.settings
-    pending = sorted(night.arrivals, key=lambda a: a.at)
     drain_until = end + timedelta(hours=2)  # finish what is in the queues after handover
+    sent = 0
     while night.clock.now() < drain_until:
         now = night.clock.now()
-        while pending and pending[0].at <= now:
-            arrival = pending.pop(0)
+        while sent < len(night.arrivals) and night.arrivals[sent].at <= now:
+            arrival = night.arrivals[sent]
             ae = min(next(s for s in settings.sites if s.id == arrival.site_id).ae_titles)
-            uid, files = write_study(arrival.study, tmp / f"{len(night.true_minutes):04d}")
+            uid, study_files = files.study(sent)
+            sent += 1
             report = push(
-                files,
+                study_files,
                 host="127.0.0.1",
                 port=port,
                 calling_ae=ae,

@@ -1,21 +1,27 @@
 """A synthetic night for the demo: the simulator's NIGHTS.md-shaped arrivals, mapped onto
-the configured hospitals and turned into small DICOM studies."""
+the configured hospitals and turned into small DICOM studies, written ahead of time."""
 
 from __future__ import annotations
 
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 from garde.dispatch.simulation.scenario import default_night, generate_arrivals
-from garde.services.synthetic_dicom import SyntheticStudy
+from garde.services.synthetic_dicom import SyntheticStudy, write_study
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from concurrent.futures import Future
     from datetime import datetime
+    from pathlib import Path
+    from types import TracebackType
 
     from garde.config.model import Settings
 
 # Slices per synthetic series by modality: enough for a montage, small enough to be quick.
-_SLICES = {"CT": 12, "MR": 8}
+_SLICES = {"CT": 6, "MR": 6}
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,3 +51,45 @@ def night_arrivals(settings: Settings, start: datetime, seed: int) -> list[DemoA
         )
         arrivals.append(DemoArrival(a.arrived_at, mapping[a.site_id], study, a.true_minutes))
     return arrivals
+
+
+class NightFiles:
+    """The arrivals' DICOM files, written by a helper process ahead of their pushes.
+
+    Encoding DICOM with pydicom is CPU-bound Python: in the demo's own process it would
+    take the GIL from the gateway and the jobs. A spawned process (never forked: the
+    demo runs threads) writes the studies in arrival order on the other core.
+
+    Parameters
+    ----------
+    arrivals
+        The night's arrivals, in the order they will be asked for.
+    folder
+        Where study ``n`` is written, under ``folder/<n>``.
+    """
+
+    def __init__(self, arrivals: Sequence[DemoArrival], folder: Path) -> None:
+        self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        self._studies: list[Future[tuple[str, list[Path]]]] = [
+            self._pool.submit(write_study, a.study, folder / f"{n:04d}")
+            for n, a in enumerate(arrivals)
+        ]
+
+    def study(self, index: int) -> tuple[str, list[Path]]:
+        """The StudyInstanceUID and files of arrival ``index`` (waits until written)."""
+        return self._studies[index].result()
+
+    def close(self) -> None:
+        """Stop writing (the studies not yet written are dropped)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
