@@ -53,8 +53,9 @@ def demo(ctx: click.Context, data_dir: Path, seed: int, hours: float | None) -> 
             hours=hours,
             progress=bar.update,
         )
+    failed = f", {report.failed_instances} FAILED" if report.failed_instances else ""
     click.echo(
-        f"\n{report.studies} studies ({report.instances} instances) received, "
+        f"\n{report.studies} studies ({report.instances} instances{failed}) received, "
         f"{report.previews} previews rendered, {report.fallback} to the fallback pool, "
         f"{report.unassigned} unassigned, {report.handed_to_day_team} unread at the end of the "
         "night (handed to the day team).\n"

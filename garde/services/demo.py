@@ -3,7 +3,12 @@
 Studies shaped by NIGHTS.md are written as DICOM, pushed over the network to a real
 gateway on loopback, stored durably, swept when stable, triaged, routed and previewed;
 simulated radiologists read them through the same services a real one uses. The clock
-is injected, so 14.5 hours of night run in well under a minute.
+is injected and moves a minute per step (the jobs `serve` schedules run at every step),
+so 14.5 hours of night take under a minute on two cores, most of it the pushes: the
+gateway writes and fsyncs every instance before it answers. To keep it so, the
+synthetic studies are small (`garde.services.night`) and are written ahead by a helper
+process, previews render on `serve`'s worker threads, and a reader looks at the
+worklist only when the board queues something for them.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import logging
 import shutil
 import statistics
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,12 +38,16 @@ if TYPE_CHECKING:
 
     from garde.bootstrap import Runtime
     from garde.config.model import Settings
+    from garde.store.records import WorklistRow
 
 logger = logging.getLogger(__name__)
 
 STEP = timedelta(minutes=1)
 NIGHT_START_LOCAL = (18, 0)
 NIGHT_LENGTH = timedelta(hours=14, minutes=30)
+# A sending PACS forwards a study over a few associations at once (as Orthanc's peers and
+# most forwarders do); the gateway then writes and fsyncs instances side by side.
+ASSOCIATIONS_PER_STUDY = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +78,7 @@ class DemoReport:
     data_dir: Path
     chart: Path | None = None
     example_study: str | None = None
+    failed_instances: int = 0  # refused by the gateway or not sent (none expected)
 
 
 @dataclass
@@ -91,6 +102,7 @@ class _Night:
     true_minutes: dict[str, float] = field(default_factory=dict)
     read_at: dict[str, datetime] = field(default_factory=dict)
     instances: int = 0
+    failed: int = 0
 
 
 def demo_night_start(today: datetime) -> datetime:
@@ -183,19 +195,20 @@ def _run(
         for r in settings.radiologists
         if any(s.radiologist_id == r.id for s in shifts)
     }
+    runtime.previews.start()  # rendering threads, as `serve` has
     gateway = runtime.build_gateway()
     gateway.start()
     try:
         with (
             tempfile.TemporaryDirectory(prefix="garde-demo-") as tmp,
             NightFiles(night.arrivals, Path(tmp)) as files,
+            ThreadPoolExecutor(ASSOCIATIONS_PER_STUDY, thread_name_prefix="demo-push") as pushers,
         ):
             _simulate(
                 night,
                 readers=readers,
                 shifts=shifts,
-                port=gateway.port,
-                files=files,
+                sender=_Sender(files, pushers, gateway.port),
                 end=last_arrival,
                 progress=progress,
             )
@@ -205,37 +218,31 @@ def _run(
     return _report(night, readers, start)
 
 
+@dataclass(frozen=True, slots=True)
+class _Sender:
+    """How an arrival reaches the gateway: its files, pushed over a few associations."""
+
+    files: NightFiles
+    pushers: ThreadPoolExecutor
+    port: int
+
+
 def _simulate(
     night: _Night,
     *,
     readers: dict[str, _Reader],
     shifts: list[Shift],
-    port: int,
-    files: NightFiles,
+    sender: _Sender,
     end: datetime,
     progress: Callable[[int], None] | None,
 ) -> None:
-    from garde.dicom_gateway.scu import push  # noqa: PLC0415 - pynetdicom only when needed
-
-    settings = night.runtime.settings
     drain_until = end + timedelta(hours=2)  # finish what is in the queues after handover
     sent = 0
     while night.clock.now() < drain_until:
         now = night.clock.now()
         while sent < len(night.arrivals) and night.arrivals[sent].at <= now:
-            arrival = night.arrivals[sent]
-            ae = min(next(s for s in settings.sites if s.id == arrival.site_id).ae_titles)
-            uid, study_files = files.study(sent)
+            _push(night, sent, sender)
             sent += 1
-            report = push(
-                study_files,
-                host="127.0.0.1",
-                port=port,
-                calling_ae=ae,
-                called_ae=settings.gateway.ae_title,
-            )
-            night.instances += report.stored
-            night.true_minutes[uid] = arrival.true_minutes
             if progress:
                 progress(1)
         # The jobs `serve` schedules, run every simulated minute on the injected clock.
@@ -243,12 +250,56 @@ def _simulate(
         watch_sla(night.runtime)
         hand_over_shifts(night.runtime)
         _read(night, readers, shifts, now)
+        if sent == len(night.arrivals) and _night_over(night, readers, shifts, now):
+            break
         night.clock.advance(STEP)
+
+
+def _push(night: _Night, index: int, sender: _Sender) -> None:
+    """Push arrival ``index`` from its hospital's AE title, over parallel associations."""
+    from garde.dicom_gateway.scu import push  # noqa: PLC0415 - pynetdicom only when needed
+
+    settings = night.runtime.settings
+    arrival = night.arrivals[index]
+    ae = min(next(s for s in settings.sites if s.id == arrival.site_id).ae_titles)
+    uid, files = sender.files.study(index)
+    parts = [files[n::ASSOCIATIONS_PER_STUDY] for n in range(ASSOCIATIONS_PER_STUDY)]
+    reports = sender.pushers.map(
+        lambda part: push(
+            part,
+            host="127.0.0.1",
+            port=sender.port,
+            calling_ae=ae,
+            called_ae=settings.gateway.ae_title,
+        ),
+        [part for part in parts if part],
+    )
+    for report in reports:
+        night.instances += report.stored
+        night.failed += report.failed
+    night.true_minutes[uid] = arrival.true_minutes
+
+
+def _night_over(
+    night: _Night, readers: dict[str, _Reader], shifts: list[Shift], now: datetime
+) -> bool:
+    """Nothing more can happen: every reader is idle and either every study is read or
+    nobody is on shift any more (what is left goes to the day team)."""
+    if any(r.current is not None or r.paused for r in readers.values()):
+        return False
+    everything_read = len(night.read_at) == len(night.true_minutes)
+    return everything_read or not any(s.covers(now) for s in shifts)
 
 
 def _read(night: _Night, readers: dict[str, _Reader], shifts: list[Shift], now: datetime) -> None:
     """Each reader on shift reads the top of their worklist; a stroke alert interrupts a
-    non-stroke read (it stays in progress and resumes after), as it does at a workstation."""
+    non-stroke read (it stays in progress and resumes after), as it does at a workstation.
+
+    A reader looks at the worklist only when the board (which the jobs have just
+    reconciled with the store) queues something for them: a worklist that shows
+    nothing new needs no look, and looking costs a query and an audit row.
+    """
+    board = night.runtime.dispatch.board
     for reader in readers.values():
         if reader.current is not None and reader.until is not None and reader.until <= now:
             night.reading.finish(reader.current, reader.radiologist_id, now, "demo-report")
@@ -258,20 +309,37 @@ def _read(night: _Night, readers: dict[str, _Reader], shifts: list[Shift], now: 
         on_shift = any(s.radiologist_id == reader.radiologist_id and s.covers(now) for s in shifts)
         if reader.current_is_stroke or not (on_shift or reader.current or reader.paused):
             continue
-        rows = night.runtime.worklist.worklist(reader.radiologist_id, now=now, origin="demo")
-        waiting = [r for r in rows if r.state == StudyState.ASSIGNED] if on_shift else []
-        strokes = [r for r in waiting if r.priority is Priority.STROKE]
+        queued = board.queue(reader.radiologist_id) if on_shift else ()
+        stroke_queued = any(s.priority is Priority.STROKE for s in queued)
         if reader.current is not None:
-            if not strokes or reader.until is None:
+            if not stroke_queued or reader.until is None:
                 continue
-            reader.paused.append((reader.current, reader.until - now))
-            _start(night, reader, strokes[0].study_uid, now, stroke=True)
-        elif strokes or (waiting and not reader.paused):
+            strokes = _waiting(night, reader, now, Priority.STROKE)
+            if strokes:
+                reader.paused.append((reader.current, reader.until - now))
+                _start(night, reader, strokes[0].study_uid, now, stroke=True)
+            continue
+        looks = queued and (stroke_queued or not reader.paused)
+        waiting = _waiting(night, reader, now) if looks else []
+        strokes = [r for r in waiting if r.priority is Priority.STROKE]
+        if strokes or (waiting and not reader.paused):
             top = (strokes or waiting)[0]
             _start(night, reader, top.study_uid, now, stroke=top.priority is Priority.STROKE)
         elif reader.paused:
             reader.current, left = reader.paused.pop()
             reader.until = now + left
+
+
+def _waiting(
+    night: _Night, reader: _Reader, now: datetime, priority: Priority | None = None
+) -> list[WorklistRow]:
+    """The unstarted studies of the reader's worklist (of ``priority`` if given)."""
+    rows = night.runtime.worklist.worklist(reader.radiologist_id, now=now, origin="demo")
+    return [
+        r
+        for r in rows
+        if r.state == StudyState.ASSIGNED and (priority is None or r.priority is priority)
+    ]
 
 
 def _start(night: _Night, reader: _Reader, uid: str, now: datetime, *, stroke: bool) -> None:
@@ -329,4 +397,5 @@ def _report(night: _Night, readers: dict[str, _Reader], start: datetime) -> Demo
         data_dir=night.runtime.settings.data_dir,
         chart=chart,
         example_study=stroke,
+        failed_instances=night.failed,
     )
