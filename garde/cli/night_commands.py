@@ -5,10 +5,18 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import click
 
 from garde.cli._common import echo_table, state
+
+if TYPE_CHECKING:
+    from garde.config.model import Settings
+    from garde.services.demo import DemoReport, WorklistPeak
+
+_PARIS = ZoneInfo("Europe/Paris")  # the demo region's time, in which the night is told
 
 
 @click.command()
@@ -39,10 +47,11 @@ def demo(ctx: click.Context, data_dir: Path, seed: int, hours: float | None) -> 
     arrivals = demo_arrivals(settings, start, seed, hours)
     slices = sorted({f"{a.study.modality} {a.study.slices}" for a in arrivals})
     click.echo(
-        f"Demo night from {start:%Y-%m-%d %H:%M} UTC: {len(arrivals)} studies from "
-        f"{len(settings.sites)} hospitals, {len(settings.radiologists)} radiologists, in "
-        f"simulated time.\nSynthetic studies are small: one series of "
-        f"{arrivals[0].study.size} px images each (images per series: {', '.join(slices)})."
+        f"Demo night from {start.astimezone(_PARIS):%Y-%m-%d %H:%M} Paris time: "
+        f"{len(arrivals)} studies from {len(settings.sites)} hospitals, "
+        f"{len(settings.radiologists)} radiologists, in simulated time.\n"
+        f"Synthetic studies are small: one series of {arrivals[0].study.size} px images "
+        f"each (images per series: {', '.join(slices)})."
     )
     with click.progressbar(length=len(arrivals), label="night", file=sys.stderr) as bar:
         report = run_demo(
@@ -53,6 +62,12 @@ def demo(ctx: click.Context, data_dir: Path, seed: int, hours: float | None) -> 
             hours=hours,
             progress=bar.update,
         )
+    _echo_summary(report)
+    if report.peak is not None:
+        _echo_peak(report.peak, settings, report)
+
+
+def _echo_summary(report: DemoReport) -> None:
     failed = f", {report.failed_instances} FAILED" if report.failed_instances else ""
     click.echo(
         f"\n{report.studies} studies ({report.instances} instances{failed}) received, "
@@ -79,8 +94,36 @@ def demo(ctx: click.Context, data_dir: Path, seed: int, hours: float | None) -> 
     click.echo(f"\nData: {report.data_dir}")
     if report.chart:
         click.echo(f"SLA curves: {report.chart}")
-    if report.example_study:
-        click.echo(
-            f"A stroke study: garde worklist / previews under "
-            f"{report.data_dir / 'previews' / report.example_study}"
+
+
+def _echo_peak(peak: WorklistPeak, settings: Settings, report: DemoReport) -> None:
+    """Each on-shift radiologist's worklist at the evening's busiest minute."""
+    previews = report.data_dir / "previews"
+    click.echo(
+        f"\nWorklists at the evening peak, {peak.at.astimezone(_PARIS):%H:%M} Paris time: "
+        f"{peak.open_studies} studies queued or being read (deadlines in Paris time).\n"
+        f"Previews of a study: {previews}/<STUDY UID>/index.html (its page), with a "
+        "thumbnail, key image and montage per series beside it."
+    )
+    names = {r.id: r for r in settings.radiologists}
+    for rid, rows in peak.worklists.items():
+        rad = names[rid]
+        skills = ", ".join(sorted(rad.skills)) or "general"
+        click.echo(f"\n{rid} {rad.name} ({skills}): {len(rows) or 'nothing'} open")
+        if not rows:
+            continue
+        echo_table(
+            ["  PRIORITY", "STATE", "HOSPITAL", "DEADLINE", "STUDY UID"],
+            [
+                [
+                    f"  {row.priority or '-'}",
+                    row.state.value,
+                    row.site_name,
+                    f"{row.deadline.astimezone(_PARIS):%H:%M}" if row.deadline else "-",
+                    row.study_uid if row.preview_path else f"{row.study_uid} (no preview yet)",
+                ]
+                for row in rows
+            ],
         )
+    if report.example_study:
+        click.echo(f"\nA stroke study's page: {previews / report.example_study / 'index.html'}")

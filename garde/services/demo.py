@@ -45,6 +45,7 @@ logger = logging.getLogger(__name__)
 STEP = timedelta(minutes=1)
 NIGHT_START_LOCAL = (18, 0)
 NIGHT_LENGTH = timedelta(hours=14, minutes=30)
+EVENING = timedelta(hours=6)  # the evening readers' shift ends then, and the peak is sought
 # A sending PACS forwards a study over a few associations at once (as Orthanc's peers and
 # most forwarders do); the gateway then writes and fsyncs instances side by side.
 ASSOCIATIONS_PER_STUDY = 3
@@ -59,6 +60,15 @@ class PriorityFigures:
     within_sla_pct: float
     mean_min: float
     p90_min: float
+
+
+@dataclass(frozen=True, slots=True)
+class WorklistPeak:
+    """Every on-shift radiologist's worklist at the evening's busiest minute."""
+
+    at: datetime
+    open_studies: int  # queued or being read, over every radiologist
+    worklists: dict[str, list[WorklistRow]]  # radiologist -> rows, most urgent first
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +88,7 @@ class DemoReport:
     data_dir: Path
     chart: Path | None = None
     example_study: str | None = None
+    peak: WorklistPeak | None = None
     failed_instances: int = 0  # refused by the gateway or not sent (none expected)
 
 
@@ -103,6 +114,7 @@ class _Night:
     read_at: dict[str, datetime] = field(default_factory=dict)
     instances: int = 0
     failed: int = 0
+    peak: WorklistPeak | None = None
 
 
 def demo_night_start(today: datetime) -> datetime:
@@ -236,6 +248,7 @@ def _simulate(
     end: datetime,
     progress: Callable[[int], None] | None,
 ) -> None:
+    start = night.clock.now()
     drain_until = end + timedelta(hours=2)  # finish what is in the queues after handover
     sent = 0
     while night.clock.now() < drain_until:
@@ -250,6 +263,8 @@ def _simulate(
         watch_sla(night.runtime)
         hand_over_shifts(night.runtime)
         _read(night, readers, shifts, now)
+        if now < start + EVENING:
+            _watch_peak(night, shifts, now)
         if sent == len(night.arrivals) and _night_over(night, readers, shifts, now):
             break
         night.clock.advance(STEP)
@@ -289,6 +304,26 @@ def _night_over(
         return False
     everything_read = len(night.read_at) == len(night.true_minutes)
     return everything_read or not any(s.covers(now) for s in shifts)
+
+
+def _watch_peak(night: _Night, shifts: list[Shift], now: datetime) -> None:
+    """Keep the worklists at the busiest minute so far (most studies queued or being read):
+    those of the radiologists on shift, and of anyone still holding a study."""
+    board = night.runtime.dispatch.board
+    load = len(board)
+    if night.peak is not None and load <= night.peak.open_studies:
+        return
+    night.runtime.previews.wait_idle()  # what the radiologists see, previews included
+    holders = {board.owner(study.uid) for study in board.studies()}
+    on_shift = {s.radiologist_id for s in shifts if s.covers(now)}
+    shown = [r.id for r in night.runtime.settings.radiologists if r.id in holders | on_shift]
+    night.peak = WorklistPeak(
+        at=now,
+        open_studies=load,
+        worklists={
+            rid: night.runtime.worklist.worklist(rid, now=now, origin="demo") for rid in shown
+        },
+    )
 
 
 def _read(night: _Night, readers: dict[str, _Reader], shifts: list[Shift], now: datetime) -> None:
@@ -397,5 +432,6 @@ def _report(night: _Night, readers: dict[str, _Reader], start: datetime) -> Demo
         data_dir=night.runtime.settings.data_dir,
         chart=chart,
         example_study=stroke,
+        peak=night.peak,
         failed_instances=night.failed,
     )

@@ -1,5 +1,6 @@
 """`garde demo`, the main job, on the embedded defaults: the first hours of a night go
-through a real gateway, the store, triage, routing, previews and simulated readers."""
+through a real gateway, the store, triage, routing, previews and simulated readers, and
+the radiologists' worklists at the evening peak are printed with their previews."""
 
 from __future__ import annotations
 
@@ -39,9 +40,10 @@ def test_first_hours_of_the_demo_night(tmp_path: Path) -> None:
     assert previews >= studies
     assert unassigned == 0
     assert unread == 0  # the whole night shift is still on when the first hours end
+    figures = result.stdout.split("Worklists at")[0]  # the worklists list priorities too
     rows = {
         line.split()[0]: line.split()
-        for line in result.stdout.splitlines()
+        for line in figures.splitlines()
         if line.split() and line.split()[0] in {"stroke", "emergency", "urgent", "routine"}
     }
     assert rows, result.stdout
@@ -51,3 +53,38 @@ def test_first_hours_of_the_demo_night(tmp_path: Path) -> None:
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (data / "garde.sqlite").exists()
     assert len(list((data / "storage").rglob("*.dcm"))) == instances
+    _check_worklists(result.stdout, data)
+
+
+_PEAK = re.compile(r"Worklists at the evening peak, \d\d:\d\d Paris time: (\d+) studies queued")
+_READER = re.compile(r"^(r\d+) .+\): (\d+|nothing) open$")
+_ROW = re.compile(
+    r"^  (stroke|emergency|urgent|routine) +(assigned|in_progress) +(.+?) +(\d\d:\d\d) +"
+    r"([0-9.]+)$"
+)
+
+
+def _check_worklists(stdout: str, data: Path) -> None:
+    """Each radiologist's worklist at the peak: rows with priority, state, hospital,
+    deadline and study UID, whose preview page and thumbnails exist."""
+    peak = _PEAK.search(stdout)
+    assert peak, stdout
+    lines = stdout[peak.end() :].splitlines()
+    assert any(f"{data / 'previews'}/<STUDY UID>/index.html" in line for line in lines), stdout
+    readers: dict[str, int] = {}
+    rows: dict[str, list[re.Match[str]]] = {}
+    current = ""
+    for line in lines:
+        if reader := _READER.match(line):
+            current = reader.group(1)
+            readers[current] = 0 if reader.group(2) == "nothing" else int(reader.group(2))
+            rows[current] = []
+        elif row := _ROW.match(line):
+            rows[current].append(row)
+    assert {"r01", "r02", "r03", "r04"} <= readers.keys(), stdout  # on shift all night
+    assert {rid: len(found) for rid, found in rows.items()} == readers, stdout
+    assert sum(readers.values()) == int(peak.group(1)) > 0, stdout
+    for row in (r for found in rows.values() for r in found):
+        study = data / "previews" / row.group(5)
+        assert (study / "index.html").is_file(), row.group(0)
+        assert list(study.glob("*.jpg")), row.group(0)
