@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from pydicom import dcmread
 from pydicom.errors import InvalidDicomError
-from pynetdicom import AE, _config
+from pynetdicom import AE, _config, evt
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
 from garde.dicom_gateway.resume import ResumeLog
@@ -364,7 +365,25 @@ def _associate(
     # The host as server_hostname: Python's ssl refuses an empty one (and checks it only
     # when the context asks for host name checking).
     tls_args = (tls, host) if tls is not None else None
-    return ae.associate(host, port, ae_title=called_ae, tls_args=tls_args)
+    return ae.associate(
+        host,
+        port,
+        ae_title=called_ae,
+        tls_args=tls_args,
+        evt_handlers=[(evt.EVT_CONN_OPEN, _no_delay)],
+    )
+
+
+def _no_delay(event: evt.Event) -> None:
+    """TCP_NODELAY on our socket as soon as it connects.
+
+    Without it each small C-STORE request PDU waits for the gateway's delayed ACK
+    (Nagle): about 40 ms per instance, five times the cost of storing it.
+    """
+    transport = event.assoc.dul.socket
+    raw = transport.socket if transport is not None else None
+    if raw is not None:
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _why_not(assoc: Association) -> str:

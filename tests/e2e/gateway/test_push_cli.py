@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -13,8 +14,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from pydicom import dcmread
+from pynetdicom import AE
+from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
 from garde.cli import main
+from garde.dicom_gateway.scu import _associate
 from tests.helpers import make_dataset, write_series
 from tests.integration.gateway.conftest import indexed
 
@@ -145,3 +149,17 @@ def test_default_state_file_is_per_gateway(gateway, tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     state = tmp_path / "xdg" / "garde" / f"push-127.0.0.1-{gateway.port}-GARDE.jsonl"
     assert len(state.read_text().splitlines()) == 2
+
+
+def test_push_connections_do_not_wait_for_nagle(gateway):
+    # Each C-STORE request is a few small PDUs: with Nagle's algorithm on, every one
+    # waits for the gateway's delayed ACK (about 40 ms per instance).
+    ae = AE(ae_title="NORD_CT")
+    ae.add_requested_context(Verification)
+    assoc = _associate(ae, "127.0.0.1", gateway.port, "GARDE", None)
+    try:
+        assert assoc.is_established
+        raw = assoc.dul.socket.socket
+        assert raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+    finally:
+        assoc.release()
