@@ -25,6 +25,8 @@ from garde.store.migrate import check_up_to_date
 from garde.store.uow import SqlUnitOfWork
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import datetime
     from pathlib import Path
 
     from sqlalchemy import Engine
@@ -74,6 +76,8 @@ class Runtime:
     leadership: JobLeadership = field(init=False)
     previews: PreviewService = field(init=False)
     worklist: WorklistService = field(init=False)
+    # Set by the scheduler: run the stability sweep at this moment (see `jobs`).
+    sweep_at: Callable[[datetime], None] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         settings = self.settings

@@ -50,6 +50,10 @@ def dispatch_stable_studies(runtime: Runtime) -> int:
     try:
         runtime.dispatch.reconcile(now)
         decisions = runtime.dispatch.sweep(now)
+        if runtime.sweep_at is not None:  # under the scheduler: run again when due
+            due = runtime.dispatch.next_sweep_at(now)
+            if due is not None:
+                runtime.sweep_at(due)
     except Exception:
         logger.exception("stability sweep failed; it will run again")
         return 0

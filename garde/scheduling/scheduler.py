@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from apscheduler.schedulers.base import BaseScheduler
+
     from garde.bootstrap import Runtime
     from garde.config.model import SchedulerSettings
 
 JOBS = "garde.scheduling.jobs"
+SWEEP = "dispatch_stable_studies"
 
 
 def job_periods(periods: SchedulerSettings) -> dict[str, float]:
@@ -25,10 +31,23 @@ def job_periods(periods: SchedulerSettings) -> dict[str, float]:
 
 
 def build_scheduler(runtime: Runtime) -> BackgroundScheduler:
-    """A background scheduler with Garde's periodic jobs (not started)."""
+    """A background scheduler with Garde's periodic jobs (not started).
+
+    The stability sweep also runs at the moments the store says a study becomes
+    stable (`jobs.dispatch_stable_studies` asks for them through ``runtime.sweep_at``):
+    a study is dispatched, and previewed, when it is stable, not up to a period later.
+    """
     scheduler = BackgroundScheduler(timezone="UTC")
     schedule_jobs(scheduler, runtime)
+    runtime.sweep_at = functools.partial(_sweep_at, scheduler)
     return scheduler
+
+
+def _sweep_at(scheduler: BaseScheduler, when: datetime) -> None:
+    """Bring the stability sweep's next run forward to ``when`` (never push it back)."""
+    job = scheduler.get_job(SWEEP)
+    if job is not None and (job.next_run_time is None or when < job.next_run_time):
+        job.modify(next_run_time=when)
 
 
 def schedule_jobs(scheduler: BackgroundScheduler, runtime: Runtime) -> None:

@@ -178,6 +178,15 @@ class DispatchService:
             self.broaden(now)
         return decisions
 
+    def next_sweep_at(self, now: datetime) -> datetime | None:
+        """The next moment after ``now`` a study or series becomes quiet (so a sweep
+        then dispatches it, or its stroke's first series), if nothing more arrives."""
+        site_ages = {s.id: s.stable_age_s for s in self.sites.values() if s.stable_age_s}
+        with self.uow_factory() as uow:
+            moments = uow.studies.next_quiet_at(self.default_stable_age_s, site_ages)
+        future = [m for m in moments if m > now]  # past ones were this sweep's to take
+        return min(future, default=None)
+
     def _stable_again(self, record: StudyRecord, now: datetime) -> None:
         """A dispatched study received more and is quiet again: previews of what came."""
         with self.uow_factory() as uow:

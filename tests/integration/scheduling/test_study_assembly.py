@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from garde.dispatch.model import Priority, Shift, StudyState
 from garde.scheduling import jobs
+from garde.scheduling.scheduler import build_scheduler
 from tests.integration.scheduling.night import (
     T0,
     advance_to,
@@ -92,4 +93,28 @@ def test_studies_left_without_previews_by_a_crash_get_them_at_start(
             assert uow.studies.previews(uid)
         assert rt.previews.catch_up() == 0
     finally:
+        rt.close()
+
+
+def test_the_sweep_is_brought_forward_to_when_a_study_becomes_stable(
+    migrated_url: str, tmp_path: Path
+) -> None:
+    shifts = [Shift("r01", T0 - timedelta(hours=1), T0 + timedelta(hours=8))]
+    rt = start_night(settings_for(migrated_url, tmp_path), shifts)  # stable age: 60 s
+    scheduler = build_scheduler(rt)
+    scheduler.start(paused=True)  # its jobs are looked at, never run here
+    try:
+        job = scheduler.get_job("dispatch_stable_studies")
+        periodic = job.next_run_time
+        head = receive(rt, tmp_path, "h01", T0, description=STROKE, body_part="HEAD")
+        receive(rt, tmp_path, "h01", T0 + 20 * s, study_uid=head, description="ANGIO")
+        advance_to(rt, T0 + 30 * s)
+        assert jobs.dispatch_stable_studies(rt) == 0
+        # Its first series is quiet at T0 + 60 s: the sweep runs then, not a period later.
+        assert job.next_run_time == T0 + 60 * s < periodic
+        advance_to(rt, T0 + 60 * s)
+        assert jobs.dispatch_stable_studies(rt) == 1  # the stroke, at its first series
+        assert job.next_run_time == T0 + 60 * s  # nothing later is due: kept as it was
+    finally:
+        scheduler.shutdown(wait=False)
         rt.close()
