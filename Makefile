@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.routing | tee benchmarks/results/routing.json
 	$(BIN)/python -m benchmarks.ingest | tee benchmarks/results/ingest.json
 	$(BIN)/python -m benchmarks.preview | tee benchmarks/results/preview.json
+	$(BIN)/python -m benchmarks.stable_to_preview | tee benchmarks/results/stable_to_preview.json
 	$(BIN)/python -m benchmarks.roster | tee benchmarks/results/roster.json
 
 clean:
