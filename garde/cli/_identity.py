@@ -6,7 +6,7 @@ import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from garde.cli._common import fail, state
 from garde.config.model import Environment
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     import click
 
     from garde.bootstrap import Runtime
-    from garde.store.records import StudyRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,19 +122,3 @@ def refusals() -> Iterator[None]:
         fail(f"unknown radiologist {exc.args[0]!r}" if exc.args else "unknown radiologist")
     except LookupError as exc:
         fail(str(exc.args[0]) if exc.args else str(exc))
-
-
-def study_summary(record: StudyRecord) -> dict[str, Any]:
-    """The stable JSON form of a study after an action."""
-    return {
-        "study_uid": record.study_uid,
-        "site_id": record.site_id,
-        "state": record.state.value,
-        "assignee": record.assignee,
-        "priority": None if record.priority is None else record.priority.value,
-        "deadline": None if record.deadline is None else record.deadline.isoformat(),
-        "description": record.description,
-        "started_at": None if record.started_at is None else record.started_at.isoformat(),
-        "done_at": None if record.done_at is None else record.done_at.isoformat(),
-        "report_ref": record.report_ref,
-    }

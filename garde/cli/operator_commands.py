@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from garde.cli._common import echo_json, echo_table, fail
-from garde.cli._identity import desk, refusals, study_summary, who
+from garde.cli._identity import desk, refusals, who
+from garde.cli.json_forms import audit_item, study_summary
 from garde.dispatch.model import StudyState
 
 
@@ -99,21 +100,7 @@ def audit(ctx: click.Context, study: str | None, radiologist: str | None, as_jso
             radiologist_id=radiologist,
         )
     if as_json:
-        echo_json(
-            [
-                {
-                    "id": e.id,
-                    "at": e.at,
-                    "actor": e.actor,
-                    "action": e.action,
-                    "study_uid": e.study_uid,
-                    "radiologist_id": e.radiologist_id,
-                    "origin": e.origin,
-                    "detail": e.detail,
-                }
-                for e in events
-            ]
-        )
+        echo_json([audit_item(e) for e in events])
         return
     echo_table(
         ["AT", "ACTOR", "ACTION", "STUDY", "RADIOLOGIST", "FROM", "DETAIL"],

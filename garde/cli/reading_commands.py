@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from garde.cli._common import echo_json
-from garde.cli._identity import desk, reader, refusals, study_summary, who
+from garde.cli._identity import desk, reader, refusals, who
+from garde.cli.json_forms import explained_item, released_item, study_summary
 
 _JSON = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 
@@ -100,13 +101,7 @@ def release(ctx: click.Context, study: str, reason: str, as_json: bool) -> None:
             study, me, services.now(), reason, origin=services.origin
         )
     if as_json:
-        echo_json(
-            {
-                "study_uid": released.study_uid,
-                "radiologist_id": released.radiologist_id,
-                "fallback": released.fallback,
-            }
-        )
+        echo_json(released_item(released))
         return
     target = released.radiologist_id or "nobody (pending, flagged for the operators)"
     click.echo(f"released {study}: now with {target}")
@@ -146,15 +141,7 @@ def explain(ctx: click.Context, study: str, as_json: bool) -> None:
             study, by=identity, now=services.now(), origin=services.origin
         )
     if as_json:
-        echo_json(
-            {
-                "study_uid": found.study_uid,
-                "radiologist_id": found.radiologist_id,
-                "at": found.at,
-                "by": found.by,
-                "explanation": found.explanation,
-            }
-        )
+        echo_json(explained_item(found))
         return
     click.echo(found.text)
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from garde.cli.json_forms import AUDIT_KEYS, EXPLAIN_KEYS, RELEASE_KEYS, STUDY_KEYS
 from garde.dispatch.model import Priority, Radiologist, Shift, Site, StudyState, TriageResult
 from garde.services.worklist import WORKLIST_KEYS
 from garde.store.engine import make_engine, make_session_factory
@@ -158,6 +159,7 @@ def test_a_night_at_the_worklist(cli: Cli, database_url: str) -> None:
     assert "may not view" in cli.run("r1", "worklist", "-r", "r2", ok=False).stderr
 
     taken = json.loads(cli.run("r1", "next", "--json").stdout)
+    assert sorted(taken) == sorted(STUDY_KEYS)
     assert (taken["study_uid"], taken["state"]) == (stroke, "in_progress")
     assert "not assigned to r2" in cli.run("r2", "done", stroke, ok=False).stderr
     done = json.loads(cli.run("r1", "done", stroke, "--report", "RIS-7", "--json").stdout)
@@ -171,6 +173,7 @@ def test_a_night_at_the_worklist(cli: Cli, database_url: str) -> None:
         cli.run("r1", "release", urgent, "--reason", "called away", "--json").stdout
     )
     assert released["radiologist_id"] == "r2"
+    assert sorted(released) == sorted(RELEASE_KEYS)
     assert "r2" in cli.run("r1", "explain", urgent).stdout
     assert (
         "operators only" in cli.run("r1", "assign", urgent, "r1", "--reason", "x", ok=False).stderr
@@ -179,12 +182,14 @@ def test_a_night_at_the_worklist(cli: Cli, database_url: str) -> None:
     assert "by operator alice" in cli.run("r2", "explain", urgent).stdout
     pending = json.loads(cli.run("alice", "studies", "--state", "assigned", "--json").stdout)
     assert [s["study_uid"] for s in pending] == [urgent]
+    assert sorted(pending[0]) == sorted(STUDY_KEYS)
     assert "not an operator" in cli.run("r1", "status", ok=False).stderr
     assert "no credential" in cli.run(None, "status", ok=False).stderr
     assert json.loads(cli.run("alice", "status", "--json").stdout)["waiting"] == 0
 
     trail = json.loads(cli.run("alice", "audit", "--study", urgent, "--json").stdout)
     assert [e["action"] for e in trail] == ["release", "explain", "assign", "explain"]
+    assert all(sorted(e) == sorted(AUDIT_KEYS) for e in trail)
     assert all(e["origin"] for e in trail)  # from where
     mine = json.loads(cli.run("r1", "audit", "--radiologist", "r1", "--json").stdout)
     assert all(e["radiologist_id"] == "r1" for e in mine)
@@ -200,6 +205,9 @@ def test_a_night_at_the_worklist(cli: Cli, database_url: str) -> None:
         ("start", "refused"),  # already done
         ("release", "ok"),
     ]
+    explained = json.loads(cli.run("r2", "explain", urgent, "--json").stdout)
+    assert sorted(explained) == sorted(EXPLAIN_KEYS)
+    assert explained["by"] == "operator"
 
 
 def test_a_token_file_others_can_read_is_refused(cli: Cli, database_url: str) -> None:
