@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import getpass
-import socket
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from garde.cli._common import echo_json, fail, state
+from garde.cli._identity import desk, refusals, who
+from garde.services.identity import OPEN_MODE
 from garde.services.previewing import UnknownStudyError, render_files
 from garde.viewer_export import PreviewError
 
@@ -67,11 +68,12 @@ def preview(
                     path, out_dir, settings.previews, preset=preset, progress=_advance(bar)
                 )
             else:
+                actor, origin = _allowed_to_see(ctx, target)
                 result = cli.runtime().previews.render_to(
                     target,
                     out_dir,
-                    actor=getpass.getuser(),
-                    origin=socket.gethostname(),
+                    actor=actor,
+                    origin=origin,
                     preset=preset,
                     progress=_advance(bar),
                 )
@@ -82,6 +84,25 @@ def preview(
         except PreviewError as exc:
             fail(str(exc))
     _report(result, as_json=as_json)
+
+
+def _allowed_to_see(ctx: click.Context, study_uid: str) -> tuple[str, str]:
+    """Who renders a stored study, from where: an operator, its reader or a radiologist
+    credentialed for its hospital (the images are patient data); in the open mode of a
+    demo or test region, the local user."""
+    services = desk(ctx)
+    identity = who(services, "render_previews", allow_open=True)
+    if identity == OPEN_MODE:
+        return getpass.getuser(), services.origin
+    with refusals():
+        services.info.check_visible(
+            study_uid,
+            by=identity,
+            now=services.now(),
+            origin=services.origin,
+            action="render_previews",
+        )
+    return identity.subject, services.origin
 
 
 def _report(result: StudyPreviews, *, as_json: bool) -> None:

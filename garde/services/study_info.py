@@ -69,6 +69,28 @@ class StudyInfoService:
             raise
         return path.resolve()
 
+    def check_visible(
+        self, study_uid: str, *, by: Identity, now: datetime, origin: str, action: str
+    ) -> None:
+        """Refuse (and audit the refusal) unless ``by`` may see the study: an operator,
+        its reader, or a radiologist credentialed for its hospital.
+
+        Raises
+        ------
+        ReadingRefusedError
+            Unknown study.
+        PermissionDeniedError
+            Not one's study nor one's hospital.
+        """
+        try:
+            with self.uow_factory() as uow:
+                self._visible(uow, study_uid, by)
+        except (ReadingRefusedError, IdentityError) as exc:
+            record_refused(
+                self.uow_factory, by, action, now=now, origin=origin, exc=exc, study_uid=study_uid
+            )
+            raise
+
     def explain(
         self, study_uid: str, *, by: Identity, now: datetime, origin: str
     ) -> StudyExplanation:

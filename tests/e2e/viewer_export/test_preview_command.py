@@ -120,5 +120,28 @@ def test_a_stored_study_is_rendered_by_uid_and_audited(
         code, _, stderr = _run("-q", "preview", "1.2.3.999", "--out", str(out), env=region)
         assert code == 1
         assert "1.2.3.999" in stderr
+
+        # Once the region has tokens: operators, and radiologists of the hospital only.
+        alice, r03 = tmp_path / "alice.token", tmp_path / "r03.token"
+        assert (
+            _run("user", "token", "--operator", "alice", "--output", str(alice), env=region)[0] == 0
+        )
+        as_alice = {**region, "GARDE_TOKEN_FILE": str(alice)}
+        assert _run("user", "token", "r03", "--output", str(r03), env=as_alice)[0] == 0
+        as_r03 = {**region, "GARDE_TOKEN_FILE": str(r03)}  # not credentialed for h02
+        code, _, stderr = _run("-q", "preview", study_uid, "--out", str(out), env=as_r03)
+        assert code == 1
+        assert "r03 may not see" in stderr
+        code, _, stderr = _run("-q", "preview", study_uid, "--out", str(out), env=as_alice)
+        assert code == 0, stderr
+        code, _, stderr = _run("-q", "preview", study_uid, "--out", str(out), env=region)
+        assert (code, "no credential" in stderr) == (1, True)  # no token any more
+        with runtime.uow() as uow:
+            trail = [(e.action, e.actor) for e in uow.audit.for_study(study_uid)]
+            refused = [e.detail for e in uow.audit.for_radiologist("r03")]
+        assert ("render_previews", "alice") in trail
+        assert {"study_uid": study_uid} in [  # the refusal, audited
+            {k: v for k, v in d.items() if k == "study_uid"} for d in refused
+        ]
     finally:
         runtime.close()
