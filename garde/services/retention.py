@@ -75,6 +75,11 @@ def purge_pixels(
         files += removed
         size += removed_bytes
         logger.info("study %s: pixel data purged (%d files)", record.study_uid, removed)
+    with uow_factory() as uow:  # the webhook outbox keeps settled rows as long
+        notifications = uow.outbox.purge_settled(cutoff)
+        uow.commit()
+    if notifications:
+        logger.info("%d settled webhook notifications purged", notifications)
     return PurgeReport(studies, files, size)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 
 from garde.store.models import WebhookOutboxRow
 
@@ -125,6 +125,15 @@ class OutboxRepository:
             )
         )
         return OutboxBacklog(int(waiting or 0), oldest, int(dropped or 0))
+
+    def purge_settled(self, before: datetime) -> int:
+        """Delete notifications delivered or given up before ``before``; how many."""
+        result = self._session.execute(
+            delete(WebhookOutboxRow).where(
+                or_(WebhookOutboxRow.delivered_at < before, WebhookOutboxRow.dropped_at < before)
+            )
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     def next_due(self) -> datetime | None:
         """When the earliest pending notification is due (leased ones included)."""

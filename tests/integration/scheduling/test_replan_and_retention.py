@@ -164,6 +164,13 @@ def test_retention_purges_pixels_after_the_report_and_keeps_metadata_and_audit(
         reading.finish(recent, "r01", T0 + timedelta(days=29, minutes=15), "RPT-NEW")
         storage = rt.settings.gateway.storage_dir
         assert len(list((storage / old).rglob("*.dcm"))) == 3
+        with rt.uow() as uow:  # webhook notifications settled then, and one still waiting
+            sent = uow.outbox.add("assigned", "{}", T0)
+            uow.outbox.delivered(sent, T0 + timedelta(minutes=1))
+            lost = uow.outbox.add("assigned", "{}", T0)
+            uow.outbox.failed(lost, "HTTP 503", T0 + timedelta(minutes=2), retry_at=None)
+            uow.outbox.add("assigned", "{}", T0)
+            uow.commit()
 
         advance_to(rt, T0 + timedelta(days=30, minutes=19))
         assert jobs.purge_expired_pixels(rt) == 0  # not yet 30 days after the report
@@ -180,5 +187,9 @@ def test_retention_purges_pixels_after_the_report_and_keeps_metadata_and_audit(
         assert actions == ["assign", "start", "done", "purge_pixels"]
         assert audit(rt, old)[-1].detail["files"] == 3
         assert jobs.purge_expired_pixels(rt) == 0  # idempotent
+        with rt.uow() as uow:  # settled ones go with the retention, never a waiting one
+            assert uow.outbox.backlog(T0).waiting == 1
+            assert uow.outbox.backlog(T0).given_up == 0
+            assert uow.outbox.purge_settled(T0 + timedelta(days=365)) == 0  # all gone already
     finally:
         rt.close()
