@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -114,3 +114,14 @@ def write_series(
         ds.save_as(path, enforce_file_format=True)
         paths.append(path)
     return paths
+
+
+def write_on_call_roster(path: Path, *radiologist_ids: str) -> Path:
+    """A roster CSV putting each radiologist on call, every site, from an hour ago for
+    twelve hours (wall-clock now: for tests that run `garde serve` on the real clock)."""
+    now = datetime.now(tz=UTC)
+    start = (now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%MZ")
+    end = (now + timedelta(hours=11)).strftime("%Y-%m-%dT%H:%MZ")
+    lines = [f"{rid},{start},{end},oncall,all" for rid in radiologist_ids]
+    path.write_text("radiologist,start,end,role,sites\n" + "\n".join(lines) + "\n", "utf-8")
+    return path

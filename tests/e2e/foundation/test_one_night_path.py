@@ -10,12 +10,11 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import free_port, require_executable, write_series
+from tests.helpers import free_port, require_executable, write_on_call_roster, write_series
 
 pytestmark = [pytest.mark.dcmtk, pytest.mark.slow]
 
@@ -68,14 +67,7 @@ def garde(config: Path, *args: str, check: bool = True) -> subprocess.CompletedP
 
 @pytest.fixture
 def region(tmp_path: Path) -> tuple[Path, int]:
-    now = datetime.now(tz=UTC)
-    roster = tmp_path / "roster.csv"
-    start = (now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%MZ")
-    end = (now + timedelta(hours=11)).strftime("%Y-%m-%dT%H:%MZ")
-    roster.write_text(
-        f"radiologist,start,end,role,sites\nr01,{start},{end},oncall,all\nr02,{start},{end},oncall,all\n",
-        encoding="utf-8",
-    )
+    roster = write_on_call_roster(tmp_path / "roster.csv", "r01", "r02")
     port = free_port()
     config = tmp_path / "garde.toml"
     config.write_text(

@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -32,7 +31,7 @@ from tests.e2e.runtime.serving import (
     wait_for_log,
     wait_for_port,
 )
-from tests.helpers import free_port, require_executable, write_series
+from tests.helpers import free_port, require_executable, write_on_call_roster, write_series
 
 pytestmark = [pytest.mark.dcmtk, pytest.mark.slow]
 
@@ -78,15 +77,7 @@ max_parallel = 50
 
 @pytest.fixture
 def region(tmp_path: Path) -> tuple[Path, int, Path]:
-    now = datetime.now(tz=UTC)
-    roster = tmp_path / "roster.csv"
-    start = (now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%MZ")
-    end = (now + timedelta(hours=11)).strftime("%Y-%m-%dT%H:%MZ")
-    roster.write_text(
-        "radiologist,start,end,role,sites\n"
-        f"r01,{start},{end},oncall,all\nr02,{start},{end},oncall,all\n",
-        encoding="utf-8",
-    )
+    roster = write_on_call_roster(tmp_path / "roster.csv", "r01", "r02")
     port = free_port()
     data = tmp_path / "data"
     config = tmp_path / "garde.toml"

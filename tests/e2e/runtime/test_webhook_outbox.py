@@ -8,7 +8,7 @@ import contextlib
 import os
 import signal
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,7 @@ from sqlalchemy import select
 from garde.store.engine import make_engine, make_session_factory
 from garde.store.models import WebhookOutboxRow
 from tests.e2e.runtime.serving import garde, push_with_storescu, serve, wait_for_port
-from tests.helpers import free_port, require_executable, write_series
+from tests.helpers import free_port, require_executable, write_on_call_roster, write_series
 from tests.integration.services.webhook_receiver import Receiver
 
 pytestmark = [pytest.mark.dcmtk, pytest.mark.slow]
@@ -70,13 +70,7 @@ def _outbox(data: Path) -> list[tuple[str, int, datetime | None]]:
 
 def test_a_notification_pending_at_a_crash_is_posted_after_the_restart(tmp_path: Path) -> None:
     scu = require_executable("storescu")
-    now = datetime.now(tz=UTC)
-    roster = tmp_path / "roster.csv"
-    start = (now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%MZ")
-    end = (now + timedelta(hours=11)).strftime("%Y-%m-%dT%H:%MZ")
-    roster.write_text(
-        f"radiologist,start,end,role,sites\nr01,{start},{end},oncall,all\n", encoding="utf-8"
-    )
+    roster = write_on_call_roster(tmp_path / "roster.csv", "r01")
     port, hook = free_port(), free_port()
     data = tmp_path / "data"
     config = tmp_path / "garde.toml"
