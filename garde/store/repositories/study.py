@@ -11,7 +11,7 @@ import functools
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from garde.dispatch.model import Priority, StudyFacts, StudyState
@@ -134,22 +134,27 @@ class StudyRepository:
         return [study_record(row) for row in self._session.scalars(query)]
 
     def next_quiet_at(self, default_age_s: float, site_ages: Mapping[str, float]) -> list[datetime]:
-        """When receiving studies, and their series, next become quiet for their site's
-        stable age if nothing more arrives: the moments a sweep has something to do."""
-        moments = []
-        for column in (StudyRow.last_received_at, SeriesRow.last_received_at):
-            query = (
-                select(StudyRow.site_id, func.min(column))
-                .where(StudyRow.state == StudyState.RECEIVING)
-                .group_by(StudyRow.site_id)
-            )
-            if column is SeriesRow.last_received_at:
-                query = query.join(SeriesRow, SeriesRow.study_id == StudyRow.id)
-            for site_id, last in self._session.execute(query):
-                if last is not None:
-                    age = site_ages.get(site_id, default_age_s)
-                    moments.append(last + timedelta(seconds=age))
-        return moments
+        """When each receiving study, and each of its series, becomes quiet for its site's
+        stable age if nothing more arrives: the moments a sweep has something to do.
+
+        Not aggregated per site: a series already quiet must not hide another that is
+        not yet (only studies still receiving are read, a handful at any time).
+        """
+        receiving = StudyRow.state == StudyState.RECEIVING
+        rows = [
+            *self._session.execute(
+                select(StudyRow.site_id, StudyRow.last_received_at).where(receiving)
+            ),
+            *self._session.execute(
+                select(StudyRow.site_id, SeriesRow.last_received_at)
+                .join(SeriesRow, SeriesRow.study_id == StudyRow.id)
+                .where(receiving)
+            ),
+        ]
+        return [
+            last + timedelta(seconds=site_ages.get(site_id, default_age_s))
+            for site_id, last in rows
+        ]
 
     def open_without_previews(self) -> list[StudyRecord]:
         """Open studies with no preview at all (their rendering was lost to a stop or a

@@ -118,3 +118,25 @@ def test_the_sweep_is_brought_forward_to_when_a_study_becomes_stable(
     finally:
         scheduler.shutdown(wait=False)
         rt.close()
+
+
+def test_a_series_quiet_long_ago_does_not_hide_a_strokes_first_series(
+    migrated_url: str, tmp_path: Path
+) -> None:
+    shifts = [Shift("r01", T0 - timedelta(hours=1), T0 + timedelta(hours=8))]
+    rt = start_night(settings_for(migrated_url, tmp_path), shifts)  # stable age: 60 s
+    scheduler = build_scheduler(rt)
+    scheduler.start(paused=True)
+    try:
+        # An abdomen whose first series was complete long ago, still receiving at T0 + 30 s.
+        abdomen = receive(rt, tmp_path, "h01", T0 - 200 * s, description="TDM abdomen")
+        receive(rt, tmp_path, "h01", T0 + 30 * s, study_uid=abdomen, description="PORTAL")
+        # A stroke at the same hospital: its first series is quiet at T0 + 60 s.
+        stroke = receive(rt, tmp_path, "h01", T0, description=STROKE, body_part="HEAD")
+        receive(rt, tmp_path, "h01", T0 + 30 * s, study_uid=stroke, description="ANGIO")
+        advance_to(rt, T0 + 35 * s)
+        jobs.dispatch_stable_studies(rt)
+        assert scheduler.get_job("dispatch_stable_studies").next_run_time == T0 + 60 * s
+    finally:
+        scheduler.shutdown(wait=False)
+        rt.close()
