@@ -121,7 +121,6 @@ class DurableWriter:
     def _forget_directory(self, directory: Path) -> None:
         with self._lock:
             self._known_dirs.discard(str(directory))
-            self._known_dirs.discard(str(directory.parent))
 
     def _ensure_directory(self, directory: Path) -> None:
         """Create the study and series directories, making each new entry durable."""
