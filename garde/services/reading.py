@@ -249,9 +249,11 @@ class ReadingService:
         def body(uow: SqlUnitOfWork) -> _Outcome:
             reader = self._reader(uow, radiologist_id)
             claims = ClaimRepository(uow.session)
+            # Once: the board may be loaded from the store; a pull gone stale meanwhile
+            # fails its conditional move below like any candidate another reader took.
+            pulled = self._late_pull(uow, reader, now)
             for _round in range(self.max_attempts):
                 candidates = _candidates(uow, reader)
-                pulled = self._late_pull(uow, reader, now)
                 if pulled is not None:
                     others = [c for c in candidates if c.study_uid != pulled.study_uid]
                     candidates = sorted([*others, pulled], key=_urgency)
