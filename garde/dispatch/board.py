@@ -46,6 +46,15 @@ if TYPE_CHECKING:
 _RANKS = len(Priority)
 _DURATION_CACHE = 256  # distinct reading times kept (triage tables hold a few dozen)
 
+OVERRUN_SHARE = 1 / 3
+"""A read in hand is never predicted to end sooner than this share of its own estimate.
+
+Reading times are log-normal (NIGHTS.md): a read that has run to its estimate is
+expected to need another 0.32 (sigma 0.35) to 0.43 (sigma 0.45) of it, nearly
+whatever the overrun so far. Predicting "free now" instead made a reader stuck in a
+long read look like the soonest for a stroke, which then waited behind that read.
+"""
+
 QueueKey = tuple[int, int, int, str]
 """Queue order of a study: (priority rank, deadline ms, arrival ms, StudyInstanceUID)."""
 
@@ -197,6 +206,7 @@ class Board:
         # Per priority rank, one contiguous row over radiologists (the hot path reads a row).
         self._cum = np.zeros((_RANKS, n), dtype=np.int64)  # queued ms of ranks <= r
         self._busy_until = np.full(n, -NEVER, dtype=np.int64)
+        self._tail = np.zeros(n, dtype=np.int64)  # OVERRUN_SHARE of the last read in hand
         self._open = np.zeros(n, dtype=np.int64)
         self._max_parallel = np.zeros(n, dtype=np.int64)
         self._speed = np.ones(n, dtype=np.float64)
@@ -348,10 +358,13 @@ class Board:
     def _sync_reading(self, rid: str) -> None:
         """Recompute when the reads in hand end (one after another, from their starts)."""
         t = -NEVER
+        tail = 0
         for uid, started in sorted(self._desks[rid].reading.items(), key=lambda x: (x[1], x[0])):
             t = max(t, started) + self._entries[uid].duration_ms
+            tail = round(self._entries[uid].duration_ms * OVERRUN_SHARE)
         i = self._index[rid]
         self._busy_until[i] = t
+        self._tail[i] = tail
         self._open[i] = len(self._desks[rid].keys) + len(self._desks[rid].reading)
 
     # -- events ------------------------------------------------------------------------
@@ -624,9 +637,13 @@ class Board:
         return from_ms(int(self._shift_end[i])) if self._on_shift[i] else None
 
     def free_at(self, radiologist_id: str, now: datetime) -> datetime:
-        """When the reads in hand are expected to end (``now`` if idle or overrunning)."""
+        """When the reads in hand are expected to end (``now`` if idle; a read past its
+        estimate is given another `OVERRUN_SHARE` of it)."""
         i = self._require_radiologist(radiologist_id)
-        return from_ms(max(to_ms(now), int(self._busy_until[i])))
+        return from_ms(self._free_ms(i, to_ms(now)))
+
+    def _free_ms(self, i: int, now_ms: int) -> int:
+        return max(now_ms + int(self._tail[i]), int(self._busy_until[i]))
 
     def night_minutes(self, radiologist_id: str, now: datetime) -> float:
         """Workload of the night: nominal minutes read this run of shifts, in hand, queued."""
@@ -638,7 +655,7 @@ class Board:
         """When a study on the board is expected to be read, where it stands now."""
         entry = self._require_study(study_uid)
         i = self._index[entry.owner]
-        free = max(to_ms(now), int(self._busy_until[i]))
+        free = self._free_ms(i, to_ms(now))
         if entry.started_ms is not None:
             return from_ms(max(free, entry.started_ms + entry.duration_ms))
         desk = self._desks[entry.owner]
@@ -661,7 +678,7 @@ class Board:
         deadline_ms = to_ms(study.deadline)
         arrival_ms = to_ms(study.arrived_at)
 
-        start = np.maximum(self._busy_until, now_ms)
+        start = np.maximum(self._busy_until, self._tail + now_ms)
         start += self._cum[rank]
         key = (rank, deadline_ms, arrival_ms, study.uid)
         behind = self._orders[rank].behind(key, len(self._ids))

@@ -116,10 +116,12 @@ def stroke_alert(
     for i, rid in enumerate(board.ids):
         if evaluation.code[i] not in {Code.ELIGIBLE, Code.AT_CAPACITY}:
             continue
-        free_ms = to_ms(board.free_at(rid, now))
         reading = board.reading(rid)
-        if free_ms <= now_ms or not reading:
+        if not reading:
             return None  # someone eligible is free: the stroke heads their queue
+        # A read past its estimate is still a read in hand: its reader is busy, for an
+        # unknown while (the board predicts "now"), and the stroke must not wait on it.
+        free_ms = to_ms(board.free_at(rid, now))
         held = [board.get(uid) for uid in reading]
         current = min((s for s in held if s is not None), key=lambda s: s.priority.rank)
         if current.priority is Priority.STROKE:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from garde.dispatch._time import NEVER, read_ms, to_ms
-from garde.dispatch.board import Code, Evaluation, queue_key
+from garde.dispatch.board import OVERRUN_SHARE, Code, Evaluation, queue_key
 from garde.dispatch.router import decide
 
 if TYPE_CHECKING:
@@ -72,14 +72,17 @@ def evaluate(
     for rad in board.radiologists():
         night_start, end, covering = _coverage(board.shifts(rad.id), now_ms)
         busy = -NEVER
+        tail = 0
         reading = sorted(board.reading(rad.id).items(), key=lambda x: (x[1], x[0]))
         load = 0
         for uid, started in reading:
             held = board.get(uid)
             assert held is not None
-            busy = max(busy, to_ms(started)) + read_ms(held.reading_minutes, rad.speed)
+            duration = read_ms(held.reading_minutes, rad.speed)
+            busy = max(busy, to_ms(started)) + duration
+            tail = round(duration * OVERRUN_SHARE)
             load += read_ms(held.reading_minutes, 1.0)
-        start = max(now_ms, busy)
+        start = max(now_ms + tail, busy)
         for queued in board.queue(rad.id):
             load += read_ms(queued.reading_minutes, 1.0)
             if queued.uid != study.uid and queue_key(queued) < key:

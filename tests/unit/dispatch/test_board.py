@@ -1,5 +1,7 @@
 """Board events, views and their errors."""
 
+from datetime import timedelta
+
 import pytest
 
 from garde.dispatch.board import Board, queue_key
@@ -44,7 +46,11 @@ def test_start_finish_lifecycle_and_views():
     assert board.queue("a") == ()
     assert board.reading("a") == {s.uid: at(5)}
     assert board.free_at("a", at(6)) == at(25)
-    assert board.free_at("a", at(40)) == at(40)  # overrunning: free "now"
+    # Overrunning: another third of the 20-minute estimate, however long it has run.
+    assert board.free_at("a", at(40)) == at(40) + timedelta(minutes=20 / 3)
+    assert board.free_at("a", at(90)) == at(90) + timedelta(minutes=20 / 3)
+    # Near its end, the tail holds too: never predicted to end in under a third.
+    assert board.free_at("a", at(20)) == at(20) + timedelta(minutes=20 / 3)
     assert board.predicted_finish(s.uid, at(6)) == at(25)
     with pytest.raises(IllegalTransition):
         board.start(s.uid, at(6))

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from garde.dispatch.latebinding import Pull, next_for, next_pull, stroke_alert
 from garde.dispatch.model import Priority, SlaPolicy
+from garde.dispatch.router import route
 from tests.unit.dispatch.dispatch_factories import at, board_with, rad, shift, study
 
 POLICY = SlaPolicy()
@@ -117,3 +118,28 @@ def test_no_stroke_alert_when_someone_is_free_or_for_other_priorities():
         stroke_alert(study(priority=Priority.STROKE, skills="paediatric"), only, POLICY, at(1))
         is None
     )
+
+
+def test_a_read_past_its_estimate_still_counts_as_busy():
+    # Both readers are mid-read; a's read has run past its 10-minute estimate. Before,
+    # the board predicted a "free now": no alert, and the stroke waited for a's read.
+    board = board_with(rad("a"), rad("b"))
+    long_read = study(priority=Priority.URGENT, minutes=10, due=300)
+    other = study(priority=Priority.URGENT, minutes=30, due=60)
+    for s, r in ((long_read, "a"), (other, "b")):
+        board.assign(s, r, at(0))
+        board.start(s.uid, at(0))
+    alert = stroke_alert(study(priority=Priority.STROKE, arrived=25), board, POLICY, at(25))
+    assert alert is not None
+    assert (alert.radiologist_id, alert.interrupted_uid) == ("a", long_read.uid)
+
+
+def test_an_idle_reader_beats_a_faster_one_stuck_in_a_long_read():
+    board = board_with(rad("fast", speed=1.25), rad("idle"))
+    stuck = study(priority=Priority.URGENT, minutes=30)
+    board.assign(stuck, "fast", at(0))
+    board.start(stuck.uid, at(0))
+    # At 40 min the 24-minute (speed-scaled) read has overrun; predicting it over now
+    # made "fast" the soonest finish for a 5-minute stroke, which then waited behind it.
+    stroke = study(priority=Priority.STROKE, minutes=5, arrived=40)
+    assert route(stroke, board, POLICY, at(40)).radiologist_id == "idle"
