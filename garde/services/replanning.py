@@ -17,11 +17,11 @@ shift may read are logged each run (escalation and the fallback pool handle them
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from garde.dispatch.model import StudyState
-from garde.dispatch.optimizer import CostWeights, ReaderCapacity, SolverSettings, judge, replan
+from garde.dispatch.optimizer import CostWeights, SolverSettings, board_snapshot, judge, replan
 from garde.dispatch.router import Decision
 from garde.store.enums import AssignedBy
 
@@ -29,8 +29,6 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from datetime import datetime
 
-    from garde.dispatch.board import Board
-    from garde.dispatch.model import Study
     from garde.dispatch.optimizer import Move, Verdict
     from garde.services.dispatcher import DispatchService
 
@@ -62,32 +60,13 @@ class ReplanOutcome:
     unplaceable: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class _Snapshot:
-    """The board's unstarted queues of the radiologists on shift, as `replan` takes them."""
-
-    studies: list[Study]
-    readers: list[ReaderCapacity]
-    plan: dict[str, list[str]]
-    pinned: dict[str, str] = field(default_factory=dict)  # uid -> the reader it stays with
-
-    def unplaceable(self) -> tuple[str, ...]:
-        """Pinned studies no reader on shift may read."""
-        by_uid = {s.uid: s for s in self.studies}
-        return tuple(
-            sorted(
-                uid for uid in self.pinned if not any(r.may_read(by_uid[uid]) for r in self.readers)
-            )
-        )
-
-
 def replan_queues(
     dispatch: DispatchService, now: datetime, settings: SolverSettings
 ) -> ReplanOutcome | None:
     """Re-plan the unstarted queues of the radiologists on shift; None if too few studies."""
     flagged = _fallback_flagged(dispatch)
     with dispatch.lock:
-        snapshot = _snapshot(dispatch.board, now, flagged)
+        snapshot = board_snapshot(dispatch.board, now, flagged)
     if len(snapshot.studies) < MIN_BACKLOG:
         return None
     unplaceable = snapshot.unplaceable()
@@ -200,7 +179,7 @@ def _judge(
     dispatch: DispatchService, now: datetime, flagged: frozenset[str], moves: Sequence[Move]
 ) -> Verdict:
     """``moves`` judged on the board as it is (hold the dispatch lock)."""
-    snapshot = _snapshot(dispatch.board, now, flagged)
+    snapshot = board_snapshot(dispatch.board, now, flagged)
     return judge(
         snapshot.studies,
         snapshot.readers,
@@ -218,45 +197,3 @@ def _fallback_flagged(dispatch: DispatchService) -> frozenset[str]:
         return frozenset(
             r.study_uid for r in uow.studies.by_state(StudyState.ASSIGNED) if r.fallback
         )
-
-
-def _snapshot(board: Board, now: datetime, flagged: frozenset[str]) -> _Snapshot:
-    """The queues on shift; a study flagged or with a reader who may not read it is pinned."""
-    studies: list[Study] = []
-    readers: list[ReaderCapacity] = []
-    plan: dict[str, list[str]] = {}
-    pinned: dict[str, str] = {}
-    for rid in board.on_shift(now):
-        capacity = _capacity(board, rid, now)
-        readers.append(capacity)
-        queue = board.queue(rid)
-        plan[rid] = [s.uid for s in queue]
-        for study in queue:
-            studies.append(study)
-            if study.uid in flagged or not capacity.may_read(study):
-                pinned[study.uid] = rid
-    return _Snapshot(studies, readers, plan, pinned)
-
-
-def _capacity(board: Board, rid: str, now: datetime) -> ReaderCapacity:
-    covering = [s for s in board.shifts(rid) if s.covers(now)]
-    sites: frozenset[str] | None = frozenset()
-    for shift in covering:
-        if shift.sites is None:
-            sites = None
-            break
-        sites = (sites or frozenset()) | shift.sites
-    queued = sum(s.reading_minutes for s in board.queue(rid))
-    in_hand = sum(
-        study.reading_minutes
-        for study in (board.get(uid) for uid in board.reading(rid))
-        if study is not None
-    )
-    end = board.handover(rid, now)
-    return ReaderCapacity(
-        radiologist=board.radiologist(rid),
-        free_at=board.free_at(rid, now),
-        shift_end=end if end is not None else now,
-        sites=sites,
-        read_minutes=max(0.0, board.night_minutes(rid, now) - queued - in_hand),
-    )

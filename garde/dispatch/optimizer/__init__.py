@@ -8,6 +8,7 @@ from garde.dispatch.optimizer.cpsat import (
     replan,
 )
 from garde.dispatch.optimizer.plan import CostWeights, PlanCost, ReaderCapacity
+from garde.dispatch.optimizer.snapshot import Snapshot, board_snapshot, reader_capacity
 from garde.dispatch.optimizer.verdict import Verdict, judge
 
 __all__ = [
@@ -16,9 +17,12 @@ __all__ = [
     "PlanCost",
     "ReaderCapacity",
     "ReplanResult",
+    "Snapshot",
     "SolverSettings",
     "Verdict",
+    "board_snapshot",
     "greedy_plan",
     "judge",
+    "reader_capacity",
     "replan",
 ]
