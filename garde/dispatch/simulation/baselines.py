@@ -63,6 +63,9 @@ class _Base:
     def on_tick(self, floor: Floor, now: float) -> None:
         """No periodic work."""
 
+    def on_finished(self, floor: Floor, reader: Reader, case: Case, now: float) -> None:
+        """Nothing to record."""
+
     def before_resume(self, floor: Floor, reader: Reader, held: Case, now: float) -> Case | None:  # noqa: ARG002
         """A plain system resumes the interrupted read first."""
         return None

@@ -63,6 +63,10 @@ class Policy(Protocol):
         """Periodic hook (re-planning)."""
         ...
 
+    def on_finished(self, floor: Floor, reader: Reader, case: Case, now: float) -> None:
+        """``reader`` finished reading ``case``."""
+        ...
+
     def before_resume(self, floor: Floor, reader: Reader, held: Case, now: float) -> Case | None:
         """A waiting case an idle reader reads before resuming ``held`` (pre-empted).
 
@@ -196,6 +200,7 @@ class _Run:
         case.remaining = 0.0
         reader.read_minutes += now - reader.current_started
         reader.current = None
+        self.policy.on_finished(self.floor, reader, case, now)
 
     def dispatch_idle(self, now: float) -> None:
         for reader in self.floor.readers.values():

@@ -162,25 +162,50 @@ def test_pull_edf_takes_the_earliest_deadline_and_cherry_pick_the_shortest() -> 
     assert pick.next_for(floor, a, 0.0) is cases[0]
 
 
+def _reading(policy: Garde, floor: Floor, reader: Reader, case: Case, now: float) -> None:
+    """Put ``case`` in ``reader``'s hands the way the simulator would: arrival, then
+    the reader asks the core for work."""
+    assert policy.on_arrival(floor, case, now) is None
+    assert policy.next_for(floor, reader, now) is case
+    reader.current, reader.current_started = case, now
+
+
 def test_stroke_preempts_a_routine_read_under_pull_edf_and_garde() -> None:
-    for policy in (PullEdf(), Garde()):
-        a = _reader("a")
-        floor = _floor(a)
-        a.current = _case(0, Priority.ROUTINE, 30)
-        stroke = _case(1, Priority.STROKE, 6)
-        assert policy.on_arrival(floor, stroke, 1.0) == "a"
-        assert stroke not in floor.unstarted()
+    a = _reader("a")
+    floor, edf = _floor(a), PullEdf()
+    a.current = _case(0, Priority.ROUTINE, 30)
+    stroke = _case(1, Priority.STROKE, 6)
+    assert edf.on_arrival(floor, stroke, 1.0) == "a"
+    assert stroke not in floor.unstarted()
+    a = _reader("a")
+    floor, garde = _floor(a), Garde()
+    garde.reset(floor)
+    _reading(garde, floor, a, _case(0, Priority.ROUTINE, 30), 0.0)
+    stroke = _case(1, Priority.STROKE, 6, arrived=1.0)
+    assert garde.on_arrival(floor, stroke, 1.0) == "a"  # the core's stroke_alert
+    assert stroke not in floor.unstarted()
+    assert garde.board.is_started(stroke.study.uid)
 
 
 def test_garde_late_binding_takes_an_urgent_study_from_a_busy_colleague() -> None:
     a, b = _reader("a"), _reader("b")
     floor, policy = _floor(a, b), Garde()
-    b.current = _case(9, Priority.URGENT, 40)
-    urgent = _case(1, Priority.URGENT, 10)
-    b.queue.append(urgent)
-    a.queue.append(_case(2, Priority.ROUTINE, 5))
-    assert policy.next_for(floor, a, 0.0) is urgent
-    assert b.queue == []
+    policy.reset(floor)
+    _reading(policy, floor, a, _case(8, Priority.URGENT, 5), 0.0)
+    long = _case(9, Priority.URGENT, 40)
+    _reading(policy, floor, b, long, 0.0)
+    # a is busy for 5 minutes, b for 40: the router queues the next one with a...
+    urgent = _case(1, Priority.URGENT, 10, arrived=1.0)
+    routine = _case(2, Priority.ROUTINE, 5, arrived=1.0)
+    policy.on_arrival(floor, urgent, 1.0)
+    policy.on_arrival(floor, routine, 1.0)
+    assert urgent in a.queue
+    # ...and b, free early after all, pulls it from a's tentative queue (late binding).
+    policy.on_finished(floor, b, long, 2.0)
+    b.current = None
+    assert policy.next_for(floor, b, 2.0) is urgent
+    assert urgent not in a.queue
+    assert policy.board.owner(urgent.study.uid) == "b"
 
 
 def test_summary_reports_every_priority_and_the_workload_spread() -> None:
@@ -197,54 +222,22 @@ def test_summary_reports_every_priority_and_the_workload_spread() -> None:
 def test_a_reader_back_from_a_stroke_reads_the_next_stroke_before_resuming() -> None:
     a = _reader("a")
     floor, policy = _floor(a), Garde()
+    policy.reset(floor)
     held = _case(0, Priority.URGENT, 20)
-    waiting = _case(1, Priority.STROKE, 6)
-    a.queue.append(waiting)
-    assert policy.before_resume(floor, a, held, 5.0) is waiting
+    _reading(policy, floor, a, held, 0.0)
+    first = _case(1, Priority.STROKE, 6, arrived=1.0)
+    assert policy.on_arrival(floor, first, 1.0) == "a"
+    a.suspended, a.current = [held], first
+    waiting = _case(2, Priority.STROKE, 6, arrived=2.0)
+    policy.on_arrival(floor, waiting, 2.0)  # a reads a stroke: nobody to interrupt
+    assert waiting in a.queue
+    policy.on_finished(floor, a, first, 7.0)
+    a.current = None
+    assert policy.before_resume(floor, a, held, 7.0) is waiting
     assert floor.unstarted() == []
-    # Nothing more urgent waiting, or a stroke in hand: resume.
-    assert policy.before_resume(floor, a, held, 5.0) is None
-    a.queue.append(_case(2, Priority.STROKE, 6))
-    assert policy.before_resume(floor, a, _case(3, Priority.STROKE, 6), 5.0) is None
+    # Nothing more urgent waiting: resume.
+    assert policy.before_resume(floor, a, held, 13.0) is None
     assert PullEdf().before_resume(floor, a, held, 5.0) is None
-
-
-def test_an_emergency_interrupts_urgent_work_only_when_it_would_run_late() -> None:
-    a, b = _reader("a"), _reader("b")
-    floor, policy = _floor(a, b), Garde()
-    a.current, a.current_started = _case(8, Priority.URGENT, 18), 0.0
-    b.current, b.current_started = _case(9, Priority.URGENT, 18), 0.0
-    soon = _case(1, Priority.EMERGENCY, 12, arrived=1.0)
-    # Free at 18, done by 30: well within the 60-minute SLA, no interruption.
-    assert policy.on_arrival(floor, soon, 1.0) is None
-    assert soon in floor.unstarted()
-    long = _case(2, Priority.EMERGENCY, 39, arrived=2.0)
-    # Behind the first emergency it would end near 18 + 12 + 39 = 69 > 62 - 20: interrupt.
-    assert policy.on_arrival(floor, long, 2.0) in {"a", "b"}
-    assert long not in floor.unstarted()
-
-
-def test_an_emergency_never_interrupts_a_stroke_or_another_emergency() -> None:
-    a = _reader("a")
-    floor, policy = _floor(a), Garde()
-    a.current, a.current_started = _case(8, Priority.EMERGENCY, 39), 0.0
-    late = _case(1, Priority.EMERGENCY, 39, arrived=1.0)
-    assert policy.on_arrival(floor, late, 1.0) is None
-    a.current = _case(9, Priority.STROKE, 6)
-    assert policy.on_arrival(floor, _case(2, Priority.EMERGENCY, 39, arrived=1.0), 1.0) is None
-
-
-def test_a_reader_going_off_shift_is_available_only_at_their_next_shift() -> None:
-    a = _reader("a")
-    a.shifts = ((0.0, 480.0), (540.0, 870.0))
-    a.current, a.current_started = _case(8, Priority.URGENT, 18), 470.0
-    policy = Garde()
-    assert policy.available_at(a, 475.0) == 540.0
-    a.current_started = 400.0
-    assert policy.available_at(a, 405.0) == 418.0
-    a.shifts = ((0.0, 480.0),)
-    a.current_started = 470.0
-    assert policy.available_at(a, 475.0) == float("inf")
 
 
 def test_unread_studies_are_reported_per_priority() -> None:
@@ -252,3 +245,17 @@ def test_unread_studies_are_reported_per_priority() -> None:
     summary = summarize(nights)
     unread = sum(summary[p.value]["unread"] for p in Priority)  # type: ignore[index]
     assert unread == sum(n.unread for n in nights)
+
+
+def test_the_core_reads_every_stroke_within_15_minutes_on_ten_nights() -> None:
+    # The regression guard for the board's prediction of a read past its estimate:
+    # predicted to end "now", it made strokes queue behind a busy reader (about one
+    # stroke in 25 read after 15 minutes over 100 nights).
+    for seed in range(10):
+        policy = Garde()
+        night = simulate(SCENARIO, generate_arrivals(SCENARIO, seed), policy)
+        strokes = [r for r in night.reads if r.priority == "stroke"]
+        assert strokes
+        assert max(r.turnaround for r in strokes) <= 15, seed
+        # Read studies left the board; only those unread at the morning handover remain.
+        assert len(policy.board) <= night.unread
