@@ -678,7 +678,8 @@ class Board:
         deadline_ms = to_ms(study.deadline)
         arrival_ms = to_ms(study.arrived_at)
 
-        start = np.maximum(self._busy_until, self._tail + now_ms)
+        start = self._tail + now_ms
+        np.maximum(start, self._busy_until, out=start)
         start += self._cum[rank]
         key = (rank, deadline_ms, arrival_ms, study.uid)
         behind = self._orders[rank].behind(key, len(self._ids))
