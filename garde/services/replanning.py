@@ -9,9 +9,10 @@ study started or moved meanwhile are dropped, and the rest are applied only if t
 make the live plan strictly cheaper. Each move is stored with an explanation (the plan's
 cost before and after, the study's finish and lateness with the old and new reader).
 
-Studies the re-planner does not move: those held by the fallback pool (flagged) or by a
-reader who may not read them. They count in the plan where they sit; those nobody on
-shift may read are logged each run (escalation and the fallback pool handle them).
+A study is never moved back to the radiologist who released it. Studies the re-planner
+does not move: those held by the fallback pool (flagged) or by a reader who may not read
+them. They count in the plan where they sit; those nobody on shift may read are logged
+each run (escalation and the fallback pool handle them).
 """
 
 from __future__ import annotations
@@ -64,9 +65,9 @@ def replan_queues(
     dispatch: DispatchService, now: datetime, settings: SolverSettings
 ) -> ReplanOutcome | None:
     """Re-plan the unstarted queues of the radiologists on shift; None if too few studies."""
-    flagged = _fallback_flagged(dispatch)
+    marks = _store_marks(dispatch)
     with dispatch.lock:
-        snapshot = board_snapshot(dispatch.board, now, flagged)
+        snapshot = board_snapshot(dispatch.board, now, marks.flagged, marks.released)
     if len(snapshot.studies) < MIN_BACKLOG:
         return None
     unplaceable = snapshot.unplaceable()
@@ -84,6 +85,7 @@ def replan_queues(
         dispatch.policy,
         settings=settings,
         pinned=snapshot.pinned,
+        barred=snapshot.barred,
     )
     moved: dict[str, str] = {}
     before = after = result.input_objective
@@ -94,7 +96,7 @@ def replan_queues(
             for m in result.moves
             if m.from_radiologist is not None and m.from_radiologist != m.to_radiologist
         ]
-        moved, before, after, dropped = _apply(dispatch, now, moves, flagged)
+        moved, before, after, dropped = _apply(dispatch, now, moves, marks)
     logger.info(
         "re-plan of %d studies: %s, solver cost %d -> %d; applied %d moves, plan cost "
         "%d -> %d (%d moves dropped)",
@@ -121,7 +123,7 @@ def replan_queues(
 
 
 def _apply(
-    dispatch: DispatchService, now: datetime, moves: Sequence[Move], flagged: frozenset[str]
+    dispatch: DispatchService, now: datetime, moves: Sequence[Move], marks: _Marks
 ) -> tuple[dict[str, str], int, int, tuple[str, ...]]:
     """Apply ``moves`` if, on the board as it is now, they make the plan strictly cheaper.
 
@@ -134,9 +136,9 @@ def _apply(
     dropped: list[str] = []
     pending = list(moves)
     with dispatch.lock:
-        before = _judge(dispatch, now, flagged, ()).before.total
+        before = _judge(dispatch, now, marks, ()).before.total
         while pending:
-            verdict = _judge(dispatch, now, flagged, pending)
+            verdict = _judge(dispatch, now, marks, pending)
             dropped.extend(verdict.dropped)
             if not verdict.better:
                 logger.info(
@@ -171,15 +173,15 @@ def _apply(
         after = before
         if moved:  # the live plan, with the penalty of the moves it took to get there
             penalty = CostWeights().move_penalty * len(moved)
-            after = _judge(dispatch, now, flagged, ()).before.total + penalty
+            after = _judge(dispatch, now, marks, ()).before.total + penalty
     return moved, before, after, tuple(dropped)
 
 
 def _judge(
-    dispatch: DispatchService, now: datetime, flagged: frozenset[str], moves: Sequence[Move]
+    dispatch: DispatchService, now: datetime, marks: _Marks, moves: Sequence[Move]
 ) -> Verdict:
     """``moves`` judged on the board as it is (hold the dispatch lock)."""
-    snapshot = board_snapshot(dispatch.board, now, flagged)
+    snapshot = board_snapshot(dispatch.board, now, marks.flagged, marks.released)
     return judge(
         snapshot.studies,
         snapshot.readers,
@@ -188,12 +190,23 @@ def _judge(
         dispatch.policy,
         moves=moves,
         pinned=snapshot.pinned,
+        barred=snapshot.barred,
     )
 
 
-def _fallback_flagged(dispatch: DispatchService) -> frozenset[str]:
-    """Assigned studies flagged as held by the fallback pool (theirs to handle)."""
+@dataclass(frozen=True, slots=True)
+class _Marks:
+    """What the store knows of the assigned studies and the board does not."""
+
+    flagged: frozenset[str]  # held by the fallback pool (theirs to handle): pinned
+    released: dict[str, str]  # UID -> who released it: never moved back to them
+
+
+def _store_marks(dispatch: DispatchService) -> _Marks:
+    """The fallback flags and releasers of the assigned studies."""
     with dispatch.uow_factory() as uow:
-        return frozenset(
-            r.study_uid for r in uow.studies.by_state(StudyState.ASSIGNED) if r.fallback
+        assigned = uow.studies.by_state(StudyState.ASSIGNED)
+        return _Marks(
+            flagged=frozenset(r.study_uid for r in assigned if r.fallback),
+            released=uow.studies.releasers(r.study_uid for r in assigned),
         )

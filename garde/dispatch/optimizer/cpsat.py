@@ -259,6 +259,7 @@ def replan(
     settings: SolverSettings | None = None,
     weights: CostWeights | None = None,
     pinned: Mapping[str, str] | None = None,
+    barred: Mapping[str, str] | None = None,
 ) -> ReplanResult:
     """Re-plan every unstarted study over the on-shift radiologists with CP-SAT.
 
@@ -285,6 +286,8 @@ def replan(
     pinned
         Study UID -> radiologist id: studies that stay where they are (not the
         re-planner's to move, e.g. the fallback pool's) but whose reading time counts.
+    barred
+        Study UID -> the radiologist who released it: never moved back to them.
 
     Returns
     -------
@@ -294,7 +297,14 @@ def replan(
     settings = settings or SolverSettings()
     weights = weights or CostWeights()
     instance = build_instance(
-        studies, radiologists, current_plan, now, policy, weights=weights, pinned=pinned
+        studies,
+        radiologists,
+        current_plan,
+        now,
+        policy,
+        weights=weights,
+        pinned=pinned,
+        barred=barred,
     )
     base = greedy_sequences(instance, sequences_from_plan(instance, current_plan))
     input_cost = evaluate(instance, base)

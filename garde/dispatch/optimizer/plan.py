@@ -143,17 +143,21 @@ def build_instance(
     *,
     weights: CostWeights,
     pinned: Mapping[str, str] | None = None,
+    barred: Mapping[str, str] | None = None,
 ) -> Instance:
     """Turn domain objects into an integer instance; drop studies nobody may read.
 
     A ``pinned`` study (UID -> radiologist id) may only stay with that reader, whether
     or not they may read it (e.g. the fallback pool's): it is not the re-planner's to
     move, but its reading time counts where it sits in that reader's queue. One pinned
-    to a reader who is not among ``readers`` is unplaceable.
+    to a reader who is not among ``readers`` is unplaceable. A ``barred`` study (UID ->
+    the radiologist who released it) never moves to that reader; it may stay with them
+    if it is shown to them now (they claimed it back, or an operator gave it to them).
     """
     readers = tuple(sorted(readers, key=lambda r: r.id))
     index = {r.id: i for i, r in enumerate(readers)}
     pinned = pinned or {}
+    barred = barred or {}
     shown: dict[str, int] = {}
     for rid, uids in current_plan.items():
         if rid in index:
@@ -164,10 +168,16 @@ def build_instance(
     duration: dict[tuple[int, int], int] = {}
     for study in sorted(studies, key=lambda s: s.uid):
         holder = pinned.get(study.uid)
+        releaser = barred.get(study.uid)
+        now_with = shown.get(study.uid)
         pairs = {
             r: max(1, _seconds(study.reading_minutes * 60.0 / reader.radiologist.speed))
             for r, reader in enumerate(readers)
-            if (reader.id == holder if holder is not None else reader.may_read(study))
+            if (
+                reader.id == holder
+                if holder is not None
+                else reader.may_read(study) and (reader.id != releaser or r == now_with)
+            )
         }
         if not pairs:
             unplaceable.append(study.uid)

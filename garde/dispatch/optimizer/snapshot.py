@@ -2,7 +2,7 @@
 
 Shared by the service's re-plan job and the simulator's re-planning policy, so both
 re-plan the same snapshot. A study flagged as the fallback pool's, or held by a reader
-who may not read it, is pinned where it is.
+who may not read it, is pinned where it is; one a reader released is barred from them.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from garde.dispatch.optimizer.plan import ReaderCapacity
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from datetime import datetime
 
     from garde.dispatch.board import Board
@@ -27,6 +28,7 @@ class Snapshot:
     readers: list[ReaderCapacity]
     plan: dict[str, list[str]]
     pinned: dict[str, str] = field(default_factory=dict)  # uid -> the reader it stays with
+    barred: dict[str, str] = field(default_factory=dict)  # uid -> who released it
 
     def unplaceable(self) -> tuple[str, ...]:
         """Pinned studies no reader on shift may read."""
@@ -38,8 +40,14 @@ class Snapshot:
         )
 
 
-def board_snapshot(board: Board, now: datetime, flagged: frozenset[str] = frozenset()) -> Snapshot:
-    """The queues on shift; a study flagged or with a reader who may not read it is pinned."""
+def board_snapshot(
+    board: Board,
+    now: datetime,
+    flagged: frozenset[str] = frozenset(),
+    released: Mapping[str, str] | None = None,
+) -> Snapshot:
+    """The queues on shift; a study flagged or with a reader who may not read it is
+    pinned; one in ``released`` (UID -> who released it) is barred from them."""
     studies: list[Study] = []
     readers: list[ReaderCapacity] = []
     plan: dict[str, list[str]] = {}
@@ -53,7 +61,9 @@ def board_snapshot(board: Board, now: datetime, flagged: frozenset[str] = frozen
             studies.append(study)
             if study.uid in flagged or not capacity.may_read(study):
                 pinned[study.uid] = rid
-    return Snapshot(studies, readers, plan, pinned)
+    released = released or {}
+    barred = {s.uid: released[s.uid] for s in studies if s.uid in released}
+    return Snapshot(studies, readers, plan, pinned, barred)
 
 
 def reader_capacity(board: Board, rid: str, now: datetime) -> ReaderCapacity:

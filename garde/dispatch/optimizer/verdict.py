@@ -79,11 +79,13 @@ def judge(
     moves: Iterable[Move],
     weights: CostWeights | None = None,
     pinned: Mapping[str, str] | None = None,
+    barred: Mapping[str, str] | None = None,
 ) -> Verdict:
     """Score ``moves`` on the live plan ``current_plan`` (every study queued as shown).
 
     Studies shown to a reader who may not read them stay there (pinned), as on the
-    board, so that their reading time counts where it is.
+    board, so that their reading time counts where it is. A move of a ``barred`` study
+    back to the radiologist who released it is dropped.
     """
     shown = {uid: rid for rid, uids in current_plan.items() for uid in uids}
     by_id = {r.id: r for r in readers}
@@ -101,6 +103,7 @@ def judge(
         policy,
         weights=weights or CostWeights(),
         pinned={**stuck, **(pinned or {})},
+        barred=barred,
     )
     current = sequences_from_plan(instance, current_plan)
     position = {s.uid: i for i, s in enumerate(instance.studies)}

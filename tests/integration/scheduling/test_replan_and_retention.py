@@ -12,6 +12,8 @@ from garde.dispatch.model import Shift, StudyState
 from garde.dispatch.optimizer import ReplanResult, SolverSettings, replan
 from garde.scheduling import jobs
 from garde.services import replanning
+from garde.services.identity import Identity, Role
+from garde.services.operator import OperatorService
 from garde.services.reading import ReadingService
 from garde.services.replanning import replan_queues
 from garde.services.study_info import render_explanation
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
     from garde.bootstrap import Runtime
 
 POLYTRAUMA = "TDM corps entier polytraumatisme"
+OPERATOR = Identity("alice", Role.OPERATOR)
 
 
 def test_replan_moves_late_work_to_a_reader_who_came_on_shift(
@@ -191,5 +194,36 @@ def test_retention_purges_pixels_after_the_report_and_keeps_metadata_and_audit(
             assert uow.outbox.backlog(T0).waiting == 1
             assert uow.outbox.backlog(T0).given_up == 0
             assert uow.outbox.purge_settled(T0 + timedelta(days=365)) == 0  # all gone already
+    finally:
+        rt.close()
+
+
+def test_the_replan_never_gives_a_study_back_to_the_reader_who_released_it(
+    migrated_url: str, tmp_path: Path
+) -> None:
+    h = timedelta(hours=1)
+    shifts = [Shift("r01", T0 - h, T0 + 9 * h), Shift("r05", T0 - h, T0 + 9 * h)]
+    rt = start_night(settings_for(migrated_url, tmp_path, replan_time_limit_s=1.0), shifts)
+    try:
+        uids = [receive(rt, tmp_path, "h02", T0, description=POLYTRAUMA) for _ in range(4)]
+        now = advance_to(rt, T0 + timedelta(minutes=2))
+        rt.dispatch.sweep(now)
+        reading = ReadingService(rt.uow, rt.dispatch.board)
+        if record(rt, uids[0]).assignee != "r05":  # the router's split varies with UIDs
+            OperatorService(rt.uow, rt.dispatch.board).assign(
+                uids[0], "r05", by=OPERATOR, reason="test set-up", now=now, origin="test"
+            )
+        given_back = [u for u in uids if record(rt, u).assignee == "r05"]
+        for uid in given_back:  # r05 hands back all of theirs: r01 now holds four
+            reading.release(uid, "r05", now, "conflict of interest")
+        assert {record(rt, u).assignee for u in uids} == {"r01"}
+        outcome = replan_queues(rt.dispatch, now, SOLVER)
+        assert outcome is not None
+        # The obvious plan (move work to the idle r05) may only use the others.
+        assert outcome.dropped == ()  # no move the store had to refuse
+        assert not set(given_back) & set(outcome.moved)
+        assert all(record(rt, u).assignee == "r01" for u in given_back)
+        assert set(outcome.moved.values()) <= {"r05"}
+        assert outcome.moved  # the others were moved: r05 is idle
     finally:
         rt.close()

@@ -12,9 +12,11 @@ from hypothesis import strategies as st
 from garde.dispatch.model import Priority, Radiologist, SlaPolicy, Study
 from garde.dispatch.optimizer import (
     CostWeights,
+    Move,
     ReaderCapacity,
     SolverSettings,
     greedy_plan,
+    judge,
     replan,
 )
 from garde.dispatch.optimizer.plan import build_instance, evaluate, sequences_from_plan
@@ -216,3 +218,29 @@ def test_pinned_study_stays_with_its_reader_and_counts_in_the_cost() -> None:
     assert result.unplaceable == ()
     assert result.plan == {"a": ("kid",), "b": ("chest",)}
     assert [(m.study_uid, m.to_radiologist) for m in result.moves] == [("chest", "b")]
+
+
+def test_a_study_is_never_moved_back_to_the_reader_who_released_it() -> None:
+    # "b" is free and "a" has two studies: moving "stroke" to "b" is the obvious gain,
+    # but "b" released it. Before, the solver proposed exactly that move, the store
+    # refused it and the run's better plan (if any) was lost until the next one.
+    readers = [reader("a", {"neuro", "body"}, free_in=20), reader("b", {"neuro"}, free_in=1)]
+    studies = [
+        study("poly", Priority.URGENT, 40, due_in=200, skills={"body"}),
+        study("stroke", Priority.STROKE, 6, due_in=8, skills={"neuro"}),
+    ]
+    shown = {"a": ["poly", "stroke"], "b": []}
+    barred = {"stroke": "b"}
+    result = replan(studies, readers, shown, NOW, POLICY, settings=FAST, barred=barred)
+    assert ("stroke", "a", "b") not in [
+        (m.study_uid, m.from_radiologist, m.to_radiologist) for m in result.moves
+    ]
+    assert result.plan["a"] == ("stroke", "poly")  # queue order
+    move = Move("stroke", "a", "b", 0)
+    verdict = judge(studies, readers, shown, NOW, POLICY, moves=[move], barred=barred)
+    assert verdict.dropped == ("stroke",)
+    assert verdict.moves == ()
+    # Claimed back by "b" (a deliberate act): it may stay with them.
+    back = {"a": ["poly"], "b": ["stroke"]}
+    kept = replan(studies, readers, back, NOW, POLICY, settings=FAST, barred=barred)
+    assert kept.plan["b"] == ("stroke",)
