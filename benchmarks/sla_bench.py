@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/sla_bench.py --quick    # 40 nights, well under 30 s
     .venv/bin/python benchmarks/sla_bench.py --scenario benchmarks/scenarios/regional_heavy.toml
     .venv/bin/python benchmarks/sla_bench.py --scenario benchmarks/scenarios/regional_evening_reader.toml
+    .venv/bin/python benchmarks/sla_bench.py --scenario benchmarks/scenarios/regional_fifth_reader.toml
 
 Prints JSON: ``sla.<policy>.<priority>.{within_sla_pct, mean_lateness_min, mean_min,
 p90_min, p99_min, wait_*}`` (times from arrival to the report; ``wait_*`` to the start
