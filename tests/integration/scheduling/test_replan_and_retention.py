@@ -208,13 +208,13 @@ def test_the_replan_never_gives_a_study_back_to_the_reader_who_released_it(
         uids = [receive(rt, tmp_path, "h02", T0, description=POLYTRAUMA) for _ in range(4)]
         now = advance_to(rt, T0 + timedelta(minutes=2))
         rt.dispatch.sweep(now)
+        operator = OperatorService(rt.uow, rt.dispatch.board)
+        given_back = uids[:2]
+        for uid, to in zip(uids, ("r05", "r05", "r01", "r01"), strict=True):
+            if record(rt, uid).assignee != to:  # the router's split varies with the UIDs
+                operator.assign(uid, to, by=OPERATOR, reason="set-up", now=now, origin="test")
         reading = ReadingService(rt.uow, rt.dispatch.board)
-        if record(rt, uids[0]).assignee != "r05":  # the router's split varies with UIDs
-            OperatorService(rt.uow, rt.dispatch.board).assign(
-                uids[0], "r05", by=OPERATOR, reason="test set-up", now=now, origin="test"
-            )
-        given_back = [u for u in uids if record(rt, u).assignee == "r05"]
-        for uid in given_back:  # r05 hands back all of theirs: r01 now holds four
+        for uid in given_back:  # r05 hands back both: r01 now holds four
             reading.release(uid, "r05", now, "conflict of interest")
         assert {record(rt, u).assignee for u in uids} == {"r01"}
         outcome = replan_queues(rt.dispatch, now, SOLVER)
