@@ -2,8 +2,9 @@
 
 from datetime import timedelta
 
+from garde.dispatch.board import Board
 from garde.dispatch.latebinding import Pull, next_for, next_pull, stroke_alert
-from garde.dispatch.model import Priority, SlaPolicy
+from garde.dispatch.model import Priority, SlaPolicy, Study
 from garde.dispatch.router import route
 from tests.unit.dispatch.dispatch_factories import at, board_with, rad, shift, study
 
@@ -143,3 +144,32 @@ def test_an_idle_reader_beats_a_faster_one_stuck_in_a_long_read():
     # made "fast" the soonest finish for a 5-minute stroke, which then waited behind it.
     stroke = study(priority=Priority.STROKE, minutes=5, arrived=40)
     assert route(stroke, board, POLICY, at(40)).radiologist_id == "idle"
+
+
+def _busy_colleague(left: float, priority: Priority) -> tuple[Board, Study]:
+    """a has read 60 minutes tonight and is free at 100; b, in a read that ends ``left``
+    minutes later, has ``priority`` work queued (10 minutes)."""
+    board = board_with(rad("a"), rad("b"))
+    done = study(minutes=60)
+    board.assign(done, "a", at(0))
+    board.start(done.uid, at(0))
+    board.finish(done.uid, at(60))
+    in_hand = study(minutes=100 + left - 90)
+    board.assign(in_hand, "b", at(90))
+    board.start(in_hand.uid, at(90))
+    queued = study(priority=priority, minutes=10, arrived=95)
+    board.assign(queued, "b", at(95))
+    return board, queued
+
+
+def test_a_reader_with_more_of_the_night_pulls_only_for_a_real_gain():
+    # a would finish it at 110 against b's 113: three minutes sooner, but a has read
+    # more of the night than b; taking it would send the night to whoever is fastest.
+    board, queued = _busy_colleague(3, Priority.URGENT)
+    assert next_pull("a", board, at(100)) is None
+    # Eight minutes sooner (b done at 118): worth the imbalance.
+    board, queued = _busy_colleague(8, Priority.URGENT)
+    assert next_pull("a", board, at(100)) == Pull(queued, "b")
+    # Stroke and emergency work: any minute sooner.
+    board, queued = _busy_colleague(3, Priority.EMERGENCY)
+    assert next_pull("a", board, at(100)) == Pull(queued, "b")

@@ -191,10 +191,10 @@ def test_garde_late_binding_takes_an_urgent_study_from_a_busy_colleague() -> Non
     a, b = _reader("a"), _reader("b")
     floor, policy = _floor(a, b), Garde()
     policy.reset(floor)
-    _reading(policy, floor, a, _case(8, Priority.URGENT, 5), 0.0)
+    _reading(policy, floor, a, _case(8, Priority.URGENT, 30), 0.0)
     long = _case(9, Priority.URGENT, 40)
     _reading(policy, floor, b, long, 0.0)
-    # a is busy for 5 minutes, b for 40: the router queues the next one with a...
+    # a is busy for 30 minutes, b for 40: the router queues the next one with a...
     urgent = _case(1, Priority.URGENT, 10, arrived=1.0)
     routine = _case(2, Priority.ROUTINE, 5, arrived=1.0)
     policy.on_arrival(floor, urgent, 1.0)
