@@ -240,7 +240,8 @@ class ReadingService:
         The candidates are one's own assigned studies, the pending studies nobody
         holds at hospitals one is credentialed for (with the skills), and late binding:
         a colleague's queued, unstarted study more urgent than one's own next, when one
-        would finish it sooner than they are predicted to (`latebinding.next_pull`).
+        would finish it sooner than they are predicted to (by five minutes when one has
+        read more of the night than they have: `latebinding.next_pull`).
         Most urgent first (priority, deadline, arrival). Each is taken with a
         conditional UPDATE; when another reader got it first, the next is tried. A
         colleague whose study is taken is told (``withdrawn``).
