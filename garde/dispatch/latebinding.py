@@ -9,11 +9,11 @@ when no eligible reader is free.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from garde.dispatch._time import read_ms, to_ms
+from garde.dispatch._time import from_ms, read_ms, to_ms
 from garde.dispatch.board import Code
 from garde.dispatch.model import Priority
 from garde.dispatch.router import SOONEST_FIRST
@@ -41,10 +41,33 @@ FAIR_PULL_MARGIN_MS = int(FAIR_PULL_MARGIN.total_seconds() * 1000)
 
 @dataclass(frozen=True, slots=True)
 class Pull:
-    """A study a free radiologist should read next, and whose queue it comes from."""
+    """A study a free radiologist should read next, and whose queue it comes from.
+
+    For a study taken from a colleague, why: when the reader would finish it, when its
+    holder was predicted to, and the margin the reader had to beat (`FAIR_PULL_MARGIN`
+    if they had read more of the night, else zero).
+    """
 
     study: Study
     from_radiologist_id: str  # equal to the reader for their own queue
+    # The why, not the what: two pulls of one study from one queue are the same pull.
+    finish_here: datetime | None = field(default=None, compare=False)
+    finish_there: datetime | None = field(default=None, compare=False)
+    margin: timedelta = field(default=timedelta(0), compare=False)
+
+    def explanation(self, radiologist_id: str, now: datetime) -> dict[str, object]:
+        """The stored record of a pull from a colleague (`garde explain` renders it)."""
+        return {
+            "kind": "late_binding",
+            "radiologist_id": radiologist_id,
+            "previous": self.from_radiologist_id,
+            "decided_at": now.isoformat(),
+            "priority": self.study.priority.value,
+            "rule": self.study.rule,
+            "finish_here": None if self.finish_here is None else self.finish_here.isoformat(),
+            "finish_there": None if self.finish_there is None else self.finish_there.isoformat(),
+            "margin_min": self.margin.total_seconds() / 60,
+        }
 
 
 def next_pull(radiologist_id: str, board: Board, now: datetime) -> Pull | None:
@@ -79,8 +102,15 @@ def next_pull(radiologist_id: str, board: Board, now: datetime) -> Pull | None:
         mine = free_ms + read_ms(study.reading_minutes, speed)
         theirs = to_ms(board.predicted_finish(study.uid, now))
         heavier = study.priority not in SOONEST_FIRST and done > board.night_minutes(other, now)
-        if mine < theirs - (FAIR_PULL_MARGIN_MS if heavier else 0):
-            return Pull(study, other)
+        margin = FAIR_PULL_MARGIN_MS if heavier else 0
+        if mine < theirs - margin:
+            return Pull(
+                study,
+                other,
+                finish_here=from_ms(mine),
+                finish_there=from_ms(theirs),
+                margin=timedelta(milliseconds=margin),
+            )
     if own_queue:
         return Pull(own_queue[0], radiologist_id)
     return None

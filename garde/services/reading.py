@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from garde.dispatch import lifecycle
 from garde.dispatch.errors import DispatchError
 from garde.dispatch.explanation import ExclusionReason
-from garde.dispatch.latebinding import next_pull
+from garde.dispatch.latebinding import Pull, next_pull
 from garde.dispatch.lifecycle import StudyEvent
 from garde.dispatch.model import Priority, Radiologist, SlaPolicy, StudyState
 from garde.dispatch.router import may_read, route
@@ -252,7 +252,8 @@ class ReadingService:
             claims = ClaimRepository(uow.session)
             # Once: the board may be loaded from the store; a pull gone stale meanwhile
             # fails its conditional move below like any candidate another reader took.
-            pulled = self._late_pull(uow, reader, now)
+            late = self._late_pull(uow, reader, now)
+            pulled, pull = late if late is not None else (None, None)
             for _round in range(self.max_attempts):
                 candidates = _candidates(uow, reader)
                 if pulled is not None:
@@ -269,7 +270,11 @@ class ReadingService:
                         at=now,
                         to_assignee=radiologist_id,
                         started=True,
-                        explanation=_claim_explanation(radiologist_id, record, now),
+                        explanation=(
+                            pull.explanation(radiologist_id, now)
+                            if pull is not None and record is pulled
+                            else _claim_explanation(radiologist_id, record, now)
+                        ),
                     ):
                         fallback = _as_fallback(reader, record)
                         uow.studies.set_fallback(record.study_uid, fallback)
@@ -291,8 +296,8 @@ class ReadingService:
 
     def _late_pull(
         self, uow: SqlUnitOfWork, reader: Radiologist, now: datetime
-    ) -> StudyRecord | None:
-        """A colleague's queued study the core says ``reader`` should take now, if any."""
+    ) -> tuple[StudyRecord, Pull] | None:
+        """A colleague's queued study the core says ``reader`` should take now, and why."""
         board = self.board if reader.id in self.board.ids and len(self.board) else None
         board = board or load_board(uow, now)
         pull = next_pull(reader.id, board, now)
@@ -307,7 +312,7 @@ class ReadingService:
             or uow.studies.releasers([record.study_uid]).get(record.study_uid) == reader.id
         ):
             return None  # the store moved on, or a rule the board does not know
-        return record
+        return record, pull
 
     def release(
         self,

@@ -9,6 +9,7 @@ import pytest
 from garde.dispatch.board import Board
 from garde.dispatch.model import Priority, StudyState
 from garde.services.reading import ReadingRefusedError, ReadingService, Refusal
+from garde.services.study_info import render_explanation
 from garde.services.webhook import WebhookNotifier
 from tests.integration.services.webhook_receiver import Receiver
 from tests.integration.worklist.conftest import T0, Region
@@ -110,8 +111,15 @@ def test_next_takes_a_colleagues_queued_study_it_would_read_sooner(region: Regio
     with region.uow() as uow:
         [event] = [e for e in uow.audit.for_study(stroke) if e.action == "next"]
         history = uow.studies.assignments(stroke)
+        record = uow.studies.get(stroke)
+    assert record is not None
     assert event.detail["from"] == "r2"
-    assert history[-1].explanation["previous"] == "r2"
+    why = history[-1].explanation
+    assert (why["kind"], why["previous"], why["margin_min"]) == ("late_binding", "r2", 0)
+    # r1 is free now; r2, busy with a 10-minute read, was predicted to finish it later.
+    assert why["finish_here"] < why["finish_there"]
+    text = render_explanation(record, history[-1])  # `garde explain`
+    assert "taken by r1 from r2" in text and "(late binding)" in text
 
 
 def test_next_leaves_a_colleague_the_study_they_read_as_soon(region: Region) -> None:

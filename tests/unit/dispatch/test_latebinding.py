@@ -169,7 +169,12 @@ def test_a_reader_with_more_of_the_night_pulls_only_for_a_real_gain():
     assert next_pull("a", board, at(100)) is None
     # Eight minutes sooner (b done at 118): worth the imbalance.
     board, queued = _busy_colleague(8, Priority.URGENT)
-    assert next_pull("a", board, at(100)) == Pull(queued, "b")
+    pull = next_pull("a", board, at(100))
+    assert pull == Pull(queued, "b")
+    assert (pull.finish_here, pull.finish_there) == (at(110), at(118))
+    assert pull.margin == timedelta(minutes=5)
     # Stroke and emergency work: any minute sooner.
     board, queued = _busy_colleague(3, Priority.EMERGENCY)
-    assert next_pull("a", board, at(100)) == Pull(queued, "b")
+    pull = next_pull("a", board, at(100))
+    assert pull == Pull(queued, "b")
+    assert pull.margin == timedelta(0)
