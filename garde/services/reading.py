@@ -20,9 +20,16 @@ from garde.dispatch.errors import DispatchError
 from garde.dispatch.explanation import ExclusionReason
 from garde.dispatch.latebinding import Pull, next_pull
 from garde.dispatch.lifecycle import StudyEvent
-from garde.dispatch.model import Priority, Radiologist, SlaPolicy, StudyState
+from garde.dispatch.model import Radiologist, SlaPolicy, StudyState
 from garde.dispatch.router import may_read, route
 from garde.services.dispatcher import notify_assigned
+from garde.services.reading_candidates import (
+    as_fallback,
+    claim_explanation,
+    priority_value,
+    reading_candidates,
+    urgency,
+)
 from garde.services.snapshot import load_board, study_of
 from garde.store.enums import AssignedBy
 from garde.store.repositories.claim import ClaimRepository
@@ -189,9 +196,9 @@ class ReadingService:
                 to_state=state,
                 at=now,
                 to_assignee=radiologist_id,
-                explanation=_claim_explanation(radiologist_id, record, now),
+                explanation=claim_explanation(radiologist_id, record, now),
             )
-            fallback = _as_fallback(reader, record)
+            fallback = as_fallback(reader, record)
             uow.studies.set_fallback(study_uid, fallback)
             return _Outcome(
                 uow.studies.get(study_uid),
@@ -255,10 +262,10 @@ class ReadingService:
             late = self._late_pull(uow, reader, now)
             pulled, pull = late if late is not None else (None, None)
             for _round in range(self.max_attempts):
-                candidates = _candidates(uow, reader)
+                candidates = reading_candidates(uow, reader)
                 if pulled is not None:
                     others = [c for c in candidates if c.study_uid != pulled.study_uid]
-                    candidates = sorted([*others, pulled], key=_urgency)
+                    candidates = sorted([*others, pulled], key=urgency)
                 if not candidates:
                     break
                 for record in candidates:
@@ -273,16 +280,16 @@ class ReadingService:
                         explanation=(
                             pull.explanation(radiologist_id, now)
                             if pull is not None and record is pulled
-                            else _claim_explanation(radiologist_id, record, now)
+                            else claim_explanation(radiologist_id, record, now)
                         ),
                     ):
-                        fallback = _as_fallback(reader, record)
+                        fallback = as_fallback(reader, record)
                         uow.studies.set_fallback(record.study_uid, fallback)
                         taken = record.assignee != radiologist_id
                         return _Outcome(
                             uow.studies.get(record.study_uid),
                             record.study_uid,
-                            {"from": record.assignee, "priority": _value(record.priority)},
+                            {"from": record.assignee, "priority": priority_value(record.priority)},
                             lambda r=record: self._board_next(r, radiologist_id, now),  # type: ignore[misc]
                             moved_to=(record, radiologist_id, fallback) if taken else None,
                             taken=taken and record.assignee is not None,
@@ -570,56 +577,5 @@ class ReadingService:
         self._board_start(record.study_uid, radiologist_id, now)
 
 
-def _candidates(uow: SqlUnitOfWork, reader: Radiologist) -> list[StudyRecord]:
-    """What ``reader`` may take next, most urgent first (not what they released): the
-    same permission rule as `start` (`may_read`), so `next` never takes what `start`
-    would refuse, nor refuses what the router assigned."""
-
-    def allowed(r: StudyRecord) -> bool:
-        return may_read(reader, r.site_id, r.skills, flagged=r.fallback) is None
-
-    own = [
-        r
-        for r in uow.studies.by_state(StudyState.ASSIGNED)
-        if r.assignee == reader.id and allowed(r)
-    ]
-    pending = [
-        r
-        for r in uow.studies.by_state(StudyState.PENDING)
-        if r.assignee is None and r.priority is not None and allowed(r)
-    ]
-    released = uow.studies.releasers(r.study_uid for r in pending)
-    free = [r for r in pending if released.get(r.study_uid) != reader.id]
-    return sorted([*own, *free], key=_urgency)
-
-
-def _as_fallback(reader: Radiologist, record: StudyRecord) -> bool:
-    """Whether ``reader`` holds ``record`` as the fallback pool (flagged, lacking a
-    skill) rather than as an eligible reader (the flag follows who holds it)."""
-    return record.fallback and may_read(reader, record.site_id, record.skills) is not None
-
-
-def _urgency(record: StudyRecord) -> tuple[int, str, str, str]:
-    rank = record.priority.rank if record.priority is not None else len(Priority)
-    deadline = record.deadline.isoformat() if record.deadline else "9999"
-    return (rank, deadline, record.first_received_at.isoformat(), record.study_uid)
-
-
 def _minutes(delta: timedelta) -> float:
     return round(delta.total_seconds() / 60, 1)
-
-
-def _value(priority: Priority | None) -> str | None:
-    return None if priority is None else priority.value
-
-
-def _claim_explanation(radiologist_id: str, record: StudyRecord, now: datetime) -> dict[str, Any]:
-    """Why a reader holds a study they took themselves."""
-    return {
-        "kind": "claim",
-        "radiologist_id": radiologist_id,
-        "previous": record.assignee,
-        "decided_at": now.isoformat(),
-        "priority": _value(record.priority),
-        "rule": record.triage_rule,
-    }

@@ -1,0 +1,72 @@
+"""What a radiologist may take next, and the record of why they took it.
+
+The candidate list of `ReadingService.next` (own assigned studies and the pending ones
+nobody holds, under the one permission rule `router.may_read`), its urgency order, and
+the explanation stored when a reader takes a study themselves.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from garde.dispatch.model import Priority, Radiologist, StudyState
+from garde.dispatch.router import may_read
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from garde.store.records import StudyRecord
+    from garde.store.uow import SqlUnitOfWork
+
+
+def reading_candidates(uow: SqlUnitOfWork, reader: Radiologist) -> list[StudyRecord]:
+    """What ``reader`` may take next, most urgent first (not what they released): the
+    same permission rule as `start` (`may_read`), so `next` never takes what `start`
+    would refuse, nor refuses what the router assigned."""
+
+    def allowed(r: StudyRecord) -> bool:
+        return may_read(reader, r.site_id, r.skills, flagged=r.fallback) is None
+
+    own = [
+        r
+        for r in uow.studies.by_state(StudyState.ASSIGNED)
+        if r.assignee == reader.id and allowed(r)
+    ]
+    pending = [
+        r
+        for r in uow.studies.by_state(StudyState.PENDING)
+        if r.assignee is None and r.priority is not None and allowed(r)
+    ]
+    released = uow.studies.releasers(r.study_uid for r in pending)
+    free = [r for r in pending if released.get(r.study_uid) != reader.id]
+    return sorted([*own, *free], key=urgency)
+
+
+def as_fallback(reader: Radiologist, record: StudyRecord) -> bool:
+    """Whether ``reader`` holds ``record`` as the fallback pool (flagged, lacking a
+    skill) rather than as an eligible reader (the flag follows who holds it)."""
+    return record.fallback and may_read(reader, record.site_id, record.skills) is not None
+
+
+def urgency(record: StudyRecord) -> tuple[int, str, str, str]:
+    """Sort key, most urgent first: priority, deadline, arrival, UID (the board's order)."""
+    rank = record.priority.rank if record.priority is not None else len(Priority)
+    deadline = record.deadline.isoformat() if record.deadline else "9999"
+    return (rank, deadline, record.first_received_at.isoformat(), record.study_uid)
+
+
+def priority_value(priority: Priority | None) -> str | None:
+    """The priority as stored in audit details (None before triage)."""
+    return None if priority is None else priority.value
+
+
+def claim_explanation(radiologist_id: str, record: StudyRecord, now: datetime) -> dict[str, Any]:
+    """Why a reader holds a study they took themselves."""
+    return {
+        "kind": "claim",
+        "radiologist_id": radiologist_id,
+        "previous": record.assignee,
+        "decided_at": now.isoformat(),
+        "priority": priority_value(record.priority),
+        "rule": record.triage_rule,
+    }
