@@ -69,9 +69,9 @@ _REPLAN_TEXT = {
 }
 
 
-class PlanTerms(NamedTuple):
-    """A whole plan's cost by term, in the re-planner's integer units
-    (`garde.dispatch.optimizer.plan`)."""
+class PlanCost(NamedTuple):
+    """A whole plan's cost by term, in the re-planner's integer units: what
+    `garde.dispatch.optimizer.plan.evaluate` returns and a re-plan explanation keeps."""
 
     lateness: int
     overrun: int
@@ -80,7 +80,7 @@ class PlanTerms(NamedTuple):
 
     @property
     def total(self) -> int:
-        """The objective."""
+        """The objective the optimizer minimises."""
         return self.lateness + self.overrun + self.imbalance + self.moves
 
 
@@ -93,8 +93,8 @@ class PlanChange:
     """
 
     from_radiologist: str
-    before: PlanTerms
-    after: PlanTerms
+    before: PlanCost
+    after: PlanCost
     moved: int
     reasons: tuple[ReplanReason, ...]
 
@@ -117,8 +117,8 @@ class PlanChange:
         after = cast("dict[str, int]", data["after"])
         return cls(
             from_radiologist=str(data["from"]),
-            before=PlanTerms(**{k: int(v) for k, v in before.items()}),
-            after=PlanTerms(**{k: int(v) for k, v in after.items()}),
+            before=PlanCost(**{k: int(v) for k, v in before.items()}),
+            after=PlanCost(**{k: int(v) for k, v in after.items()}),
             moved=int(cast("int", data["moved"])),
             reasons=tuple(ReplanReason(str(r)) for r in cast("list[object]", data["reasons"])),
         )
@@ -133,7 +133,7 @@ class PlanChange:
             "  "
             + ", ".join(
                 f"{name} {getattr(self.before, name):,} -> {getattr(self.after, name):,}"
-                for name in PlanTerms._fields
+                for name in PlanCost._fields
             ),
             "reason: " + (", ".join(_REPLAN_TEXT[r] for r in self.reasons) or "lower plan cost"),
         ]

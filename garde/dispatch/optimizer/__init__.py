@@ -1,5 +1,6 @@
 """CP-SAT re-planning of the unstarted queue (see `cpsat.replan`)."""
 
+from garde.dispatch.explanation import PlanCost
 from garde.dispatch.optimizer.cpsat import (
     Move,
     ReplanResult,
@@ -7,7 +8,7 @@ from garde.dispatch.optimizer.cpsat import (
     greedy_plan,
     replan,
 )
-from garde.dispatch.optimizer.plan import CostWeights, PlanCost, ReaderCapacity
+from garde.dispatch.optimizer.plan import CostWeights, ReaderCapacity
 from garde.dispatch.optimizer.snapshot import Snapshot, board_snapshot, reader_capacity
 from garde.dispatch.optimizer.verdict import Verdict, judge
 

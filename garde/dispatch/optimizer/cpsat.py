@@ -25,7 +25,6 @@ from ortools.sat.python import cp_model
 from garde.dispatch.optimizer.plan import (
     CostWeights,
     Instance,
-    PlanCost,
     ReaderCapacity,
     Sequences,
     build_instance,
@@ -40,6 +39,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from datetime import datetime
 
+    from garde.dispatch.explanation import PlanCost
     from garde.dispatch.model import SlaPolicy, Study
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from garde.dispatch.board import queue_key
+from garde.dispatch.explanation import PlanCost
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -90,21 +91,6 @@ class CostWeights:
         for name in ("lateness_scale", "overrun_weight", "imbalance_weight", "move_penalty"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")
-
-
-@dataclass(frozen=True, slots=True)
-class PlanCost:
-    """A plan's cost, by term, in integer units."""
-
-    lateness: int
-    overrun: int
-    imbalance: int
-    moves: int
-
-    @property
-    def total(self) -> int:
-        """The objective the optimizer minimises."""
-        return self.lateness + self.overrun + self.imbalance + self.moves
 
 
 @dataclass(frozen=True, slots=True)

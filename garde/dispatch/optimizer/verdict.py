@@ -20,13 +20,12 @@ from garde.dispatch.explanation import (
     ExclusionReason,
     Explanation,
     PlanChange,
-    PlanTerms,
+    PlanCost,
     ReplanReason,
 )
 from garde.dispatch.optimizer.plan import (
     CostWeights,
     Instance,
-    PlanCost,
     ReaderCapacity,
     Sequences,
     build_instance,
@@ -142,10 +141,6 @@ def judge(
     )
 
 
-def _terms(cost: PlanCost) -> PlanTerms:
-    return PlanTerms(cost.lateness, cost.overrun, cost.imbalance, cost.moves)
-
-
 def _reasons(before: PlanCost, after: PlanCost) -> tuple[ReplanReason, ...]:
     found = []
     if after.lateness < before.lateness:
@@ -226,8 +221,8 @@ class _Change:
             ranking=RANKING,
             replan=PlanChange(
                 from_radiologist=old.radiologist_id,
-                before=_terms(self.before_cost),
-                after=_terms(self.after_cost),
+                before=self.before_cost,
+                after=self.after_cost,
                 moved=self.moved,
                 reasons=_reasons(self.before_cost, self.after_cost),
             ),
