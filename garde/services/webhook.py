@@ -146,27 +146,35 @@ class WebhookNotifier:
     def flush(self, timeout: float) -> bool:
         """Wait up to ``timeout`` s until every notification is in the store and, when
         delivering, posted or given up; True if so."""
+        return self._wait(timeout, self._settled)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Deliver what is due (up to ``timeout`` s), keep the rest in the store, stop.
+
+        Notifications waiting for a retry later are not waited for: with the receiver
+        down, a stop would otherwise always take the whole ``timeout``.
+        """
+        if self._stopping.is_set():
+            return
+        self._wait(timeout, self._nothing_due)
+        self._stopping.set()
+        self._wake.set()
+        self._thread.join(timeout=max(1.0, self.timeout_s + 1.0))
+        if not self._thread.is_alive():  # else it still saves them itself: never twice
+            self._save_incoming()  # anything notified while stopping
+        left = self._count_pending()
+        if left > 0 and self._delivering.is_set():
+            logger.warning("webhook: %d notifications kept in the outbox for the next start", left)
+
+    def _wait(self, timeout: float, done: Callable[[], bool]) -> bool:
         deadline = time.monotonic() + timeout
         while True:
             self._wake.set()
-            if self._settled():
+            if done():
                 return True
             if time.monotonic() >= deadline:
                 return False
             time.sleep(0.02)
-
-    def close(self, timeout: float = 5.0) -> None:
-        """Deliver what is due (up to ``timeout`` s), keep the rest in the store, stop."""
-        if self._stopping.is_set():
-            return
-        self.flush(timeout)
-        self._stopping.set()
-        self._wake.set()
-        self._thread.join(timeout=max(1.0, self.timeout_s + 1.0))
-        self._save_incoming()  # anything notified while stopping
-        left = self._count_pending()
-        if left and self._delivering.is_set():
-            logger.warning("webhook: %d notifications kept in the outbox for the next start", left)
 
     # -- the thread ---------------------------------------------------------------------
     def _run(self) -> None:
@@ -275,13 +283,28 @@ class WebhookNotifier:
         return None if 200 <= status < 300 else f"HTTP {status}"
 
     # -- helpers ------------------------------------------------------------------------
-    def _settled(self) -> bool:
+    def _saved(self) -> bool:
         with self._moving:
-            if not self._incoming.empty() or self._unsaved:
-                return False
+            return self._incoming.empty() and not self._unsaved
+
+    def _settled(self) -> bool:
+        """Everything kept and, when delivering, posted or given up."""
+        if not self._saved():
+            return False
+        return not self._delivering.is_set() or self._count_pending() == 0
+
+    def _nothing_due(self) -> bool:
+        """Everything kept and, when delivering, nothing due now (retries may wait)."""
+        if not self._saved():
+            return False
         if not self._delivering.is_set():
             return True
-        return self._count_pending() == 0
+        try:
+            with self._uow_factory() as uow:
+                return uow.outbox.due_count(_now()) == 0
+        except Exception:
+            logger.exception("webhook: could not read the outbox")
+            return True  # nothing more this process can do before it stops
 
     def _count_pending(self) -> int:
         try:

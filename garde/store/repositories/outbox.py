@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, update
 
 from garde.store.models import WebhookOutboxRow
 
@@ -135,10 +135,27 @@ class OutboxRepository:
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 
+    def due_count(self, now: datetime) -> int:
+        """Pending notifications whose attempt is due at ``now``, leased or not (one
+        being posted counts until it is settled)."""
+        query = (
+            select(func.count())
+            .select_from(WebhookOutboxRow)
+            .where(_open(), WebhookOutboxRow.next_attempt_at <= now)
+        )
+        return int(self._session.scalar(query) or 0)
+
     def next_due(self) -> datetime | None:
-        """When the earliest pending notification is due (leased ones included)."""
-        query = select(func.min(WebhookOutboxRow.next_attempt_at)).where(_open())
-        return self._session.scalar(query)
+        """When the earliest pending notification may be leased: its next attempt, or
+        the end of its lease if another process holds it longer (a row leased by a
+        process that died is due when its lease runs out, not at once)."""
+        lease = WebhookOutboxRow.leased_until
+        due = case(
+            (lease > WebhookOutboxRow.next_attempt_at, lease),
+            else_=WebhookOutboxRow.next_attempt_at,
+        )
+        found: datetime | None = self._session.scalar(select(func.min(due)).where(_open()))
+        return found
 
 
 def _open() -> ColumnElement[bool]:

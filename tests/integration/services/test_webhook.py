@@ -8,6 +8,7 @@ delivering process; CLI processes only keep them; two servers never post one twi
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -157,3 +158,50 @@ def test_two_delivering_processes_never_post_one_notification_twice(
 def test_a_bad_url_is_refused(uow_factory: UowFactory) -> None:
     with pytest.raises(ValueError, match="http:// or https://"):
         WebhookNotifier("ftp://example.invalid/", uow_factory)
+
+
+def test_a_notification_leased_by_a_dead_process_waits_for_its_lease_without_spinning(
+    uow_factory: UowFactory,
+) -> None:
+    # A server died holding a lease on one notification: the next server posts it when
+    # the lease runs out. Before, next_due said "due now" for the leased row and the
+    # delivery thread looped on the store until then (thousands of queries a second).
+    now = datetime.now(tz=UTC)
+    with uow_factory() as uow:
+        uow.outbox.add("assigned", '{"kind": "assigned", "payload": {"n": 1}}', now)
+        [leased] = uow.outbox.lease_due(now, now + timedelta(seconds=1.5), 10)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.outbox.next_due() == now + timedelta(seconds=1.5)
+    opened = 0
+
+    def counting() -> SqlUnitOfWork:
+        nonlocal opened
+        opened += 1
+        return uow_factory()
+
+    with Receiver() as receiver:
+        server = delivering(receiver.url, counting)
+        time.sleep(1.0)  # within the dead process's lease
+        during_lease = opened
+        assert server.flush(10)
+        server.close()
+    assert during_lease < 20  # a few idle rounds, not a busy loop
+    assert [b["payload"]["n"] for b in receiver.accepted] == [1]
+    assert receiver.keys == [str(leased.id)]
+
+
+def test_a_stop_does_not_wait_for_a_retry_that_is_not_due(uow_factory: UowFactory) -> None:
+    # The receiver is down and the next try is a minute away: a stop keeps the
+    # notification for the next start at once rather than waiting out its timeout.
+    url = f"http://127.0.0.1:{free_port()}/nobody"
+    notifier = delivering(url, uow_factory, attempts=5, backoff_s=60, timeout_s=1)
+    notifier.notify("assigned", {"study_uid": "1.2.3"})
+    deadline = time.monotonic() + 10
+    while not any(r.attempts for r in outbox(uow_factory)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    began = time.monotonic()
+    notifier.close(timeout=60)
+    assert time.monotonic() - began < 30  # before: the whole 60 s
+    [kept] = outbox(uow_factory)
+    assert (kept.attempts, kept.delivered_at, kept.dropped_at) == (1, None, None)
