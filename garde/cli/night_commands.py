@@ -45,6 +45,11 @@ def demo(ctx: click.Context, data_dir: Path, seed: int, hours: float | None) -> 
     settings = state(ctx).settings()
     start = demo_night_start(datetime.now(tz=UTC))
     arrivals = demo_arrivals(settings, start, seed, hours)
+    if not arrivals:
+        raise click.UsageError(
+            f"no study arrives in the first {hours:g} hours of the night with seed {seed}; "
+            "give more --hours or another --seed"
+        )
     slices = sorted({f"{a.study.modality} {a.study.slices}" for a in arrivals})
     click.echo(
         f"Demo night from {start.astimezone(_PARIS):%Y-%m-%d %H:%M} Paris time: "

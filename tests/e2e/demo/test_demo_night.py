@@ -88,3 +88,19 @@ def _check_worklists(stdout: str, data: Path) -> None:
         study = data / "previews" / row.group(5)
         assert (study / "index.html").is_file(), row.group(0)
         assert list(study.glob("*.jpg")), row.group(0)
+
+
+def test_a_window_with_no_arrival_says_so(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "GARDE_CONFIG"}
+    args = ["--seed", "10", "--hours", "0.25", "--data-dir", str(tmp_path / "demo")]
+    result = subprocess.run(
+        [sys.executable, "-m", "garde", "-qq", "demo", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr  # a usage error, not a crash
+    assert "Traceback" not in result.stderr
+    assert "no study arrives in the first 0.25 hours" in result.stderr
