@@ -271,6 +271,13 @@ class GatewayWorkers:
             self._procs[slot] = proc
             self._pipes[slot] = ours
             self._started_at[slot] = time.monotonic()
+            if self._sites is not args.sites:
+                # A reload came between reading the sites above and registering this
+                # pipe: `update_sites` did not see it, so it gets them here.
+                try:
+                    ours.send(_Sites(self._sites))
+                except OSError:  # it died at once: the next restart reads them
+                    logger.warning("gateway worker %d did not take the new sites", slot)
             self._changed.notify_all()
 
     def _wait_ready(self, slots: set[int]) -> None:

@@ -14,6 +14,7 @@ from pydicom import dcmread
 
 from garde.bootstrap import Runtime, sql_instance_index
 from garde.config.model import GatewaySettings, Settings, TlsSettings
+from garde.dicom_gateway import workers as workers_module
 from garde.dicom_gateway.scp import Gateway
 from garde.dicom_gateway.workers import GatewayWorkers, worker_count
 from garde.dispatch.model import Site
@@ -182,3 +183,46 @@ def test_runtime_builds_workers_only_with_the_system_clock(
     assert isinstance(
         Runtime(single, SystemClock(), engine, session_factory).build_gateway(), Gateway
     )
+
+
+def test_a_reload_while_a_worker_is_being_spawned_reaches_it(tmp_path, monkeypatch):
+    # The reload lands after the spawn read the old sites and before it registered the
+    # new worker's pipe: update_sites cannot reach that worker, so the spawn must.
+    gateway: GatewayWorkers | None = None
+    reloaded = (*SITES[1:], Site("ouest", "CH Ouest", frozenset({"OUEST_CT"})))
+    real = workers_module._CONTEXT
+
+    class Context:
+        Pipe = staticmethod(real.Pipe)
+
+        @staticmethod
+        def Process(*args, **kwargs):  # multiprocessing's name
+            return ReloadAfterStart(real.Process(*args, **kwargs))
+
+    class ReloadAfterStart:
+        def __init__(self, proc) -> None:
+            self.proc = proc
+
+        def start(self) -> None:
+            self.proc.start()
+            if gateway is not None and self.proc.name.endswith("-0"):
+                gateway.update_sites(reloaded)
+
+        def __getattr__(self, name: str):
+            return getattr(self.proc, name)
+
+    monkeypatch.setattr(workers_module, "_CONTEXT", Context)
+    settings = GatewaySettings(port=0, storage_dir=tmp_path / "storage", acse_timeout_s=5.0)
+    gateway = GatewayWorkers(
+        settings,
+        SITES,
+        functools.partial(sql_instance_index, f"sqlite:///{tmp_path / 'unused.sqlite'}"),
+        patient_key_secret=SECRET,
+        workers=2,
+    )
+    gateway.start()
+    try:
+        assert _until(lambda: _answers(gateway.port, "NORD_CT", times=12) == {False})
+        assert _answers(gateway.port, "OUEST_CT", times=12) == {True}
+    finally:
+        gateway.stop(timeout=5)
