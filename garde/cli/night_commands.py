@@ -6,17 +6,16 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 import click
 
 from garde.cli._common import echo_table, state
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from garde.config.model import Settings
     from garde.services.demo import DemoReport, WorklistPeak
-
-_PARIS = ZoneInfo("Europe/Paris")  # the demo region's time, in which the night is told
 
 
 @click.command()
@@ -40,7 +39,12 @@ def demo(ctx: click.Context, data_dir: Path, seed: int, hours: float | None) -> 
 
     Example: garde demo --seed 7
     """
-    from garde.services.demo import demo_arrivals, demo_night_start, run_demo  # noqa: PLC0415
+    from garde.services.demo import (  # noqa: PLC0415 - heavy: only for this command
+        DEMO_ZONE,
+        demo_arrivals,
+        demo_night_start,
+        run_demo,
+    )
 
     settings = state(ctx).settings()
     start = demo_night_start(datetime.now(tz=UTC))
@@ -52,7 +56,7 @@ def demo(ctx: click.Context, data_dir: Path, seed: int, hours: float | None) -> 
         )
     slices = sorted({f"{a.study.modality} {a.study.slices}" for a in arrivals})
     click.echo(
-        f"Demo night from {start.astimezone(_PARIS):%Y-%m-%d %H:%M} Paris time: "
+        f"Demo night from {start.astimezone(DEMO_ZONE):%Y-%m-%d %H:%M} Paris time: "
         f"{len(arrivals)} studies from {len(settings.sites)} hospitals, "
         f"{len(settings.radiologists)} radiologists, in simulated time.\n"
         f"Synthetic studies are small: one series of {arrivals[0].study.size} px images "
@@ -69,7 +73,7 @@ def demo(ctx: click.Context, data_dir: Path, seed: int, hours: float | None) -> 
         )
     _echo_summary(report)
     if report.peak is not None:
-        _echo_peak(report.peak, settings, report)
+        _echo_peak(report.peak, settings, report, DEMO_ZONE)
 
 
 def _echo_summary(report: DemoReport) -> None:
@@ -101,11 +105,11 @@ def _echo_summary(report: DemoReport) -> None:
         click.echo(f"SLA curves: {report.chart}")
 
 
-def _echo_peak(peak: WorklistPeak, settings: Settings, report: DemoReport) -> None:
+def _echo_peak(peak: WorklistPeak, settings: Settings, report: DemoReport, zone: ZoneInfo) -> None:
     """Each on-shift radiologist's worklist at the evening's busiest minute."""
     previews = report.data_dir / "previews"
     click.echo(
-        f"\nWorklists at the evening peak, {peak.at.astimezone(_PARIS):%H:%M} Paris time: "
+        f"\nWorklists at the evening peak, {peak.at.astimezone(zone):%H:%M} Paris time: "
         f"{peak.open_studies} studies queued or being read (deadlines in Paris time).\n"
         f"Previews of a study: {previews}/<STUDY UID>/index.html (its page), with a "
         "thumbnail, key image and montage per series beside it."
@@ -124,7 +128,7 @@ def _echo_peak(peak: WorklistPeak, settings: Settings, report: DemoReport) -> No
                     f"  {row.priority or '-'}",
                     row.state.value,
                     row.site_name,
-                    f"{row.deadline.astimezone(_PARIS):%H:%M}" if row.deadline else "-",
+                    f"{row.deadline.astimezone(zone):%H:%M}" if row.deadline else "-",
                     row.study_uid if row.preview_path else f"{row.study_uid} (no preview yet)",
                 ]
                 for row in rows

@@ -117,10 +117,13 @@ class _Night:
     peak: WorklistPeak | None = None
 
 
+DEMO_ZONE = ZoneInfo("Europe/Paris")
+"""The demo region's time, in which its night starts and is told."""
+
+
 def demo_night_start(today: datetime) -> datetime:
     """18:00 Paris time on the day of ``today`` (UTC)."""
-    paris = ZoneInfo("Europe/Paris")
-    local = today.astimezone(paris).replace(
+    local = today.astimezone(DEMO_ZONE).replace(
         hour=NIGHT_START_LOCAL[0], minute=NIGHT_START_LOCAL[1], second=0, microsecond=0
     )
     return local.astimezone(UTC)

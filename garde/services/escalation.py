@@ -8,9 +8,10 @@ highest tier reached is stored with the study, so a restart resumes where it was
 2. **reassign**: a queued study moves to the next best eligible radiologist if one would
    finish it sooner than its current reader is predicted to;
 3. **supervisor** (at breach): a queued study moves to a supervisor on shift, else to
-   the fallback pool on shift; if its reader has gone off shift, else to whoever the
-   coverage rule of `DispatchService.broaden` gives it to (an eligible reader on shift,
-   the fallback pool off shift); the supervisors are notified either way.
+   the fallback pool on shift. If its reader has gone off shift and neither is there,
+   it goes where the coverage rule of `DispatchService.broaden` sends it (an eligible
+   reader on shift, else the fallback pool off shift). The supervisors are notified
+   either way.
 
 A study being read stays with its reader at every tier (only notified). A study nobody
 holds (uncovered site, nobody eligible) is routed to whoever may take it, the fallback

@@ -263,9 +263,8 @@ class ReadingService:
             pulled, pull = late if late is not None else (None, None)
             for _round in range(self.max_attempts):
                 candidates = reading_candidates(uow, reader)
-                if pulled is not None:
-                    others = [c for c in candidates if c.study_uid != pulled.study_uid]
-                    candidates = sorted([*others, pulled], key=urgency)
+                if pulled is not None:  # a colleague's: never among one's own candidates
+                    candidates = sorted([*candidates, pulled], key=urgency)
                 if not candidates:
                     break
                 for record in candidates:

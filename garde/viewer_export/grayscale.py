@@ -238,11 +238,6 @@ def apply_table(table: NDArray[np.uint8], stored: NDArray[np.integer]) -> NDArra
     return table.take(words)
 
 
-def box_reducible(pixel: PixelFormat, stored: NDArray[np.integer]) -> bool:
-    """True when averaging raw words equals averaging stored values (no junk high bits)."""
-    return words_are_values(pixel, stored)
-
-
 def words_are_values(pixel: PixelFormat, stored: NDArray[np.generic]) -> bool:
     """True when the decoded integer words are the stored values (no junk high bits).
 

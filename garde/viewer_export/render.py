@@ -101,7 +101,7 @@ class SeriesRenderer:
         if table is None:
             return grayscale.evaluate(chain, stored.astype(np.float64))
         words: NDArray[np.integer] = stored  # type: ignore[assignment]
-        if shrink > 1 and grayscale.box_reducible(chain.pixel, words):
+        if shrink > 1 and grayscale.words_are_values(chain.pixel, words):
             words = grayscale.box_reduce(words, shrink, bits_stored=chain.pixel.bits_stored)
         return grayscale.apply_table(table, words)
 
