@@ -190,6 +190,7 @@ class ReadingService:
             gain: dict[str, Any] = {}
             if record.assignee is not None:
                 gain = self._check_takeover(uow, reader, record, now)
+            fallback = as_fallback(reader, record)
             self._move(
                 uow,
                 record,
@@ -197,9 +198,8 @@ class ReadingService:
                 at=now,
                 to_assignee=radiologist_id,
                 explanation=claim_explanation(radiologist_id, record, now),
+                fallback=fallback,
             )
-            fallback = as_fallback(reader, record)
-            uow.studies.set_fallback(study_uid, fallback)
             return _Outcome(
                 uow.studies.get(study_uid),
                 study_uid,
@@ -281,9 +281,8 @@ class ReadingService:
                             if pull is not None and record is pulled
                             else claim_explanation(radiologist_id, record, now)
                         ),
+                        fallback=(fallback := as_fallback(reader, record)),
                     ):
-                        fallback = as_fallback(reader, record)
-                        uow.studies.set_fallback(record.study_uid, fallback)
                         taken = record.assignee != radiologist_id
                         return _Outcome(
                             uow.studies.get(record.study_uid),
@@ -362,11 +361,11 @@ class ReadingService:
                 to_assignee=chosen,
                 by=AssignedBy.ROUTER,
                 explanation=explanation,
+                fallback=fallback,
+                # Remembered so that no later re-route (coverage, handover, escalation,
+                # re-plan) gives it straight back.
+                released_by=radiologist_id,
             )
-            # Remembered so that no later re-route (coverage, handover, escalation,
-            # re-plan) gives it straight back.
-            uow.studies.mark_released(study_uid, radiologist_id)
-            uow.studies.set_fallback(study_uid, fallback)
 
             def after() -> None:
                 if live and study is not None and chosen is not None:

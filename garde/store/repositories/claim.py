@@ -48,6 +48,8 @@ class ClaimRepository:
         report_ref: str | None = None,
         by: AssignedBy | str = AssignedBy.OPERATOR,
         explanation: Mapping[str, Any] | None = None,
+        fallback: bool | None = None,
+        released_by: str | None = None,
     ) -> bool:
         """Move the study if, and only if, it is still in ``expect_state`` with ``expect_assignee``.
 
@@ -66,6 +68,11 @@ class ClaimRepository:
             the assignment history with ``by`` and ``explanation``.
         started, done, report_ref
             Stamp ``started_at`` / ``done_at`` and the report reference.
+        fallback
+            Whether the new holder reads it as the fallback pool (flag set on the study
+            and kept in the assignment history); None: unchanged.
+        released_by
+            Who gave it back (the router's later moves never return it to them).
 
         Returns
         -------
@@ -84,6 +91,10 @@ class ClaimRepository:
         if done:
             values["done_at"] = at
             values["report_ref"] = report_ref
+        if fallback is not None:
+            values["fallback"] = fallback
+        if released_by is not None:
+            values["released_by"] = released_by
         who = (
             StudyRow.assignee.is_(None)
             if expect_assignee is None
@@ -106,7 +117,7 @@ class ClaimRepository:
                     radiologist_id=to_assignee,
                     at=at,
                     by=AssignedBy(by),
-                    fallback=False,
+                    fallback=bool(fallback),
                     explanation=dict(explanation or {}),
                 )
             )

@@ -175,7 +175,7 @@ class StudyRepository:
         )
 
     def releasers(self, study_uids: Iterable[str]) -> dict[str, str]:
-        """Who last released each of these studies (`mark_released`); studies nobody
+        """Who last released each of these studies (`ClaimRepository.move`); studies nobody
         released are left out."""
         wanted = list(study_uids)
         if not wanted:
@@ -184,28 +184,6 @@ class StudyRepository:
             StudyRow.study_uid.in_(wanted), StudyRow.released_by.is_not(None)
         )
         return {uid: who for uid, who in self._session.execute(query) if who is not None}
-
-    def mark_released(self, study_uid: str, radiologist_id: str) -> None:
-        """Remember that ``radiologist_id`` gave the study back, so that the router's
-        later moves exclude them (part of the release's own lifecycle move: the version
-        is not bumped again)."""
-        self._session.execute(
-            update(StudyRow)
-            .where(StudyRow.study_uid == study_uid)
-            .values(released_by=radiologist_id)
-            .execution_options(synchronize_session=False)
-        )
-
-    def set_fallback(self, study_uid: str, fallback: bool) -> None:
-        """Flag (or unflag) the study as held by the fallback pool: nobody eligible may
-        read it, a credentialed fallback reader may without the skill. Part of the move
-        that decided it (the version is not bumped again)."""
-        self._session.execute(
-            update(StudyRow)
-            .where(StudyRow.study_uid == study_uid)
-            .values(fallback=fallback)
-            .execution_options(synchronize_session=False)
-        )
 
     def facts(self, study_uid: str) -> StudyFacts:
         """What triage looks at: the study's header facts and its series'.

@@ -77,6 +77,11 @@ def test_a_study_released_to_the_fallback_pool_is_readable_there(
         released = reading.release(uid, "r03", T0 + timedelta(minutes=3), "knows the family")
         assert (released.radiologist_id, released.fallback) == ("r08", True)
         assert record(rt, uid).fallback
+        with rt.uow() as uow:  # the history keeps it too, with who gave it back
+            last = uow.studies.assignments(uid)[-1]
+            releasers = uow.studies.releasers([uid])
+        assert (last.radiologist_id, last.fallback) == ("r08", True)
+        assert releasers == {uid: "r03"}
         started = reading.start(uid, "r08", T0 + timedelta(minutes=4))
         assert (started.state, started.assignee) == (StudyState.IN_PROGRESS, "r08")
     finally:
