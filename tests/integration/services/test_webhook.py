@@ -97,8 +97,10 @@ def test_what_a_receiver_down_at_stop_did_not_take_goes_out_after_the_restart(
     uow_factory: UowFactory,
 ) -> None:
     port = free_port()
+    # Backoff 0.5 s: the next try stays within a few seconds however many tries a
+    # loaded machine makes before the stop (at 0.01 s, doubling, it could be minutes).
     down = delivering(
-        f"http://127.0.0.1:{port}/hook", uow_factory, attempts=50, backoff_s=0.01, timeout_s=1
+        f"http://127.0.0.1:{port}/hook", uow_factory, attempts=50, backoff_s=0.5, timeout_s=1
     )
     down.notify("escalation_supervisor", {"study_uid": "1.2.3"})
     deadline = time.monotonic() + 10
