@@ -33,20 +33,21 @@ _DAMAGED = (BadZipFile, InvalidFileException, KeyError, EOFError, zlib.error, Sy
 def read_xlsx(path: Path) -> list[RawShift]:
     """The rows of the roster sheet as raw shifts."""
     try:
-        return _read(path)
-    except _DAMAGED as exc:
+        values = _cells(path)
+    except _DAMAGED as exc:  # only openpyxl's reading: a bug of ours is not "damage"
         reason = f"not a readable .xlsx workbook ({type(exc).__name__}: {exc})"
         raise RosterImportError([RowError(path, "0", reason)]) from exc
+    return _rows(path, values)
 
 
-def _read(path: Path) -> list[RawShift]:
+def _cells(path: Path) -> list[tuple[object, ...]]:
     # The file is ours to close: openpyxl leaves its handle open when it fails half-way
     # (read-only workbooks parse sheets lazily, so damage may surface while iterating).
     with path.open("rb") as handle:
         book = load_workbook(handle, read_only=True, data_only=True)
         try:
             sheet = book[SHEET] if SHEET in book.sheetnames else book.worksheets[0]
-            return _rows(path, sheet.iter_rows(values_only=True))
+            return list(sheet.iter_rows(values_only=True))
         finally:
             book.close()
 
