@@ -210,53 +210,53 @@ def discard_receiver(work: Path, *, port: int = 0, reuse_port: bool = False):
         gateway.stop()
 
 
-def _serve_discarding(port: int, ready, stop) -> None:
-    """A discarding gateway on a shared port, in a spawned process (``discard_workers``)."""
-    work_dir = Path(tempfile.mkdtemp(prefix="garde-discard-"))
-    with discard_receiver(work_dir, port=port, reuse_port=True) as (_port, _called, stored):
+def _serve_discarding(work: Path, port: int, ready, stop, received) -> None:
+    """A discarding gateway on a shared port, in a spawned process (``discard_workers``);
+    adds what it received to the shared ``received`` counter when stopped."""
+    with discard_receiver(work, port=port, reuse_port=True) as (_port, _called, stored):
         ready.set()
         stop.wait()
-        (work_dir / "count").write_text(str(stored()))
+        with received.get_lock():
+            received.value += stored()
 
 
 @contextlib.contextmanager
-def discard_workers_receiver(workers: int):
+def discard_workers_receiver(work: Path, workers: int):
     """``workers`` processes of `discard_receiver` sharing one port."""
     ctx = multiprocessing.get_context("spawn")
     port = free_port()
     stop = ctx.Event()
+    received = ctx.Value("q", 0)
     readies = [ctx.Event() for _ in range(workers)]
     procs = [
-        ctx.Process(target=_serve_discarding, args=(port, ready, stop), daemon=True)
-        for ready in readies
+        ctx.Process(
+            target=_serve_discarding,
+            args=(work / f"worker-{i}", port, ready, stop, received),
+            daemon=True,
+        )
+        for i, ready in enumerate(readies)
     ]
     for proc in procs:
         proc.start()
     for ready in readies:
         if not ready.wait(60):
             raise RuntimeError("a discarding worker did not start")
+
+    def discarded() -> int:
+        """Stop the workers; the instances they received, all together."""
+        stop.set()
+        for proc in procs:
+            proc.join(30)
+        return int(received.value)
+
     try:
-        yield port, "GARDE", lambda: _discarded(procs, stop)
+        yield port, "GARDE", discarded
     finally:
         stop.set()
         for proc in procs:
             proc.join(30)
 
 
-def _discarded(procs, stop) -> int:
-    """Stop the discarding workers; the instances they received, all together."""
-    stop.set()
-    for proc in procs:
-        proc.join(30)
-    total = 0
-    for folder in Path(tempfile.gettempdir()).glob("garde-discard-*"):
-        with contextlib.suppress(FileNotFoundError):
-            total += int((folder / "count").read_text())
-        shutil.rmtree(folder, ignore_errors=True)
-    return total
-
-
-@contextlib.contextmanager
 def orthanc_receiver(work: Path):
     exe = shutil.which("Orthanc")
     if exe is None:
@@ -327,7 +327,7 @@ def receiver(name: str, work: Path, cores: int):
     if name == "discard":
         return discard_receiver(work)
     if name == "discard_workers":
-        return discard_workers_receiver(cores)
+        return discard_workers_receiver(work, cores)
     if name == "orthanc":
         return orthanc_receiver(work)
     return storescp_receiver(work)
