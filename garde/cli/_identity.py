@@ -56,7 +56,9 @@ def desk(ctx: click.Context) -> Desk:
     previews = runtime.settings.previews.dir
     return Desk(
         runtime=runtime,
-        identity=IdentityService(runtime.uow),
+        identity=IdentityService(
+            runtime.uow, open_mode=runtime.settings.environment is not Environment.PRODUCTION
+        ),
         reading=ReadingService(runtime.uow, board, runtime.settings.sla, notifier=runtime.notifier),
         operator=OperatorService(runtime.uow, board, notifier=runtime.notifier),
         info=StudyInfoService(runtime.uow, previews),
@@ -73,11 +75,9 @@ def who(services: Desk, action: str, *, allow_open: bool = False) -> Identity:
     """
     try:
         identity = services.identity.authenticate(read_token(os.environ))
-        production = services.runtime.settings.environment is Environment.PRODUCTION
-        if identity == OPEN_MODE and (production or not allow_open):
-            where = "a production region" if production else "this command"
+        if identity == OPEN_MODE and not allow_open:
             raise NoCredentialError(
-                f"no credential: {where} needs a personal token; an operator issues one "
+                "no credential: this command needs a personal token; an operator issues one "
                 "with `garde user token RAD` (the first: `garde user token --operator NAME`)"
             )
     except IdentityError as exc:

@@ -145,23 +145,36 @@ class IssuedToken:
 
 @dataclass
 class IdentityService:
-    """Authenticates tokens and issues new ones (every issue is audited)."""
+    """Authenticates tokens and issues new ones (every issue is audited).
+
+    ``open_mode``: whether a region that never issued a token runs unauthenticated (a
+    demo, a first test night); False for ``environment = "production"``.
+    """
 
     uow_factory: Callable[[], SqlUnitOfWork]
+    open_mode: bool = True
 
     def authenticate(self, token: str | None) -> Identity:
-        """The identity behind ``token``; open mode while no token was ever issued.
+        """The identity behind ``token``; open mode while no token was ever issued
+        (where ``open_mode`` allows it).
 
         Raises
         ------
         NoCredentialError
-            If no token is given (once tokens exist), or it is unknown or revoked.
+            If no token is given (once tokens exist, or in production), or it is
+            unknown or revoked.
         """
         with self.uow_factory() as uow:
             tokens = TokenRepository(uow.session)
             if token is None:
                 if tokens.count(live_only=False) == 0:
-                    return OPEN_MODE
+                    if self.open_mode:
+                        return OPEN_MODE
+                    raise NoCredentialError(
+                        "no credential: a production region needs a personal token; an "
+                        "operator issues one with `garde user token RAD` (the first: "
+                        "`garde user token --operator NAME`)"
+                    )
                 raise NoCredentialError(
                     f"no credential: set {TOKEN_ENV} or write your token to "
                     f"{DEFAULT_TOKEN_FILE} (mode 0600); an operator issues one with "

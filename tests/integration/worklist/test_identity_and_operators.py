@@ -11,6 +11,7 @@ from garde.dispatch.model import Priority, StudyState
 from garde.services.identity import (
     OPEN_MODE,
     Identity,
+    IdentityService,
     NoCredentialError,
     PermissionDeniedError,
     Role,
@@ -177,3 +178,12 @@ def test_a_watched_worklist_is_audited_when_what_it_shows_changes(region: Region
         views = [e for e in uow.audit.for_radiologist("r1") if e.action == "view_worklist"]
     assert len(views) == 2
     assert views[-1].detail["studies"] == [second, first]
+
+
+def test_a_production_region_has_no_open_mode_whatever_the_entry_point(region: Region) -> None:
+    # The rule lives in the service, not only in the CLI: any caller of authenticate
+    # (a future HTTP front, a script) gets the refusal.
+    production = IdentityService(region.uow, open_mode=False)
+    with pytest.raises(NoCredentialError, match="a production region needs a personal token"):
+        production.authenticate(None)
+    assert region.identity.authenticate(None) == OPEN_MODE  # the same store, demo rules
