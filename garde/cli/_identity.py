@@ -6,7 +6,7 @@ import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from garde.cli._common import fail, state
 from garde.config.model import Environment
@@ -98,17 +98,30 @@ def reader(services: Desk, action: str) -> str:
     """The radiologist id of the token's holder (operators do not read studies)."""
     identity = who(services, action)
     if identity.is_operator:
-        record_refusal(
-            services.runtime.uow,
-            actor=identity.subject,
-            action=action,
-            now=services.now(),
-            origin=services.origin,
-            reason="not_allowed",
-            message="operators do not read studies",
+        not_allowed(
+            services,
+            identity,
+            action,
+            "operators do not read studies",
+            f"{identity.subject} is an operator: operators do not read (use `garde assign`)",
         )
-        fail(f"{identity.subject} is an operator: operators do not read (use `garde assign`)")
     return identity.subject
+
+
+def not_allowed(
+    services: Desk, identity: Identity, action: str, audited: str, shown: str
+) -> NoReturn:
+    """Audit a refusal of ``action`` to ``identity`` (``audited``), then exit with ``shown``."""
+    record_refusal(
+        services.runtime.uow,
+        actor=identity.subject,
+        action=action,
+        now=services.now(),
+        origin=services.origin,
+        reason="not_allowed",
+        message=audited,
+    )
+    fail(shown)
 
 
 @contextmanager

@@ -7,9 +7,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from garde.cli._common import echo_json, echo_table, fail
-from garde.cli._identity import desk, who
-from garde.services.audit_trail import record_refusal
+from garde.cli._common import echo_json, echo_table
+from garde.cli._identity import desk, not_allowed, who
 from garde.services.identity import OPEN_MODE
 
 if TYPE_CHECKING:
@@ -35,16 +34,13 @@ def status(ctx: click.Context, as_json: bool, since: datetime | None) -> None:
     # Operators only, once the region has tokens (open mode before the first one).
     identity = who(services, "view_status", allow_open=True)
     if not identity.is_operator and identity != OPEN_MODE:
-        record_refusal(
-            services.runtime.uow,
-            actor=identity.subject,
-            action="view_status",
-            now=services.now(),
-            origin=services.origin,
-            reason="not_allowed",
-            message="the night's status is for operators",
+        not_allowed(
+            services,
+            identity,
+            "view_status",
+            "the night's status is for operators",
+            f"{identity.subject} is not an operator: `garde status` is for operators",
         )
-        fail(f"{identity.subject} is not an operator: `garde status` is for operators")
     report = night_status(
         services.runtime,
         services.now(),
