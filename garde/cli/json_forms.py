@@ -46,49 +46,25 @@ AUDIT_KEYS = (
 
 def study_summary(record: StudyRecord) -> dict[str, Any]:
     """A study after an action (keys: `STUDY_KEYS`)."""
-    return {
-        "study_uid": record.study_uid,
-        "site_id": record.site_id,
-        "state": record.state.value,
-        "assignee": record.assignee,
-        "priority": None if record.priority is None else record.priority.value,
-        "deadline": None if record.deadline is None else record.deadline.isoformat(),
-        "description": record.description,
-        "started_at": None if record.started_at is None else record.started_at.isoformat(),
-        "done_at": None if record.done_at is None else record.done_at.isoformat(),
-        "report_ref": record.report_ref,
-    }
+    return _pick(record, STUDY_KEYS)
 
 
 def released_item(released: Released) -> dict[str, Any]:
     """Where a released study went (keys: `RELEASE_KEYS`)."""
-    return {
-        "study_uid": released.study_uid,
-        "radiologist_id": released.radiologist_id,
-        "fallback": released.fallback,
-    }
+    return _pick(released, RELEASE_KEYS)
 
 
 def explained_item(found: StudyExplanation) -> dict[str, Any]:
     """A study's stored decision (keys: `EXPLAIN_KEYS`)."""
-    return {
-        "study_uid": found.study_uid,
-        "radiologist_id": found.radiologist_id,
-        "at": found.at,
-        "by": found.by,
-        "explanation": found.explanation,
-    }
+    return _pick(found, EXPLAIN_KEYS)
 
 
 def audit_item(event: AuditEvent) -> dict[str, Any]:
     """One audit row (keys: `AUDIT_KEYS`)."""
-    return {
-        "id": event.id,
-        "at": event.at,
-        "actor": event.actor,
-        "action": event.action,
-        "study_uid": event.study_uid,
-        "radiologist_id": event.radiologist_id,
-        "origin": event.origin,
-        "detail": event.detail,
-    }
+    return _pick(event, AUDIT_KEYS)
+
+
+def _pick(source: object, keys: tuple[str, ...]) -> dict[str, Any]:
+    # The constant is the form: enums print as their values (they are strings) and
+    # datetimes as ISO strings (`echo_json`).
+    return {key: getattr(source, key) for key in keys}

@@ -236,3 +236,32 @@ def test_two_processes_racing_next_never_share_a_study(cli: Cli) -> None:
             record = uow.studies.get(uid)
         assert record is not None
         assert (record.state, record.assignee) == (StudyState.IN_PROGRESS, winners[0])
+
+
+def test_the_json_forms_are_the_keys_the_readme_documents() -> None:
+    # The commands print exactly these constants (above); this pins the constants to
+    # the README, so a key renamed in code breaks here rather than in a user's script.
+    assert STUDY_KEYS == (
+        "study_uid",
+        "site_id",
+        "state",
+        "assignee",
+        "priority",
+        "deadline",
+        "description",
+        "started_at",
+        "done_at",
+        "report_ref",
+    )
+    assert RELEASE_KEYS == ("study_uid", "radiologist_id", "fallback")
+    assert EXPLAIN_KEYS == ("study_uid", "radiologist_id", "at", "by", "explanation")
+    assert AUDIT_KEYS == (
+        "id",
+        "at",
+        "actor",
+        "action",
+        "study_uid",
+        "radiologist_id",
+        "origin",
+        "detail",
+    )
