@@ -335,14 +335,13 @@ class DispatchService:
         """
         with self.uow_factory() as uow:
             waiting = [r for r in uow.studies.by_state(StudyState.PENDING) if r.assignee is None]
-            released = uow.studies.releasers(r.study_uid for r in waiting)
         assigned = 0
         with self.lock:
             for record in waiting:
                 study = study_of(record)
                 if study is None:
                     continue
-                exclude = barred(released.get(record.study_uid))
+                exclude = barred(record.released_by)
                 decision = route(study, self.board, self.policy, now, exclude=exclude)
                 if decision.radiologist_id is None:
                     continue
@@ -483,7 +482,7 @@ class DispatchService:
                 record = uow.studies.get(study_uid)
                 if record is None or record.assignee != owner:
                     return False
-                if uow.studies.releasers([study_uid]).get(study_uid) == to:
+                if record.released_by == to:
                     logger.info("study %s: not moved back to %s, who released it", study_uid, to)
                     return False
                 try:

@@ -62,7 +62,6 @@ def escalate_overdue(dispatch: DispatchService, now: datetime) -> list[Escalatio
     """Escalate every open study that reached a new tier by ``now``; returns what was done."""
     with dispatch.uow_factory() as uow:
         candidates = uow.studies.open_studies()
-        released = uow.studies.releasers(r.study_uid for r in candidates)
     done = []
     with dispatch.lock:
         for record in candidates:
@@ -72,7 +71,7 @@ def escalate_overdue(dispatch: DispatchService, now: datetime) -> list[Escalatio
             tier = sla.due_tier(dispatch.policy, study, now)
             if tier is None or TIER_LEVEL[tier] <= record.escalation_tier:
                 continue
-            releaser = released.get(record.study_uid)
+            releaser = record.released_by
             done.append(_escalate(dispatch, record, study, tier, now, releaser))
     return done
 

@@ -314,7 +314,7 @@ class ReadingService:
             or record.state is not StudyState.ASSIGNED
             or record.assignee != pull.from_radiologist_id
             or may_read(reader, record.site_id, record.skills, flagged=record.fallback)
-            or uow.studies.releasers([record.study_uid]).get(record.study_uid) == reader.id
+            or record.released_by == reader.id
         ):
             return None  # the store moved on, or a rule the board does not know
         return record, pull

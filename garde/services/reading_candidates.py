@@ -37,8 +37,7 @@ def reading_candidates(uow: SqlUnitOfWork, reader: Radiologist) -> list[StudyRec
         for r in uow.studies.by_state(StudyState.PENDING)
         if r.assignee is None and r.priority is not None and allowed(r)
     ]
-    released = uow.studies.releasers(r.study_uid for r in pending)
-    free = [r for r in pending if released.get(r.study_uid) != reader.id]
+    free = [r for r in pending if r.released_by != reader.id]
     return sorted([*own, *free], key=urgency)
 
 

@@ -208,5 +208,5 @@ def _store_marks(dispatch: DispatchService) -> _Marks:
         assigned = uow.studies.by_state(StudyState.ASSIGNED)
         return _Marks(
             flagged=frozenset(r.study_uid for r in assigned if r.fallback),
-            released=uow.studies.releasers(r.study_uid for r in assigned),
+            released={r.study_uid: r.released_by for r in assigned if r.released_by},
         )

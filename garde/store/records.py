@@ -52,6 +52,7 @@ class StudyRecord:
     done_at: datetime | None = None
     report_ref: str | None = None
     escalation_tier: int = 0
+    released_by: str | None = None  # who last gave it back: never routed back to them
 
 
 @dataclass(frozen=True, slots=True)

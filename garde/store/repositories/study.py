@@ -566,6 +566,7 @@ def study_record(row: StudyRow) -> StudyRecord:
         done_at=row.done_at,
         report_ref=row.report_ref,
         escalation_tier=row.escalation_tier,
+        released_by=row.released_by,
     )
 
 
