@@ -105,7 +105,10 @@ def add_staffing_and_cover(
     guards: Guards | None = None,
 ) -> None:
     """Exactly the staff per slot; stroke on each slot, and every site credentialed on each
-    night and weekend/holiday day (a weekday's stroke slot covers stroke only)."""
+    night and weekend/holiday day. A weekday's stroke slot need not cover every site:
+    the hospitals read their own daytime work. (The router does not restrict a shift by
+    its role: whatever a hospital sends by day goes to that slot's reader if they may
+    read it.)"""
     hard = request.hard
     everyone = [r.id for r in request.radiologists]
     stroke_ids = [r.id for r in request.radiologists if can_read_stroke(r, request)]
