@@ -34,6 +34,7 @@ from garde.dispatch.optimizer.plan import (
     schedule,
     sequences_from_plan,
 )
+from garde.dispatch.router import may_read
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -131,7 +132,9 @@ def judge(
     for s, r in target.items():
         after[r].append(s)
     before_cost, after_cost = evaluate(instance, current), evaluate(instance, after)
-    change = _Change(instance, now, current, after, before_cost, after_cost, len(kept))
+    change = _Change(
+        instance, now, current, after, before_cost, after_cost, len(kept), barred or {}
+    )
     return Verdict(
         moves=tuple(kept),
         dropped=tuple(dropped),
@@ -152,13 +155,18 @@ def _reasons(before: PlanCost, after: PlanCost) -> tuple[ReplanReason, ...]:
     return tuple(found)
 
 
-def _exclusion(reader: ReaderCapacity, study: Study) -> ExclusionReason:
-    """Why an on-shift reader may not read ``study`` (the first failing check)."""
-    if study.site_id not in reader.radiologist.sites:
-        return ExclusionReason.NO_CREDENTIAL
-    if reader.sites is not None and study.site_id not in reader.sites:
+def _exclusion(reader: ReaderCapacity, study: Study, releaser: str | None) -> ExclusionReason:
+    """Why an on-shift reader was not offered ``study`` (the router's order of checks)."""
+    if reader.id == releaser:
+        return ExclusionReason.EXCLUDED  # gave it back: never planned back to them
+    rad = reader.radiologist
+    if (
+        study.site_id in rad.sites
+        and reader.sites is not None
+        and study.site_id not in reader.sites
+    ):
         return ExclusionReason.SITE_NOT_IN_SHIFT
-    return ExclusionReason.MISSING_SKILL
+    return may_read(rad, study.site_id, study.skills) or ExclusionReason.EXCLUDED
 
 
 class _Change:
@@ -173,8 +181,10 @@ class _Change:
         before_cost: PlanCost,
         after_cost: PlanCost,
         moved: int,
+        barred: Mapping[str, str],
     ) -> None:
         self.instance = instance
+        self.barred = barred
         self.now = now
         self.now_ms = to_ms(now)
         self.plans = (
@@ -206,7 +216,8 @@ class _Change:
         excluded: dict[ExclusionReason, list[str]] = {}
         for r, reader in enumerate(instance.readers):
             if (s, r) not in instance.duration:
-                excluded.setdefault(_exclusion(reader, study), []).append(reader.id)
+                reason = _exclusion(reader, study, self.barred.get(study.uid))
+                excluded.setdefault(reason, []).append(reader.id)
         return Explanation(
             study_uid=study.uid,
             priority=study.priority.value,

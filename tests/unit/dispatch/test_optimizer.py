@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from garde.dispatch.explanation import ExclusionReason
 from garde.dispatch.model import Priority, Radiologist, SlaPolicy, Study
 from garde.dispatch.optimizer import (
     CostWeights,
@@ -244,3 +245,19 @@ def test_a_study_is_never_moved_back_to_the_reader_who_released_it() -> None:
     back = {"a": ["poly"], "b": ["stroke"]}
     kept = replan(studies, readers, back, NOW, POLICY, settings=FAST, barred=barred)
     assert kept.plan["b"] == ("stroke",)
+
+
+def test_a_replan_explanation_names_the_releaser_as_excluded_not_lacking_a_skill() -> None:
+    readers = [
+        reader("a", {"neuro"}, free_in=30),
+        reader("b", {"neuro"}, free_in=0),
+        reader("c", {"neuro"}, free_in=1),
+    ]
+    studies = [study("s", Priority.URGENT, 10, due_in=20, skills={"neuro"})]
+    shown = {"a": ["s"], "b": [], "c": []}
+    verdict = judge(
+        studies, readers, shown, NOW, POLICY, moves=[Move("s", "a", "c", 0)], barred={"s": "b"}
+    )
+    assert [m.to_radiologist for m in verdict.moves] == ["c"]
+    excluded = {e.reason: e.radiologist_ids for e in verdict.explanations["s"].excluded}
+    assert excluded == {ExclusionReason.EXCLUDED: ("b",)}  # b has the skill: it released it
