@@ -4,7 +4,7 @@ A radiologist's queue is a plan, not a promise: until a study is started anyone 
 may read it can take it. `next_for` gives a radiologist who becomes free the most
 urgent study they may read, from their own queue or, when that makes it finish sooner,
 from another's. `stroke_alert` names who should be interrupted mid-read for a stroke
-when no eligible reader is free.
+when no eligible reader is free, and `preempt` turns the router's decision toward them.
 """
 
 from __future__ import annotations
@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING
 from garde.dispatch._time import from_ms, read_ms, to_ms
 from garde.dispatch.board import Code
 from garde.dispatch.model import Priority
-from garde.dispatch.router import SOONEST_FIRST
+from garde.dispatch.router import SOONEST_FIRST, route
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from garde.dispatch.board import Board, QueueKey
     from garde.dispatch.model import SlaPolicy, Study
+    from garde.dispatch.router import Decision
 
 
 FAIR_PULL_MARGIN = timedelta(minutes=5)
@@ -184,3 +185,28 @@ def stroke_alert(
                 study.uid, rid, current.uid, timedelta(milliseconds=free_ms - now_ms)
             )
     return alert
+
+
+def preempt(
+    study: Study, decision: Decision, board: Board, policy: SlaPolicy, now: datetime
+) -> tuple[Decision, StrokeAlert | None]:
+    """The router's ``decision`` for a stroke, turned toward the reader to interrupt.
+
+    When every eligible reader is mid-read, `stroke_alert` names who (the least urgent
+    read in hand, then the most slack): the stroke goes to them, to be read now rather
+    than after their read (the router alone would queue it behind whoever finishes
+    first). The router's choice and no alert when someone eligible is free, when it is
+    not a stroke, or when the reader named may not take it after all (capacity).
+    """
+    if study.priority is not Priority.STROKE or decision.radiologist_id is None:
+        return decision, None
+    if decision.fallback:
+        return decision, None
+    alert = stroke_alert(study, board, policy, now)
+    if alert is None or alert.radiologist_id == decision.radiologist_id:
+        return decision, alert
+    others = frozenset(board.ids) - {alert.radiologist_id}
+    interrupted = route(study, board, policy, now, exclude=others)
+    if interrupted.radiologist_id != alert.radiologist_id or interrupted.fallback:
+        return decision, None
+    return interrupted, alert

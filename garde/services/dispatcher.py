@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from garde.dispatch import lifecycle, sla
 from garde.dispatch.errors import DispatchError
-from garde.dispatch.latebinding import StrokeAlert, stroke_alert
+from garde.dispatch.latebinding import preempt
 from garde.dispatch.lifecycle import StudyEvent
 from garde.dispatch.model import Priority, Study, StudyState
 from garde.dispatch.router import may_read, route
@@ -245,7 +245,7 @@ class DispatchService:
                 rule=result.rule,
             )
             decision = route(study, self.board, self.policy, now)
-            decision, alert = self._preempt(study, decision, now)
+            decision, alert = preempt(study, decision, self.board, self.policy, now)
             held = self._must_wait(study, decision, now, now)
             detail: dict[str, Any] = {
                 "priority": result.priority.value,
@@ -301,29 +301,6 @@ class DispatchService:
                 },
             )
         return decision
-
-    def _preempt(
-        self, study: Study, decision: Decision, now: datetime
-    ) -> tuple[Decision, StrokeAlert | None]:
-        """A stroke when every eligible reader is mid-read: the one to interrupt.
-
-        The core's `stroke_alert` names who (the least urgent read in hand, then the
-        most slack): the stroke goes to them, to be read now rather than after their
-        read (the router alone would queue it behind whoever finishes first). None, and
-        the router's choice, when someone eligible is free or it is not a stroke.
-        """
-        if study.priority is not Priority.STROKE or decision.radiologist_id is None:
-            return decision, None
-        if decision.fallback:
-            return decision, None
-        alert = stroke_alert(study, self.board, self.policy, now)
-        if alert is None or alert.radiologist_id == decision.radiologist_id:
-            return decision, alert
-        others = frozenset(self.board.ids) - {alert.radiologist_id}
-        interrupted = route(study, self.board, self.policy, now, exclude=others)
-        if interrupted.radiologist_id != alert.radiologist_id or interrupted.fallback:
-            return decision, None  # they may not take it after all (capacity): no alert
-        return interrupted, alert
 
     def broaden(self, now: datetime) -> int:
         """Route again the studies waiting for a reader; returns how many were assigned.
