@@ -90,13 +90,8 @@ def replan_queues(
     moved: dict[str, str] = {}
     before = after = result.input_objective
     dropped: tuple[str, ...] = ()
-    if result.improved:
-        moves = [
-            m
-            for m in result.moves
-            if m.from_radiologist is not None and m.from_radiologist != m.to_radiologist
-        ]
-        moved, before, after, dropped = _apply(dispatch, now, moves, marks)
+    if result.improved:  # judge drops any move that no longer applies
+        moved, before, after, dropped = _apply(dispatch, now, result.moves, marks)
     logger.info(
         "re-plan of %d studies: %s, solver cost %d -> %d; applied %d moves, plan cost "
         "%d -> %d (%d moves dropped)",
