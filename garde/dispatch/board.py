@@ -637,8 +637,9 @@ class Board:
         return from_ms(int(self._shift_end[i])) if self._on_shift[i] else None
 
     def free_at(self, radiologist_id: str, now: datetime) -> datetime:
-        """When the reads in hand are expected to end (``now`` if idle; a read past its
-        estimate is given another `OVERRUN_SHARE` of it)."""
+        """When the reads in hand are expected to end (``now`` if idle), never sooner than
+        `OVERRUN_SHARE` of the last one's estimate from ``now`` (a read past or near its
+        estimate is not about to end)."""
         i = self._require_radiologist(radiologist_id)
         return from_ms(self._free_ms(i, to_ms(now)))
 

@@ -27,8 +27,10 @@ if TYPE_CHECKING:
 
 
 FAIR_PULL_MARGIN = timedelta(minutes=5)
-"""How much sooner a reader who has read more of the night than a colleague must finish
-a study of theirs to take it (urgent and routine work).
+"""How much sooner a reader with more of the night's work than a colleague must finish
+a study of theirs to take it (urgent and routine work). The night's work is the
+router's fairness measure, `Board.night_minutes`: nominal minutes read, in hand and
+queued (the holder's count includes the study in question).
 
 Taking every study one would finish sooner sends the night to the fastest reader and
 leaves the others idle. Over 200 simulated nights (seeds 1000-1199) this margin brought
@@ -46,7 +48,7 @@ class Pull:
 
     For a study taken from a colleague, why: when the reader would finish it, when its
     holder was predicted to, and the margin the reader had to beat (`FAIR_PULL_MARGIN`
-    if they had read more of the night, else zero).
+    if they had more of the night's work, else zero).
     """
 
     study: Study
@@ -56,20 +58,6 @@ class Pull:
     finish_there: datetime | None = field(default=None, compare=False)
     margin: timedelta = field(default=timedelta(0), compare=False)
 
-    def explanation(self, radiologist_id: str, now: datetime) -> dict[str, object]:
-        """The stored record of a pull from a colleague (`garde explain` renders it)."""
-        return {
-            "kind": "late_binding",
-            "radiologist_id": radiologist_id,
-            "previous": self.from_radiologist_id,
-            "decided_at": now.isoformat(),
-            "priority": self.study.priority.value,
-            "rule": self.study.rule,
-            "finish_here": None if self.finish_here is None else self.finish_here.isoformat(),
-            "finish_there": None if self.finish_there is None else self.finish_there.isoformat(),
-            "margin_min": self.margin.total_seconds() / 60,
-        }
-
 
 def next_pull(radiologist_id: str, board: Board, now: datetime) -> Pull | None:
     """The study ``radiologist_id`` should open now, and where it comes from.
@@ -77,7 +65,7 @@ def next_pull(radiologist_id: str, board: Board, now: datetime) -> Pull | None:
     The head of their own queue, unless another queue holds a more urgent study (by
     queue order: priority, deadline, arrival) that they may read and would finish
     sooner than its current owner is predicted to; by `FAIR_PULL_MARGIN` sooner if they
-    have more of the night's work behind them than that owner (stroke and emergency
+    have more of the night's work (`Board.night_minutes`) than that owner (stroke and emergency
     work excepted). None if they are off shift or there is nothing they may read.
     """
     if not board.may_read_now(radiologist_id, None, now):
@@ -170,7 +158,8 @@ def stroke_alert(
         if not reading:
             return None  # someone eligible is free: the stroke heads their queue
         # A read past its estimate is still a read in hand: its reader is busy, for an
-        # unknown while (the board predicts "now"), and the stroke must not wait on it.
+        # unknown while (the board gives it another third of its estimate), and the
+        # stroke must not wait on it.
         free_ms = to_ms(board.free_at(rid, now))
         held = [board.get(uid) for uid in reading]
         current = min((s for s in held if s is not None), key=lambda s: s.priority.rank)

@@ -26,6 +26,7 @@ from garde.services.dispatcher import notify_assigned
 from garde.services.reading_candidates import (
     as_fallback,
     claim_explanation,
+    late_binding_explanation,
     priority_value,
     reading_candidates,
     urgency,
@@ -248,7 +249,7 @@ class ReadingService:
         holds at hospitals one is credentialed for (with the skills), and late binding:
         a colleague's queued, unstarted study more urgent than one's own next, when one
         would finish it sooner than they are predicted to (by five minutes when one has
-        read more of the night than they have: `latebinding.next_pull`).
+        more of the night's work than they have: `latebinding.next_pull`).
         Most urgent first (priority, deadline, arrival). Each is taken with a
         conditional UPDATE; when another reader got it first, the next is tried. A
         colleague whose study is taken is told (``withdrawn``).
@@ -277,7 +278,7 @@ class ReadingService:
                         to_assignee=radiologist_id,
                         started=True,
                         explanation=(
-                            pull.explanation(radiologist_id, now)
+                            late_binding_explanation(radiologist_id, record, pull, now)
                             if pull is not None and record is pulled
                             else claim_explanation(radiologist_id, record, now)
                         ),

@@ -15,6 +15,7 @@ from garde.dispatch.router import may_read
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from garde.dispatch.latebinding import Pull
     from garde.store.records import StudyRecord
     from garde.store.uow import SqlUnitOfWork
 
@@ -68,4 +69,18 @@ def claim_explanation(radiologist_id: str, record: StudyRecord, now: datetime) -
         "decided_at": now.isoformat(),
         "priority": priority_value(record.priority),
         "rule": record.triage_rule,
+    }
+
+
+def late_binding_explanation(
+    radiologist_id: str, record: StudyRecord, pull: Pull, now: datetime
+) -> dict[str, Any]:
+    """Why a reader took a colleague's queued study (`garde next`, late binding): when
+    they would finish it, when its holder was predicted to, the margin they had to beat."""
+    return {
+        **claim_explanation(radiologist_id, record, now),
+        "kind": "late_binding",
+        "finish_here": None if pull.finish_here is None else pull.finish_here.isoformat(),
+        "finish_there": None if pull.finish_there is None else pull.finish_there.isoformat(),
+        "margin_min": pull.margin.total_seconds() / 60,
     }

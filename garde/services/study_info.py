@@ -189,12 +189,13 @@ def render_explanation(record: StudyRecord, last: AssignmentRecord | None) -> st
         )
     if kind == "late_binding":
         margin = data.get("margin_min") or 0
+        why = f" (a {margin:g}-minute margin: they had more of the night's work)"
         return (
             f"{head}\ntaken by {data.get('radiologist_id')} from {data.get('previous')} at "
             f"{data.get('decided_at')} (late binding): they would finish it at "
             f"{data.get('finish_here')}, {data.get('previous')} was predicted to at "
             f"{data.get('finish_there')}"
-            + (f" (a {margin:g}-minute margin: they had read more of the night)" if margin else "")
+            + (why if margin else "")
             + f"\npriority {data.get('priority')}, rule {data.get('rule')}"
         )
     if kind == "claim":

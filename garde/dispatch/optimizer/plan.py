@@ -1,6 +1,7 @@
 """Plans over unstarted studies: the data the re-planner works on, and their exact cost.
 
-A plan gives each on-shift radiologist an ordered list of study UIDs. Its cost is
+A plan gives each on-shift radiologist a list of study UIDs, run in queue order (as the
+board runs them). Its cost is
 computed here once, in integers, exactly as the CP-SAT model counts it, so "never worse
 than the input plan" is a comparison of two numbers from the same function:
 
@@ -200,7 +201,7 @@ def _weight(policy: SlaPolicy, priority: Priority) -> float:
     return policy.weights.get(priority, 1.0)
 
 
-Sequences = list[list[int]]  # per reader index, study indexes in reading order
+Sequences = list[list[int]]  # per reader index, study indexes (scored in queue order)
 
 
 def in_board_order(instance: Instance, sequences: Sequences) -> Sequences:
