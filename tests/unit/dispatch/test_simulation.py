@@ -237,6 +237,11 @@ def test_a_reader_back_from_a_stroke_reads_the_next_stroke_before_resuming() -> 
     assert floor.unstarted() == []
     # Nothing more urgent waiting: resume.
     assert policy.before_resume(floor, a, held, 13.0) is None
+    # An emergency waiting does not come before the interrupted read: only a stroke does.
+    emergency = _case(3, Priority.EMERGENCY, 10, arrived=13.0)
+    policy.on_arrival(floor, emergency, 13.0)
+    assert policy.before_resume(floor, a, held, 13.0) is None
+    assert emergency in a.queue
     assert PullEdf().before_resume(floor, a, held, 5.0) is None
 
 
