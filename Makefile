@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_WORKERS ?= 2
 
-.PHONY: install demo test unit lint format bench clean
+.PHONY: install demo test unit lint format bench bench-smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.preview | tee benchmarks/results/preview.json
 	$(BIN)/python -m benchmarks.stable_to_preview | tee benchmarks/results/stable_to_preview.json
 	$(BIN)/python -m benchmarks.roster | tee benchmarks/results/roster.json
+
+## Every benchmark in its smoke mode (seconds each, figures not judged): CI runs it so none rots.
+bench-smoke: $(STAMP)
+	$(BIN)/python -m benchmarks.smoke > /dev/null
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

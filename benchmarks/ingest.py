@@ -257,6 +257,7 @@ def discard_workers_receiver(work: Path, workers: int):
             proc.join(30)
 
 
+@contextlib.contextmanager
 def orthanc_receiver(work: Path):
     exe = shutil.which("Orthanc")
     if exe is None:
@@ -381,7 +382,10 @@ def main() -> None:
     parser.add_argument("--instances", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--receivers", default=",".join(RECEIVERS))
+    parser.add_argument("--smoke", action="store_true", help="8 instances, 1 round: for CI")
     args = parser.parse_args()
+    if args.smoke:
+        args.instances, args.rounds = 8, 1
     logging.basicConfig(level=logging.WARNING)
     chosen = [r for r in args.receivers.split(",") if r]
     with tempfile.TemporaryDirectory(prefix="garde-ingest-") as tmp:

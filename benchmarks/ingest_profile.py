@@ -48,7 +48,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--senders", type=int, default=1)
     parser.add_argument("--instances", type=int, default=300)
+    parser.add_argument("--smoke", action="store_true", help="10 instances: for CI")
     args = parser.parse_args()
+    if args.smoke:
+        args.instances = 10
     _timed(intake, "_parse", "header_read")
     _timed(writer, "_write_synced", "write_and_fsync")
     _timed(writer, "_fsync_directory", "directory_fsync")

@@ -165,7 +165,10 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--dcmtk-sample", type=int, default=30)
+    parser.add_argument("--smoke", action="store_true", help="a tiny series, for CI")
     args = parser.parse_args()
+    if args.smoke:
+        args.slices, args.size, args.repeat, args.dcmtk_sample = 24, 128, 1, 2
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, as the target says
 

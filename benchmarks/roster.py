@@ -131,7 +131,10 @@ def main() -> None:
     parser.add_argument("--time-limit", type=float, default=60.0, help="seconds per case")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--smoke", action="store_true", help="small case, 3 s: for CI")
     args = parser.parse_args()
+    if args.smoke:
+        args.cases, args.time_limit = "small", 3.0
     cases = [run_case(c, args.time_limit, args.workers, args.seed) for c in args.cases.split(",")]
     print(json.dumps({"benchmark": "roster", "cases": cases}, indent=2))
 

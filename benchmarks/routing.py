@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/routing.py                  # full run (+ replan and SLA)
     .venv/bin/python benchmarks/routing.py --quick          # short run
     .venv/bin/python benchmarks/routing.py --routing-only   # skip replan_bench / sla_bench
+    .venv/bin/python benchmarks/routing.py --smoke          # seconds: proves it runs (CI)
 
 Boards: ``large`` = 150 radiologists on shift, 1,000 triage rules, 2,000 queued studies;
 ``small`` = 20 radiologists, 100 queued. Each decision routes a freshly triaged study on
@@ -201,11 +202,13 @@ def measure(router, workload: Workload, decisions: int, explain: bool = False) -
     return samples
 
 
-def routing(radiologists: int, queued: int, rules: int, quick: bool) -> dict[str, object]:
-    fast_n = 1000 if quick else 10_000
-    slow_n = 60 if quick else 400
+def routing(
+    radiologists: int, queued: int, rules: int, quick: bool, *, smoke: bool = False
+) -> dict[str, object]:
+    fast_n = 100 if smoke else 1000 if quick else 10_000
+    slow_n = 10 if smoke else 60 if quick else 400
     workload = Workload(radiologists, queued, rules, seed=radiologists)
-    measure(route, workload, 200)  # warm-up
+    measure(route, workload, 20 if smoke else 200)  # warm-up
     # Untracked by default GC: the same decisions with the collector left as it is, so
     # that the cost of a full collection over the board is on record.
     gc_default = measure(route, workload, fast_n // 2)
@@ -245,11 +248,12 @@ def routing(radiologists: int, queued: int, rules: int, quick: bool) -> dict[str
     return out
 
 
-def triage(rules: int, quick: bool) -> dict[str, object]:
+def triage(rules: int, quick: bool, *, smoke: bool = False) -> dict[str, object]:
     rng = random.Random(3)
     sites = [f"h{i:02}" for i in range(30)]
     triager = Triager(make_rules(rules, sites), DEFAULT_READING_TIMES)
-    facts = [make_facts(rng, sites, n) for n in range(2000 if quick else 20_000)]
+    count = 200 if smoke else 2000 if quick else 20_000
+    facts = [make_facts(rng, sites, n) for n in range(count)]
     samples = []
     for f in facts:
         began = time.perf_counter_ns()
@@ -277,7 +281,7 @@ def _optional(name: str, quick: bool) -> dict | None:
     return run(quick) if callable(run) else None
 
 
-def run(quick: bool, routing_only: bool = False) -> dict[str, object]:
+def run(quick: bool, routing_only: bool = False, *, smoke: bool = False) -> dict[str, object]:
     result: dict[str, object] = {
         "machine": {
             "python": platform.python_version(),
@@ -286,11 +290,12 @@ def run(quick: bool, routing_only: bool = False) -> dict[str, object]:
             # Other work on the machine inflates p99 most: keep the load on record.
             "load_avg_1min_at_start": round(os.getloadavg()[0], 2),
         },
-        "large": routing(150, 2000, 1000, quick),
-        "small": routing(20, 100, 1000, quick),
-        "triage": triage(1000, quick),
+        "large": routing(150, 2000, 1000, quick, smoke=smoke),
+        "small": routing(20, 100, 1000, quick, smoke=smoke),
+        "triage": triage(1000, quick, smoke=smoke),
     }
-    if not routing_only:
+    # The smoke run proves the script runs; replan_bench and sla_bench smoke on their own.
+    if not routing_only and not smoke:
         for key, name in (("replan", "replan_bench"), ("sla", "sla_bench")):
             other = _optional(name, quick)
             if other is None:
@@ -306,8 +311,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer decisions, short re-plans")
     parser.add_argument("--routing-only", action="store_true", help="skip replan and SLA")
+    parser.add_argument("--smoke", action="store_true", help="seconds, for CI: figures not judged")
     args = parser.parse_args()
-    print(json.dumps(run(args.quick, args.routing_only), indent=2, default=str))
+    result = run(args.quick, args.routing_only, smoke=args.smoke)
+    print(json.dumps(result, indent=2, default=str))
 
 
 if __name__ == "__main__":

@@ -229,8 +229,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--nights", type=int)
     parser.add_argument("--scenario", type=Path)
+    parser.add_argument("--smoke", action="store_true", help="2 nights, for CI: figures not judged")
     args = parser.parse_args()
-    print(json.dumps(run(args.quick, args.scenario, args.nights), indent=2))
+    nights = 2 if args.smoke else args.nights
+    print(json.dumps(run(args.quick, args.scenario, nights), indent=2))
 
 
 if __name__ == "__main__":

@@ -44,7 +44,9 @@ STABLE_AGE_S = 10.0  # above the sweep period, as in production (60 s by default
 SWEEP_S = 5.0  # the default period of the stability sweep
 
 
-def run_mode(mode: str, root: Path, slices: int, studies: int) -> list[dict[str, float]]:
+def run_mode(
+    mode: str, root: Path, slices: int, studies: int, stable_age_s: float = STABLE_AGE_S
+) -> list[dict[str, float]]:
     data = root / mode
     url = f"sqlite:///{data / 'garde.sqlite'}"
     data.mkdir(parents=True)
@@ -59,7 +61,7 @@ def run_mode(mode: str, root: Path, slices: int, studies: int) -> list[dict[str,
             port=0,
             workers=1,
             storage_dir=data / "storage",
-            stable_age_s=STABLE_AGE_S,
+            stable_age_s=stable_age_s,
         ),
         previews=replace(base.previews, dir=data / "previews"),
         scheduler=replace(base.scheduler, stability_sweep_s=SWEEP_S),
@@ -91,7 +93,7 @@ def run_mode(mode: str, root: Path, slices: int, studies: int) -> list[dict[str,
             )
             if report.failed:
                 raise RuntimeError(f"{report.failed} files not stored")
-            rows.append(_wait_for_previews(runtime, files[0]))
+            rows.append(_wait_for_previews(runtime, files[0], stable_age_s))
     finally:
         scheduler.shutdown(wait=True)
         gateway.stop()
@@ -99,7 +101,7 @@ def run_mode(mode: str, root: Path, slices: int, studies: int) -> list[dict[str,
     return rows
 
 
-def _wait_for_previews(runtime, first_file: Path) -> dict[str, float]:
+def _wait_for_previews(runtime, first_file: Path, stable_age_s: float) -> dict[str, float]:
     uid = str(dcmread(first_file, stop_before_pixels=True).StudyInstanceUID)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -112,7 +114,7 @@ def _wait_for_previews(runtime, first_file: Path) -> dict[str, float]:
                 else 0
             )
             if study is not None and pages and runtime.previews.wait_idle(0):
-                stable = study.last_received_at + timedelta(seconds=STABLE_AGE_S)
+                stable = study.last_received_at + timedelta(seconds=stable_age_s)
                 assigned = session.scalar(
                     select(func.min(AuditEventRow.at)).where(
                         AuditEventRow.study_uid == uid, AuditEventRow.action == "assign"
@@ -133,11 +135,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--slices", type=int, default=300)
     parser.add_argument("--studies", type=int, default=3)
+    parser.add_argument("--smoke", action="store_true", help="one small study, for CI")
     args = parser.parse_args()
+    stable_age_s = STABLE_AGE_S
+    if args.smoke:  # seconds, for CI: the sweep's period still bounds the periodic mode
+        args.slices, args.studies, stable_age_s = 10, 1, 1.0
     results: dict[str, object] = {}
     with tempfile.TemporaryDirectory(prefix="garde-stable-") as tmp:
         for mode in ("timed", "periodic"):
-            rows = run_mode(mode, Path(tmp), args.slices, args.studies)
+            rows = run_mode(mode, Path(tmp), args.slices, args.studies, stable_age_s)
             results[mode] = {
                 key: statistics.median(r[key] for r in rows)
                 for key in ("dispatched_after_stable_s", "previews_after_stable_s")
@@ -147,7 +153,7 @@ def main() -> None:
             {
                 "benchmark": "stable_to_preview",
                 "slices": args.slices,
-                "stable_age_s": STABLE_AGE_S,
+                "stable_age_s": stable_age_s,
                 "sweep_period_s": SWEEP_S,
                 "cores": os.cpu_count(),
                 "results": results,
