@@ -10,7 +10,8 @@ moves, so a crash between the two is repaired by the next `restore`. Every metho
 touches the board holds ``lock`` (the scheduler runs jobs on several threads).
 
 Uncovered sites: a study nobody on shift may read (the router's fallback) goes to the
-fallback pool at once unless it is routine; routine work waits
+fallback pool on call now, else to the region's medical director, at once unless it is
+routine (never to anyone off shift); routine work waits
 ``uncovered_routine_delay`` for a credentialed reader to come on shift, then goes to the
 fallback pool too (`broaden`, run by every sweep).
 """
@@ -28,7 +29,7 @@ from garde.dispatch.errors import DispatchError
 from garde.dispatch.latebinding import preempt
 from garde.dispatch.lifecycle import StudyEvent
 from garde.dispatch.model import Priority, Study, StudyState
-from garde.dispatch.router import may_read, route
+from garde.dispatch.router import route
 from garde.services.snapshot import study_of
 from garde.store.enums import AssignedBy
 
@@ -369,34 +370,24 @@ class DispatchService:
         self,
         study: Study,
         decision: Decision,
-        holder: str,
+        holder: str,  # noqa: ARG002 - kept for the callers; any off-shift holder gives way
         now: datetime,
         *,
         waiting_since: datetime | None,
     ) -> bool:
         """Whether ``decision`` should take a queued study from ``holder``, off shift.
 
-        The rule of `broaden`: an eligible reader on shift always; otherwise the fallback
-        pool the router chose (on shift first, else off shift: someone who can be called
-        is better than someone gone), at once unless the work is routine and has waited
-        less than ``uncovered_routine_delay`` since ``waiting_since`` (None: no waiting,
-        e.g. at breach). A study already with a fallback reader who may read it does not
-        move to another off shift. Call with ``lock`` held.
+        The rule of `broaden`: an eligible reader on shift always; otherwise whom the
+        router chose (a fallback reader the roster has on call now, else the medical
+        director: never someone off shift, who may be asleep), at once unless the work
+        is routine and has waited less than ``uncovered_routine_delay`` since
+        ``waiting_since`` (None: no waiting, e.g. at breach). Call with ``lock`` held.
         """
-        to = decision.radiologist_id
-        if to is None:
+        if decision.radiologist_id is None:
             return False
         if not decision.fallback:
             return True
-        if waiting_since is not None and self._must_wait(study, decision, waiting_since, now):
-            return False
-        if self.board.may_read_now(to, None, now):
-            return True
-        reader = self.board.radiologist(holder)
-        holds_as_fallback = (
-            reader.fallback and may_read(reader, study.site_id, study.skills, flagged=True) is None
-        )
-        return not holds_as_fallback
+        return waiting_since is None or not self._must_wait(study, decision, waiting_since, now)
 
     def _must_wait(
         self, study: Study, decision: Decision, waiting_since: datetime, now: datetime
@@ -448,8 +439,10 @@ class DispatchService:
         then the "assigned" notification (`notify_assigned`).
 
         Returns False, changing nothing, if the store no longer shows the study queued
-        with the board's owner (another process claimed or started it meanwhile), or if
-        ``to`` is the radiologist who released it (a release is never undone by a move).
+        with the board's owner (another process claimed or started it meanwhile), if
+        ``to`` is the radiologist who released it (a release is never undone by a move),
+        or if an operator pinned it (`OperatorService.assign`: handover, re-plan,
+        escalation and reload leave it alone until it is released or unpinned).
         """
         with self.lock:
             owner = self.board.owner(study_uid)
@@ -461,6 +454,15 @@ class DispatchService:
                     return False
                 if record.released_by == to:
                     logger.info("study %s: not moved back to %s, who released it", study_uid, to)
+                    return False
+                if record.pinned_by is not None:
+                    logger.info(
+                        "study %s: pinned to %s by %s, not moved (%s)",
+                        study_uid,
+                        owner,
+                        record.pinned_by,
+                        action,
+                    )
                     return False
                 try:
                     state = lifecycle.transition(record.state, StudyEvent.REASSIGNED)

@@ -189,6 +189,12 @@ class ReadingService:
             state = self._transition(record, event)
             self._check_credential(reader, record)
             gain: dict[str, Any] = {}
+            if record.pinned_by is not None and record.assignee not in {None, radiologist_id}:
+                raise ReadingRefusedError(
+                    f"study {study_uid} was assigned to {record.assignee} by operator "
+                    f"{record.pinned_by}; ask an operator to reassign it",
+                    Refusal.NOT_YOURS,
+                )
             if record.assignee is not None:
                 gain = self._check_takeover(uow, reader, record, now)
             fallback = as_fallback(reader, record)
@@ -316,6 +322,7 @@ class ReadingService:
             or record.assignee != pull.from_radiologist_id
             or may_read(reader, record.site_id, record.skills, flagged=record.fallback)
             or record.released_by == reader.id
+            or record.pinned_by is not None  # an operator's decision sticks
         ):
             return None  # the store moved on, or a rule the board does not know
         return record, pull
