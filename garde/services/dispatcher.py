@@ -26,10 +26,12 @@ from typing import TYPE_CHECKING, Any
 
 from garde.dispatch import lifecycle, sla
 from garde.dispatch.errors import DispatchError
+from garde.dispatch.explanation import Basis
 from garde.dispatch.latebinding import preempt
 from garde.dispatch.lifecycle import StudyEvent
 from garde.dispatch.model import Priority, Study, StudyState
 from garde.dispatch.router import route
+from garde.services.night_watch import announce_unassigned
 from garde.services.snapshot import study_of
 from garde.store.enums import AssignedBy
 
@@ -51,7 +53,8 @@ logger = logging.getLogger(__name__)
 # How far around "now" the roster is loaded into the board.
 ROSTER_WINDOW_BEFORE = timedelta(days=1)
 ROSTER_WINDOW_AFTER = timedelta(days=2)
-NOTIFY_PRIORITIES = frozenset({Priority.STROKE, Priority.EMERGENCY})
+NOTIFY_PRIORITIES = frozenset({Priority.STROKE, Priority.EMERGENCY, Priority.URGENT})
+"""Priorities whose assignment is notified by default (``[notify] assigned_priorities``)."""
 
 
 @dataclass
@@ -67,6 +70,9 @@ class DispatchService:
     default_stable_age_s: float
     previews: PreviewService | None = None
     uncovered_routine_delay: timedelta = timedelta(0)
+    # Issue 12: who answers when nobody may ([region]), and which assignments are told.
+    medical_director: str = ""
+    notify_priorities: frozenset[Priority] = NOTIFY_PRIORITIES
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     # -- the board and the store -----------------------------------------------------------
@@ -288,7 +294,7 @@ class DispatchService:
         if self.previews is not None:
             self.previews.submit(study_uid, result.priority)
         if not held:
-            self._notify_assigned(study, decision)
+            self._notify_assigned(study, decision, now)
         if alert is not None:
             self.notifier.notify(
                 "stroke_alert",
@@ -363,7 +369,7 @@ class DispatchService:
             decision.radiologist_id,
             " (fallback)" if decision.fallback else "",
         )
-        self._notify_assigned(study, decision)
+        self._notify_assigned(study, decision, now)
         return True
 
     def takes_from_gone_reader(
@@ -419,8 +425,16 @@ class DispatchService:
         if decision.radiologist_id is not None:
             uow.studies.set_state(study_uid, lifecycle.transition(state, StudyEvent.ASSIGNED), now)
 
-    def _notify_assigned(self, study: Study, decision: Decision) -> None:
-        notify_assigned(self.notifier, study, decision.radiologist_id, fallback=decision.fallback)
+    def _notify_assigned(self, study: Study, decision: Decision, now: datetime) -> None:
+        notify_assigned(
+            self.notifier,
+            study,
+            decision.radiologist_id,
+            fallback=decision.fallback,
+            priorities=self.notify_priorities,
+        )
+        if decision.radiologist_id is None or decision.explanation.basis is Basis.MEDICAL_DIRECTOR:
+            announce_unassigned(self, study, decision.radiologist_id, now)
 
     # -- moves ---------------------------------------------------------------------------------
     def reassign(
@@ -489,9 +503,11 @@ class DispatchService:
             self.board.reassign(study_uid, to, now)
             study = self.board.get(study_uid)
         logger.info("study %s moved from %s to %s (%s)", study_uid, owner, to, action)
-        if study is not None:
+        if study is not None and decision is not None:
+            self._notify_assigned(study, decision, now)
+        elif study is not None:
             notify_assigned(
-                self.notifier, study, to, fallback=decision.fallback if decision else False
+                self.notifier, study, to, fallback=False, priorities=self.notify_priorities
             )
         return True
 
@@ -528,20 +544,26 @@ class DispatchService:
                 if decision.radiologist_id is not None:
                     self.board.assign(study, decision.radiologist_id, now)
                     moved += 1
-                self._notify_assigned(study, decision)
+                self._notify_assigned(study, decision, now)
         return moved
 
 
 def notify_assigned(
-    notifier: Notifier, study: Study, radiologist_id: str | None, *, fallback: bool
+    notifier: Notifier,
+    study: Study,
+    radiologist_id: str | None,
+    *,
+    fallback: bool,
+    priorities: frozenset[Priority] = NOTIFY_PRIORITIES,
 ) -> None:
-    """Tell the new reader of a stroke or emergency study, and everyone of any study left
-    with nobody: the one "assigned" notification of every move (dispatch, coverage,
-    handover, escalation, re-plan, reload, an operator's assign, a claim, a release).
+    """Tell the new reader of a study of ``priorities`` (stroke, emergency and urgent by
+    default), and everyone of any study left with nobody: the one "assigned"
+    notification of every move (dispatch, coverage, handover, escalation, re-plan,
+    reload, an operator's assign, a claim, a release).
 
     Ids and UIDs only, never patient data.
     """
-    if study.priority in NOTIFY_PRIORITIES or radiologist_id is None:
+    if study.priority in priorities or radiologist_id is None:
         notifier.notify(
             "assigned",
             {
