@@ -60,6 +60,7 @@ class Refusal(StrEnum):
     WRONG_STATE = "wrong_state"  # the lifecycle does not allow it now
     NOTHING_TO_READ = "nothing_to_read"
     LOST_RACE = "lost_race"  # someone else moved the study first
+    OFF_SHIFT = "off_shift"  # an operator's assignment to a reader the roster has off shift
 
 
 class ReadingRefusedError(DispatchError):
@@ -502,12 +503,13 @@ class ReadingService:
                 uow.commit()
         except ReadingRefusedError as exc:
             with self.uow_factory() as uow:
-                # The refused study goes in the detail, not the study column: a study's
-                # trail lists what happened to it; the reader's lists what they tried.
+                # The refused study goes in the study column too (issue 12): a study's
+                # trail lists who tried what on it, refused or not.
                 uow.audit.append(
                     at=now,
                     actor=radiologist_id,
                     action=action,
+                    study_uid=study_uid,
                     radiologist_id=radiologist_id,
                     origin=origin,
                     detail={

@@ -191,7 +191,18 @@ def test_a_night_at_the_worklist(cli: Cli, database_url: str) -> None:
     assert json.loads(cli.run("alice", "status", "--json").stdout)["waiting"] == 0
 
     trail = json.loads(cli.run("alice", "audit", "--study", urgent, "--json").stdout)
-    assert [e["action"] for e in trail] == ["release", "explain", "assign", "explain"]
+    # r1's refused assign is in the study's trail too, with the study it aimed at.
+    assert [(e["action"], e["detail"].get("outcome")) for e in trail] == [
+        ("release", "ok"),
+        ("explain", "ok"),
+        ("assign", "refused"),
+        ("assign", "ok"),
+        ("explain", "ok"),
+    ]
+    by_alice = json.loads(cli.run("alice", "audit", "--actor", "alice", "--json").stdout)
+    assert ("assign", urgent, "r1") in {
+        (e["action"], e["study_uid"], e["radiologist_id"]) for e in by_alice
+    }
     assert all(sorted(e) == sorted(AUDIT_KEYS) for e in trail)
     assert all(e["origin"] for e in trail)  # from where
     mine = json.loads(cli.run("r1", "audit", "--radiologist", "r1", "--json").stdout)
