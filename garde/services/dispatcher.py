@@ -34,6 +34,7 @@ from garde.dispatch.router import route
 from garde.services.night_watch import announce_unassigned
 from garde.services.snapshot import study_of
 from garde.store.enums import AssignedBy
+from garde.store.repositories.claim import ClaimRepository
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -532,6 +533,7 @@ class DispatchService:
                     self._store_assignment(
                         uow, study.uid, pending, decision, now, AssignedBy.OPERATOR
                     )
+                    ClaimRepository(uow.session).unpin(study.uid)  # the pinned reader left
                     uow.audit.append(
                         at=now,
                         actor=actor,

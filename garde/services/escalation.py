@@ -26,7 +26,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from garde.dispatch import sla
+from garde.dispatch import reach, sla
 from garde.dispatch.model import StudyState
 from garde.dispatch.router import route
 from garde.dispatch.sla import EscalationTier
@@ -150,6 +150,13 @@ def _escalate(  # noqa: PLR0917 - private; called from one place
     }
     if tier is EscalationTier.SUPERVISOR:
         payload["supervisors"] = list(supervisors)
+        # A tier with nobody falls through to the next, ending at the medical director:
+        # a breached study is never "kept" in silence.
+        reached, recipients = reach.next_tier(
+            reach.Tier.READER, supervisors, dispatch.medical_director
+        )
+        payload["tier_reached"] = reached.value
+        payload["recipients"] = list(recipients)
     dispatch.notifier.notify(f"escalation_{tier.value}", payload)
     logger.warning(
         "study %s (%s) reached escalation tier %s: %s%s",

@@ -69,6 +69,14 @@ def announce_unassigned(
     dispatch.notifier.notify("unassigned", unassigned_payload(study, holder, director, repeat=0))
     with dispatch.uow_factory() as uow:
         ClaimRepository(uow.session).mark_unassigned_notice(study.uid, now)
+        uow.audit.append(
+            at=now,
+            actor="watch",
+            action="unassigned_notice",
+            study_uid=study.uid,
+            radiologist_id=holder,
+            detail={"medical_director": director, "repeat": 0},
+        )
         uow.commit()
     logger.warning(
         "study %s (%s): nobody on shift or on call may read it; medical director %s told",

@@ -118,6 +118,7 @@ class WebhookNotifier:
         self._incoming: queue.SimpleQueue[_Message] = queue.SimpleQueue()
         self._unsaved: list[_Message] = []  # taken off the queue, not yet in the store
         self._moving = threading.Lock()  # a message is always in the queue or in _unsaved
+        self._saving = threading.Lock()  # one saver at a time (the thread, `deliver_due`)
         self._wake = threading.Event()
         self._delivering = threading.Event()
         self._stopping = threading.Event()
@@ -228,6 +229,10 @@ class WebhookNotifier:
     def _save_incoming(self) -> bool:
         """Move notifications from memory to the outbox; False on a store error (they
         stay in memory and are tried again)."""
+        with self._saving:
+            return self._save_unsaved()
+
+    def _save_unsaved(self) -> bool:
         with self._moving:
             while True:
                 try:

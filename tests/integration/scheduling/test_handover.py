@@ -117,7 +117,7 @@ def test_work_of_a_reader_gone_from_an_uncovered_hospital_goes_to_the_fallback_p
         assert hand_over(rt.dispatch, advance_to(rt, T0 + h)) == {uid: "r00"}
         moved = record(rt, uid)
         assert (moved.assignee, moved.fallback, moved.state) == ("r00", True, StudyState.ASSIGNED)
-        assert [e.action for e in audit(rt, uid)] == ["assign", "handover"]
+        assert [e.action for e in audit(rt, uid)] == ["assign", "handover", "unassigned_notice"]
         assert hand_over(rt.dispatch, advance_to(rt, T0 + 2 * h)) == {}  # no ping-pong
         # Once r08 is on call, the handover gives it to them; they may read it.
         assert hand_over(rt.dispatch, advance_to(rt, T0 + 5 * h)) == {uid: "r08"}
