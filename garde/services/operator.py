@@ -129,11 +129,12 @@ class OperatorService:
                     f"study {study_uid} is {record.state.value}: it cannot be assigned",
                     Refusal.WRONG_STATE,
                 )
-            if record.assignee == radiologist_id:
+            if record.assignee == radiologist_id and record.pinned_by is not None:
                 raise ReadingRefusedError(
-                    f"study {study_uid} is already assigned to {radiologist_id}",
+                    f"study {study_uid} is already assigned to {radiologist_id}, pinned by "
+                    f"{record.pinned_by}",
                     Refusal.WRONG_STATE,
-                )
+                )  # assigned to them but not pinned: this pins it where it is
             broken = _broken_rules(uow, record, target, now)
             if broken and not force:
                 rule, message = broken[0]
@@ -145,7 +146,8 @@ class OperatorService:
                 study_uid,
                 expect_state=record.state,
                 expect_assignee=record.assignee,
-                to_state=StudyState.ASSIGNED,
+                # Pinning a study where it is keeps a read in hand in hand.
+                to_state=record.state if record.assignee == radiologist_id else StudyState.ASSIGNED,
                 at=now,
                 to_assignee=radiologist_id,
                 by=AssignedBy.OPERATOR,
@@ -296,6 +298,8 @@ class OperatorService:
     def _follow_on_board(self, record: StudyRecord, radiologist_id: str, now: datetime) -> None:
         """Keep this process's board in step, when it holds the study (serve, demo)."""
         board = self.board
+        if record.assignee == radiologist_id:
+            return  # pinned where it was: the board has it right
         try:
             if record.study_uid in board:
                 board.release(record.study_uid)
