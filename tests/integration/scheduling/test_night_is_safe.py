@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from garde.config.model import RegionSettings
 from garde.dispatch.model import Shift, StudyState
 from garde.scheduling import jobs
 from garde.services.handover import hand_over
@@ -107,6 +108,18 @@ def test_nobody_off_shift_the_medical_director_gets_the_work_and_the_notices(
         if b["kind"] == "assigned" and b["payload"]["radiologist_id"] == "r00"
     }
     assert assigned_to_director == set(uids)  # urgent assignments are notified by default
+    # At breach no supervisor is on shift (r08 comes at 04:00): the tier falls through
+    # to the director, never "kept" in silence.
+    breaches = [
+        b["payload"]
+        for b in receiver.accepted
+        if b["kind"] == "escalation_supervisor" and b["payload"]["study_uid"] != late
+    ]
+    assert len(breaches) == 3  # the three first studies, due at 03:00
+    assert all(p["supervisors"] == [] for p in breaches)
+    assert all(
+        (p["tier_reached"], p["recipients"]) == ("medical_director", ["r00"]) for p in breaches
+    )
     # Nothing more once r08, on call, has them.
     with rt.uow() as uow:
         last_notice = max(
@@ -116,3 +129,35 @@ def test_nobody_off_shift_the_medical_director_gets_the_work_and_the_notices(
             if e.action == "unassigned_notice"
         )
     assert last_notice < T0 + 5 * H + timedelta(minutes=1)
+
+
+def test_a_director_reached_by_phone_is_told_again_until_someone_takes_the_study(
+    migrated_url: str, tmp_path: Path
+) -> None:
+    phone = "+33 4 72 00 00 00"
+    settings = settings_for(migrated_url, tmp_path)
+    settings = replace(
+        settings,
+        region=RegionSettings(medical_director=phone),
+        radiologists=tuple(replace(r, medical_director=False) for r in settings.radiologists),
+    )
+    rt = start_night(settings, [Shift("r02", T0 - H, T0 + 9 * H)])  # h01-h04 only
+    try:
+        stroke = receive(rt, tmp_path, "h06", T0, description="AVC alerte thrombolyse")
+        for minutes in range(2, 14):
+            at = advance_to(rt, T0 + timedelta(minutes=minutes))
+            rt.dispatch.sweep(at)
+            jobs.watch_sla(rt)
+        waiting = record(rt, stroke)
+        assert (waiting.state, waiting.assignee, waiting.fallback) == (
+            StudyState.PENDING,
+            None,
+            True,
+        )
+        with rt.uow() as uow:
+            notices = [e for e in uow.audit.for_study(stroke) if e.action == "unassigned_notice"]
+        # At once (minute 2), then every 5 minutes: 7 and 12.
+        assert [e.at - T0 for e in notices] == [timedelta(minutes=m) for m in (2, 7, 12)]
+        assert {e.detail["medical_director"] for e in notices} == {phone}
+    finally:
+        rt.close()
