@@ -302,6 +302,7 @@ class DispatchService:
                 {
                     "study_uid": study.uid,
                     "site_id": study.site_id,
+                    "priority": study.priority.value,  # acknowledged, or it escalates
                     "radiologist_id": alert.radiologist_id,
                     "interrupt_study_uid": alert.interrupted_uid,
                     "deadline": study.deadline.isoformat(),

@@ -223,6 +223,15 @@ def test_a_night_at_the_worklist(cli: Cli, database_url: str) -> None:
     assert sorted(explained) == sorted(EXPLAIN_KEYS)
     assert explained["by"] == "operator"
 
+    # Issue 12 from the command line: ack, the outbox, the pin.
+    assert "acknowledged" in cli.run("r1", "ack", urgent).stdout
+    assert "not yours to acknowledge" in cli.run("r2", "ack", urgent, ok=False).stderr
+    assert "operators only" in cli.run("r1", "notify", "list", ok=False).stderr
+    assert isinstance(json.loads(cli.run("alice", "notify", "list", "--json").stdout), list)
+    assert "no notification 999" in cli.run("alice", "notify", "resend", "999", ok=False).stderr
+    assert "pinned by alice" in cli.run("alice", "unpin", urgent).stdout
+    assert "is not pinned" in cli.run("alice", "unpin", urgent, ok=False).stderr
+
 
 def test_a_token_file_others_can_read_is_refused(cli: Cli, database_url: str) -> None:
     if not database_url.startswith("sqlite"):
