@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from garde.dispatch.errors import DispatchError
-from garde.dispatch.model import StudyState
+from garde.dispatch.model import Priority, StudyState
 from garde.dispatch.router import may_read
-from garde.services.dispatcher import notify_assigned
+from garde.services.dispatcher import NOTIFY_PRIORITIES, notify_assigned
 from garde.services.identity import IdentityError, PermissionDeniedError
 from garde.services.reading import ReadingRefusedError, Refusal
 from garde.services.refusals import record_refused
@@ -51,6 +51,7 @@ class OperatorService:
     uow_factory: Callable[[], SqlUnitOfWork]
     board: Board
     notifier: Notifier | None = None  # "assigned" on every move (`notify_assigned`)
+    notify_priorities: frozenset[Priority] = NOTIFY_PRIORITIES  # [notify] assigned_priorities
 
     def assign(
         self,
@@ -100,7 +101,13 @@ class OperatorService:
         self._follow_on_board(record, radiologist_id, now)
         study = study_of(record)
         if self.notifier is not None and study is not None:
-            notify_assigned(self.notifier, study, radiologist_id, fallback=False)
+            notify_assigned(
+                self.notifier,
+                study,
+                radiologist_id,
+                fallback=False,
+                priorities=self.notify_priorities,
+            )
         return updated
 
     def _assign(  # noqa: PLR0917 - private; the public `assign` names every argument

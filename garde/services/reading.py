@@ -20,9 +20,9 @@ from garde.dispatch.errors import DispatchError
 from garde.dispatch.explanation import ExclusionReason
 from garde.dispatch.latebinding import Pull, next_pull
 from garde.dispatch.lifecycle import StudyEvent
-from garde.dispatch.model import Radiologist, SlaPolicy, StudyState
+from garde.dispatch.model import Priority, Radiologist, SlaPolicy, StudyState
 from garde.dispatch.router import may_read, route
-from garde.services.dispatcher import notify_assigned
+from garde.services.dispatcher import NOTIFY_PRIORITIES, notify_assigned
 from garde.services.reading_candidates import (
     as_fallback,
     claim_explanation,
@@ -104,6 +104,7 @@ class ReadingService:
     policy: SlaPolicy = field(default_factory=SlaPolicy)
     max_attempts: int = 20  # rounds of `next` when others keep winning the race
     notifier: Notifier | None = None  # "assigned" on every move (`notify_assigned`)
+    notify_priorities: frozenset[Priority] = NOTIFY_PRIORITIES  # [notify] assigned_priorities
 
     # -- actions -------------------------------------------------------------------------
 
@@ -544,7 +545,9 @@ class ReadingService:
         study = study_of(before)
         if self.notifier is None or study is None:
             return
-        notify_assigned(self.notifier, study, to, fallback=fallback)
+        notify_assigned(
+            self.notifier, study, to, fallback=fallback, priorities=self.notify_priorities
+        )
         holder = before.assignee
         if taken and holder is not None:
             self.notifier.notify(

@@ -77,11 +77,19 @@ def test_nobody_off_shift_the_medical_director_gets_the_work_and_the_notices(
                 hand_over(rt.dispatch, at)
                 jobs.watch_sla(rt)
                 at += timedelta(minutes=5)
+            history = _assignments(rt, uids)
+            finals = [record(rt, uid) for uid in uids]
+            with rt.uow() as uow:
+                last_notice = max(
+                    e.at
+                    for uid in uids
+                    for e in uow.audit.for_study(uid)
+                    if e.action == "unassigned_notice"
+                )
         finally:
-            rt.close()
+            rt.close()  # posts what the outbox holds
 
     # Every assignment of the night, against the roster: on shift then, or the director.
-    history = _assignments(rt, uids)
     assert history
     for uid, rid, at in history:
         on_shift = any(s.radiologist_id == rid and s.covers(at) for s in SHIFTS)  # type: ignore[arg-type]
@@ -90,8 +98,7 @@ def test_nobody_off_shift_the_medical_director_gets_the_work_and_the_notices(
     # r08 took everything once on call.
     assert {rid for _, rid, _ in history} == {"r02", "r00", "r08"}
     assert all(rid == "r00" for _, rid, at in history if T0 + H <= at < T0 + 5 * H)  # type: ignore[operator]
-    for uid in uids:
-        final = record(rt, uid)
+    for final in finals:
         assert (final.assignee, final.state) == ("r08", StudyState.ASSIGNED)
 
     # The director is told at once, and again while nobody on call takes the study.
@@ -121,13 +128,6 @@ def test_nobody_off_shift_the_medical_director_gets_the_work_and_the_notices(
         (p["tier_reached"], p["recipients"]) == ("medical_director", ["r00"]) for p in breaches
     )
     # Nothing more once r08, on call, has them.
-    with rt.uow() as uow:
-        last_notice = max(
-            e.at
-            for uid in uids
-            for e in uow.audit.for_study(uid)
-            if e.action == "unassigned_notice"
-        )
     assert last_notice < T0 + 5 * H + timedelta(minutes=1)
 
 
