@@ -189,7 +189,7 @@ class ReadingService:
                 StudyEvent.ASSIGNED if record.state is StudyState.PENDING else StudyEvent.REASSIGNED
             )
             state = self._transition(record, event)
-            self._check_credential(reader, record)
+            self._check_credential(uow, reader, record)
             gain: dict[str, Any] = {}
             if record.pinned_by is not None and record.assignee not in {None, radiologist_id}:
                 raise ReadingRefusedError(
@@ -425,7 +425,7 @@ class ReadingService:
             )
         self._transition(record, event)
         if event is not StudyEvent.RELEASED:  # one may always give a study back
-            self._check_credential(reader, record)
+            self._check_credential(uow, reader, record)
         return record
 
     @staticmethod
@@ -439,19 +439,23 @@ class ReadingService:
             ) from exc
 
     @staticmethod
-    def _check_credential(reader: Radiologist, record: StudyRecord) -> None:
+    def _check_credential(uow: SqlUnitOfWork, reader: Radiologist, record: StudyRecord) -> None:
         """The router's rule (`garde.dispatch.router.may_read`): what it assigned is
-        readable, and nothing else is."""
+        readable, and nothing else is. The refusal names the hospital and the skill as
+        the user knows them."""
         refused = may_read(reader, record.site_id, record.skills, flagged=record.fallback)
         if refused is ExclusionReason.NO_CREDENTIAL:
+            names = {s.id: s.name for s in uow.directory.sites(include_inactive=True)}
             raise ReadingRefusedError(
-                f"{reader.id} is not credentialed for hospital {record.site_id}",
+                f"{reader.id} is not credentialed for {names.get(record.site_id, record.site_id)}"
+                f" (hospital {record.site_id})",
                 Refusal.NO_CREDENTIAL,
             )
         if refused is not None:
             missing = sorted(record.skills - reader.skills)
+            word = "skill" if len(missing) == 1 else "skills"
             raise ReadingRefusedError(
-                f"{reader.id} lacks the skill(s) {', '.join(missing)} for study {record.study_uid}",
+                f"{reader.id} lacks the {word} {', '.join(missing)} for study {record.study_uid}",
                 Refusal.NO_CREDENTIAL,
             )
 
