@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from garde.dispatch.errors import DispatchError
+from garde.dispatch.manual import Broken, Rule, broken_rules
 from garde.dispatch.model import Priority, StudyState
-from garde.dispatch.router import may_read
 from garde.services.dispatcher import NOTIFY_PRIORITIES, notify_assigned
 from garde.services.identity import IdentityError, PermissionDeniedError
 from garde.services.reading import ReadingRefusedError, Refusal
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from garde.dispatch.board import Board
-    from garde.dispatch.model import Radiologist
+    from garde.dispatch.model import Radiologist, Site
     from garde.dispatch.ports import Notifier
     from garde.services.identity import Identity
     from garde.store.records import AuditEvent, StudyRecord
@@ -320,35 +320,30 @@ class OperatorService:
 def _broken_rules(
     uow: SqlUnitOfWork, record: StudyRecord, target: Radiologist, now: datetime
 ) -> list[tuple[str, str]]:
-    """The assignment rules ``target`` breaks for ``record`` (credential, skill, shift),
-    each as (rule, what the user reads): the decision is the core's (`may_read`, the
-    roster's shifts); this gathers the names the user knows."""
+    """The rules ``target`` breaks for ``record`` (`garde.dispatch.manual`), each as
+    (rule, what the user reads: the hospital's name, the skill, local time)."""
     sites = {s.id: s for s in uow.directory.sites(include_inactive=True)}
     site = sites.get(record.site_id)
-    broken: list[tuple[str, str]] = []
-    if may_read(target, record.site_id, frozenset()) is not None:
-        name = site.name if site else record.site_id
-        broken.append(("no_credential", f"{target.id} is not credentialed for {name}"))
-    missing = sorted(record.skills - target.skills)
-    if missing and not (target.medical_director and record.fallback):
-        skills = ", ".join(missing)
-        word = "skill" if len(missing) == 1 else "skills"
-        broken.append(("missing_skill", f"{target.id} lacks the {word} {skills}"))
-    if not target.medical_director:
-        shifts = uow.roster.shifts_between(now - ROSTER_BACK, now + ROSTER_AHEAD)
-        mine = [s for s in shifts if s.radiologist_id == target.id]
-        if not any(s.covers(now) for s in mine):
-            upcoming = min((s.start for s in mine if s.start > now), default=None)
-            zone = ZoneInfo(site.timezone if site else "UTC")
-            when = (
-                f"until {upcoming.astimezone(zone):%H:%M}"
-                if upcoming is not None and upcoming - now < timedelta(hours=24)
-                else f"until {upcoming.astimezone(zone):%Y-%m-%d %H:%M}"
-                if upcoming is not None
-                else "(no shift in the next two days)"
-            )
-            broken.append(("off_shift", f"{target.id} is not on shift {when}"))
-    return broken
+    shifts = uow.roster.shifts_between(now - ROSTER_BACK, now + ROSTER_AHEAD)
+    broken = broken_rules(
+        target, record.site_id, record.skills, shifts, now, flagged=record.fallback
+    )
+    return [(b.rule.value, _words(b, target.id, site, now)) for b in broken]
+
+
+def _words(broken: Broken, rid: str, site: Site | None, now: datetime) -> str:
+    """One broken rule, as the user says it."""
+    if broken.rule is Rule.NO_CREDENTIAL:
+        return f"{rid} is not credentialed for {site.name if site else 'this hospital'}"
+    if broken.rule is Rule.MISSING_SKILL:
+        word = "skill" if len(broken.missing) == 1 else "skills"
+        return f"{rid} lacks the {word} {', '.join(broken.missing)}"
+    upcoming = broken.next_shift
+    if upcoming is None:
+        return f"{rid} is not on shift (no shift in the next two days)"
+    local = upcoming.astimezone(ZoneInfo(site.timezone if site else "UTC"))
+    when = f"{local:%H:%M}" if upcoming - now < timedelta(hours=24) else f"{local:%Y-%m-%d %H:%M}"
+    return f"{rid} is not on shift until {when}"
 
 
 def _require_operator(by: Identity, what: str) -> None:
