@@ -326,10 +326,13 @@ def _region(
     r: Reader, radiologists: tuple[Radiologist, ...]
 ) -> tuple[RegionSettings, tuple[Radiologist, ...]]:
     """``[region]``; the radiologist named medical director is marked as such."""
-    director = r.scalar("medical_director", str, "") or ""
+    read = r.scalar("medical_director", str, "")
+    director = read or ""
     r.reject_unknown()
     ids = {rad.id for rad in radiologists}
-    if not director.strip():
+    if read is None:
+        pass  # a wrong type, already reported
+    elif not director.strip():
         r.problem(
             "medical_director",
             "required: who takes a study no one on shift or on call may read "

@@ -184,3 +184,25 @@ def test_notify_priorities_must_be_priorities(tmp_path: Path) -> None:
     assert "notify.assigned_priorities: unknown priority 'soon'" in only_problem(
         write(tmp_path, text)
     )
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (('"director@example.org"', "5"), "region.medical_director: expected a string"),
+        (
+            (
+                'medical_director = "director@example.org"\n',
+                'medical_director = "d@x.org"\nx = 1\n',
+            ),
+            "region.x",
+        ),
+    ],
+)
+def test_bad_region_keys_are_named(tmp_path: Path, change: tuple[str, str], expected: str) -> None:
+    assert expected in only_problem(write(tmp_path, MINIMAL.replace(*change)))
+
+
+def test_night_safety_numbers_must_be_positive(tmp_path: Path) -> None:
+    text = MINIMAL + "[notify]\nack_timeout_min = 0\n"
+    assert "notify.ack_timeout_min" in only_problem(write(tmp_path, text))
