@@ -48,7 +48,8 @@ class NightWatch:
 def unassigned_payload(
     study: Study, holder: str | None, medical_director: str, *, repeat: int
 ) -> dict[str, object]:
-    """The ``unassigned`` notification: ids and UIDs only."""
+    """The ``unassigned`` notification: ids and UIDs only; ``repeat`` is 0 for the first
+    notice of a study and 1 for each reminder."""
     return {
         "study_uid": study.uid,
         "site_id": study.site_id,
