@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from garde.dispatch.board import Board
+from garde.dispatch.model import Priority
 from garde.dispatch.triage import DEFAULT_RULES, Triager
 from garde.services.clock import SystemClock
 from garde.services.dispatcher import DispatchService
@@ -81,7 +82,11 @@ class Runtime:
 
     def __post_init__(self) -> None:
         settings = self.settings
-        self.notifier = build_notifier(settings.notify, self.uow)
+        self.notifier = build_notifier(
+            settings.notify,
+            self.uow,
+            backoff_max_s=settings.night_safety.webhook_backoff_max_s,
+        )
         self.leadership = JobLeadership(self.engine)
         self.previews = PreviewService(
             self.uow, settings.previews, settings.gateway.storage_dir, clock=self.clock
@@ -96,6 +101,10 @@ class Runtime:
             default_stable_age_s=settings.gateway.stable_age_s,
             previews=self.previews,
             uncovered_routine_delay=timedelta(seconds=settings.scheduler.uncovered_routine_delay_s),
+            medical_director=settings.region.medical_director,
+            notify_priorities=frozenset(
+                Priority(p) for p in settings.night_safety.assigned_priorities
+            ),
         )
         self.worklist = WorklistService(self.uow, settings.previews.dir)
 

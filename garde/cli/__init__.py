@@ -18,6 +18,7 @@ from garde import __version__
 from garde.cli._common import CliState, configure_logging
 from garde.cli.dicom_commands import echo, push
 from garde.cli.night_commands import demo
+from garde.cli.notify_commands import NOTIFY_COMMANDS
 from garde.cli.operator_commands import OPERATOR_COMMANDS
 from garde.cli.preview_commands import preview
 from garde.cli.reading_commands import READING_COMMANDS
@@ -60,4 +61,6 @@ for command in (serve, db, push, echo, worklist, roster, demo, preview):
 for command in (status, reload_command):
     main.add_command(command)
 for command in (*READING_COMMANDS, *OPERATOR_COMMANDS, user):
+    main.add_command(command)
+for command in NOTIFY_COMMANDS:
     main.add_command(command)

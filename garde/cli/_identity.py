@@ -59,8 +59,19 @@ def desk(ctx: click.Context) -> Desk:
         identity=IdentityService(
             runtime.uow, open_mode=runtime.settings.environment is not Environment.PRODUCTION
         ),
-        reading=ReadingService(runtime.uow, board, runtime.settings.sla, notifier=runtime.notifier),
-        operator=OperatorService(runtime.uow, board, notifier=runtime.notifier),
+        reading=ReadingService(
+            runtime.uow,
+            board,
+            runtime.settings.sla,
+            notifier=runtime.notifier,
+            notify_priorities=runtime.dispatch.notify_priorities,
+        ),
+        operator=OperatorService(
+            runtime.uow,
+            board,
+            notifier=runtime.notifier,
+            notify_priorities=runtime.dispatch.notify_priorities,
+        ),
         info=StudyInfoService(runtime.uow, previews),
         origin=request_origin(),
     )

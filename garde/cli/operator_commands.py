@@ -14,12 +14,22 @@ from garde.dispatch.model import StudyState
 @click.argument("study")
 @click.argument("radiologist")
 @click.option("--reason", required=True, help="Why (kept in the explanation and the audit).")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Override the credential, skill and shift rules (audited; needs --reason).",
+)
 @click.pass_context
-def assign(ctx: click.Context, study: str, radiologist: str, reason: str) -> None:
-    """Give a study to a radiologist by hand (operators; audited and explained).
+def assign(ctx: click.Context, study: str, radiologist: str, reason: str, force: bool) -> None:
+    """Give a study to a radiologist by hand, pinned (operators; audited and explained).
+
+    Handover, re-plan, escalation and broadening leave it with them until it is
+    released or unpinned (`garde unpin`).
 
     Example: garde assign 1.2.826.0.1.3680043.8.498.1 r03 --reason "r01 unreachable"
     """
+    if force and not reason.strip():
+        raise click.UsageError("--force needs a --reason saying why the rules are overridden")
     services = desk(ctx)
     identity = who(services, "assign")
     with refusals():
@@ -30,8 +40,9 @@ def assign(ctx: click.Context, study: str, radiologist: str, reason: str) -> Non
             reason=reason,
             now=services.now(),
             origin=services.origin,
+            force=force,
         )
-    click.echo(f"assigned {study} to {radiologist}")
+    click.echo(f"assigned {study} to {radiologist} (pinned{', forced' if force else ''})")
 
 
 @click.command()
@@ -80,15 +91,19 @@ def studies(ctx: click.Context, state_: str, as_json: bool) -> None:
 @click.command()
 @click.option("--study", default=None, help="A StudyInstanceUID.")
 @click.option("--radiologist", default=None, help="A radiologist id.")
+@click.option("--actor", default=None, help="Who acted: an operator, a radiologist, router, sla.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
-def audit(ctx: click.Context, study: str | None, radiologist: str | None, as_json: bool) -> None:
-    """Print the audit trail of a study or of a radiologist, oldest first.
+def audit(
+    ctx: click.Context, study: str | None, radiologist: str | None, actor: str | None, as_json: bool
+) -> None:
+    """Print the audit trail of a study, a radiologist or an actor, oldest first
+    (refused attempts included).
 
     Example: garde audit --study 1.2.826.0.1.3680043.8.498.1
     """
-    if (study is None) == (radiologist is None):
-        fail("name exactly one of --study UID or --radiologist ID")
+    if sum(x is not None for x in (study, radiologist, actor)) != 1:
+        fail("name exactly one of --study UID, --radiologist ID or --actor NAME")
     services = desk(ctx)
     identity = who(services, "view_audit")
     with refusals():
@@ -98,6 +113,7 @@ def audit(ctx: click.Context, study: str | None, radiologist: str | None, as_jso
             origin=services.origin,
             study_uid=study,
             radiologist_id=radiologist,
+            actor=actor,
         )
     if as_json:
         echo_json([audit_item(e) for e in events])
@@ -119,4 +135,21 @@ def audit(ctx: click.Context, study: str | None, radiologist: str | None, as_jso
     )
 
 
-OPERATOR_COMMANDS = (assign, studies, audit)
+@click.command()
+@click.argument("study")
+@click.pass_context
+def unpin(ctx: click.Context, study: str) -> None:
+    """End an operator's pin: the router's moves may take the study again (operators).
+
+    Example: garde unpin 1.2.826.0.1.3680043.8.498.1
+    """
+    services = desk(ctx)
+    identity = who(services, "unpin")
+    with refusals():
+        pinned = services.operator.unpin(
+            study, by=identity, now=services.now(), origin=services.origin
+        )
+    click.echo(f"unpinned {study} (pinned by {pinned})")
+
+
+OPERATOR_COMMANDS = (assign, studies, audit, unpin)

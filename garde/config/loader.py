@@ -19,10 +19,13 @@ from garde.config._reader import Reader
 from garde.config.errors import ConfigError, ConfigProblem
 from garde.config.model import (
     BUILTIN_WINDOW_PRESETS,
+    DEFAULT_ASSIGNED_PRIORITIES,
     Environment,
     GatewaySettings,
+    NightSafetySettings,
     NotifySettings,
     PreviewSettings,
+    RegionSettings,
     RosterSettings,
     SchedulerSettings,
     Settings,
@@ -118,6 +121,10 @@ def _parse(root: Reader, path: Path) -> Settings:
     # Every declared id counts, valid or not, so one bad site is reported once, not again
     # in every radiologist credentialed for it.
     site_ids = {t["id"] for t in root.table.get("sites", []) if isinstance(t, dict) and "id" in t}
+    notify_reader = root.sub("notify")
+    night_safety = _night_safety(notify_reader)  # its keys first: `_notify` rejects the rest
+    radiologists = _radiologists(root, site_ids)
+    region, radiologists = _region(root.sub("region"), radiologists)
     settings = Settings(
         source=path,
         environment=environment,
@@ -127,13 +134,15 @@ def _parse(root: Reader, path: Path) -> Settings:
         gateway=_gateway(root.sub("gateway"), data_dir),
         previews=_previews(root.sub("previews"), data_dir),
         scheduler=_scheduler(root.sub("scheduler")),
-        notify=_notify(root.sub("notify")),
+        notify=_notify(notify_reader),
         sites=sites,
-        radiologists=_radiologists(root, site_ids),
+        radiologists=radiologists,
         sla=_sla(root.sub("sla")),
         triage_rules=_triage_rules(root.sub("triage"), site_ids),
         reading_times=_reading_times(root.sub("reading_times")),
         rosters=_rosters(root.sub("rosters"), _declared_ids(root, "radiologists")),
+        region=region,
+        night_safety=night_safety,
     )
     root.reject_unknown()
     return settings
@@ -292,6 +301,59 @@ def _notify(r: Reader) -> NotifySettings:
     )
     r.reject_unknown()
     return settings
+
+
+def _night_safety(r: Reader) -> NightSafetySettings:
+    """The ``[notify]`` keys of issue 12 (the caller's `_notify` rejects unknown ones)."""
+    d = NightSafetySettings()
+    raw = r.string_list("assigned_priorities", tuple(sorted(DEFAULT_ASSIGNED_PRIORITIES)))
+    for value in raw:
+        if _priority(value) is None:
+            r.problem("assigned_priorities", _priority_message(value))
+    return NightSafetySettings(
+        assigned_priorities=frozenset(v for v in raw if _priority(v) is not None),
+        webhook_backoff_max_s=r.number(
+            "webhook_backoff_max_s", d.webhook_backoff_max_s, strict=True
+        ),
+        ack_timeout_min=r.number("ack_timeout_min", d.ack_timeout_min, strict=True),
+        unassigned_repeat_min=r.number(
+            "unassigned_repeat_min", d.unassigned_repeat_min, strict=True
+        ),
+    )
+
+
+def _region(
+    r: Reader, radiologists: tuple[Radiologist, ...]
+) -> tuple[RegionSettings, tuple[Radiologist, ...]]:
+    """``[region]``; the radiologist named medical director is marked as such."""
+    read = r.scalar("medical_director", str, "")
+    director = read or ""
+    r.reject_unknown()
+    ids = {rad.id for rad in radiologists}
+    if read is None:
+        pass  # a wrong type, already reported
+    elif not director.strip():
+        r.problem(
+            "medical_director",
+            "required: who takes a study no one on shift or on call may read "
+            '(a radiologist id, e.g. medical_director = "r00", or an e-mail or phone contact)',
+        )
+    elif director not in ids and not _is_contact(director):
+        r.problem(
+            "medical_director",
+            f"unknown radiologist {director!r} (known: {', '.join(sorted(ids))}); "
+            "a contact needs an e-mail address or a phone number",
+        )
+    marked = tuple(
+        replace(rad, medical_director=True) if rad.id == director else rad for rad in radiologists
+    )
+    return RegionSettings(medical_director=director.strip()), marked
+
+
+def _is_contact(value: str) -> bool:
+    """An e-mail address or a phone number (a radiologist id is neither)."""
+    digits = sum(c.isdigit() for c in value)
+    return "@" in value or (value.lstrip().startswith(("+", "0")) and digits >= 6)
 
 
 HOURS_PER_WEEK = 168.0

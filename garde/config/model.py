@@ -127,6 +127,39 @@ class NotifySettings:
     webhook_backoff_s: float = 1.0  # first retry delay, doubled at each retry
 
 
+DEFAULT_ASSIGNED_PRIORITIES = frozenset({"stroke", "emergency", "urgent"})
+"""Priorities whose assignment is notified by default (``[notify] assigned_priorities``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NightSafetySettings:
+    """How notifications outlast an outage and reach someone (``[notify]``, issue 12).
+
+    Notifications of an open study are retried, with a backoff doubling from
+    ``webhook_backoff_s`` up to ``webhook_backoff_max_s``, for as long as the study is
+    open; ``webhook_attempts`` bounds only notifications about no open study. A stroke
+    or emergency notification not acknowledged within ``ack_timeout_min`` escalates to
+    the next tier (supervisors on shift, then the medical director).
+    """
+
+    assigned_priorities: frozenset[str] = DEFAULT_ASSIGNED_PRIORITIES
+    webhook_backoff_max_s: float = 60.0
+    ack_timeout_min: float = 5.0
+    unassigned_repeat_min: float = 5.0  # an `unassigned` notice repeats this often
+
+
+@dataclass(frozen=True, slots=True)
+class RegionSettings:
+    """``[region]``: who answers for the region at night.
+
+    ``medical_director`` is required: a radiologist id (who is then assigned what no one
+    on shift or on call may read) or a contact (an e-mail address or a phone number, to
+    whom the ``unassigned`` notifications are addressed).
+    """
+
+    medical_director: str = ""
+
+
 class SiteCover(StrEnum):
     """When roster validation wants every site covered (stroke is always every hour)."""
 
@@ -172,6 +205,8 @@ class Settings:
     triage_rules: tuple[TriageRule, ...] = ()
     reading_times: ReadingTimes = field(default_factory=ReadingTimes)
     rosters: RosterSettings = field(default_factory=RosterSettings)
+    region: RegionSettings = field(default_factory=RegionSettings)
+    night_safety: NightSafetySettings = field(default_factory=NightSafetySettings)
 
     @property
     def effective_database_url(self) -> str:

@@ -215,6 +215,7 @@ class Board:
         self._credential = np.zeros((n, sites), dtype=np.bool_)
         self._skill = np.zeros((n, skills), dtype=np.bool_)
         self._fallback = np.zeros(n, dtype=np.bool_)
+        self._director = np.zeros(n, dtype=np.bool_)
         self._on_shift = np.zeros(n, dtype=np.bool_)
         self._site_ok = np.zeros((n, sites), dtype=np.bool_)
         self._shift_end = np.full(n, -NEVER, dtype=np.int64)
@@ -261,6 +262,7 @@ class Board:
             self._max_parallel[i] = rad.max_parallel
             self._speed[i] = rad.speed
             self._fallback[i] = rad.fallback
+            self._director[i] = rad.medical_director
             for s in rad.sites:
                 self._credential[i, self._site_index[s]] = True
             for k in rad.skills:
@@ -548,6 +550,10 @@ class Board:
     def fallback_mask(self) -> NDArray[np.bool_]:
         """Who is in the fallback pool, as a boolean array over `ids` (read only)."""
         return self._fallback
+
+    def director_mask(self) -> NDArray[np.bool_]:
+        """Who is the region's medical director (at most one), over `ids` (read only)."""
+        return self._director
 
     def credentialed(self, site_id: str) -> NDArray[np.bool_]:
         """Who is credentialed for ``site_id`` (on shift or not), as a boolean array

@@ -51,6 +51,7 @@ class Basis(StrEnum):
     CONTINUITY = "continuity"  # already reads another study of the same patient
     FALLBACK = "fallback"  # nobody eligible: the fallback pool
     NOBODY = "nobody"  # nobody eligible and no fallback reader: flagged, kept
+    MEDICAL_DIRECTOR = "medical_director"  # nobody on shift or on call may: the director
     REPLAN = "replan"  # moved by the CP-SAT re-plan: the whole plan costs less
 
 

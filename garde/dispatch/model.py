@@ -86,6 +86,9 @@ class Radiologist:
     speed: float = 1.0
     fallback: bool = False  # member of the fallback pool (reads what no one else may)
     supervisor: bool = False  # receives the last escalation tier
+    # The region's medical director ([region] medical_director): takes what no one on
+    # shift or on call may, whatever the roster says (see `router.decide`).
+    medical_director: bool = False
 
     def __post_init__(self) -> None:
         if not self.id:

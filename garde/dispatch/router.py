@@ -10,10 +10,12 @@ reading minutes read, in hand and queued), then the radiologist id (stable).
 
 A patient's next study (same ``patient_key`` and site) goes to the reader who already
 holds one of theirs if that reader is eligible and still on time (continuity). A study
-no one may read goes to the fallback pool (``Radiologist.fallback``), on shift first,
-flagged; only a fallback reader credentialed for the site may take it (a credential is
-a legal requirement, a skill is not: see `may_read`). With no such reader it is routed
-to nobody, flagged, and never dropped.
+no one may read goes to the fallback pool (``Radiologist.fallback``) members the roster
+has on shift now, flagged; only a fallback reader credentialed for the site may take it
+(a credential is a legal requirement, a skill is not: see `may_read`). A fallback
+reader off shift is never chosen: with nobody on shift or on call it goes to the
+region's medical director (``Radiologist.medical_director``), flagged, and with no
+director credentialed for the site to nobody, flagged, and never dropped.
 
 The router does not change the board: the caller applies the decision
 (`Board.assign`) once it is stored.
@@ -91,12 +93,13 @@ def may_read(
     A credential for the sending site is always required (it is a legal one). The study's
     skills are required too, except from a member of the fallback pool reading a study
     flagged ``fallback`` (routed to the pool because nobody eligible may read it): that
-    is what the pool is for. Shifts and capacity are the router's business, not this
-    rule's: one may finish a study after one's shift.
+    is what the pool is for, and the medical director's last resort too. Shifts and
+    capacity are the router's business, not this rule's: one may finish a study after
+    one's shift.
     """
     if site_id not in reader.sites:
         return ExclusionReason.NO_CREDENTIAL
-    if flagged and reader.fallback:
+    if flagged and (reader.fallback or reader.medical_director):
         return None
     if not skills <= reader.skills:
         return ExclusionReason.MISSING_SKILL
@@ -178,18 +181,21 @@ def decide(study: Study, board: Board, evaluation: Evaluation, now: datetime) ->
                     break
     else:
         fallback = True
-        # `may_read` with ``flagged``: credentialed members of the pool, skills or not.
-        pool_all = board.fallback_mask() & board.credentialed(study.site_id) & (code != _EXCLUDED)
-        pool = np.flatnonzero(pool_all & (code != _OFF_SHIFT))
-        if not len(pool):
-            pool = np.flatnonzero(pool_all)
+        # `may_read` with ``flagged``: credentialed members of the pool, skills or not,
+        # and only those the roster has on call now: a reader off shift may be asleep
+        # or abroad, and nobody would know the study waits for them.
+        allowed = board.credentialed(study.site_id) & (code != _EXCLUDED)
+        pool = np.flatnonzero(board.fallback_mask() & allowed & (code != _OFF_SHIFT))
         ranked = rank_order(evaluation, pool, study.priority)
         if len(ranked):
             chosen = int(ranked[0])
             basis = Basis.FALLBACK
         else:
-            chosen = None
-            basis = Basis.NOBODY
+            # Nobody on shift or on call: the region's medical director, whatever the
+            # roster says (credentialed, as everyone must be).
+            ranked = np.flatnonzero(board.director_mask() & allowed)
+            chosen = int(ranked[0]) if len(ranked) else None
+            basis = Basis.NOBODY if chosen is None else Basis.MEDICAL_DIRECTOR
     ids = board.ids
     explanation = Explanation(
         study_uid=study.uid,

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import functools
 import logging
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from garde.dispatch.optimizer import SolverSettings
 from garde.services.escalation import escalate_overdue
 from garde.services.handover import hand_over
+from garde.services.night_watch import NightWatch, escalate_unacknowledged, remind_unassigned
 from garde.services.replanning import replan_queues
 from garde.services.retention import purge_pixels
 
@@ -66,10 +68,24 @@ def watch_sla(runtime: Runtime) -> int:
     now = runtime.clock.now()
     try:
         runtime.dispatch.reconcile(now)
-        return len(escalate_overdue(runtime.dispatch, now))
+        escalated = len(escalate_overdue(runtime.dispatch, now))
+        watch = night_watch_of(runtime)
+        remind_unassigned(runtime.dispatch, watch, now)
+        escalate_unacknowledged(runtime.dispatch, watch, now)
     except Exception:
         logger.exception("SLA watch failed; it will run again")
         return 0
+    return escalated
+
+
+def night_watch_of(runtime: Runtime) -> NightWatch:
+    """The night watch's settings (``[region]``, ``[notify]``)."""
+    safety = runtime.settings.night_safety
+    return NightWatch(
+        medical_director=runtime.settings.region.medical_director,
+        unassigned_repeat=timedelta(minutes=safety.unassigned_repeat_min),
+        ack_timeout=timedelta(minutes=safety.ack_timeout_min),
+    )
 
 
 @_leader_only

@@ -41,13 +41,17 @@ def record_refusal(
     message: str,
     radiologist_id: str | None = None,
     detail: Mapping[str, Any] | None = None,
+    study_uid: str | None = None,
 ) -> None:
-    """Append the audit row of a refused request (in its own transaction)."""
+    """Append the audit row of a refused request (in its own transaction), with the
+    study and the radiologist it aimed at, so that `garde audit --study` and
+    ``--radiologist`` list refused attempts too."""
     with uow_factory() as uow:
         uow.audit.append(
             at=now,
             actor=actor,
             action=action,
+            study_uid=study_uid,
             radiologist_id=radiologist_id,
             origin=origin[:ORIGIN_LENGTH],
             detail={"outcome": "refused", "reason": reason, "message": message, **(detail or {})},

@@ -10,7 +10,8 @@ moves, so a crash between the two is repaired by the next `restore`. Every metho
 touches the board holds ``lock`` (the scheduler runs jobs on several threads).
 
 Uncovered sites: a study nobody on shift may read (the router's fallback) goes to the
-fallback pool at once unless it is routine; routine work waits
+fallback pool on call now, else to the region's medical director, at once unless it is
+routine (never to anyone off shift); routine work waits
 ``uncovered_routine_delay`` for a credentialed reader to come on shift, then goes to the
 fallback pool too (`broaden`, run by every sweep).
 """
@@ -25,12 +26,15 @@ from typing import TYPE_CHECKING, Any
 
 from garde.dispatch import lifecycle, sla
 from garde.dispatch.errors import DispatchError
+from garde.dispatch.explanation import Basis
 from garde.dispatch.latebinding import preempt
 from garde.dispatch.lifecycle import StudyEvent
 from garde.dispatch.model import Priority, Study, StudyState
-from garde.dispatch.router import may_read, route
+from garde.dispatch.router import route
+from garde.services.night_watch import announce_unassigned
 from garde.services.snapshot import study_of
 from garde.store.enums import AssignedBy
+from garde.store.repositories.claim import ClaimRepository
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -50,7 +54,8 @@ logger = logging.getLogger(__name__)
 # How far around "now" the roster is loaded into the board.
 ROSTER_WINDOW_BEFORE = timedelta(days=1)
 ROSTER_WINDOW_AFTER = timedelta(days=2)
-NOTIFY_PRIORITIES = frozenset({Priority.STROKE, Priority.EMERGENCY})
+NOTIFY_PRIORITIES = frozenset({Priority.STROKE, Priority.EMERGENCY, Priority.URGENT})
+"""Priorities whose assignment is notified by default (``[notify] assigned_priorities``)."""
 
 
 @dataclass
@@ -66,6 +71,9 @@ class DispatchService:
     default_stable_age_s: float
     previews: PreviewService | None = None
     uncovered_routine_delay: timedelta = timedelta(0)
+    # Issue 12: who answers when nobody may ([region]), and which assignments are told.
+    medical_director: str = ""
+    notify_priorities: frozenset[Priority] = NOTIFY_PRIORITIES
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     # -- the board and the store -----------------------------------------------------------
@@ -287,13 +295,14 @@ class DispatchService:
         if self.previews is not None:
             self.previews.submit(study_uid, result.priority)
         if not held:
-            self._notify_assigned(study, decision)
+            self._notify_assigned(study, decision, now)
         if alert is not None:
             self.notifier.notify(
                 "stroke_alert",
                 {
                     "study_uid": study.uid,
                     "site_id": study.site_id,
+                    "priority": study.priority.value,  # acknowledged, or it escalates
                     "radiologist_id": alert.radiologist_id,
                     "interrupt_study_uid": alert.interrupted_uid,
                     "deadline": study.deadline.isoformat(),
@@ -362,41 +371,31 @@ class DispatchService:
             decision.radiologist_id,
             " (fallback)" if decision.fallback else "",
         )
-        self._notify_assigned(study, decision)
+        self._notify_assigned(study, decision, now)
         return True
 
     def takes_from_gone_reader(
         self,
         study: Study,
         decision: Decision,
-        holder: str,
+        holder: str,  # noqa: ARG002 - kept for the callers; any off-shift holder gives way
         now: datetime,
         *,
         waiting_since: datetime | None,
     ) -> bool:
         """Whether ``decision`` should take a queued study from ``holder``, off shift.
 
-        The rule of `broaden`: an eligible reader on shift always; otherwise the fallback
-        pool the router chose (on shift first, else off shift: someone who can be called
-        is better than someone gone), at once unless the work is routine and has waited
-        less than ``uncovered_routine_delay`` since ``waiting_since`` (None: no waiting,
-        e.g. at breach). A study already with a fallback reader who may read it does not
-        move to another off shift. Call with ``lock`` held.
+        The rule of `broaden`: an eligible reader on shift always; otherwise whom the
+        router chose (a fallback reader the roster has on call now, else the medical
+        director: never someone off shift, who may be asleep), at once unless the work
+        is routine and has waited less than ``uncovered_routine_delay`` since
+        ``waiting_since`` (None: no waiting, e.g. at breach). Call with ``lock`` held.
         """
-        to = decision.radiologist_id
-        if to is None:
+        if decision.radiologist_id is None:
             return False
         if not decision.fallback:
             return True
-        if waiting_since is not None and self._must_wait(study, decision, waiting_since, now):
-            return False
-        if self.board.may_read_now(to, None, now):
-            return True
-        reader = self.board.radiologist(holder)
-        holds_as_fallback = (
-            reader.fallback and may_read(reader, study.site_id, study.skills, flagged=True) is None
-        )
-        return not holds_as_fallback
+        return waiting_since is None or not self._must_wait(study, decision, waiting_since, now)
 
     def _must_wait(
         self, study: Study, decision: Decision, waiting_since: datetime, now: datetime
@@ -428,8 +427,16 @@ class DispatchService:
         if decision.radiologist_id is not None:
             uow.studies.set_state(study_uid, lifecycle.transition(state, StudyEvent.ASSIGNED), now)
 
-    def _notify_assigned(self, study: Study, decision: Decision) -> None:
-        notify_assigned(self.notifier, study, decision.radiologist_id, fallback=decision.fallback)
+    def _notify_assigned(self, study: Study, decision: Decision, now: datetime) -> None:
+        notify_assigned(
+            self.notifier,
+            study,
+            decision.radiologist_id,
+            fallback=decision.fallback,
+            priorities=self.notify_priorities,
+        )
+        if decision.radiologist_id is None or decision.explanation.basis is Basis.MEDICAL_DIRECTOR:
+            announce_unassigned(self, study, decision.radiologist_id, now)
 
     # -- moves ---------------------------------------------------------------------------------
     def reassign(
@@ -448,8 +455,10 @@ class DispatchService:
         then the "assigned" notification (`notify_assigned`).
 
         Returns False, changing nothing, if the store no longer shows the study queued
-        with the board's owner (another process claimed or started it meanwhile), or if
-        ``to`` is the radiologist who released it (a release is never undone by a move).
+        with the board's owner (another process claimed or started it meanwhile), if
+        ``to`` is the radiologist who released it (a release is never undone by a move),
+        or if an operator pinned it (`OperatorService.assign`: handover, re-plan,
+        escalation and reload leave it alone until it is released or unpinned).
         """
         with self.lock:
             owner = self.board.owner(study_uid)
@@ -461,6 +470,15 @@ class DispatchService:
                     return False
                 if record.released_by == to:
                     logger.info("study %s: not moved back to %s, who released it", study_uid, to)
+                    return False
+                if record.pinned_by is not None:
+                    logger.info(
+                        "study %s: pinned to %s by %s, not moved (%s)",
+                        study_uid,
+                        owner,
+                        record.pinned_by,
+                        action,
+                    )
                     return False
                 try:
                     state = lifecycle.transition(record.state, StudyEvent.REASSIGNED)
@@ -487,9 +505,11 @@ class DispatchService:
             self.board.reassign(study_uid, to, now)
             study = self.board.get(study_uid)
         logger.info("study %s moved from %s to %s (%s)", study_uid, owner, to, action)
-        if study is not None:
+        if study is not None and decision is not None:
+            self._notify_assigned(study, decision, now)
+        elif study is not None:
             notify_assigned(
-                self.notifier, study, to, fallback=decision.fallback if decision else False
+                self.notifier, study, to, fallback=False, priorities=self.notify_priorities
             )
         return True
 
@@ -514,6 +534,7 @@ class DispatchService:
                     self._store_assignment(
                         uow, study.uid, pending, decision, now, AssignedBy.OPERATOR
                     )
+                    ClaimRepository(uow.session).unpin(study.uid)  # the pinned reader left
                     uow.audit.append(
                         at=now,
                         actor=actor,
@@ -526,20 +547,26 @@ class DispatchService:
                 if decision.radiologist_id is not None:
                     self.board.assign(study, decision.radiologist_id, now)
                     moved += 1
-                self._notify_assigned(study, decision)
+                self._notify_assigned(study, decision, now)
         return moved
 
 
 def notify_assigned(
-    notifier: Notifier, study: Study, radiologist_id: str | None, *, fallback: bool
+    notifier: Notifier,
+    study: Study,
+    radiologist_id: str | None,
+    *,
+    fallback: bool,
+    priorities: frozenset[Priority] = NOTIFY_PRIORITIES,
 ) -> None:
-    """Tell the new reader of a stroke or emergency study, and everyone of any study left
-    with nobody: the one "assigned" notification of every move (dispatch, coverage,
-    handover, escalation, re-plan, reload, an operator's assign, a claim, a release).
+    """Tell the new reader of a study of ``priorities`` (stroke, emergency and urgent by
+    default), and everyone of any study left with nobody: the one "assigned"
+    notification of every move (dispatch, coverage, handover, escalation, re-plan,
+    reload, an operator's assign, a claim, a release).
 
     Ids and UIDs only, never patient data.
     """
-    if study.priority in NOTIFY_PRIORITIES or radiologist_id is None:
+    if study.priority in priorities or radiologist_id is None:
         notifier.notify(
             "assigned",
             {

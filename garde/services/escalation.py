@@ -10,8 +10,9 @@ highest tier reached is stored with the study, so a restart resumes where it was
 3. **supervisor** (at breach): a queued study moves to a supervisor on shift, else to
    the fallback pool on shift. If its reader has gone off shift and neither is there,
    it goes where the coverage rule of `DispatchService.broaden` sends it (an eligible
-   reader on shift, else the fallback pool off shift). The supervisors are notified
-   either way.
+   reader on shift, else the fallback pool on call, else the medical director). The
+   supervisors on shift are notified; with none, the medical director is (a tier that
+   resolves to nobody falls through to the next, never "kept" in silence).
 
 A study being read stays with its reader at every tier (only notified). A study nobody
 holds (uncovered site, nobody eligible) is routed to whoever may take it, the fallback
@@ -25,7 +26,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from garde.dispatch import sla
+from garde.dispatch import reach, sla
 from garde.dispatch.model import StudyState
 from garde.dispatch.router import route
 from garde.dispatch.sla import EscalationTier
@@ -55,7 +56,7 @@ class Escalation:
     tier: EscalationTier
     from_radiologist: str | None
     to_radiologist: str | None  # None: nobody moved it
-    outcome: str  # "notified", "reassigned", "kept", "in_progress", "unassigned"
+    outcome: str  # "notified", "reassigned", "kept", "in_progress", "unassigned", "pinned"
 
 
 def escalate_overdue(dispatch: DispatchService, now: datetime) -> list[Escalation]:
@@ -92,6 +93,8 @@ def _escalate(  # noqa: PLR0917 - private; called from one place
         outcome = "in_progress"
     elif tier is EscalationTier.ALERT:
         outcome = "notified"
+    elif record.pinned_by is not None:
+        outcome = "pinned"  # an operator's decision: its reader and the supervisors are told
     elif owner is None and record.assignee is not None:
         outcome = "kept"  # its reader is not on the board (left the roster): reload moves it
     elif owner is None:
@@ -147,6 +150,13 @@ def _escalate(  # noqa: PLR0917 - private; called from one place
     }
     if tier is EscalationTier.SUPERVISOR:
         payload["supervisors"] = list(supervisors)
+        # A tier with nobody falls through to the next, ending at the medical director:
+        # a breached study is never "kept" in silence.
+        reached, recipients = reach.next_tier(
+            reach.Tier.READER, supervisors, dispatch.medical_director
+        )
+        payload["tier_reached"] = reached.value
+        payload["recipients"] = list(recipients)
     dispatch.notifier.notify(f"escalation_{tier.value}", payload)
     logger.warning(
         "study %s (%s) reached escalation tier %s: %s%s",
@@ -201,8 +211,8 @@ def _at_breach(
             return decision
     if owner in on_shift:
         return None
-    # Its reader is gone: whoever the coverage rule gives it to (the fallback pool off
-    # shift included) rather than nobody; a breach waits for nothing.
+    # Its reader is gone: whoever the coverage rule gives it to (the fallback pool on
+    # call, else the medical director) rather than nobody; a breach waits for nothing.
     decision = route(study, board, dispatch.policy, now, exclude=exclude)
     if dispatch.takes_from_gone_reader(study, decision, owner, now, waiting_since=None):
         return decision

@@ -4,11 +4,12 @@ At each run the roster is reloaded from the store (a roster imported by another 
 takes effect here), then every queued study of a radiologist no longer on shift is
 routed again without them and moved if someone on shift may take it. A study being read
 stays with its reader: reading is not interrupted by the end of a shift. A study nobody
-on shift may take goes to the fallback pool, on shift first, else off shift (someone who
-can be called rather than someone gone), as `DispatchService.broaden` would send it:
+on shift may take goes to the fallback pool on call now, else to the region's medical
+director (never to someone off shift), as `DispatchService.broaden` would send it:
 urgent work at once, routine work after ``uncovered_routine_delay`` from the end of the
 shift. With nobody at all it stays where it is (the SLA watch escalates it if it runs
-late). The radiologist who released a study is never given it back by a handover.
+late). The radiologist who released a study is never given it back by a handover, and
+a study an operator pinned stays with its reader (`DispatchService.reassign`).
 """
 
 from __future__ import annotations

@@ -61,11 +61,14 @@ class FanoutNotifier:
 
 
 def build_notifier(
-    settings: NotifySettings, uow_factory: Callable[[], SqlUnitOfWork]
+    settings: NotifySettings,
+    uow_factory: Callable[[], SqlUnitOfWork],
+    *,
+    backoff_max_s: float = 60.0,
 ) -> FanoutNotifier:
     """The log notifier, plus a webhook (its outbox in the store of ``uow_factory``)
     when ``[notify] webhook_url`` is set."""
     from garde.services.webhook import WebhookNotifier  # noqa: PLC0415 - urllib on demand
 
-    webhook = WebhookNotifier.from_settings(settings, uow_factory)
+    webhook = WebhookNotifier.from_settings(settings, uow_factory, backoff_max_s=backoff_max_s)
     return FanoutNotifier(LogNotifier(), *([webhook] if webhook is not None else []))

@@ -1,17 +1,26 @@
-"""Operator actions: manual assignment (audited and explained), studies by state, the audit.
+r"""Operator actions: manual assignment (audited and explained), studies by state, the audit.
 
 Every call appends exactly one audit row: the action's in its transaction, or a
-refusal row when it is not allowed.
+refusal row when it is not allowed, naming the study and the radiologist it aimed at.
+
+An operator's assignment is pinned (issue 12): handover, re-plan, escalation,
+broadening and colleagues' claims leave it with its reader until the study is released
+or `unpin`\ ned. It must respect the rules the router does (credential, skill, shift);
+``force`` with a reason overrides them, audited as such. The medical director may
+always be given a study.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from garde.dispatch.errors import DispatchError
-from garde.dispatch.model import StudyState
-from garde.services.dispatcher import notify_assigned
+from garde.dispatch.manual import Broken, Rule, broken_rules
+from garde.dispatch.model import Priority, StudyState
+from garde.services.dispatcher import NOTIFY_PRIORITIES, notify_assigned
 from garde.services.identity import IdentityError, PermissionDeniedError
 from garde.services.reading import ReadingRefusedError, Refusal
 from garde.services.refusals import record_refused
@@ -24,12 +33,15 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from garde.dispatch.board import Board
+    from garde.dispatch.model import Radiologist, Site
     from garde.dispatch.ports import Notifier
     from garde.services.identity import Identity
     from garde.store.records import AuditEvent, StudyRecord
     from garde.store.uow import SqlUnitOfWork
 
 REASSIGNABLE = (StudyState.PENDING, StudyState.ASSIGNED, StudyState.IN_PROGRESS)
+ROSTER_BACK = timedelta(days=1)  # shifts looked at around "now" for the shift rule
+ROSTER_AHEAD = timedelta(days=2)
 
 
 @dataclass
@@ -39,6 +51,7 @@ class OperatorService:
     uow_factory: Callable[[], SqlUnitOfWork]
     board: Board
     notifier: Notifier | None = None  # "assigned" on every move (`notify_assigned`)
+    notify_priorities: frozenset[Priority] = NOTIFY_PRIORITIES  # [notify] assigned_priorities
 
     def assign(
         self,
@@ -49,12 +62,15 @@ class OperatorService:
         reason: str,
         now: datetime,
         origin: str,
+        force: bool = False,
     ) -> StudyRecord:
-        """Give ``study_uid`` to ``radiologist_id`` by hand (a manual override).
+        """Give ``study_uid`` to ``radiologist_id`` by hand (a manual override), pinned.
 
-        Allowed for operators only, to a radiologist credentialed for the hospital with
-        the skills; a study being read is taken from its reader (they are told by the
-        audit and the explanation). The explanation records who, why and from whom.
+        Allowed for operators only, to a radiologist credentialed for the hospital, with
+        the skills and on shift now (the medical director always), unless ``force``:
+        then the rules that failed are overridden and listed in the audit. A study being
+        read is taken from its reader (they are told by the audit and the explanation).
+        The explanation records who, why and from whom.
 
         Raises
         ------
@@ -67,16 +83,31 @@ class OperatorService:
             raise ValueError("a manual assignment needs a --reason")
         try:
             _require_operator(by, "assign studies")
-            record, updated = self._assign(study_uid, radiologist_id, by, reason, now, origin)
+            record, updated = self._assign(
+                study_uid, radiologist_id, by, reason, now, origin, force=force
+            )
         except (ReadingRefusedError, IdentityError) as exc:
             record_refused(
-                self.uow_factory, by, "assign", now=now, origin=origin, exc=exc, study_uid=study_uid
+                self.uow_factory,
+                by,
+                "assign",
+                now=now,
+                origin=origin,
+                exc=exc,
+                study_uid=study_uid,
+                radiologist_id=radiologist_id,
             )
             raise
         self._follow_on_board(record, radiologist_id, now)
         study = study_of(record)
         if self.notifier is not None and study is not None:
-            notify_assigned(self.notifier, study, radiologist_id, fallback=False)
+            notify_assigned(
+                self.notifier,
+                study,
+                radiologist_id,
+                fallback=False,
+                priorities=self.notify_priorities,
+            )
         return updated
 
     def _assign(  # noqa: PLR0917 - private; the public `assign` names every argument
@@ -87,6 +118,8 @@ class OperatorService:
         reason: str,
         now: datetime,
         origin: str,
+        *,
+        force: bool,
     ) -> tuple[StudyRecord, StudyRecord]:
         """The checks and the move of `assign`; returns the study before and after."""
         with self.uow_factory() as uow:
@@ -103,27 +136,30 @@ class OperatorService:
                     f"study {study_uid} is {record.state.value}: it cannot be assigned",
                     Refusal.WRONG_STATE,
                 )
-            if record.assignee == radiologist_id:
+            if record.assignee == radiologist_id and record.pinned_by is not None:
                 raise ReadingRefusedError(
-                    f"study {study_uid} is already assigned to {radiologist_id}",
+                    f"study {study_uid} is already assigned to {radiologist_id}, pinned by "
+                    f"{record.pinned_by}",
                     Refusal.WRONG_STATE,
-                )
-            if record.site_id not in target.sites or not record.skills <= target.skills:
+                )  # assigned to them but not pinned: this pins it where it is
+            broken = _broken_rules(uow, record, target, now)
+            if broken and not force:
+                rule, message = broken[0]
                 raise ReadingRefusedError(
-                    f"{radiologist_id} may not read study {study_uid}: not credentialed "
-                    f"for hospital {record.site_id} or lacks a skill "
-                    f"({', '.join(sorted(record.skills)) or 'none needed'})",
-                    Refusal.NO_CREDENTIAL,
+                    f"{message}; an operator may override with --force --reason",
+                    Refusal.OFF_SHIFT if rule == "off_shift" else Refusal.NO_CREDENTIAL,
                 )
             moved = ClaimRepository(uow.session).move(
                 study_uid,
                 expect_state=record.state,
                 expect_assignee=record.assignee,
-                to_state=StudyState.ASSIGNED,
+                # Pinning a study where it is keeps a read in hand in hand.
+                to_state=record.state if record.assignee == radiologist_id else StudyState.ASSIGNED,
                 at=now,
                 to_assignee=radiologist_id,
                 by=AssignedBy.OPERATOR,
                 explanation=_manual_explanation(record, radiologist_id, by, reason, now),
+                pinned_by=by.subject,
             )
             if not moved:
                 raise ReadingRefusedError(
@@ -141,6 +177,12 @@ class OperatorService:
                     "by": "operator",
                     "from": record.assignee,
                     "reason": reason,
+                    "pinned": True,
+                    **(
+                        {"forced": [m for _, m in broken]}
+                        if broken  # only reached with force
+                        else {}
+                    ),
                 },
             )
             uow.commit()
@@ -148,6 +190,46 @@ class OperatorService:
         if updated is None:  # pragma: no cover - it was just moved in this transaction
             raise ReadingRefusedError(f"unknown study {study_uid}", Refusal.UNKNOWN_STUDY)
         return record, updated
+
+    def unpin(self, study_uid: str, *, by: Identity, now: datetime, origin: str) -> str:
+        """End an operator's pin: the router's moves may take the study again; returns
+        who had pinned it.
+
+        Raises
+        ------
+        PermissionDeniedError
+            If ``by`` is not an operator.
+        ReadingRefusedError
+            Unknown study, or a study that is not pinned.
+        """
+        try:
+            _require_operator(by, "unpin studies")
+            return self._unpin(study_uid, by, now, origin)
+        except (ReadingRefusedError, IdentityError) as exc:
+            record_refused(
+                self.uow_factory, by, "unpin", now=now, origin=origin, exc=exc, study_uid=study_uid
+            )
+            raise
+
+    def _unpin(self, study_uid: str, by: Identity, now: datetime, origin: str) -> str:
+        with self.uow_factory() as uow:
+            record = uow.studies.get(study_uid)
+            if record is None:
+                raise ReadingRefusedError(f"unknown study {study_uid}", Refusal.UNKNOWN_STUDY)
+            pinned = ClaimRepository(uow.session).unpin(study_uid)
+            if pinned is None:
+                raise ReadingRefusedError(f"study {study_uid} is not pinned", Refusal.WRONG_STATE)
+            uow.audit.append(
+                at=now,
+                actor=by.subject,
+                action="unpin",
+                study_uid=study_uid,
+                radiologist_id=record.assignee,
+                origin=origin,
+                detail={"outcome": "ok", "pinned_by": pinned},
+            )
+            uow.commit()
+        return pinned
 
     def studies(
         self, state: StudyState | str, *, by: Identity, now: datetime, origin: str
@@ -179,15 +261,18 @@ class OperatorService:
         origin: str,
         study_uid: str | None = None,
         radiologist_id: str | None = None,
+        actor: str | None = None,
     ) -> list[AuditEvent]:
-        """The audit of a study (operators) or of a radiologist (operators, or themselves).
+        """The audit of a study (operators), of a radiologist (operators, or themselves)
+        or of one actor's actions, refused ones included (operators, or themselves).
 
         The rows are read before this view's own row is appended.
         """
-        if (study_uid is None) == (radiologist_id is None):
-            raise ValueError("name exactly one of a study or a radiologist")
+        if sum(x is not None for x in (study_uid, radiologist_id, actor)) != 1:
+            raise ValueError("name exactly one of a study, a radiologist or an actor")
+        mine = by.subject in {radiologist_id, actor}
         try:
-            if not by.is_operator and (study_uid is not None or radiologist_id != by.subject):
+            if not by.is_operator and not mine:
                 raise PermissionDeniedError(
                     f"{by.subject} may only read their own audit (--radiologist {by.subject})"
                 )
@@ -195,11 +280,12 @@ class OperatorService:
             record_refused(self.uow_factory, by, "view_audit", now=now, origin=origin, exc=exc)
             raise
         with self.uow_factory() as uow:
-            events = (
-                uow.audit.for_study(study_uid)
-                if study_uid is not None
-                else uow.audit.for_radiologist(radiologist_id or "")
-            )
+            if study_uid is not None:
+                events = uow.audit.for_study(study_uid)
+            elif actor is not None:
+                events = uow.audit.for_actor(actor)
+            else:
+                events = uow.audit.for_radiologist(radiologist_id or "")
             uow.audit.append(
                 at=now,
                 actor=by.subject,
@@ -207,7 +293,11 @@ class OperatorService:
                 study_uid=study_uid,
                 radiologist_id=radiologist_id,
                 origin=origin,
-                detail={"outcome": "ok", "rows": len(events)},
+                detail={
+                    "outcome": "ok",
+                    "rows": len(events),
+                    **({"actor": actor} if actor else {}),
+                },
             )
             uow.commit()
         return events
@@ -215,6 +305,8 @@ class OperatorService:
     def _follow_on_board(self, record: StudyRecord, radiologist_id: str, now: datetime) -> None:
         """Keep this process's board in step, when it holds the study (serve, demo)."""
         board = self.board
+        if record.assignee == radiologist_id:
+            return  # pinned where it was: the board has it right
         try:
             if record.study_uid in board:
                 board.release(record.study_uid)
@@ -223,6 +315,35 @@ class OperatorService:
                 board.assign(study, radiologist_id, now)
         except DispatchError:  # the store is the truth; the board is rebuilt on restore
             return
+
+
+def _broken_rules(
+    uow: SqlUnitOfWork, record: StudyRecord, target: Radiologist, now: datetime
+) -> list[tuple[str, str]]:
+    """The rules ``target`` breaks for ``record`` (`garde.dispatch.manual`), each as
+    (rule, what the user reads: the hospital's name, the skill, local time)."""
+    sites = {s.id: s for s in uow.directory.sites(include_inactive=True)}
+    site = sites.get(record.site_id)
+    shifts = uow.roster.shifts_between(now - ROSTER_BACK, now + ROSTER_AHEAD)
+    broken = broken_rules(
+        target, record.site_id, record.skills, shifts, now, flagged=record.fallback
+    )
+    return [(b.rule.value, _words(b, target.id, site, now)) for b in broken]
+
+
+def _words(broken: Broken, rid: str, site: Site | None, now: datetime) -> str:
+    """One broken rule, as the user says it."""
+    if broken.rule is Rule.NO_CREDENTIAL:
+        return f"{rid} is not credentialed for {site.name if site else 'this hospital'}"
+    if broken.rule is Rule.MISSING_SKILL:
+        word = "skill" if len(broken.missing) == 1 else "skills"
+        return f"{rid} lacks the {word} {', '.join(broken.missing)}"
+    upcoming = broken.next_shift
+    if upcoming is None:
+        return f"{rid} is not on shift (no shift in the next two days)"
+    local = upcoming.astimezone(ZoneInfo(site.timezone if site else "UTC"))
+    when = f"{local:%H:%M}" if upcoming - now < timedelta(hours=24) else f"{local:%Y-%m-%d %H:%M}"
+    return f"{rid} is not on shift until {when}"
 
 
 def _require_operator(by: Identity, what: str) -> None:

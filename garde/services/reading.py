@@ -20,9 +20,9 @@ from garde.dispatch.errors import DispatchError
 from garde.dispatch.explanation import ExclusionReason
 from garde.dispatch.latebinding import Pull, next_pull
 from garde.dispatch.lifecycle import StudyEvent
-from garde.dispatch.model import Radiologist, SlaPolicy, StudyState
+from garde.dispatch.model import Priority, Radiologist, SlaPolicy, StudyState
 from garde.dispatch.router import may_read, route
-from garde.services.dispatcher import notify_assigned
+from garde.services.dispatcher import NOTIFY_PRIORITIES, notify_assigned
 from garde.services.reading_candidates import (
     as_fallback,
     claim_explanation,
@@ -60,6 +60,7 @@ class Refusal(StrEnum):
     WRONG_STATE = "wrong_state"  # the lifecycle does not allow it now
     NOTHING_TO_READ = "nothing_to_read"
     LOST_RACE = "lost_race"  # someone else moved the study first
+    OFF_SHIFT = "off_shift"  # an operator's assignment to a reader the roster has off shift
 
 
 class ReadingRefusedError(DispatchError):
@@ -103,6 +104,7 @@ class ReadingService:
     policy: SlaPolicy = field(default_factory=SlaPolicy)
     max_attempts: int = 20  # rounds of `next` when others keep winning the race
     notifier: Notifier | None = None  # "assigned" on every move (`notify_assigned`)
+    notify_priorities: frozenset[Priority] = NOTIFY_PRIORITIES  # [notify] assigned_priorities
 
     # -- actions -------------------------------------------------------------------------
 
@@ -187,8 +189,14 @@ class ReadingService:
                 StudyEvent.ASSIGNED if record.state is StudyState.PENDING else StudyEvent.REASSIGNED
             )
             state = self._transition(record, event)
-            self._check_credential(reader, record)
+            self._check_credential(uow, reader, record)
             gain: dict[str, Any] = {}
+            if record.pinned_by is not None and record.assignee not in {None, radiologist_id}:
+                raise ReadingRefusedError(
+                    f"study {study_uid} was assigned to {record.assignee} by operator "
+                    f"{record.pinned_by}; ask an operator to reassign it",
+                    Refusal.NOT_YOURS,
+                )
             if record.assignee is not None:
                 gain = self._check_takeover(uow, reader, record, now)
             fallback = as_fallback(reader, record)
@@ -316,6 +324,7 @@ class ReadingService:
             or record.assignee != pull.from_radiologist_id
             or may_read(reader, record.site_id, record.skills, flagged=record.fallback)
             or record.released_by == reader.id
+            or record.pinned_by is not None  # an operator's decision sticks
         ):
             return None  # the store moved on, or a rule the board does not know
         return record, pull
@@ -416,7 +425,7 @@ class ReadingService:
             )
         self._transition(record, event)
         if event is not StudyEvent.RELEASED:  # one may always give a study back
-            self._check_credential(reader, record)
+            self._check_credential(uow, reader, record)
         return record
 
     @staticmethod
@@ -430,19 +439,23 @@ class ReadingService:
             ) from exc
 
     @staticmethod
-    def _check_credential(reader: Radiologist, record: StudyRecord) -> None:
+    def _check_credential(uow: SqlUnitOfWork, reader: Radiologist, record: StudyRecord) -> None:
         """The router's rule (`garde.dispatch.router.may_read`): what it assigned is
-        readable, and nothing else is."""
+        readable, and nothing else is. The refusal names the hospital and the skill as
+        the user knows them."""
         refused = may_read(reader, record.site_id, record.skills, flagged=record.fallback)
         if refused is ExclusionReason.NO_CREDENTIAL:
+            names = {s.id: s.name for s in uow.directory.sites(include_inactive=True)}
             raise ReadingRefusedError(
-                f"{reader.id} is not credentialed for hospital {record.site_id}",
+                f"{reader.id} is not credentialed for {names.get(record.site_id, record.site_id)}"
+                f" (hospital {record.site_id})",
                 Refusal.NO_CREDENTIAL,
             )
         if refused is not None:
             missing = sorted(record.skills - reader.skills)
+            word = "skill" if len(missing) == 1 else "skills"
             raise ReadingRefusedError(
-                f"{reader.id} lacks the skill(s) {', '.join(missing)} for study {record.study_uid}",
+                f"{reader.id} lacks the {word} {', '.join(missing)} for study {record.study_uid}",
                 Refusal.NO_CREDENTIAL,
             )
 
@@ -495,12 +508,13 @@ class ReadingService:
                 uow.commit()
         except ReadingRefusedError as exc:
             with self.uow_factory() as uow:
-                # The refused study goes in the detail, not the study column: a study's
-                # trail lists what happened to it; the reader's lists what they tried.
+                # The refused study goes in the study column too (issue 12): a study's
+                # trail lists who tried what on it, refused or not.
                 uow.audit.append(
                     at=now,
                     actor=radiologist_id,
                     action=action,
+                    study_uid=study_uid,
                     radiologist_id=radiologist_id,
                     origin=origin,
                     detail={
@@ -535,7 +549,9 @@ class ReadingService:
         study = study_of(before)
         if self.notifier is None or study is None:
             return
-        notify_assigned(self.notifier, study, to, fallback=fallback)
+        notify_assigned(
+            self.notifier, study, to, fallback=fallback, priorities=self.notify_priorities
+        )
         holder = before.assignee
         if taken and holder is not None:
             self.notifier.notify(

@@ -24,8 +24,11 @@ def record_refused(
     origin: str,
     exc: Exception,
     study_uid: str | None = None,
+    radiologist_id: str | None = None,
 ) -> None:
-    """Append one audit row saying who was refused what, why, and from where."""
+    """Append one audit row saying who was refused what, why, and from where, with the
+    study and the radiologist it aimed at (``radiologist_id``: the target of an
+    operator's action; a radiologist's own refusals name themselves)."""
     reason = exc.reason.value if isinstance(exc, ReadingRefusedError) else "not_allowed"
     record_refusal(
         uow_factory,
@@ -35,6 +38,7 @@ def record_refused(
         origin=origin,
         reason=reason,
         message=str(exc),
-        radiologist_id=None if by.is_operator else by.subject,
+        radiologist_id=radiologist_id or (None if by.is_operator else by.subject),
         detail={"study_uid": study_uid} if study_uid else None,
+        study_uid=study_uid,
     )

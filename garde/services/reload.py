@@ -18,6 +18,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from garde.config import load_settings
+from garde.dispatch.model import Priority
 from garde.dispatch.triage import DEFAULT_RULES, Triager
 from garde.services.handover import hand_over, redispatch_ineligible
 from garde.services.notifier import build_notifier
@@ -66,7 +67,11 @@ def reload_runtime(
     dispatch = runtime.dispatch
     if settings.notify != old.notify:
         previous = runtime.notifier
-        runtime.notifier = build_notifier(settings.notify, runtime.uow)
+        runtime.notifier = build_notifier(
+            settings.notify,
+            runtime.uow,
+            backoff_max_s=settings.night_safety.webhook_backoff_max_s,
+        )
         dispatch.notifier = runtime.notifier
         previous.close()
         runtime.notifier.start_delivery()  # reloads happen in the serving process
@@ -77,6 +82,11 @@ def reload_runtime(
         dispatch.default_stable_age_s = settings.gateway.stable_age_s
         dispatch.uncovered_routine_delay = timedelta(
             seconds=settings.scheduler.uncovered_routine_delay_s
+        )
+        # Issue 12: who answers when nobody may, and which assignments are told.
+        dispatch.medical_director = settings.region.medical_director
+        dispatch.notify_priorities = frozenset(
+            Priority(p) for p in settings.night_safety.assigned_priorities
         )
         orphans = dispatch.refresh_roster(now, force=True)
         rerouted = dispatch.reroute_orphans(orphans, now, actor="reload")

@@ -193,7 +193,7 @@ def _judge(
 class _Marks:
     """What the store knows of the assigned studies and the board does not."""
 
-    flagged: frozenset[str]  # held by the fallback pool (theirs to handle): pinned
+    flagged: frozenset[str]  # held by the fallback pool, or an operator's pin: pinned
     released: dict[str, str]  # UID -> who released it: never moved back to them
 
 
@@ -202,6 +202,6 @@ def _store_marks(dispatch: DispatchService) -> _Marks:
     with dispatch.uow_factory() as uow:
         assigned = uow.studies.by_state(StudyState.ASSIGNED)
         return _Marks(
-            flagged=frozenset(r.study_uid for r in assigned if r.fallback),
+            flagged=frozenset(r.study_uid for r in assigned if r.fallback or r.pinned_by),
             released={r.study_uid: r.released_by for r in assigned if r.released_by},
         )

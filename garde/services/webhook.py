@@ -5,10 +5,16 @@ returns: dispatch never waits on the store or the network for it. That thread fi
 writes it to the store's outbox (`garde.store.repositories.outbox`), then, in the
 process that delivers (`garde serve`, after `start_delivery`), posts what is due with
 the standard library (`urllib`), oldest first. A failure (connection refused, timeout,
-any non-2xx answer) is retried with exponential backoff; a notification still failing
-after ``attempts`` tries is logged and given up. Until then it stays in the outbox: a
-crash, a restart or a receiver down for the night loses nothing, and a CLI command's
-notifications are posted by the running server.
+any non-2xx answer) is retried with exponential backoff, capped at ``backoff_max_s``.
+A notification about an open study (its payload's ``study_uid``) is retried for as long
+as the study is open: a stroke's is never given up after seconds. One about no open
+study still failing after ``attempts`` tries is logged and given up. Until then it stays
+in the outbox: a crash, a restart or a receiver down for the night loses nothing, and a
+CLI command's notifications are posted by the running server.
+
+A 2xx answer whose JSON body says ``{"ack": true}`` acknowledges the notification (a
+pager that a person answered, say); otherwise the reader acknowledges with `garde ack`.
+A stroke or emergency notification left unacknowledged escalates (`night_watch`).
 
 The body is ``{"kind": ..., "at": ..., "payload": {...}}``; payloads carry ids and UIDs
 only, never patient names, IDs or birth dates. The outbox row id goes in the
@@ -28,6 +34,8 @@ import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
+
+from garde.dispatch.model import StudyState
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -49,11 +57,17 @@ class _Message:
     kind: str
     body: str
     at: datetime
+    study_uid: str | None = None
+    priority: str | None = None
 
 
 def _now() -> datetime:
-    # Wall time, not the dispatch clock: backoff is about the receiver, in real seconds.
+    # Wall time by default: backoff is about the receiver, in real seconds. A simulated
+    # night passes its own clock (the receiver's outage then lasts simulated minutes).
     return datetime.now(tz=UTC)
+
+
+ACK_BYTES = 4096  # the most of a receiver's answer read for an acknowledgement
 
 
 class WebhookNotifier:
@@ -71,6 +85,10 @@ class WebhookNotifier:
         Tries per notification (>= 1).
     backoff_s
         Delay before the first retry; doubled at each further retry.
+    backoff_max_s
+        The longest delay between two retries.
+    clock
+        What "now" is (wall time by default).
     """
 
     def __init__(
@@ -81,6 +99,8 @@ class WebhookNotifier:
         timeout_s: float = 5.0,
         attempts: int = 5,
         backoff_s: float = 1.0,
+        backoff_max_s: float = 60.0,
+        clock: Callable[[], datetime] = _now,
     ) -> None:
         if not url.startswith(("http://", "https://")):
             raise ValueError(f"webhook url must be http:// or https://, got {url!r}")
@@ -90,12 +110,15 @@ class WebhookNotifier:
         self.timeout_s = timeout_s
         self.attempts = attempts
         self.backoff_s = backoff_s
+        self.backoff_max_s = max(backoff_max_s, backoff_s)
+        self._clock = clock
         self.delivered = 0
         self.dropped = 0
         self._uow_factory = uow_factory
         self._incoming: queue.SimpleQueue[_Message] = queue.SimpleQueue()
         self._unsaved: list[_Message] = []  # taken off the queue, not yet in the store
         self._moving = threading.Lock()  # a message is always in the queue or in _unsaved
+        self._saving = threading.Lock()  # one saver at a time (the thread, `deliver_due`)
         self._wake = threading.Event()
         self._delivering = threading.Event()
         self._stopping = threading.Event()
@@ -104,7 +127,12 @@ class WebhookNotifier:
 
     @classmethod
     def from_settings(
-        cls, settings: NotifySettings, uow_factory: Callable[[], SqlUnitOfWork]
+        cls,
+        settings: NotifySettings,
+        uow_factory: Callable[[], SqlUnitOfWork],
+        *,
+        backoff_max_s: float = 60.0,
+        clock: Callable[[], datetime] = _now,
     ) -> WebhookNotifier | None:
         """The notifier configured by ``[notify]``, or None without a webhook URL."""
         if not settings.webhook_url:
@@ -115,18 +143,29 @@ class WebhookNotifier:
             timeout_s=settings.webhook_timeout_s,
             attempts=settings.webhook_attempts,
             backoff_s=settings.webhook_backoff_s,
+            backoff_max_s=backoff_max_s,
+            clock=clock,
         )
 
     def notify(self, kind: str, payload: dict[str, object]) -> None:
         """Hand ``kind`` with its payload to the thread; returns at once, never raises."""
         try:
-            at = _now()
+            at = self._clock()
             body = json.dumps(
                 {"kind": kind, "at": at.isoformat(), "payload": payload},
                 sort_keys=True,
                 default=str,
             )
-            self._incoming.put(_Message(kind, body, at))
+            uid, priority = payload.get("study_uid"), payload.get("priority")
+            self._incoming.put(
+                _Message(
+                    kind,
+                    body,
+                    at,
+                    uid if isinstance(uid, str) else None,
+                    priority if isinstance(priority, str) else None,
+                )
+            )
             self._wake.set()
         except Exception:  # a notification must never break dispatch
             logger.exception("webhook notification %s could not be queued", kind)
@@ -190,6 +229,10 @@ class WebhookNotifier:
     def _save_incoming(self) -> bool:
         """Move notifications from memory to the outbox; False on a store error (they
         stay in memory and are tried again)."""
+        with self._saving:
+            return self._save_unsaved()
+
+    def _save_unsaved(self) -> bool:
         with self._moving:
             while True:
                 try:
@@ -201,7 +244,13 @@ class WebhookNotifier:
         try:
             with self._uow_factory() as uow:
                 for message in self._unsaved:
-                    uow.outbox.add(message.kind, message.body, message.at)
+                    uow.outbox.add(
+                        message.kind,
+                        message.body,
+                        message.at,
+                        study_uid=message.study_uid,
+                        priority=message.priority,
+                    )
                 uow.commit()
         except Exception:
             logger.exception("webhook: %d notifications not yet kept (store)", len(self._unsaved))
@@ -209,10 +258,18 @@ class WebhookNotifier:
         self._unsaved.clear()
         return True
 
+    def deliver_due(self) -> int:
+        """Save what was notified and post what is due now, in the caller's thread (a
+        simulated night drives delivery by its clock); returns how many were settled."""
+        self._save_incoming()
+        before = self.delivered + self.dropped
+        self._deliver_due()
+        return self.delivered + self.dropped - before
+
     def _deliver_due(self) -> float:
         """Post what is due; seconds until the next notification is due."""
         try:
-            now = _now()
+            now = self._clock()
             lease = now + timedelta(seconds=self.timeout_s * _BATCH + 30.0)
             with self._uow_factory() as uow:
                 leased = uow.outbox.lease_due(now, lease, _BATCH)
@@ -230,18 +287,21 @@ class WebhookNotifier:
             return _STORE_RETRY_S
         if due is None:
             return _IDLE_S
-        return min(_IDLE_S, max(0.0, (due - _now()).total_seconds()))
+        return min(_IDLE_S, max(0.0, (due - self._clock()).total_seconds()))
 
     def _deliver(self, message: OutboxMessage) -> None:
-        error = self._post(message)
-        at = _now()
+        error, acked = self._post(message)
+        at = self._clock()
         tries = message.attempts + 1
         retry_at = None
-        if error is not None and tries < self.attempts:
-            retry_at = at + timedelta(seconds=self.backoff_s * 2 ** (tries - 1))
         with self._uow_factory() as uow:
+            if error is not None and (tries < self.attempts or self._study_open(uow, message)):
+                delay = min(self.backoff_s * 2.0 ** min(tries - 1, 60), self.backoff_max_s)
+                retry_at = at + timedelta(seconds=delay)
             if error is None:
                 uow.outbox.delivered(message.id, at)
+                if acked:
+                    uow.outbox.acknowledge_one(message.id, at, by="receiver")
             else:
                 uow.outbox.failed(message.id, error, at, retry_at=retry_at)
             uow.commit()
@@ -250,19 +310,26 @@ class WebhookNotifier:
             logger.debug("webhook %s delivered (attempt %d)", message.kind, tries)
         elif retry_at is not None:
             logger.info(
-                "webhook %s failed (%s), attempt %d/%d; retrying in %.1f s",
+                "webhook %s failed (%s), attempt %d; retrying in %.1f s",
                 message.kind,
                 error,
                 tries,
-                self.attempts,
                 (retry_at - at).total_seconds(),
             )
         else:
             self.dropped += 1
             logger.error("webhook %s dropped after %d attempts: %s", message.kind, tries, error)
 
-    def _post(self, message: OutboxMessage) -> str | None:
-        """POST once; None on a 2xx answer, else what went wrong."""
+    @staticmethod
+    def _study_open(uow: SqlUnitOfWork, message: OutboxMessage) -> bool:
+        """Whether the notification is about a study still open (retried without end)."""
+        if message.study_uid is None:
+            return False
+        record = uow.studies.get(message.study_uid)
+        return record is not None and record.state is not StudyState.DONE
+
+    def _post(self, message: OutboxMessage) -> tuple[str | None, bool]:
+        """POST once; (None, acknowledged) on a 2xx answer, else (what went wrong, False)."""
         request = urllib.request.Request(  # noqa: S310 - the scheme is checked in __init__
             self.url,
             data=message.body.encode(),
@@ -276,11 +343,15 @@ class WebhookNotifier:
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as response:  # noqa: S310
                 status = int(response.status)
+                answer = response.read(ACK_BYTES)
         except urllib.error.HTTPError as exc:
-            return f"HTTP {exc.code}"
+            return f"HTTP {exc.code}", False
         except (urllib.error.URLError, OSError, ValueError) as exc:
-            return type(exc).__name__ + (f": {exc.reason}" if hasattr(exc, "reason") else "")
-        return None if 200 <= status < 300 else f"HTTP {status}"
+            reason = type(exc).__name__ + (f": {exc.reason}" if hasattr(exc, "reason") else "")
+            return reason, False
+        if not 200 <= status < 300:
+            return f"HTTP {status}", False
+        return None, _acknowledges(answer)
 
     # -- helpers ------------------------------------------------------------------------
     def _saved(self) -> bool:
@@ -301,7 +372,7 @@ class WebhookNotifier:
             return True
         try:
             with self._uow_factory() as uow:
-                return uow.outbox.due_count(_now()) == 0
+                return uow.outbox.due_count(self._clock()) == 0
         except Exception:
             logger.exception("webhook: could not read the outbox")
             return True  # nothing more this process can do before it stops
@@ -313,3 +384,12 @@ class WebhookNotifier:
         except Exception:
             logger.exception("webhook: could not count the outbox")
             return -1
+
+
+def _acknowledges(answer: bytes) -> bool:
+    """Whether a receiver's answer is a JSON object with ``"ack": true``."""
+    try:
+        parsed = json.loads(answer or b"null")
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(parsed, dict) and parsed.get("ack") is True

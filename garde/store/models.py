@@ -93,6 +93,7 @@ class RadiologistRow(Base):
     fallback: Mapped[bool] = mapped_column(Boolean, server_default=false())
     supervisor: Mapped[bool] = mapped_column(Boolean, server_default=false())
     active: Mapped[bool] = mapped_column(Boolean, server_default=true())
+    medical_director: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
 class ShiftRow(Base):
@@ -154,6 +155,11 @@ class StudyRow(Base):
     # The last radiologist who gave it back (`garde release`): the router's later moves
     # (coverage, handover, escalation, re-plan) never give it straight back to them.
     released_by: Mapped[str | None] = mapped_column(String(64))
+    # The operator whose `garde assign` pinned it: handover, re-plan, escalation and
+    # broadening leave it alone until it is released or unpinned.
+    pinned_by: Mapped[str | None] = mapped_column(String(64))
+    # The last "unassigned" notice (nobody on shift or on call may take it): repeated.
+    unassigned_notice_at: Mapped[datetime | None]
     # Optimistic concurrency: bumped by the ORM on every lifecycle change (not on intake).
     version: Mapped[int] = mapped_column(default=1, server_default=text("1"))
 
@@ -283,3 +289,10 @@ class WebhookOutboxRow(Base):
     delivered_at: Mapped[datetime | None]
     dropped_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(String(200))
+    # The study it is about (retried for as long as the study is open), its priority,
+    # and the acknowledgement (the receiver's answer, or `garde ack`) or its escalation.
+    study_uid: Mapped[str | None] = mapped_column(String(64), index=True)
+    priority: Mapped[str | None] = mapped_column(String(16))
+    acked_at: Mapped[datetime | None]
+    acked_by: Mapped[str | None] = mapped_column(String(64))
+    escalated_at: Mapped[datetime | None]

@@ -53,6 +53,8 @@ class StudyRecord:
     report_ref: str | None = None
     escalation_tier: int = 0
     released_by: str | None = None  # who last gave it back: never routed back to them
+    pinned_by: str | None = None  # the operator whose assignment sticks (until released)
+    unassigned_notice_at: datetime | None = None  # the last "unassigned" notice
 
 
 @dataclass(frozen=True, slots=True)

@@ -73,6 +73,12 @@ class AuditRepository:
         query = select(AuditEventRow).where(AuditEventRow.radiologist_id == radiologist_id)
         return self._events(query)
 
+    def for_actor(self, actor: str) -> list[AuditEvent]:
+        """What one actor (an operator, a radiologist, ``router``, ``sla``...) did or
+        was refused, oldest first."""
+        query = select(AuditEventRow).where(AuditEventRow.actor == actor)
+        return self._events(query)
+
     def _events(self, query: Any) -> list[AuditEvent]:
         rows = self._session.scalars(query.order_by(AuditEventRow.at, AuditEventRow.id))
         return [

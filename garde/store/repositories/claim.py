@@ -50,6 +50,7 @@ class ClaimRepository:
         explanation: Mapping[str, Any] | None = None,
         fallback: bool | None = None,
         released_by: str | None = None,
+        pinned_by: str | None = _UNSET,
     ) -> bool:
         """Move the study if, and only if, it is still in ``expect_state`` with ``expect_assignee``.
 
@@ -72,7 +73,10 @@ class ClaimRepository:
             Whether the new holder reads it as the fallback pool (flag set on the study
             and kept in the assignment history); None: unchanged.
         released_by
-            Who gave it back (the router's later moves never return it to them).
+            Who gave it back (the router's later moves never return it to them); a
+            release also ends an operator's pin.
+        pinned_by
+            The operator whose assignment sticks (None: unpinned); omitted: unchanged.
 
         Returns
         -------
@@ -95,6 +99,9 @@ class ClaimRepository:
             values["fallback"] = fallback
         if released_by is not None:
             values["released_by"] = released_by
+            values["pinned_by"] = None
+        if pinned_by is not _UNSET:
+            values["pinned_by"] = pinned_by
         who = (
             StudyRow.assignee.is_(None)
             if expect_assignee is None
@@ -123,3 +130,26 @@ class ClaimRepository:
             )
             self._session.flush()
         return moved
+
+    def unpin(self, study_uid: str) -> str | None:
+        """End an operator's pin; returns who had pinned it (None: it was not pinned)."""
+        pinned: str | None = self._session.scalar(
+            select(StudyRow.pinned_by).where(StudyRow.study_uid == study_uid)
+        )
+        if pinned is not None:
+            self._session.execute(
+                update(StudyRow)
+                .where(StudyRow.study_uid == study_uid)
+                .values(pinned_by=None)
+                .execution_options(synchronize_session=False)
+            )
+        return pinned
+
+    def mark_unassigned_notice(self, study_uid: str, at: datetime) -> None:
+        """Record when the last "unassigned" notice of a study went out."""
+        self._session.execute(
+            update(StudyRow)
+            .where(StudyRow.study_uid == study_uid)
+            .values(unassigned_notice_at=at)
+            .execution_options(synchronize_session=False)
+        )

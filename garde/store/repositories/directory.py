@@ -61,6 +61,7 @@ class DirectoryRepository:
             row.speed = rad.speed
             row.fallback = rad.fallback
             row.supervisor = rad.supervisor
+            row.medical_director = rad.medical_director
             row.active = True
             self._session.add(row)
         self._session.flush()
@@ -94,4 +95,5 @@ def _radiologist(row: RadiologistRow) -> Radiologist:
         speed=row.speed,
         fallback=row.fallback,
         supervisor=row.supervisor,
+        medical_director=row.medical_director,
     )

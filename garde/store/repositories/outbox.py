@@ -16,6 +16,7 @@ from sqlalchemy import and_, case, delete, func, or_, select, update
 from garde.store.models import WebhookOutboxRow
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from datetime import datetime
 
     from sqlalchemy import ColumnElement
@@ -32,6 +33,24 @@ class OutboxMessage:
     kind: str
     body: str
     attempts: int  # failed tries so far
+    study_uid: str | None = None  # the study it is about: retried while it is open
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """One notification as `garde notify list` shows it."""
+
+    id: int
+    kind: str
+    study_uid: str | None
+    priority: str | None
+    created_at: datetime
+    attempts: int
+    state: str  # waiting, delivered, acknowledged, given_up
+    last_error: str | None
+    acked_by: str | None
+    escalated_at: datetime | None
+    body: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +68,24 @@ class OutboxRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    def add(self, kind: str, body: str, at: datetime) -> int:
+    def add(
+        self,
+        kind: str,
+        body: str,
+        at: datetime,
+        *,
+        study_uid: str | None = None,
+        priority: str | None = None,
+    ) -> int:
         """Keep a new notification, due at once; its id."""
-        row = WebhookOutboxRow(kind=kind, body=body, created_at=at, next_attempt_at=at)
+        row = WebhookOutboxRow(
+            kind=kind,
+            body=body,
+            created_at=at,
+            next_attempt_at=at,
+            study_uid=study_uid,
+            priority=priority,
+        )
         self._session.add(row)
         self._session.flush()
         return row.id
@@ -68,6 +102,7 @@ class OutboxRepository:
                 WebhookOutboxRow.kind,
                 WebhookOutboxRow.body,
                 WebhookOutboxRow.attempts,
+                WebhookOutboxRow.study_uid,
             )
             .where(_open(), WebhookOutboxRow.next_attempt_at <= now, _unleased(now))
             .order_by(WebhookOutboxRow.id)
@@ -81,7 +116,9 @@ class OutboxRepository:
                 .values(leased_until=until)
             )
             if result.rowcount == 1:  # type: ignore[attr-defined]
-                leased.append(OutboxMessage(row.id, row.kind, row.body, row.attempts))
+                leased.append(
+                    OutboxMessage(row.id, row.kind, row.body, row.attempts, row.study_uid)
+                )
         return leased
 
     def delivered(self, message_id: int, at: datetime) -> None:
@@ -156,6 +193,110 @@ class OutboxRepository:
         )
         found: datetime | None = self._session.scalar(select(func.min(due)).where(_open()))
         return found
+
+    # -- acknowledgement, listing, resending (issue 12) ----------------------------------
+    def acknowledge_one(self, message_id: int, at: datetime, *, by: str) -> None:
+        """The receiver's answer acknowledged it."""
+        self._session.execute(
+            update(WebhookOutboxRow)
+            .where(WebhookOutboxRow.id == message_id, WebhookOutboxRow.acked_at.is_(None))
+            .values(acked_at=at, acked_by=by[:64])
+        )
+
+    def acknowledge_study(self, study_uid: str, at: datetime, *, by: str) -> int:
+        """``by`` (a reader, `garde ack`) acknowledges every notification of a study;
+        returns how many were not acknowledged yet."""
+        result = self._session.execute(
+            update(WebhookOutboxRow)
+            .where(WebhookOutboxRow.study_uid == study_uid, WebhookOutboxRow.acked_at.is_(None))
+            .values(acked_at=at, acked_by=by[:64])
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def unacknowledged(
+        self, created_before: datetime, priorities: Iterable[str]
+    ) -> list[OutboxEntry]:
+        """Notifications of these priorities created before ``created_before``, neither
+        acknowledged nor escalated yet (delivered or not), oldest first."""
+        query = (
+            select(WebhookOutboxRow)
+            .where(
+                WebhookOutboxRow.study_uid.is_not(None),
+                WebhookOutboxRow.priority.in_(list(priorities)),
+                WebhookOutboxRow.acked_at.is_(None),
+                WebhookOutboxRow.escalated_at.is_(None),
+                WebhookOutboxRow.created_at <= created_before,
+            )
+            .order_by(WebhookOutboxRow.id)
+        )
+        return [_entry(row) for row in self._session.scalars(query)]
+
+    def mark_escalated(self, message_id: int, at: datetime) -> bool:
+        """Record that an unacknowledged notification escalated; False if another
+        process did it first (the guarded update touches no row)."""
+        result = self._session.execute(
+            update(WebhookOutboxRow)
+            .where(WebhookOutboxRow.id == message_id, WebhookOutboxRow.escalated_at.is_(None))
+            .values(escalated_at=at)
+        )
+        return int(result.rowcount) == 1  # type: ignore[attr-defined]
+
+    def entries(
+        self, *, study_uid: str | None = None, open_only: bool = False, limit: int = 100
+    ) -> list[OutboxEntry]:
+        """The newest notifications (of one study, or only those still waiting), newest
+        first."""
+        query = select(WebhookOutboxRow).order_by(WebhookOutboxRow.id.desc()).limit(limit)
+        if study_uid is not None:
+            query = query.where(WebhookOutboxRow.study_uid == study_uid)
+        if open_only:
+            query = query.where(_open())
+        return [_entry(row) for row in self._session.scalars(query)]
+
+    def get(self, message_id: int) -> OutboxEntry | None:
+        """One notification, by id."""
+        row = self._session.get(WebhookOutboxRow, message_id)
+        return None if row is None else _entry(row)
+
+    def resend(self, message_id: int, now: datetime) -> bool:
+        """Post it again at once (given up, delivered or waiting), under the same
+        Idempotency-Key; False if there is no such notification."""
+        result = self._session.execute(
+            update(WebhookOutboxRow)
+            .where(WebhookOutboxRow.id == message_id)
+            .values(
+                delivered_at=None,
+                dropped_at=None,
+                leased_until=None,
+                next_attempt_at=now,
+                attempts=0,
+            )
+        )
+        return int(result.rowcount) == 1  # type: ignore[attr-defined]
+
+
+def _entry(row: WebhookOutboxRow) -> OutboxEntry:
+    if row.acked_at is not None:
+        state = "acknowledged"
+    elif row.delivered_at is not None:
+        state = "delivered"
+    elif row.dropped_at is not None:
+        state = "given_up"
+    else:
+        state = "waiting"
+    return OutboxEntry(
+        id=row.id,
+        kind=row.kind,
+        study_uid=row.study_uid,
+        priority=row.priority,
+        created_at=row.created_at,
+        attempts=row.attempts,
+        state=state,
+        last_error=row.last_error,
+        acked_by=row.acked_by,
+        escalated_at=row.escalated_at,
+        body=row.body,
+    )
 
 
 def _open() -> ColumnElement[bool]:

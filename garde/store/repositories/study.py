@@ -567,6 +567,8 @@ def study_record(row: StudyRow) -> StudyRecord:
         report_ref=row.report_ref,
         escalation_tier=row.escalation_tier,
         released_by=row.released_by,
+        pinned_by=row.pinned_by,
+        unassigned_notice_at=row.unassigned_notice_at,
     )
 
 

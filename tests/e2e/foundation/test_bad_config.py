@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 
 GOOD = """
+[region]
+medical_director = "director@example.org"
+
 [[sites]]
 id = "h01"
 name = "CH One"
@@ -25,6 +28,14 @@ CASES = {
     "missing-key": (GOOD.replace('name = "CH One"\n', ""), "sites[0].name: missing"),
     "wrong-type": (GOOD + "[gateway]\nport = 'x'\n", "gateway.port: expected an integer"),
     "unknown-site": (GOOD.replace('sites = ["h01"]', 'sites = ["h09"]'), "unknown site 'h09'"),
+    "no-medical-director": (
+        GOOD.replace('[region]\nmedical_director = "director@example.org"\n', ""),
+        "region.medical_director: required",
+    ),
+    "unknown-medical-director": (
+        GOOD.replace('"director@example.org"', '"r0O"'),
+        "region.medical_director: unknown radiologist 'r0O'",
+    ),
     "duplicate-ae": (
         GOOD + '[[sites]]\nid = "h02"\nname = "Two"\nae_titles = ["ONE_CT"]\n',
         "duplicate AE title 'ONE_CT'",

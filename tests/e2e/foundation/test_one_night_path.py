@@ -31,6 +31,9 @@ acse_timeout_s = 5
 [scheduler]
 stability_sweep_s = 0.5
 
+[region]
+medical_director = "director@example.org"
+
 [[sites]]
 id = "h01"
 name = "CH Test One"

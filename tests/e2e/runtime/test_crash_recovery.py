@@ -54,6 +54,9 @@ acse_timeout_s = 5
 stability_sweep_s = 0.3
 sla_watch_s = 1
 
+[region]
+medical_director = "director@example.org"
+
 [[sites]]
 id = "h01"
 name = "CH Test One"

@@ -41,6 +41,9 @@ webhook_timeout_s = 1
 webhook_attempts = 100
 webhook_backoff_s = 0.2
 
+[region]
+medical_director = "director@example.org"
+
 [[sites]]
 id = "h01"
 name = "CH Test One"

@@ -33,6 +33,9 @@ environment = "test"
 data_dir = "{data}"
 database_url = "{url}"
 
+[region]
+medical_director = "director@example.org"
+
 [[sites]]
 id = "h1"
 name = "CH One"
@@ -188,7 +191,18 @@ def test_a_night_at_the_worklist(cli: Cli, database_url: str) -> None:
     assert json.loads(cli.run("alice", "status", "--json").stdout)["waiting"] == 0
 
     trail = json.loads(cli.run("alice", "audit", "--study", urgent, "--json").stdout)
-    assert [e["action"] for e in trail] == ["release", "explain", "assign", "explain"]
+    # r1's refused assign is in the study's trail too, with the study it aimed at.
+    assert [(e["action"], e["detail"].get("outcome")) for e in trail] == [
+        ("release", "ok"),
+        ("explain", "ok"),
+        ("assign", "refused"),
+        ("assign", "ok"),
+        ("explain", "ok"),
+    ]
+    by_alice = json.loads(cli.run("alice", "audit", "--actor", "alice", "--json").stdout)
+    assert ("assign", urgent, "r1") in {
+        (e["action"], e["study_uid"], e["radiologist_id"]) for e in by_alice
+    }
     assert all(sorted(e) == sorted(AUDIT_KEYS) for e in trail)
     assert all(e["origin"] for e in trail)  # from where
     mine = json.loads(cli.run("r1", "audit", "--radiologist", "r1", "--json").stdout)
@@ -208,6 +222,15 @@ def test_a_night_at_the_worklist(cli: Cli, database_url: str) -> None:
     explained = json.loads(cli.run("r2", "explain", urgent, "--json").stdout)
     assert sorted(explained) == sorted(EXPLAIN_KEYS)
     assert explained["by"] == "operator"
+
+    # Issue 12 from the command line: ack, the outbox, the pin.
+    assert "acknowledged" in cli.run("r1", "ack", urgent).stdout
+    assert "not yours to acknowledge" in cli.run("r2", "ack", urgent, ok=False).stderr
+    assert "operators only" in cli.run("r1", "notify", "list", ok=False).stderr
+    assert isinstance(json.loads(cli.run("alice", "notify", "list", "--json").stdout), list)
+    assert "no notification 999" in cli.run("alice", "notify", "resend", "999", ok=False).stderr
+    assert "pinned by alice" in cli.run("alice", "unpin", urgent).stdout
+    assert "is not pinned" in cli.run("alice", "unpin", urgent, ok=False).stderr
 
 
 def test_a_token_file_others_can_read_is_refused(cli: Cli, database_url: str) -> None:

@@ -112,15 +112,17 @@ def test_work_of_a_reader_gone_from_an_uncovered_hospital_goes_to_the_fallback_p
         rt.dispatch.sweep(advance_to(rt, T0 + timedelta(minutes=2)))
         assert record(rt, uid).assignee == "r02"
 
-        # Urgent: at r02's shift end it goes to the fallback reader, off shift but callable.
-        assert hand_over(rt.dispatch, advance_to(rt, T0 + h)) == {uid: "r08"}
+        # Urgent: at r02's shift end it goes to the medical director, never to the
+        # fallback reader while the roster has them off shift.
+        assert hand_over(rt.dispatch, advance_to(rt, T0 + h)) == {uid: "r00"}
         moved = record(rt, uid)
-        assert (moved.assignee, moved.fallback, moved.state) == ("r08", True, StudyState.ASSIGNED)
-        assert [e.action for e in audit(rt, uid)] == ["assign", "handover"]
+        assert (moved.assignee, moved.fallback, moved.state) == ("r00", True, StudyState.ASSIGNED)
+        assert [e.action for e in audit(rt, uid)] == ["assign", "handover", "unassigned_notice"]
         assert hand_over(rt.dispatch, advance_to(rt, T0 + 2 * h)) == {}  # no ping-pong
-        # r08 may read it when they connect.
+        # Once r08 is on call, the handover gives it to them; they may read it.
+        assert hand_over(rt.dispatch, advance_to(rt, T0 + 5 * h)) == {uid: "r08"}
         reading = ReadingService(rt.uow, rt.dispatch.board)
-        assert reading.start(uid, "r08", T0 + 2 * h).state is StudyState.IN_PROGRESS
+        assert reading.start(uid, "r08", T0 + 5 * h).state is StudyState.IN_PROGRESS
     finally:
         rt.close()
 
@@ -145,8 +147,8 @@ def test_at_breach_a_study_left_with_a_reader_gone_goes_to_the_fallback_pool(
             for at in (deadline - 2 * h, deadline)
             for e in escalate_overdue(rt.dispatch, advance_to(rt, at))
         ]
-        assert outcomes == [("reassign", "kept", None), ("supervisor", "reassigned", "r08")]
+        assert outcomes == [("reassign", "kept", None), ("supervisor", "reassigned", "r00")]
         breached = record(rt, xray)
-        assert (breached.assignee, breached.fallback) == ("r08", True)
+        assert (breached.assignee, breached.fallback) == ("r00", True)  # the medical director
     finally:
         rt.close()

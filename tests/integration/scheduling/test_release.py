@@ -34,7 +34,10 @@ CHILD_XRAY = "RADIO THORAX ENFANT"  # paediatric: r03 and r07 may read it at h03
 
 def _no_fallback_pool(migrated_url: str, tmp_path: Path) -> Settings:
     settings = settings_for(migrated_url, tmp_path)
-    radiologists = tuple(replace(r, fallback=False) for r in settings.radiologists)
+    # Nobody to fall back on: no pool, and a medical director reached by phone only.
+    radiologists = tuple(
+        replace(r, fallback=False, medical_director=False) for r in settings.radiologists
+    )
     return replace(settings, radiologists=radiologists)
 
 

@@ -213,6 +213,8 @@ def test_the_replan_never_gives_a_study_back_to_the_reader_who_released_it(
         for uid, to in zip(uids, ("r05", "r05", "r01", "r01"), strict=True):
             if record(rt, uid).assignee != to:  # the router's split varies with the UIDs
                 operator.assign(uid, to, by=OPERATOR, reason="set-up", now=now, origin="test")
+                # An operator's assign pins (issue 12); this set-up is not a decision.
+                operator.unpin(uid, by=OPERATOR, now=now, origin="test")
         reading = ReadingService(rt.uow, rt.dispatch.board)
         for uid in given_back:  # r05 hands back both: r01 now holds four
             reading.release(uid, "r05", now, "conflict of interest")

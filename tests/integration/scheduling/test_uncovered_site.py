@@ -111,7 +111,8 @@ def test_a_site_no_fallback_reader_is_credentialed_for_keeps_its_work_flagged(
     settings = _region(migrated_url, tmp_path)
     # The fallback reader lacks the credential for h06 here: a legal bar, never waived.
     radiologists = tuple(
-        replace(r, sites=NOT_H06) if r.id == "r08" else r for r in settings.radiologists
+        replace(r, sites=NOT_H06) if r.id in {"r08", "r00"} else r  # r00: medical director
+        for r in settings.radiologists
     )
     rt = start_night(
         replace(settings, radiologists=radiologists), [Shift("r08", T0 - h, T0 + 9 * h)]

@@ -100,8 +100,15 @@ def test_reading_is_only_for_the_assignee_and_follows_the_lifecycle(
     reading.finish(uid, "r03", T0 + timedelta(minutes=9), "RPT-1")
     with runtime.uow() as uow:
         record = uow.studies.get(uid)
-        actions = [e.action for e in uow.audit.for_study(uid)]
+        actions = [(e.action, e.detail.get("outcome")) for e in uow.audit.for_study(uid)]
     assert record is not None
     assert record.state is StudyState.DONE
     assert record.report_ref == "RPT-1"
-    assert actions == ["assign", "start", "done"]
+    # The refused attempts are in the study's trail too (issue 12), with who tried.
+    assert actions == [
+        ("assign", None),
+        ("start", "refused"),
+        ("done", "refused"),
+        ("start", "ok"),
+        ("done", "ok"),
+    ]

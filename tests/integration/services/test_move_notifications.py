@@ -55,13 +55,13 @@ def test_each_move_of_a_stroke_notifies_its_new_reader(migrated_url: str, tmp_pa
             assert hand_over(rt.dispatch, advance_to(rt, T0 + h)) == {uid: "r06"}
             now = T0 + h + timedelta(minutes=1)
             assert reading.release(uid, "r06", now, "busy with a polytrauma").radiologist_id == (
-                "r08"
+                "r00"  # the medical director: r08, the fallback pool, is off shift
             )
             alice = Identity("alice", Role.OPERATOR)
             operator.assign(uid, "r06", by=alice, reason="polytrauma done", now=now, origin="t")
             orphan = board.release(uid)  # as a reload taking r06 off the roster would
             assert rt.dispatch.reroute_orphans((orphan,), now, actor="reload") == 1
-            assert record(rt, uid).assignee == "r08"  # not r06, who released it
+            assert record(rt, uid).assignee == "r00"  # not r06, who released it
             reading.claim(uid, "r06", now)
         finally:
             rt.close()  # posts what the webhook outbox holds
@@ -72,8 +72,8 @@ def test_each_move_of_a_stroke_notifies_its_new_reader(migrated_url: str, tmp_pa
     assert [(p["radiologist_id"], p["fallback"]) for p in assigned] == [
         ("r01", False),  # dispatch
         ("r06", False),  # handover
-        ("r08", True),  # release: only the fallback pool was left
+        ("r00", True),  # release: only the medical director was left
         ("r06", False),  # operator's assign
-        ("r08", True),  # re-route of an orphan
+        ("r00", True),  # re-route of an orphan
         ("r06", False),  # claim
     ]

@@ -14,8 +14,9 @@ class Receiver:
     ``port`` 0 picks a free one; a fixed one lets a test bring a receiver up where a
     server already points (a receiver back after an outage)."""
 
-    def __init__(self, failures: int = 0, port: int = 0) -> None:
+    def __init__(self, failures: int = 0, port: int = 0, answer: bytes = b"") -> None:
         self.failures = failures
+        self.answer = answer  # the body of a 2xx answer (b'{"ack": true}' acknowledges)
         self.requests: list[dict[str, Any]] = []
         self.accepted: list[dict[str, Any]] = []
         self.keys: list[str] = []  # the Idempotency-Key of each accepted request
@@ -34,9 +35,11 @@ class Receiver:
                     if not failing:
                         receiver.accepted.append(body)
                         receiver.keys.append(self.headers.get("Idempotency-Key", ""))
+                answer = b"" if failing else receiver.answer
                 self.send_response(500 if failing else 200)
-                self.send_header("Content-Length", "0")
+                self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
+                self.wfile.write(answer)
 
             def log_message(self, *args: object) -> None:  # quiet
                 pass

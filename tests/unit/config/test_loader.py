@@ -13,6 +13,9 @@ from garde.config.model import Environment
 from garde.dispatch.model import Priority
 
 MINIMAL = """
+[region]
+medical_director = "director@example.org"
+
 [[sites]]
 id = "h01"
 name = "CH One"
@@ -151,3 +154,55 @@ def test_triage_rules_are_read_in_order(tmp_path: Path) -> None:
 def test_bad_priority_in_rule(tmp_path: Path) -> None:
     text = MINIMAL + '[[triage.rules]]\nname = "x"\npriority = "asap"\n'
     assert "triage.rules[0].priority: expected one of stroke" in only_problem(write(tmp_path, text))
+
+
+def test_a_region_without_a_medical_director_is_refused_naming_the_key(tmp_path: Path) -> None:
+    text = MINIMAL.replace('[region]\nmedical_director = "director@example.org"\n', "")
+    assert "region.medical_director: required" in only_problem(write(tmp_path, text))
+    blank = MINIMAL.replace('"director@example.org"', '"  "')
+    assert "region.medical_director: required" in only_problem(write(tmp_path, blank))
+
+
+def test_the_medical_director_is_a_radiologist_or_a_contact(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, MINIMAL.replace('"director@example.org"', '"r01"')))
+    assert settings.region.medical_director == "r01"
+    assert [r.id for r in settings.radiologists if r.medical_director] == ["r01"]
+    phone = load_settings(
+        write(tmp_path, MINIMAL.replace('"director@example.org"', '"+33 4 72 00 00 00"'))
+    )
+    assert phone.region.medical_director == "+33 4 72 00 00 00"
+    assert not any(r.medical_director for r in phone.radiologists)
+    typo = MINIMAL.replace('"director@example.org"', '"r1"')
+    assert "unknown radiologist 'r1' (known: r01)" in only_problem(write(tmp_path, typo))
+    example = load_settings(example_path())
+    assert example.region.medical_director == "r00"
+    assert example.night_safety.assigned_priorities == {"stroke", "emergency", "urgent"}
+
+
+def test_notify_priorities_must_be_priorities(tmp_path: Path) -> None:
+    text = MINIMAL + '[notify]\nassigned_priorities = ["stroke", "soon"]\n'
+    assert "notify.assigned_priorities: unknown priority 'soon'" in only_problem(
+        write(tmp_path, text)
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (('"director@example.org"', "5"), "region.medical_director: expected a string"),
+        (
+            (
+                'medical_director = "director@example.org"\n',
+                'medical_director = "d@x.org"\nx = 1\n',
+            ),
+            "region.x",
+        ),
+    ],
+)
+def test_bad_region_keys_are_named(tmp_path: Path, change: tuple[str, str], expected: str) -> None:
+    assert expected in only_problem(write(tmp_path, MINIMAL.replace(*change)))
+
+
+def test_night_safety_numbers_must_be_positive(tmp_path: Path) -> None:
+    text = MINIMAL + "[notify]\nack_timeout_min = 0\n"
+    assert "notify.ack_timeout_min" in only_problem(write(tmp_path, text))

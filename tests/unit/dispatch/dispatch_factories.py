@@ -23,6 +23,7 @@ def rad(
     max_parallel: int = 12,
     speed: float = 1.0,
     fallback: bool = False,
+    director: bool = False,
 ) -> Radiologist:
     return Radiologist(
         id=rid,
@@ -32,6 +33,7 @@ def rad(
         max_parallel=max_parallel,
         speed=speed,
         fallback=fallback,
+        medical_director=director,
     )
 
 

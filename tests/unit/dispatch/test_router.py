@@ -227,9 +227,34 @@ def test_fallback_pool_when_nobody_is_eligible():
     d = decide(board, study(skills="neuro"))
     assert (d.radiologist_id, d.fallback, d.explanation.basis) == ("fb-on", True, Basis.FALLBACK)
     assert d.explanation.eligible == 0
-    # With the on-shift fallback excluded, an off-shift fallback reader is called.
+    # With the on-shift fallback excluded, the off-shift one is never called: nobody.
     d = decide(board, study(skills="neuro"), exclude=frozenset({"fb-on"}))
-    assert (d.radiologist_id, d.fallback) == ("fb-off", True)
+    assert (d.radiologist_id, d.fallback, d.explanation.basis) == (None, True, Basis.NOBODY)
+
+
+def test_the_medical_director_takes_what_nobody_on_shift_or_on_call_may():
+    board = board_with(
+        rad("a", skills="body"),
+        rad("fb-off", skills="body", fallback=True),
+        rad("md", skills="", director=True),  # no shift, no skill: still the last resort
+        shifts=[shift("a")],
+    )
+    d = decide(board, study(skills="neuro", priority=Priority.URGENT))
+    assert (d.radiologist_id, d.fallback) == ("md", True)
+    assert d.explanation.basis is Basis.MEDICAL_DIRECTOR
+    assert "medical director" in d.explanation.render_text()
+    assert may_read(board.radiologist("md"), "h1", frozenset({"neuro"}), flagged=True) is None
+    # An on-shift fallback reader comes before the director; a director who released
+    # it (excluded) or is not credentialed for the site leaves it with nobody.
+    board = board_with(
+        rad("fb", skills="body", fallback=True),
+        rad("md", director=True),
+        shifts=[shift("fb")],
+    )
+    assert decide(board, study(skills="neuro")).radiologist_id == "fb"
+    alone = board_with(rad("md", sites="h1", director=True))
+    assert decide(alone, study(site="h1"), exclude=frozenset({"md"})).radiologist_id is None
+    assert decide(alone, study(site="h2")).radiologist_id is None
 
 
 def test_the_fallback_pool_must_be_credentialed_for_the_site():
@@ -240,7 +265,7 @@ def test_the_fallback_pool_must_be_credentialed_for_the_site():
         shifts=[shift("a"), shift("fb-h2")],
     )
     d = decide(board, study(site="h1", skills="neuro"))
-    assert (d.radiologist_id, d.fallback) == ("fb-off", True)  # off shift, but credentialed
+    assert (d.radiologist_id, d.fallback) == (None, True)  # credentialed, but off shift
     assert may_read(board.radiologist("fb-off"), "h1", frozenset({"neuro"}), flagged=True) is None
     # Nobody in the pool is credentialed for h3: routed to nobody, flagged, kept.
     nobody = decide(board, study(site="h3"))

@@ -22,6 +22,7 @@ SITES = ["h1", "h2", "h3"]
 @st.composite
 def rosters(draw):
     n = draw(st.integers(1, 6))
+    director = draw(st.integers(-1, n - 1))  # -1: the region has none on this board
     rads, shifts = [], []
     for i in range(n):
         rid = f"r{i}"
@@ -33,6 +34,7 @@ def rosters(draw):
                 max_parallel=draw(st.integers(1, 5)),
                 speed=draw(st.sampled_from([0.5, 0.8, 1.0, 1.25, 1.7])),
                 fallback=draw(st.booleans()),
+                director=i == director,
             )
         )
         start = 0.0
@@ -100,9 +102,11 @@ def assert_chosen_is_eligible(board, decision, s, now, exclude):
     if decision.radiologist_id is None:
         assert decision.fallback
         assert not (slow.code == Code.ELIGIBLE).any()
+        on_call = set(board.on_shift(now))
         assert not any(
-            r.fallback and s.site_id in r.sites and r.id not in exclude
+            (r.fallback and r.id in on_call) or r.medical_director
             for r in board.radiologists()
+            if s.site_id in r.sites and r.id not in exclude
         )
         return
     i = board.index_of(decision.radiologist_id)
@@ -111,7 +115,9 @@ def assert_chosen_is_eligible(board, decision, s, now, exclude):
     assert may_read(r, s.site_id, s.skills, flagged=decision.fallback) is None
     if decision.fallback:
         assert not (slow.code == Code.ELIGIBLE).any()
-        assert r.fallback
+        # Nobody off shift, nobody unreachable: an on-call fallback reader, else the
+        # medical director.
+        assert (r.fallback and slow.code[i] != Code.OFF_SHIFT) or r.medical_director
         assert s.site_id in r.sites  # a credential is never waived
         assert decision.radiologist_id not in exclude
         return

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 REGION = """
+[region]
+medical_director = "director@example.org"
+
 [[sites]]
 id = "h01"
 name = "CH One"
