@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -151,3 +152,10 @@ def test_triage_rules_are_read_in_order(tmp_path: Path) -> None:
 def test_bad_priority_in_rule(tmp_path: Path) -> None:
     text = MINIMAL + '[[triage.rules]]\nname = "x"\npriority = "asap"\n'
     assert "triage.rules[0].priority: expected one of stroke" in only_problem(write(tmp_path, text))
+
+
+def test_routine_cutoff_and_day_target_are_read_in_minutes(tmp_path: Path) -> None:
+    text = MINIMAL + "[sla]\nroutine_cutoff_min = 45\nday_routine_min = 180\n"
+    policy = load_settings(write(tmp_path, text)).sla
+    assert policy.routine_cutoff == timedelta(minutes=45)
+    assert policy.day_routine_target == timedelta(hours=3)
