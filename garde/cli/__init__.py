@@ -16,6 +16,7 @@ import click
 
 from garde import __version__
 from garde.cli._common import CliState, configure_logging
+from garde.cli._errors import GardeGroup
 from garde.cli.dicom_commands import echo, push
 from garde.cli.night_commands import demo
 from garde.cli.operator_commands import OPERATOR_COMMANDS
@@ -28,7 +29,7 @@ from garde.cli.user_commands import user
 from garde.cli.worklist_commands import worklist
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=GardeGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "-c",
@@ -37,20 +38,33 @@ from garde.cli.worklist_commands import worklist
     envvar="GARDE_CONFIG",
     help="Settings TOML file (default: the embedded example region). Env: GARDE_CONFIG.",
 )
-@click.option("-v", "--verbose", count=True, help="More log output (-vv: debug).")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Data folder (database, storage), e.g. data/demo after `make demo`. Env: GARDE_DATA_DIR.",
+)
+@click.option(
+    "-v", "--verbose", count=True, help="More log output (-v: INFO, -vv: debug and tracebacks)."
+)
 @click.option("-q", "--quiet", count=True, help="Less log output.")
 @click.option("--log-level", default=None, help="Explicit level: DEBUG, INFO, WARNING, ERROR.")
 @click.version_option(__version__, prog_name="garde")
 @click.pass_context
 def main(
-    ctx: click.Context, config_path: Path | None, verbose: int, quiet: int, log_level: str | None
+    ctx: click.Context,
+    config_path: Path | None,
+    data_dir: Path | None,
+    verbose: int,
+    quiet: int,
+    log_level: str | None,
 ) -> None:
     """Garde: regional teleradiology on-call dispatch.
 
     Example: garde --config region.toml serve
     """
-    configure_logging(verbose, quiet, log_level)
-    state = CliState(config_path)
+    configure_logging(verbose, quiet, log_level, service=ctx.invoked_subcommand == "serve")
+    state = CliState(config_path, data_dir)
     ctx.obj = state
     ctx.call_on_close(state.close)
 

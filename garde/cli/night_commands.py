@@ -74,6 +74,7 @@ def demo(ctx: click.Context, data_dir: Path, seed: int, hours: float | None) -> 
     _echo_summary(report)
     if report.peak is not None:
         _echo_peak(report.peak, settings, report, DEMO_ZONE)
+    _echo_next(report)
 
 
 def _echo_summary(report: DemoReport) -> None:
@@ -136,3 +137,16 @@ def _echo_peak(peak: WorklistPeak, settings: Settings, report: DemoReport, zone:
         )
     if report.example_study:
         click.echo(f"\nA stroke study's page: {previews / report.example_study / 'index.html'}")
+
+
+def _echo_next(report: DemoReport) -> None:
+    """The commands to try next, on this night's data, exactly as they can be typed."""
+    prefix = f"garde --data-dir {report.data_dir}"
+    study = report.sample_study or "STUDY"
+    click.echo(
+        f"\nNext, on this night (its data is in {report.data_dir}):\n"
+        f"  {prefix} worklist --radiologist r01\n"
+        f"  {prefix} status\n"
+        f"  {prefix} explain {study}\n"
+        f"  {prefix} open {study}"
+    )

@@ -54,6 +54,26 @@ def test_first_hours_of_the_demo_night(tmp_path: Path) -> None:
     assert (data / "garde.sqlite").exists()
     assert len(list((data / "storage").rglob("*.dcm"))) == instances
     _check_worklists(result.stdout, data)
+    _check_next_commands(result.stdout, env)
+
+
+def _check_next_commands(stdout: str, env: dict[str, str]) -> None:
+    """The commands the demo suggests run as printed on its night, without a token."""
+    commands = stdout.split("Next, on this night")[1].splitlines()[1:]
+    assert [c.split()[3] for c in commands] == ["worklist", "status", "explain", "open"]
+    for command in commands:
+        argv = command.split()
+        assert argv[0] == "garde"
+        done = subprocess.run(
+            [sys.executable, "-m", "garde", *argv[1:]],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={k: v for k, v in env.items() if not k.startswith("GARDE_")},
+            check=False,
+        )
+        assert done.returncode == 0, (command, done.stderr)
+        assert done.stderr == "", (command, done.stderr)
 
 
 _PEAK = re.compile(r"Worklists at the evening peak, \d\d:\d\d Paris time: (\d+) studies queued")
