@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -115,9 +116,16 @@ def fail(message: str) -> NoReturn:
     raise click.ClickException(message)
 
 
-def echo_json(payload: Any) -> None:
-    """Print ``payload`` as stable JSON (sorted keys, ISO datetimes)."""
-    click.echo(json.dumps(payload, indent=2, sort_keys=True, default=_json_default))
+def echo_json(payload: Any, zone: tzinfo | None = None) -> None:
+    """Print ``payload`` as stable JSON (sorted keys, ISO datetimes, with ``zone``'s
+    offset when given: the region's, as everywhere a person reads)."""
+
+    def default(value: Any) -> Any:
+        if zone is not None and isinstance(value, datetime) and value.tzinfo is not None:
+            return value.astimezone(zone).isoformat()
+        return _json_default(value)
+
+    click.echo(json.dumps(payload, indent=2, sort_keys=True, default=default))
 
 
 def _json_default(value: Any) -> Any:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, NoReturn
 
+from garde.cli._clock import region_zone
 from garde.cli._common import fail, state
 from garde.config.model import Environment
 from garde.services.audit_trail import record_refusal, request_origin
@@ -61,9 +62,19 @@ def desk(ctx: click.Context) -> Desk:
         ),
         reading=ReadingService(runtime.uow, board, runtime.settings.sla, notifier=runtime.notifier),
         operator=OperatorService(runtime.uow, board, notifier=runtime.notifier),
-        info=StudyInfoService(runtime.uow, previews),
+        info=StudyInfoService(runtime.uow, previews, region_zone(runtime.settings)),
         origin=request_origin(),
     )
+
+
+def study_uid(services: Desk, reference: str) -> str:
+    """The StudyInstanceUID behind a handle (``h03-12``) or a UID, as typed.
+
+    An unknown reference is passed on as it is: the service refuses it ("unknown study
+    h03-99") and audits the refusal like any other.
+    """
+    with services.runtime.uow() as uow:
+        return uow.studies.uid_for(reference.strip()) or reference
 
 
 def who(services: Desk, action: str, *, allow_open: bool = False) -> Identity:

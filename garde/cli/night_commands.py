@@ -113,7 +113,8 @@ def _echo_peak(peak: WorklistPeak, settings: Settings, report: DemoReport, zone:
         f"\nWorklists at the evening peak, {peak.at.astimezone(zone):%H:%M} Paris time: "
         f"{peak.open_studies} studies queued or being read (deadlines in Paris time).\n"
         f"Previews of a study: {previews}/<STUDY UID>/index.html (its page), with a "
-        "thumbnail, key image and montage per series beside it."
+        "thumbnail, key image and montage per series beside it; "
+        "`garde --data-dir DIR open STUDY` prints it."
     )
     names = {r.id: r for r in settings.radiologists}
     for rid, rows in peak.worklists.items():
@@ -123,14 +124,15 @@ def _echo_peak(peak: WorklistPeak, settings: Settings, report: DemoReport, zone:
         if not rows:
             continue
         echo_table(
-            ["  PRIORITY", "STATE", "HOSPITAL", "DEADLINE", "STUDY UID"],
+            ["  STUDY", "PRIORITY", "STATE", "HOSPITAL", "DEADLINE", "PREVIEW"],
             [
                 [
-                    f"  {row.priority or '-'}",
+                    f"  {row.name}",
+                    row.priority or "-",
                     row.state.value,
                     row.site_name,
                     f"{row.deadline.astimezone(zone):%H:%M}" if row.deadline else "-",
-                    row.study_uid if row.preview_path else f"{row.study_uid} (no preview yet)",
+                    "yes" if row.preview_path else "not yet",
                 ]
                 for row in rows
             ],

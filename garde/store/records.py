@@ -53,6 +53,12 @@ class StudyRecord:
     report_ref: str | None = None
     escalation_tier: int = 0
     released_by: str | None = None  # who last gave it back: never routed back to them
+    handle: str = ""  # the short name people use ("h03-12"; `garde.store.handles`)
+
+    @property
+    def name(self) -> str:
+        """What a person calls it: the handle, or the UID of a study stored before handles."""
+        return self.handle or self.study_uid
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,3 +129,9 @@ class WorklistRow:
     started_at: datetime | None
     preview_path: str | None
     version: int
+    handle: str = ""  # the short name people use ("h03-12"; `garde.store.handles`)
+
+    @property
+    def name(self) -> str:
+        """What a person calls it: the handle, or the UID of a study stored before handles."""
+        return self.handle or self.study_uid

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -79,14 +80,14 @@ def _check_next_commands(stdout: str, env: dict[str, str]) -> None:
 _PEAK = re.compile(r"Worklists at the evening peak, \d\d:\d\d Paris time: (\d+) studies queued")
 _READER = re.compile(r"^(r\d+) .+\): (\d+|nothing) open$")
 _ROW = re.compile(
-    r"^  (stroke|emergency|urgent|routine) +(assigned|in_progress) +(.+?) +(\d\d:\d\d) +"
-    r"([0-9.]+)$"
+    r"^  (h\d\d-\d+) +(stroke|emergency|urgent|routine) +(assigned|in_progress) +(.+?) +"
+    r"(\d\d:\d\d) +(yes|not yet)$"
 )
 
 
 def _check_worklists(stdout: str, data: Path) -> None:
-    """Each radiologist's worklist at the peak: rows with priority, state, hospital,
-    deadline and study UID, whose preview page and thumbnails exist."""
+    """Each radiologist's worklist at the peak: rows with the study's handle, priority,
+    state, hospital and deadline, whose preview page and thumbnails exist."""
     peak = _PEAK.search(stdout)
     assert peak, stdout
     lines = stdout[peak.end() :].splitlines()
@@ -104,8 +105,10 @@ def _check_worklists(stdout: str, data: Path) -> None:
     assert {"r01", "r02", "r03", "r04"} <= readers.keys(), stdout  # on shift all night
     assert {rid: len(found) for rid, found in rows.items()} == readers, stdout
     assert sum(readers.values()) == int(peak.group(1)) > 0, stdout
+    with sqlite3.connect(data / "garde.sqlite") as db:
+        uids = dict(db.execute("SELECT handle, study_uid FROM studies").fetchall())
     for row in (r for found in rows.values() for r in found):
-        study = data / "previews" / row.group(5)
+        study = data / "previews" / uids[row.group(1)]
         assert (study / "index.html").is_file(), row.group(0)
         assert list(study.glob("*.jpg")), row.group(0)
 
