@@ -1,19 +1,17 @@
-"""The CLI's error boundary: no traceback reaches a user, one line names the problem and the fix.
+"""The one line the CLI prints for an error no command translated: the problem, the fix.
 
 Services raise their own errors; the commands translate the ones they expect
-(`refusals`, `fail`). Whatever escapes them is caught here, once, for every command:
-known kinds (no database yet, an unreachable database, a file that cannot be read)
-get a line with the fix; anything else a line naming it, with ``-vv`` for the
-traceback. STYLE.md asks catch-alls to call ``logger.exception``; here that would
-print the very traceback the user must not see, so the exception is logged at DEBUG
-(shown with ``-vv``, which also re-raises it).
+(`refusals`, `fail`). Whatever escapes them reaches the root group
+(`garde.cli._group.GardeGroup`), which prints `one_line`: known kinds (no database
+yet, an unreachable database, a file that cannot be read) with their fix; anything
+else named, with ``-vv`` for the traceback.
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -24,26 +22,6 @@ logger = logging.getLogger(__name__)
 
 DEMO_DATA_DIR = Path("data/demo")
 """Where `garde demo` (and `make demo`) leave the demo night by default."""
-
-TRACEBACK_VERBOSITY = 2
-"""``-vv``: let the exception through, traceback and all."""
-
-
-class GardeGroup(click.Group):
-    """The root group: every command's unexpected error becomes one line (exit 1)."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        """Run the command; translate what it did not."""
-        try:
-            return super().invoke(ctx)
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
-            raise
-        except Exception as exc:
-            if ctx.params.get("verbose", 0) >= TRACEBACK_VERBOSITY:
-                raise
-            logger.debug("command failed", exc_info=True)
-            obj = ctx.obj
-            raise click.ClickException(one_line(exc, obj)) from None
 
 
 def one_line(exc: BaseException, cli: CliState | None) -> str:
@@ -58,7 +36,7 @@ def one_line(exc: BaseException, cli: CliState | None) -> str:
             f"the database at {where} is at schema {exc.current}, this Garde needs "
             f"{exc.head}: run `garde db upgrade`"
         )
-    if type(exc).__module__.startswith("sqlalchemy") and type(exc).__name__ == "OperationalError":
+    if type(exc).__name__ == "OperationalError" and type(exc).__module__.startswith(_DRIVERS):
         cause = _first_line(str(getattr(exc, "orig", exc)))
         return (
             f"cannot use the database at {_database(cli)}: {cause}; check `database_url` "
@@ -74,6 +52,11 @@ def one_line(exc: BaseException, cli: CliState | None) -> str:
         f"unexpected error ({type(exc).__name__}: {_first_line(str(exc))}); "
         "run again with -vv for the details"
     )
+
+
+_DRIVERS = ("sqlalchemy", "psycopg", "sqlite3")
+"""Where a database that cannot be reached or used raises from: the ORM or the drivers
+(`garde worklist` talks to the driver itself, `garde.store.lean`)."""
 
 
 def _first_line(text: str) -> str:

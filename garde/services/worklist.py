@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from garde.services.identity import Identity
+    from garde.services.ports import WorklistUnitOfWork
     from garde.store.records import WorklistRow
-    from garde.store.uow import SqlUnitOfWork
 
 WORKLIST_KEYS = (
     "age_s",
@@ -163,7 +163,7 @@ def _sort_key(row: WorklistRow, name: str, now: datetime) -> tuple[Any, ...]:
 class WorklistService:
     """Reads worklists and audits every view."""
 
-    uow_factory: Callable[[], SqlUnitOfWork]
+    uow_factory: Callable[[], WorklistUnitOfWork]
     previews_dir: Path
 
     def worklist(self, radiologist_id: str, *, now: datetime, origin: str) -> list[WorklistRow]:
