@@ -247,7 +247,7 @@ def main() -> None:
     rounds, studies, mine = (3, 60, 10) if args.smoke else (args.rounds, args.studies, args.mine)
     result = run(rounds=rounds, studies=studies, mine=mine, postgresql_url=args.database_url)
     result["smoke"] = args.smoke
-    print(json.dumps(result, indent=2))  # noqa: T201 - the benchmark's output
+    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":
