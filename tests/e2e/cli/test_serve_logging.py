@@ -44,9 +44,7 @@ def _serve(tmp_path: Path, *flags: str) -> str:
     subprocess.run([*garde, "db", "upgrade"], check=True, capture_output=True, timeout=60)
     log = tmp_path / f"serve{len(flags)}.log"
     with log.open("wb") as out:
-        server = subprocess.Popen(
-            [*garde, *flags, "serve"], stdout=out, stderr=subprocess.STDOUT
-        )
+        server = subprocess.Popen([*garde, *flags, "serve"], stdout=out, stderr=subprocess.STDOUT)
     try:
         wait_for_port(port, server, log)
         time.sleep(2.5)  # five stability sweeps

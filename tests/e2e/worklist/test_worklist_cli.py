@@ -8,6 +8,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -233,6 +234,24 @@ def test_handles_are_accepted_wherever_a_uid_is(cli: Cli, database_url: str) -> 
     assert "unknown study h1-9" in cli.run("r1", "start", "h1-9", ok=False).stderr
     trail = json.loads(cli.run("alice", "audit", "--study", "h1-2", "--json").stdout)
     assert {e["study_uid"] for e in trail} == {second}
+
+
+def test_times_are_the_regions_wall_clock(cli: Cli, database_url: str) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("no database behaviour here: SQLite is enough")
+    uid = cli.study(Priority.URGENT, assignee="r1")
+    with SqlUnitOfWork(cli.factory) as uow:
+        deadline = uow.studies.get(uid).deadline
+    paris = deadline.astimezone(ZoneInfo("Europe/Paris"))
+    offset = f"{paris:%z}"
+    zone = f"(times Europe/Paris, UTC{offset[:3]}:{offset[3:]})"
+    table = cli.run(None, "worklist", "-r", "r1").stdout
+    assert table.splitlines()[0] == f"r1: 1 to read {zone}"  # the zone, once, in the header
+    assert f" {paris:%H:%M} " in table
+    [row] = json.loads(cli.run(None, "worklist", "-r", "r1", "--json").stdout)
+    assert row["deadline"] == paris.isoformat()  # ISO 8601, the region's offset
+    assert datetime.fromisoformat(row["deadline"]) == deadline
+    assert cli.run(None, "status").stdout.splitlines()[0].endswith(zone)
 
 
 def test_a_token_file_others_can_read_is_refused(cli: Cli, database_url: str) -> None:
