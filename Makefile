@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.preview | tee benchmarks/results/preview.json
 	$(BIN)/python -m benchmarks.stable_to_preview | tee benchmarks/results/stable_to_preview.json
 	$(BIN)/python -m benchmarks.roster | tee benchmarks/results/roster.json
+	$(BIN)/python -m benchmarks.cli_latency | tee benchmarks/results/cli_latency.json
 
 ## Every benchmark in its smoke mode (seconds each, figures not judged): CI runs it so none rots.
 bench-smoke: $(STAMP)

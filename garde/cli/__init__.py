@@ -16,20 +16,106 @@ import click
 
 from garde import __version__
 from garde.cli._common import CliState, configure_logging
-from garde.cli.dicom_commands import echo, push
-from garde.cli.night_commands import demo
-from garde.cli.notify_commands import NOTIFY_COMMANDS
-from garde.cli.operator_commands import OPERATOR_COMMANDS
-from garde.cli.preview_commands import preview
-from garde.cli.reading_commands import READING_COMMANDS
-from garde.cli.roster_commands import roster
-from garde.cli.server_commands import db, reload_command, serve
-from garde.cli.status_commands import status
-from garde.cli.user_commands import user
-from garde.cli.worklist_commands import worklist
+from garde.cli._group import GardeGroup, LazyCommand
+
+COMMANDS = {
+    # name: where it lives, and its one-line help for `garde --help` (a test keeps it
+    # equal to the command's own). Imported only when run: see `garde.cli._group`.
+    "serve": LazyCommand(
+        "garde.cli.server_commands:serve",
+        "Run the gateway, dispatcher and scheduler until SIGTERM.",
+    ),
+    "db": LazyCommand("garde.cli.server_commands:db", "Database schema management."),
+    "push": LazyCommand(
+        "garde.cli.dicom_commands:push",
+        "Send DICOM files and folders (recursively) with C-STORE.",
+    ),
+    "echo": LazyCommand(
+        "garde.cli.dicom_commands:echo",
+        "Check the link with a C-ECHO (DICOM verification).",
+    ),
+    "worklist": LazyCommand(
+        "garde.cli.worklist_commands:worklist",
+        "Show a radiologist's studies, most urgent first; late ones in red, at risk in yellow.",
+    ),
+    "roster": LazyCommand(
+        "garde.cli.roster_commands:roster",
+        "Roster import, validation, generation and export.",
+    ),
+    "demo": LazyCommand(
+        "garde.cli.night_commands:demo",
+        "Run a whole synthetic night: push, store, triage, route, preview, read.",
+    ),
+    "preview": LazyCommand(
+        "garde.cli.preview_commands:preview",
+        "Render previews and a static study page for a stored study or a DICOM folder.",
+    ),
+    "status": LazyCommand(
+        "garde.cli.status_commands:status",
+        "Show queues per radiologist, studies at risk and the night's SLA figures so far.",
+    ),
+    "reload": LazyCommand(
+        "garde.cli.server_commands:reload_command",
+        "Make the running `garde serve` re-read its config and roster (sends SIGHUP).",
+    ),
+    "next": LazyCommand(
+        "garde.cli.reading_commands:next_study",
+        "Claim and start the most urgent study you may read (atomic: never given twice).",
+    ),
+    "claim": LazyCommand(
+        "garde.cli.reading_commands:claim",
+        "Take a pending study (or another's, not yet started) into your worklist.",
+    ),
+    "start": LazyCommand(
+        "garde.cli.reading_commands:start", "Start reading one of your assigned studies."
+    ),
+    "done": LazyCommand(
+        "garde.cli.reading_commands:done",
+        "Mark a study you are reading as read, with an optional report reference.",
+    ),
+    "release": LazyCommand(
+        "garde.cli.reading_commands:release",
+        "Hand a study back to the router, which gives it to someone else (never you).",
+    ),
+    "open": LazyCommand(
+        "garde.cli.reading_commands:open_study",
+        "Print the path of a study's page (yours, or from a hospital you are credentialed for).",
+    ),
+    "explain": LazyCommand(
+        "garde.cli.reading_commands:explain",
+        "Print why a study is with whom it is (the stored explanation of its assignment).",
+    ),
+    "assign": LazyCommand(
+        "garde.cli.operator_commands:assign",
+        "Give a study to a radiologist by hand (operators; audited and explained).",
+    ),
+    "studies": LazyCommand(
+        "garde.cli.operator_commands:studies",
+        "List the studies in a state, oldest first (operators).",
+    ),
+    "audit": LazyCommand(
+        "garde.cli.operator_commands:audit",
+        "Print the audit trail of a study or of a radiologist, oldest first.",
+    ),
+    "unpin": LazyCommand(
+        "garde.cli.operator_commands:unpin",
+        "End an operator's pin: the router's moves may take the study again (operators).",
+    ),
+    "ack": LazyCommand(
+        "garde.cli.notify_commands:ack",
+        "Acknowledge the notifications of a study you read (stops their escalation).",
+    ),
+    "notify": LazyCommand(
+        "garde.cli.notify_commands:notify",
+        "The notifications kept in the outbox (operators).",
+    ),
+    "user": LazyCommand("garde.cli.user_commands:user", "Users of the CLI: personal tokens."),
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=GardeGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]}
+)
 @click.option(
     "--config",
     "-c",
@@ -38,29 +124,32 @@ from garde.cli.worklist_commands import worklist
     envvar="GARDE_CONFIG",
     help="Settings TOML file (default: the embedded example region). Env: GARDE_CONFIG.",
 )
-@click.option("-v", "--verbose", count=True, help="More log output (-vv: debug).")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Data folder (database, storage), e.g. data/demo after `make demo`. Env: GARDE_DATA_DIR.",
+)
+@click.option(
+    "-v", "--verbose", count=True, help="More log output (-v: INFO, -vv: debug and tracebacks)."
+)
 @click.option("-q", "--quiet", count=True, help="Less log output.")
 @click.option("--log-level", default=None, help="Explicit level: DEBUG, INFO, WARNING, ERROR.")
 @click.version_option(__version__, prog_name="garde")
 @click.pass_context
 def main(
-    ctx: click.Context, config_path: Path | None, verbose: int, quiet: int, log_level: str | None
+    ctx: click.Context,
+    config_path: Path | None,
+    data_dir: Path | None,
+    verbose: int,
+    quiet: int,
+    log_level: str | None,
 ) -> None:
     """Garde: regional teleradiology on-call dispatch.
 
     Example: garde --config region.toml serve
     """
-    configure_logging(verbose, quiet, log_level)
-    state = CliState(config_path)
+    configure_logging(verbose, quiet, log_level, service=ctx.invoked_subcommand == "serve")
+    state = CliState(config_path, data_dir)
     ctx.obj = state
     ctx.call_on_close(state.close)
-
-
-for command in (serve, db, push, echo, worklist, roster, demo, preview):
-    main.add_command(command)
-for command in (status, reload_command):
-    main.add_command(command)
-for command in (*READING_COMMANDS, *OPERATOR_COMMANDS, user):
-    main.add_command(command)
-for command in NOTIFY_COMMANDS:
-    main.add_command(command)

@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -37,6 +38,7 @@ class CliState:
     """Per-invocation state carried on ``click.Context.obj``."""
 
     config_path: Path | None
+    data_dir: Path | None = None  # --data-dir: the same as GARDE_DATA_DIR
     _settings: Settings | None = None
     _runtime: Runtime | None = field(default=None, repr=False)
 
@@ -46,6 +48,8 @@ class CliState:
             try:
                 # The identity variables are the CLI's, not config overrides.
                 overrides = {k: v for k, v in os.environ.items() if k not in IDENTITY_VARIABLES}
+                if self.data_dir is not None:
+                    overrides["GARDE_DATA_DIR"] = str(self.data_dir)
                 self._settings = load_settings(self.config_path, overrides)
             except ConfigError as exc:
                 raise ConfigUsageError(str(exc)) from None
@@ -73,12 +77,20 @@ def state(ctx: click.Context) -> CliState:
     return obj
 
 
-def configure_logging(verbose: int, quiet: int, level: str | None) -> None:
-    """One handler on the root logger, to stderr; -v/-q step the level."""
+def configure_logging(
+    verbose: int, quiet: int, level: str | None, *, service: bool = False
+) -> None:
+    """One handler on the root logger, to stderr; -v/-q step the level.
+
+    A command prints its results, warnings and errors only (-v: INFO, -vv: DEBUG; -q:
+    errors only). A ``service`` (`garde serve`) logs at INFO by default: a line per
+    study event. Libraries' per-tick and per-PDU chatter (APScheduler's "Running job"
+    every few seconds, pynetdicom's association lines) shows only from -vv.
+    """
     if level is None:
-        steps = [logging.WARNING, logging.INFO, logging.DEBUG]
-        index = max(0, min(len(steps) - 1, 1 + verbose - quiet))
-        numeric = steps[index] if quiet < 2 else logging.ERROR
+        steps = [logging.ERROR, logging.WARNING, logging.INFO, logging.DEBUG]
+        base = 2 if service else 1
+        numeric = steps[max(0, min(len(steps) - 1, base + verbose - quiet))]
     else:
         numeric = logging.getLevelName(level.upper())
         if not isinstance(numeric, int):
@@ -89,11 +101,14 @@ def configure_logging(verbose: int, quiet: int, level: str | None) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         force=True,
     )
-    # pynetdicom logs every PDU at DEBUG; keep it at INFO unless asked for with -vv.
-    if numeric > logging.DEBUG or verbose < 3:
-        logging.getLogger("pynetdicom").setLevel(max(numeric, logging.INFO))
-    # Alembic announces its dialect at INFO on every schema check: noise outside -v.
-    logging.getLogger("alembic").setLevel(max(numeric, logging.WARNING if verbose < 1 else numeric))
+    chatter = numeric if verbose >= 2 else max(numeric, logging.WARNING)
+    # pynetdicom logs every association at INFO and every PDU at DEBUG: -vv for the
+    # associations, -vvv for the PDUs.
+    logging.getLogger("pynetdicom").setLevel(max(chatter, logging.INFO) if verbose < 3 else numeric)
+    for name in ("apscheduler", "alembic"):
+        # APScheduler announces every job run at INFO (every few seconds); Alembic its
+        # dialect on every schema check.
+        logging.getLogger(name).setLevel(chatter)
 
 
 def fail(message: str) -> NoReturn:
@@ -101,9 +116,16 @@ def fail(message: str) -> NoReturn:
     raise click.ClickException(message)
 
 
-def echo_json(payload: Any) -> None:
-    """Print ``payload`` as stable JSON (sorted keys, ISO datetimes)."""
-    click.echo(json.dumps(payload, indent=2, sort_keys=True, default=_json_default))
+def echo_json(payload: Any, zone: tzinfo | None = None) -> None:
+    """Print ``payload`` as stable JSON (sorted keys, ISO datetimes, with ``zone``'s
+    offset when given: the region's, as everywhere a person reads)."""
+
+    def default(value: Any) -> Any:
+        if zone is not None and isinstance(value, datetime) and value.tzinfo is not None:
+            return value.astimezone(zone).isoformat()
+        return _json_default(value)
+
+    click.echo(json.dumps(payload, indent=2, sort_keys=True, default=default))
 
 
 def _json_default(value: Any) -> Any:

@@ -10,17 +10,38 @@ from typing import TYPE_CHECKING
 
 import click
 
-from garde.cli._common import echo_json, fail
+from garde.cli._common import echo_json, fail, state
 
 if TYPE_CHECKING:
     import ssl
 
-_HOST = click.option("--host", default="127.0.0.1", show_default=True, help="Gateway host.")
-_PORT = click.option("--port", default=11112, show_default=True, type=int, help="Gateway port.")
+_HOST = click.option(
+    "--host", default=None, help="Gateway host [default: the config's gateway, else 127.0.0.1]."
+)
+_PORT = click.option(
+    "--port", default=None, type=int, help="Gateway port [default: the config's, else 11112]."
+)
 _AET = click.option("--aet", default="GARDE_SCU", show_default=True, help="Our (calling) AE title.")
 _CALLED = click.option(
-    "--called", default="GARDE", show_default=True, help="The gateway's AE title."
+    "--called", default=None, help="The gateway's AE title [default: the config's, else GARDE]."
 )
+_WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})  # noqa: S104 - bind-all, not a host to call
+
+
+def _gateway(
+    ctx: click.Context, host: str | None, port: int | None, called: str | None
+) -> tuple[str, int, str]:
+    """Host, port and called AE: the options, else the config's gateway (given one), else
+    the built-in defaults; a bind-all address in the config means this machine."""
+    if state(ctx).config_path is not None:
+        gateway = state(ctx).settings().gateway
+        default_host = "127.0.0.1" if gateway.host in _WILDCARD_HOSTS else gateway.host
+        defaults = (default_host, gateway.port, gateway.ae_title)
+    else:
+        defaults = ("127.0.0.1", 11112, "GARDE")
+    return (host or defaults[0], port or defaults[1], called or defaults[2])
+
+
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 _TLS = click.option("--tls", is_flag=True, help="DICOM TLS (implied by the --tls-* options).")
 _TLS_CA = click.option(
@@ -48,10 +69,15 @@ def _tls_context(
         fail(f"TLS: cannot load the certificates: {exc}")
 
 
-def _state_file(host: str, port: int, called: str) -> Path:
-    """Where acknowledgements to this gateway are recorded by default."""
+def _state_file(host: str, called: str) -> Path:
+    """Where acknowledgements to this gateway are recorded by default.
+
+    Not keyed by port: a standby of the same gateway on another port has the same
+    store, so what one acknowledged the other need not receive again (the entries
+    are keyed by file content, `garde.dicom_gateway.resume`).
+    """
     base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-    name = re.sub(r"[^A-Za-z0-9_.-]", "_", f"push-{host}-{port}-{called}") + ".jsonl"
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", f"push-{host}-{called}") + ".jsonl"
     return base / "garde" / name
 
 
@@ -68,19 +94,21 @@ def _state_file(host: str, port: int, called: str) -> Path:
     "--state-file",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where acknowledged files are recorded "
-    "[default: ~/.local/state/garde/push-HOST-PORT-AE.jsonl].",
+    "[default: ~/.local/state/garde/push-HOST-AE.jsonl].",
 )
 @_TLS
 @_TLS_CA
 @_TLS_CERT
 @_TLS_KEY
 @click.option("--json", "as_json", is_flag=True, help="Per-file status as JSON.")
+@click.pass_context
 def push(
+    ctx: click.Context,
     paths: tuple[Path, ...],
-    host: str,
-    port: int,
+    host: str | None,
+    port: int | None,
     aet: str,
-    called: str,
+    called: str | None,
     resume: bool,
     state_file: Path | None,
     tls: bool,
@@ -95,10 +123,14 @@ def push(
     interrupted or partly failed push, run it again with --resume to send only the
     rest. Prints a per-file summary; exits 1 if any file failed.
 
+    Host, port and the gateway's AE title default to the config's gateway when one is
+    given (--config or GARDE_CONFIG).
+
     Example: garde push --host 127.0.0.1 --port 11112 --aet VIENNE_CT --resume ./exam/
     """
     from garde.dicom_gateway import scu  # noqa: PLC0415 - pynetdicom only when pushing
 
+    host, port, called = _gateway(ctx, host, port, called)
     context = _tls_context(tls, tls_ca, tls_cert, tls_key)
     files = scu.collect_files(paths)
     if not files:
@@ -115,7 +147,7 @@ def push(
             calling_ae=aet,
             called_ae=called,
             tls=context,
-            resume_file=state_file or _state_file(host, port, called),
+            resume_file=state_file or _state_file(host, called),
             resume=resume,
             progress=lambda _path, _status: bar.update(1),
         )
@@ -136,11 +168,13 @@ def push(
 @_TLS_CA
 @_TLS_CERT
 @_TLS_KEY
+@click.pass_context
 def echo(
-    host: str,
-    port: int,
+    ctx: click.Context,
+    host: str | None,
+    port: int | None,
     aet: str,
-    called: str,
+    called: str | None,
     tls: bool,
     tls_ca: Path | None,
     tls_cert: Path | None,
@@ -148,10 +182,14 @@ def echo(
 ) -> None:
     """Check the link with a C-ECHO (DICOM verification).
 
+    Host, port and the gateway's AE title default to the config's gateway when one is
+    given (--config or GARDE_CONFIG).
+
     Example: garde echo --host 127.0.0.1 --port 11112 --aet VIENNE_CT
     """
     from garde.dicom_gateway import scu  # noqa: PLC0415 - pynetdicom only when asked
 
+    host, port, called = _gateway(ctx, host, port, called)
     context = _tls_context(tls, tls_ca, tls_cert, tls_key)
     result = scu.check_link(host, port, calling_ae=aet, called_ae=called, tls=context)
     if result.status == scu.NO_ASSOCIATION:

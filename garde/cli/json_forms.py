@@ -1,7 +1,8 @@
 """The JSON the CLI prints with ``--json``, beside the worklist's (`WORKLIST_KEYS`).
 
 Each form has its keys in a constant; a test pins them against what the commands print,
-so scripts reading them do not break silently. Times are ISO 8601 UTC strings.
+so scripts reading them do not break silently. Times are ISO 8601 strings with the
+region's UTC offset (``2026-12-05T08:30:00+01:00``).
 
 - `STUDY_KEYS`: a study after `next`, `claim`, `start`, `done`, and each of `studies`.
 - `RELEASE_KEYS`: `release` (who has it now, and whether as the fallback pool).
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 
 STUDY_KEYS = (
     "study_uid",
+    "handle",
     "site_id",
     "state",
     "assignee",

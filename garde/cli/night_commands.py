@@ -74,6 +74,7 @@ def demo(ctx: click.Context, data_dir: Path, seed: int, hours: float | None) -> 
     _echo_summary(report)
     if report.peak is not None:
         _echo_peak(report.peak, settings, report, DEMO_ZONE)
+    _echo_next(report)
 
 
 def _echo_summary(report: DemoReport) -> None:
@@ -112,7 +113,8 @@ def _echo_peak(peak: WorklistPeak, settings: Settings, report: DemoReport, zone:
         f"\nWorklists at the evening peak, {peak.at.astimezone(zone):%H:%M} Paris time: "
         f"{peak.open_studies} studies queued or being read (deadlines in Paris time).\n"
         f"Previews of a study: {previews}/<STUDY UID>/index.html (its page), with a "
-        "thumbnail, key image and montage per series beside it."
+        "thumbnail, key image and montage per series beside it; "
+        "`garde --data-dir DIR open STUDY` prints it."
     )
     names = {r.id: r for r in settings.radiologists}
     for rid, rows in peak.worklists.items():
@@ -122,17 +124,31 @@ def _echo_peak(peak: WorklistPeak, settings: Settings, report: DemoReport, zone:
         if not rows:
             continue
         echo_table(
-            ["  PRIORITY", "STATE", "HOSPITAL", "DEADLINE", "STUDY UID"],
+            ["  STUDY", "PRIORITY", "STATE", "HOSPITAL", "DEADLINE", "PREVIEW"],
             [
                 [
-                    f"  {row.priority or '-'}",
+                    f"  {row.name}",
+                    row.priority or "-",
                     row.state.value,
                     row.site_name,
                     f"{row.deadline.astimezone(zone):%H:%M}" if row.deadline else "-",
-                    row.study_uid if row.preview_path else f"{row.study_uid} (no preview yet)",
+                    "yes" if row.preview_path else "not yet",
                 ]
                 for row in rows
             ],
         )
     if report.example_study:
         click.echo(f"\nA stroke study's page: {previews / report.example_study / 'index.html'}")
+
+
+def _echo_next(report: DemoReport) -> None:
+    """The commands to try next, on this night's data, exactly as they can be typed."""
+    prefix = f"garde --data-dir {report.data_dir}"
+    study = report.sample_study or "STUDY"
+    click.echo(
+        f"\nNext, on this night (its data is in {report.data_dir}):\n"
+        f"  {prefix} worklist --radiologist r01\n"
+        f"  {prefix} status\n"
+        f"  {prefix} explain {study}\n"
+        f"  {prefix} open {study}"
+    )

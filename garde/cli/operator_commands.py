@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
+from garde.cli._clock import clock, region_zone, stamp, zone_note
 from garde.cli._common import echo_json, echo_table, fail
-from garde.cli._identity import desk, refusals, who
+from garde.cli._identity import desk, refusals, study_uid, who
 from garde.cli.json_forms import audit_item, study_summary
 from garde.dispatch.model import StudyState
 
@@ -26,7 +27,7 @@ def assign(ctx: click.Context, study: str, radiologist: str, reason: str, force:
     Handover, re-plan, escalation and broadening leave it with them until it is
     released or unpinned (`garde unpin`).
 
-    Example: garde assign 1.2.826.0.1.3680043.8.498.1 r03 --reason "r01 unreachable"
+    Example: garde assign h03-12 r03 --reason "r01 unreachable"
     """
     if force and not reason.strip():
         raise click.UsageError("--force needs a --reason saying why the rules are overridden")
@@ -34,7 +35,7 @@ def assign(ctx: click.Context, study: str, radiologist: str, reason: str, force:
     identity = who(services, "assign")
     with refusals():
         services.operator.assign(
-            study,
+            study_uid(services, study),
             radiologist,
             by=identity,
             reason=reason,
@@ -66,22 +67,25 @@ def studies(ctx: click.Context, state_: str, as_json: bool) -> None:
         found = services.operator.studies(
             state_, by=identity, now=services.now(), origin=services.origin
         )
+    zone = region_zone(services.runtime.settings)
     if as_json:
-        echo_json([study_summary(r) for r in found])
+        echo_json([study_summary(r) for r in found], zone)
         return
     if not found:
         click.echo(f"no {state_} studies")
         return
+    now = services.now()
+    click.echo(f"{len(found)} {state_} studies (times {zone_note(zone, now)})")
     echo_table(
-        ["STUDY", "HOSPITAL", "PRIORITY", "ASSIGNEE", "RECEIVED", "DEADLINE"],
+        ["STUDY", "HOSPITAL", "PRIORITY", "ASSIGNEE", "RECEIVED", "DUE"],
         [
             [
-                r.study_uid,
+                r.name,
                 r.site_id,
                 r.priority or "-",
                 r.assignee or "-",
-                f"{r.first_received_at:%Y-%m-%d %H:%M}",
-                f"{r.deadline:%Y-%m-%d %H:%M}" if r.deadline else "-",
+                clock(r.first_received_at, zone, now=now),
+                clock(r.deadline, zone, now=now),
             ]
             for r in found
         ],
@@ -89,7 +93,7 @@ def studies(ctx: click.Context, state_: str, as_json: bool) -> None:
 
 
 @click.command()
-@click.option("--study", default=None, help="A StudyInstanceUID.")
+@click.option("--study", default=None, help="A study: its handle (h03-12) or StudyInstanceUID.")
 @click.option("--radiologist", default=None, help="A radiologist id.")
 @click.option("--actor", default=None, help="Who acted: an operator, a radiologist, router, sla.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -100,7 +104,7 @@ def audit(
     """Print the audit trail of a study, a radiologist or an actor, oldest first
     (refused attempts included).
 
-    Example: garde audit --study 1.2.826.0.1.3680043.8.498.1
+    Example: garde audit --study h03-12
     """
     if sum(x is not None for x in (study, radiologist, actor)) != 1:
         fail("name exactly one of --study UID, --radiologist ID or --actor NAME")
@@ -111,18 +115,20 @@ def audit(
             by=identity,
             now=services.now(),
             origin=services.origin,
-            study_uid=study,
+            study_uid=None if study is None else study_uid(services, study),
             radiologist_id=radiologist,
             actor=actor,
         )
+    zone = region_zone(services.runtime.settings)
     if as_json:
-        echo_json([audit_item(e) for e in events])
+        echo_json([audit_item(e) for e in events], zone)
         return
+    click.echo(f"times {zone_note(zone, services.now())}")
     echo_table(
         ["AT", "ACTOR", "ACTION", "STUDY", "RADIOLOGIST", "FROM", "DETAIL"],
         [
             [
-                f"{e.at:%Y-%m-%d %H:%M:%S}",
+                f"{stamp(e.at, zone)}:{e.at:%S}",
                 e.actor,
                 e.action,
                 e.study_uid or "-",

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from garde.cli._common import echo_json, fail, state
-from garde.cli._identity import desk, refusals, who
+from garde.cli._identity import Desk, desk, refusals, study_uid, who
 from garde.services.identity import OPEN_MODE
 from garde.services.previewing import UnknownStudyError, render_files
 from garde.viewer_export import PreviewError
@@ -52,7 +52,8 @@ def preview(
 ) -> None:
     """Render previews and a static study page for a stored study or a DICOM folder.
 
-    TARGET is a Study Instance UID in the store, or a DICOM file or folder (one study).
+    TARGET is a stored study (its handle, h03-12, or its Study Instance UID), or a
+    DICOM file or folder (one study).
     Per series: a thumbnail, a 512 px key image, a montage and, for CT angiography, a
     thick-slab MIP; then OUT/index.html, readable offline on a phone.
 
@@ -68,9 +69,11 @@ def preview(
                     path, out_dir, settings.previews, preset=preset, progress=_advance(bar)
                 )
             else:
-                actor, origin = _allowed_to_see(ctx, target)
+                services = desk(ctx)
+                uid = study_uid(services, target)
+                actor, origin = _allowed_to_see(services, uid)
                 result = cli.runtime().previews.render_to(
-                    target,
+                    uid,
                     out_dir,
                     actor=actor,
                     origin=origin,
@@ -86,17 +89,16 @@ def preview(
     _report(result, as_json=as_json)
 
 
-def _allowed_to_see(ctx: click.Context, study_uid: str) -> tuple[str, str]:
+def _allowed_to_see(services: Desk, uid: str) -> tuple[str, str]:
     """Who renders a stored study, from where: an operator, its reader or a radiologist
     credentialed for its hospital (the images are patient data); in the open mode of a
     demo or test region, the local user."""
-    services = desk(ctx)
     identity = who(services, "render_previews", allow_open=True)
     if identity == OPEN_MODE:
         return getpass.getuser(), services.origin
     with refusals():
         services.info.check_visible(
-            study_uid,
+            uid,
             by=identity,
             now=services.now(),
             origin=services.origin,

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
+from garde.cli._clock import clock, region_zone
 from garde.cli._common import echo_json
-from garde.cli._identity import desk, reader, refusals, who
+from garde.cli._identity import desk, reader, refusals, study_uid, who
 from garde.cli.json_forms import explained_item, released_item, study_summary
+
+if TYPE_CHECKING:
+    from garde.cli._identity import Desk
+    from garde.store.records import StudyRecord
 
 _JSON = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 
@@ -23,14 +30,16 @@ def next_study(ctx: click.Context, as_json: bool) -> None:
     me = reader(services, "next")
     with refusals():
         record = services.reading.next(me, services.now(), origin=services.origin)
+    zone = region_zone(services.runtime.settings)
     if as_json:
-        echo_json(study_summary(record))
+        echo_json(study_summary(record), zone)
         return
+    due = f", due {clock(record.deadline, zone)}" if record.deadline else ""
     click.echo(
-        f"started {record.study_uid}: {record.priority or '-'} from {record.site_id}, "
-        f"{record.description or 'no description'}"
+        f"started {record.name}: {record.priority or '-'} from {record.site_id}, "
+        f"{record.description or 'no description'}{due}"
     )
-    click.echo(f"page: garde open {record.study_uid}")
+    click.echo(f"page: garde open {record.name}")
 
 
 @click.command()
@@ -40,13 +49,15 @@ def next_study(ctx: click.Context, as_json: bool) -> None:
 def claim(ctx: click.Context, study: str, as_json: bool) -> None:
     """Take a pending study (or another's, not yet started) into your worklist.
 
-    Example: garde claim 1.2.826.0.1.3680043.8.498.1
+    Example: garde claim h03-12
     """
     services = desk(ctx)
     me = reader(services, "claim")
     with refusals():
-        record = services.reading.claim(study, me, services.now(), origin=services.origin)
-    _report(record, f"claimed {study}", as_json=as_json)
+        record = services.reading.claim(
+            study_uid(services, study), me, services.now(), origin=services.origin
+        )
+    _report(services, record, "claimed", as_json=as_json)
 
 
 @click.command()
@@ -56,13 +67,15 @@ def claim(ctx: click.Context, study: str, as_json: bool) -> None:
 def start(ctx: click.Context, study: str, as_json: bool) -> None:
     """Start reading one of your assigned studies.
 
-    Example: garde start 1.2.826.0.1.3680043.8.498.1
+    Example: garde start h03-12
     """
     services = desk(ctx)
     me = reader(services, "start")
     with refusals():
-        record = services.reading.start(study, me, services.now(), origin=services.origin)
-    _report(record, f"started {study}", as_json=as_json)
+        record = services.reading.start(
+            study_uid(services, study), me, services.now(), origin=services.origin
+        )
+    _report(services, record, "started", as_json=as_json)
 
 
 @click.command()
@@ -73,15 +86,15 @@ def start(ctx: click.Context, study: str, as_json: bool) -> None:
 def done(ctx: click.Context, study: str, report_ref: str, as_json: bool) -> None:
     """Mark a study you are reading as read, with an optional report reference.
 
-    Example: garde done 1.2.826.0.1.3680043.8.498.1 --report RIS-2026-0042
+    Example: garde done h03-12 --report RIS-2026-0042
     """
     services = desk(ctx)
     me = reader(services, "done")
     with refusals():
         record = services.reading.finish(
-            study, me, services.now(), report_ref, origin=services.origin
+            study_uid(services, study), me, services.now(), report_ref, origin=services.origin
         )
-    _report(record, f"done {study}", as_json=as_json)
+    _report(services, record, "done", as_json=as_json)
 
 
 @click.command()
@@ -92,13 +105,13 @@ def done(ctx: click.Context, study: str, report_ref: str, as_json: bool) -> None
 def release(ctx: click.Context, study: str, reason: str, as_json: bool) -> None:
     """Hand a study back to the router, which gives it to someone else (never you).
 
-    Example: garde release 1.2.826.0.1.3680043.8.498.1 --reason "called to the ER"
+    Example: garde release h03-12 --reason "called to the ER"
     """
     services = desk(ctx)
     me = reader(services, "release")
     with refusals():
         released = services.reading.release(
-            study, me, services.now(), reason, origin=services.origin
+            study_uid(services, study), me, services.now(), reason, origin=services.origin
         )
     if as_json:
         echo_json(released_item(released))
@@ -114,12 +127,14 @@ def release(ctx: click.Context, study: str, reason: str, as_json: bool) -> None:
 def open_study(ctx: click.Context, study: str, browser: bool) -> None:
     """Print the path of a study's page (yours, or from a hospital you are credentialed for).
 
-    Example: garde open 1.2.826.0.1.3680043.8.498.1
+    Example: garde open h03-12
     """
     services = desk(ctx)
-    identity = who(services, "open")
+    identity = who(services, "open", allow_open=True)
     with refusals():
-        path = services.info.page(study, by=identity, now=services.now(), origin=services.origin)
+        path = services.info.page(
+            study_uid(services, study), by=identity, now=services.now(), origin=services.origin
+        )
     click.echo(str(path))
     if browser:  # pragma: no cover - interactive
         click.launch(str(path))
@@ -132,27 +147,25 @@ def open_study(ctx: click.Context, study: str, browser: bool) -> None:
 def explain(ctx: click.Context, study: str, as_json: bool) -> None:
     """Print why a study is with whom it is (the stored explanation of its assignment).
 
-    Example: garde explain 1.2.826.0.1.3680043.8.498.1
+    Example: garde explain h03-12
     """
     services = desk(ctx)
-    identity = who(services, "explain")
+    identity = who(services, "explain", allow_open=True)
     with refusals():
         found = services.info.explain(
-            study, by=identity, now=services.now(), origin=services.origin
+            study_uid(services, study), by=identity, now=services.now(), origin=services.origin
         )
     if as_json:
-        echo_json(explained_item(found))
+        echo_json(explained_item(found), region_zone(services.runtime.settings))
         return
     click.echo(found.text)
 
 
-def _report(record: object, message: str, *, as_json: bool) -> None:
-    from garde.store.records import StudyRecord  # noqa: PLC0415 - keeps --help fast
-
-    if as_json and isinstance(record, StudyRecord):
-        echo_json(study_summary(record))
+def _report(services: Desk, record: StudyRecord, done: str, *, as_json: bool) -> None:
+    if as_json:
+        echo_json(study_summary(record), region_zone(services.runtime.settings))
     else:
-        click.echo(message)
+        click.echo(f"{done} {record.name}")
 
 
 READING_COMMANDS = (next_study, claim, start, done, release, open_study, explain)

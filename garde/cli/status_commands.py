@@ -7,11 +7,14 @@ from typing import TYPE_CHECKING
 
 import click
 
+from garde.cli._clock import clock, region_zone, stamp, zone_note
 from garde.cli._common import echo_json, echo_table
 from garde.cli._identity import desk, not_allowed, who
 from garde.services.identity import OPEN_MODE
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from garde.services.status import NightStatus
 
 
@@ -20,7 +23,7 @@ if TYPE_CHECKING:
 @click.option(
     "--since",
     type=click.DateTime(formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]),
-    help="Start of the night in UTC (default: the last morning handover).",
+    help="Start of the night, the region's local time (default: the last morning handover).",
 )
 @click.pass_context
 def status(ctx: click.Context, as_json: bool, since: datetime | None) -> None:
@@ -31,6 +34,7 @@ def status(ctx: click.Context, as_json: bool, since: datetime | None) -> None:
     from garde.services.status import night_status  # noqa: PLC0415 - keeps --help fast
 
     services = desk(ctx)
+    zone = region_zone(services.runtime.settings)
     # Operators only, once the region has tokens (open mode before the first one).
     identity = who(services, "view_status", allow_open=True)
     if not identity.is_operator and identity != OPEN_MODE:
@@ -44,18 +48,21 @@ def status(ctx: click.Context, as_json: bool, since: datetime | None) -> None:
     report = night_status(
         services.runtime,
         services.now(),
-        since.replace(tzinfo=UTC) if since else None,
+        since.replace(tzinfo=zone).astimezone(UTC) if since else None,
         actor=identity.subject,
         origin=services.origin,
     )
     if as_json:
-        echo_json(report.to_dict())
+        echo_json(report.to_dict(), zone)
         return
-    _print(report)
+    _print(report, zone)
 
 
-def _print(report: NightStatus) -> None:
-    click.echo(f"since {report.since:%Y-%m-%d %H:%M} UTC, now {report.now:%H:%M} UTC")
+def _print(report: NightStatus, zone: ZoneInfo) -> None:
+    click.echo(
+        f"since {stamp(report.since, zone)}, now {clock(report.now, zone)} "
+        f"(times {zone_note(zone, report.now)})"
+    )
     click.echo()
     if report.queues:
         echo_table(
@@ -67,7 +74,7 @@ def _print(report: NightStatus) -> None:
                     q.in_progress,
                     q.queued,
                     q.queued_minutes,
-                    f"{q.shift_ends:%H:%M}" if q.shift_ends else "-",
+                    clock(q.shift_ends, zone, now=report.now),
                 )
                 for q in report.queues
             ],
@@ -77,13 +84,14 @@ def _print(report: NightStatus) -> None:
     click.echo()
     if report.at_risk:
         echo_table(
-            ["AT RISK", "PRIORITY", "SITE", "READER", "LEFT MIN", "ESCALATION", "WHY"],
+            ["AT RISK", "PRIORITY", "SITE", "READER", "DUE", "LEFT MIN", "ESCALATION", "WHY"],
             [
                 (
-                    r.study_uid,
+                    r.handle or r.study_uid,
                     r.priority,
                     r.site_id,
                     r.assignee or "-",
+                    clock(r.deadline, zone, now=report.now),
                     r.minutes_left,
                     r.escalation or "-",
                     r.reason,
@@ -129,6 +137,6 @@ def _print(report: NightStatus) -> None:
     if hook.waiting or hook.given_up:
         click.echo()
         oldest = hook.oldest_waiting_since
-        since = f" (oldest since {oldest:%H:%M} UTC)" if oldest else ""
+        since = f" (oldest since {clock(oldest, zone, now=report.now)})" if oldest else ""
         line = f"webhook: {hook.waiting} notifications waiting{since}, {hook.given_up} given up"
         click.secho(line, fg="red" if hook.given_up else "yellow")

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import click
 
+from garde.cli._clock import clock, region_zone, zone_note
 from garde.cli._common import echo_json, echo_table
-from garde.cli._identity import desk, refusals, who
+from garde.cli._identity import lookout, refusals, who
 from garde.services.worklist import FILTER_KEYS, SORT_KEYS, risk, worklist_item
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from datetime import datetime
+    from zoneinfo import ZoneInfo
 
     from garde.store.records import WorklistRow
 
@@ -57,14 +61,16 @@ def worklist(
 ) -> None:
     """Show a radiologist's studies, most urgent first; late ones in red, at risk in yellow.
 
-    JSON keys: study_uid, site_id, site_name, state, priority, modalities, description,
-    first_received_at, deadline (ISO 8601 UTC), preview, age_s, time_left_s, at_risk.
+    JSON keys: study_uid, handle, site_id, site_name, state, priority, modalities,
+    description, first_received_at, deadline (ISO 8601, the region's offset), preview,
+    age_s, time_left_s, at_risk.
 
     Example: garde worklist --sort deadline --filter modality=CT --watch
     """
     from garde.services.worklist import parse_filters  # noqa: PLC0415 - keeps --help fast
 
-    services = desk(ctx)
+    services = lookout(ctx)  # the lean read path: answers in a blink
+    zone = region_zone(services.settings)
     identity = who(services, "view_worklist", allow_open=True)
     if radiologist is None and identity.subject == "unauthenticated":
         raise click.UsageError("name the radiologist: --radiologist ID (no token presented)")
@@ -75,7 +81,7 @@ def worklist(
     while True:
         now = services.now()
         with refusals():
-            rows = services.runtime.worklist.view(
+            rows = services.worklist.view(
                 identity,
                 radiologist,
                 now=now,
@@ -85,10 +91,13 @@ def worklist(
                 shown_before=before,
             )
         before = [row.study_uid for row in rows]
+        whose = radiologist or identity.subject
         if watch and not as_json:
             click.clear()
-            click.echo(f"{radiologist or identity.subject} at {now:%H:%M:%S} UTC (Ctrl-C to stop)")
-        _show(rows, now, as_json=as_json, who=radiologist or identity.subject)
+            click.echo(f"{whose} at {now.astimezone(zone):%H:%M:%S} (Ctrl-C to stop)")
+        if rows and not as_json:
+            click.echo(f"{whose}: {len(rows)} to read (times {zone_note(zone, now)})")
+        _show(rows, now, zone, as_json=as_json, who=whose)
         shown += 1
         if not watch or (watch_count and shown >= watch_count):
             return
@@ -98,9 +107,36 @@ def worklist(
             return
 
 
-def _show(rows: list[WorklistRow], now: datetime, *, as_json: bool, who: str) -> None:
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column of the worklist table: its header, its widest cell, how a row fills it."""
+
+    header: str
+    width: int  # longer cells are cut with "…" so that the table fits 120 columns
+    cell: Callable[[WorklistRow, datetime, ZoneInfo], str]
+
+
+_STATE_WORDS = {"in_progress": "reading", "assigned": "queued"}
+
+COLUMNS: tuple[Column, ...] = (
+    Column("STUDY", 12, lambda row, _now, _zone: row.name),
+    Column("PRIORITY", 9, lambda row, _now, _zone: row.priority or "-"),
+    Column("STATE", 8, lambda row, _now, _zone: _STATE_WORDS.get(row.state.value, row.state)),
+    Column("HOSPITAL", 24, lambda row, _now, _zone: row.site_name),
+    Column("MODALITY", 8, lambda row, _now, _zone: "/".join(sorted(row.modalities))),
+    Column("DESCRIPTION", 22, lambda row, _now, _zone: row.description or "-"),
+    Column("DUE", 5, lambda row, now, zone: clock(row.deadline, zone, now=now)),
+    Column("LEFT", 7, lambda row, now, _zone: _left(row, now)),
+    Column("PREVIEW", 7, lambda row, _now, _zone: "yes" if row.preview_path else "-"),
+)
+"""The worklist table, left to right: add a column here (it fits 120 characters)."""
+
+
+def _show(
+    rows: list[WorklistRow], now: datetime, zone: ZoneInfo, *, as_json: bool, who: str
+) -> None:
     if as_json:
-        echo_json([worklist_item(row, now) for row in rows])
+        echo_json([worklist_item(row, now, zone) for row in rows])
         return
     if not rows:
         click.echo(f"nothing to read for {who}")
@@ -112,20 +148,14 @@ def _show(rows: list[WorklistRow], now: datetime, *, as_json: bool, who: str) ->
         return click.style(line, fg=fg, bold=risks[index] == "late") if fg else line
 
     echo_table(
-        [
-            "PRIORITY",
-            "STATE",
-            "STUDY",
-            "HOSPITAL",
-            "MODALITY",
-            "DESCRIPTION",
-            "AGE",
-            "LEFT",
-            "PREVIEW",
-        ],
-        [_as_cells(row, now) for row in rows],
+        [c.header for c in COLUMNS],
+        [[_fit(c.cell(row, now, zone), c.width) for c in COLUMNS] for row in rows],
         style=colour,
     )
+
+
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _minutes(delta_s: float) -> str:
@@ -133,16 +163,5 @@ def _minutes(delta_s: float) -> str:
     return f"{sign}{int(abs(delta_s) // 60)} min"
 
 
-def _as_cells(row: WorklistRow, now: datetime) -> list[object]:
-    left = _minutes((row.deadline - now).total_seconds()) if row.deadline else "-"
-    return [
-        row.priority or "-",
-        row.state.value,
-        row.study_uid,
-        row.site_name,
-        "/".join(sorted(row.modalities)),
-        row.description[:40],
-        _minutes((now - row.first_received_at).total_seconds()),
-        left,
-        row.preview_path or "-",
-    ]
+def _left(row: WorklistRow, now: datetime) -> str:
+    return _minutes((row.deadline - now).total_seconds()) if row.deadline else "-"

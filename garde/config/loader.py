@@ -503,6 +503,12 @@ def _sla(r: Reader) -> SlaPolicy:
         handover = time.fromisoformat(handover_raw or "")
     except ValueError:
         r.problem("morning_handover", f"expected a time HH:MM, got {handover_raw!r}")
+    routine_cutoff = timedelta(
+        minutes=r.number("routine_cutoff_min", d.routine_cutoff.total_seconds() / 60)
+    )
+    day_routine_target = timedelta(
+        minutes=r.number("day_routine_min", d.day_routine_target.total_seconds() / 60)
+    )
     t = r.sub("tiers")
     dt = d.tiers
     tier_values = (
@@ -517,7 +523,14 @@ def _sla(r: Reader) -> SlaPolicy:
         r.problem("tiers", str(exc))
         tiers = dt
     r.reject_unknown()
-    return SlaPolicy(targets=targets, morning_handover=handover, tiers=tiers, weights=weights)
+    return SlaPolicy(
+        targets=targets,
+        morning_handover=handover,
+        routine_cutoff=routine_cutoff,
+        day_routine_target=day_routine_target,
+        tiers=tiers,
+        weights=weights,
+    )
 
 
 def _priority_message(key: str) -> str:

@@ -14,7 +14,7 @@ lateness in each plan.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from enum import StrEnum
 from typing import NamedTuple, cast
 
@@ -283,14 +283,15 @@ class Explanation:
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"not a routing explanation: missing or bad {exc}") from exc
 
-    def render_text(self) -> str:
-        """A human-readable account, for ``garde explain``."""
+    def render_text(self, zone: tzinfo = UTC, name: str = "") -> str:
+        """A human-readable account, for ``garde explain``: times in ``zone`` (the
+        region's, passed in), the study called ``name`` (its handle) if given."""
         lines = [
             (
-                f"study {self.study_uid}: {self.priority} (rule {self.rule}), "
-                f"due {self.deadline.isoformat(timespec='minutes')}"
+                f"study {name or self.study_uid}: {self.priority} (rule {self.rule}), "
+                f"due {self.deadline.astimezone(zone).isoformat(timespec='minutes')}"
             ),
-            f"decided {self.decided_at.isoformat(timespec='seconds')}: "
+            f"decided {self.decided_at.astimezone(zone).isoformat(timespec='seconds')}: "
             + (
                 f"assigned to {self.chosen} ({self.basis.value.replace('_', ' ')})"
                 if self.chosen
@@ -301,8 +302,8 @@ class Explanation:
         if self.candidates:
             lines.append("candidates:")
             lines.extend(
-                f"  {c.radiologist_id:<12} start {c.predicted_start:%H:%M} "
-                f"finish {c.predicted_finish:%H:%M} late {c.lateness_min:.1f} min "
+                f"  {c.radiologist_id:<12} start {c.predicted_start.astimezone(zone):%H:%M} "
+                f"finish {c.predicted_finish.astimezone(zone):%H:%M} late {c.lateness_min:.1f} min "
                 f"night {c.night_minutes:.0f} min" + ("" if c.within_shift else " (after handover)")
                 for c in self.candidates
             )
@@ -317,8 +318,9 @@ class Explanation:
                 new, old = self.candidates
                 lines.append(
                     f"this study: with {old.radiologist_id} finish "
-                    f"{old.predicted_finish:%H:%M} late {old.lateness_min:.1f} min; with "
-                    f"{new.radiologist_id} finish {new.predicted_finish:%H:%M} "
+                    f"{old.predicted_finish.astimezone(zone):%H:%M} late {old.lateness_min:.1f} "
+                    f"min; with {new.radiologist_id} finish "
+                    f"{new.predicted_finish.astimezone(zone):%H:%M} "
                     f"late {new.lateness_min:.1f} min"
                 )
         return "\n".join(lines)

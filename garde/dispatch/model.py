@@ -194,7 +194,10 @@ class SlaPolicy:
     """Targets per priority, measured from arrival.
 
     A priority absent from ``targets`` is due at the next ``morning_handover`` (local
-    time of the sending site), which is what "routine: by morning" means.
+    time of the sending site), which is what "routine: by morning" means. Work of that
+    kind arriving less than ``routine_cutoff`` before the handover is the day team's:
+    due ``day_routine_target`` after the handover, not at the handover minute (a night
+    team cannot be late on a study it had minutes to read).
     """
 
     targets: dict[Priority, timedelta] = field(
@@ -205,6 +208,8 @@ class SlaPolicy:
         }
     )
     morning_handover: time = time(8, 30)
+    routine_cutoff: timedelta = timedelta(hours=1)
+    day_routine_target: timedelta = timedelta(hours=4)
     tiers: EscalationTiers = field(default_factory=EscalationTiers)
     weights: dict[Priority, float] = field(
         default_factory=lambda: {

@@ -2,7 +2,9 @@
 
 A priority with a target in the `SlaPolicy` is due ``target`` after arrival. One
 without (routine work) is due at the next morning handover in the sending site's local
-time, computed with `zoneinfo` so that the nights when clocks change are right.
+time, computed with `zoneinfo` so that the nights when clocks change are right. Routine
+work arriving within ``routine_cutoff`` of that handover belongs to the day team that
+starts then: it is due at the handover plus ``day_routine_target``.
 """
 
 from __future__ import annotations
@@ -70,13 +72,18 @@ def deadline(
     -------
     datetime
         ``arrived_at + target``, or the next morning handover if the priority has no
-        target (routine work is due by morning).
+        target (routine work is due by morning); if that handover is less than
+        ``policy.routine_cutoff`` away, the handover plus ``policy.day_routine_target``
+        (the day team's start plus its SLA).
     """
     _require_aware("arrived_at", arrived_at)
     target = policy.targets.get(Priority(priority))
     if target is not None:
         return (arrived_at + target).astimezone(UTC)
-    return next_handover(policy, arrived_at, timezone)
+    handover = next_handover(policy, arrived_at, timezone)
+    if handover - arrived_at < policy.routine_cutoff:
+        return handover + policy.day_routine_target
+    return handover
 
 
 def tier_times(policy: SlaPolicy, study: Study) -> dict[EscalationTier, datetime]:

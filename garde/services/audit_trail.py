@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from datetime import datetime
 
-    from garde.store.uow import SqlUnitOfWork
+    from garde.services.ports import AuditUnitOfWork
 
 ORIGIN_LENGTH = 64  # the audit column's width
 
@@ -31,7 +31,7 @@ def request_origin(environ: Mapping[str, str] | None = None) -> str:
 
 
 def record_refusal(
-    uow_factory: Callable[[], SqlUnitOfWork],
+    uow_factory: Callable[[], AuditUnitOfWork],
     *,
     actor: str,
     action: str,

@@ -88,6 +88,7 @@ class DemoReport:
     data_dir: Path
     chart: Path | None = None
     example_study: str | None = None
+    sample_study: str | None = None  # a study's handle (the next commands' example)
     peak: WorklistPeak | None = None
     failed_instances: int = 0  # refused by the gateway or not sent (none expected)
 
@@ -435,6 +436,10 @@ def _report(night: _Night, readers: dict[str, _Reader], start: datetime) -> Demo
         data_dir=night.runtime.settings.data_dir,
         chart=chart,
         example_study=stroke,
+        sample_study=next(
+            (r.name for r in sorted(records, key=lambda r: r.priority is not Priority.STROKE)),
+            None,
+        ),
         peak=night.peak,
         failed_instances=night.failed,
     )

@@ -18,13 +18,12 @@ import stat
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-from garde.store.repositories.token import TokenRepository
+from typing import TYPE_CHECKING, Protocol, Self
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from datetime import datetime
+    from types import TracebackType
 
     from garde.store.uow import SqlUnitOfWork
 
@@ -72,6 +71,87 @@ class Identity:
 
 OPEN_MODE = Identity("unauthenticated", Role.RADIOLOGIST)
 """Who acts while no token was ever issued (fresh install)."""
+
+
+class TokenHolding(Protocol):
+    """Who a live token belongs to."""
+
+    @property
+    def subject(self) -> str:
+        """A radiologist id or an operator's name."""
+        ...
+
+    @property
+    def role(self) -> str:
+        """A `Role` value."""
+        ...
+
+
+class TokenReader(Protocol):
+    """The stored tokens, as `authenticate` reads them."""
+
+    def count(self, role: str | None = None, *, live_only: bool = True) -> int:
+        """How many tokens there are."""
+        ...
+
+    def holder(self, token_hash: str) -> TokenHolding | None:
+        """The live token with this hash, or None."""
+        ...
+
+
+class TokenUnitOfWork(Protocol):
+    """A unit of work with the tokens (the SQL one, or the lean read path's)."""
+
+    @property
+    def tokens(self) -> TokenReader:
+        """The stored tokens."""
+        ...
+
+    def __enter__(self) -> Self:
+        """Open the transaction."""
+        ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Roll back what was not committed."""
+        ...
+
+
+def authenticate(
+    uow_factory: Callable[[], TokenUnitOfWork], token: str | None, *, open_mode: bool
+) -> Identity:
+    """The identity behind ``token`` (see `IdentityService.authenticate`).
+
+    Raises
+    ------
+    NoCredentialError
+        If no token is given (once tokens exist, or in production), or it is unknown or
+        revoked.
+    """
+    with uow_factory() as uow:
+        tokens = uow.tokens
+        if token is None:
+            if tokens.count(live_only=False) == 0:
+                if open_mode:
+                    return OPEN_MODE
+                raise NoCredentialError(
+                    "no credential: a production region needs a personal token; an "
+                    "operator issues one with `garde user token RAD` (the first: "
+                    "`garde user token --operator NAME`)"
+                )
+            raise NoCredentialError(
+                f"no credential: set {TOKEN_ENV} or write your token to "
+                f"{DEFAULT_TOKEN_FILE} (mode 0600); an operator issues one with "
+                "`garde user token RAD`"
+            )
+        holder = tokens.holder(hash_token(token))
+    if holder is None:
+        raise NoCredentialError("no credential: the token is unknown or was revoked")
+    return Identity(holder.subject, Role(holder.role))
 
 
 def hash_token(token: str) -> str:
@@ -164,26 +244,7 @@ class IdentityService:
             If no token is given (once tokens exist, or in production), or it is
             unknown or revoked.
         """
-        with self.uow_factory() as uow:
-            tokens = TokenRepository(uow.session)
-            if token is None:
-                if tokens.count(live_only=False) == 0:
-                    if self.open_mode:
-                        return OPEN_MODE
-                    raise NoCredentialError(
-                        "no credential: a production region needs a personal token; an "
-                        "operator issues one with `garde user token RAD` (the first: "
-                        "`garde user token --operator NAME`)"
-                    )
-                raise NoCredentialError(
-                    f"no credential: set {TOKEN_ENV} or write your token to "
-                    f"{DEFAULT_TOKEN_FILE} (mode 0600); an operator issues one with "
-                    "`garde user token RAD`"
-                )
-            holder = tokens.holder(hash_token(token))
-        if holder is None:
-            raise NoCredentialError("no credential: the token is unknown or was revoked")
-        return Identity(holder.subject, Role(holder.role))
+        return authenticate(self.uow_factory, token, open_mode=self.open_mode)
 
     def issue(
         self, subject: str, role: Role | str, *, by: Identity | None, now: datetime, origin: str
@@ -205,7 +266,7 @@ class IdentityService:
         token = new_token()
         actor = "bootstrap" if by is None else by.subject
         with self.uow_factory() as uow:
-            tokens = TokenRepository(uow.session)
+            tokens = uow.tokens
             bootstrap = role is Role.OPERATOR and tokens.count(Role.OPERATOR) == 0
             if not bootstrap and (by is None or not by.is_operator):
                 who = "nobody identified" if by is None else by.subject

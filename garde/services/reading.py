@@ -183,7 +183,7 @@ class ReadingService:
             record = self._study(uow, study_uid)
             if record.assignee == radiologist_id and record.state is StudyState.ASSIGNED:
                 raise ReadingRefusedError(
-                    f"study {study_uid} is already in your worklist", Refusal.WRONG_STATE
+                    f"{record.name} is already in your worklist", Refusal.WRONG_STATE
                 )
             event = (
                 StudyEvent.ASSIGNED if record.state is StudyState.PENDING else StudyEvent.REASSIGNED
@@ -231,7 +231,7 @@ class ReadingService:
         board = self.board if record.study_uid in self.board else load_board(uow, now)
         if study is None or record.study_uid not in board or reader.id not in board.ids:
             raise ReadingRefusedError(
-                f"study {record.study_uid} is in {holder}'s worklist and cannot be predicted "
+                f"{record.name} is in {holder}'s worklist and cannot be predicted "
                 "here; ask an operator to reassign it",
                 Refusal.NOT_YOURS,
             )
@@ -243,7 +243,7 @@ class ReadingService:
         lateness = {"holder": _minutes(theirs), "claimer": _minutes(mine)}
         if mine >= theirs:
             raise ReadingRefusedError(
-                f"study {record.study_uid} is in {holder}'s worklist and you would not read "
+                f"{record.name} is in {holder}'s worklist and you would not read "
                 f"it less late (predicted {_minutes(mine)} min late with you, "
                 f"{_minutes(theirs)} min with {holder}); ask an operator to reassign it",
                 Refusal.NOT_YOURS,
@@ -418,9 +418,8 @@ class ReadingService:
         reader = self._reader(uow, radiologist_id)
         record = self._study(uow, study_uid)
         if record.assignee != radiologist_id:
-            holder = record.assignee or "nobody"
             raise ReadingRefusedError(
-                f"study {study_uid} is not assigned to {radiologist_id} (it is {holder}'s)",
+                f"{record.name} is not in your worklist ({_whose(record)})",
                 Refusal.NOT_YOURS,
             )
         self._transition(record, event)
@@ -434,8 +433,7 @@ class ReadingService:
             return lifecycle.transition(record.state, event)
         except DispatchError as exc:
             raise ReadingRefusedError(
-                f"study {record.study_uid} is {record.state.value}: {event.value} not allowed",
-                Refusal.WRONG_STATE,
+                f"{record.name} {_why_not(record, event)}", Refusal.WRONG_STATE
             ) from exc
 
     @staticmethod
@@ -455,7 +453,7 @@ class ReadingService:
             missing = sorted(record.skills - reader.skills)
             word = "skill" if len(missing) == 1 else "skills"
             raise ReadingRefusedError(
-                f"{reader.id} lacks the {word} {', '.join(missing)} for study {record.study_uid}",
+                f"{reader.id} lacks the {word} {', '.join(missing)} for {record.name}",
                 Refusal.NO_CREDENTIAL,
             )
 
@@ -478,7 +476,7 @@ class ReadingService:
         )
         if not moved:
             raise ReadingRefusedError(
-                f"study {record.study_uid} was changed by someone else meanwhile; look again",
+                f"{record.name} was changed by someone else meanwhile; look again",
                 Refusal.LOST_RACE,
             )
 
@@ -594,3 +592,25 @@ class ReadingService:
 
 def _minutes(delta: timedelta) -> float:
     return round(delta.total_seconds() / 60, 1)
+
+
+def _whose(record: StudyRecord) -> str:
+    """Where a study is, in a reader's words."""
+    if record.assignee is None:
+        return "nobody has it yet"
+    if record.state is StudyState.IN_PROGRESS:
+        return f"{record.assignee} is reading it"
+    return f"it is in {record.assignee}'s worklist"
+
+
+def _why_not(record: StudyRecord, event: StudyEvent) -> str:
+    """Why ``event`` cannot happen to the study now, in a reader's words (no state names)."""
+    by_state = {
+        StudyState.DONE: f"is already read (by {record.assignee or 'someone'})",
+        StudyState.RECEIVING: "is still arriving: it is not triaged yet",
+        StudyState.IN_PROGRESS: f"is already being read by {record.assignee}",
+        StudyState.PENDING: "is in nobody's worklist yet: `garde claim` it first",
+    }
+    if event is StudyEvent.FINISHED and record.state is StudyState.ASSIGNED:
+        return "is not started yet: `garde start` it first"
+    return by_state.get(record.state, f"cannot be {event.value} now ({_whose(record)})")

@@ -57,6 +57,7 @@ class AtRisk:
     minutes_left: float
     escalation: str
     reason: str
+    handle: str = ""  # the study's short name ("h03-12")
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +184,7 @@ def _risk(board: Any, record: StudyRecord, now: datetime) -> AtRisk | None:
         minutes_left=round((record.deadline - now).total_seconds() / 60, 1),
         escalation=TIER_NAMES.get(record.escalation_tier, str(record.escalation_tier)),
         reason=reason,
+        handle=record.name,
     )
 
 

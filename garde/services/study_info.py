@@ -7,17 +7,18 @@ credentialed for (the page shows its images); operators at any.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from garde.dispatch.explanation import Explanation
-from garde.services.identity import IdentityError, PermissionDeniedError
+from garde.dispatch.model import StudyState
+from garde.services.identity import OPEN_MODE, IdentityError, PermissionDeniedError
 from garde.services.reading import ReadingRefusedError, Refusal
 from garde.services.refusals import record_refused
 from garde.store.enums import PreviewKind
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from datetime import datetime
     from pathlib import Path
 
     from garde.services.identity import Identity
@@ -45,6 +46,7 @@ class StudyInfoService:
 
     uow_factory: Callable[[], SqlUnitOfWork]
     previews_dir: Path
+    zone: tzinfo = UTC  # the region's: the explanation's times are read there
 
     def page(self, study_uid: str, *, by: Identity, now: datetime, origin: str) -> Path:
         """The study page's path (absolute).
@@ -119,7 +121,7 @@ class StudyInfoService:
             at=None if last is None else last.at,
             by=None if last is None else last.by.value,
             explanation={} if last is None else dict(last.explanation),
-            text=render_explanation(record, last),
+            text=render_explanation(record, last, self.zone),
         )
 
     def _page_path(self, uow: SqlUnitOfWork, study_uid: str) -> Path:
@@ -141,7 +143,8 @@ class StudyInfoService:
         record = uow.studies.get(study_uid)
         if record is None:
             raise ReadingRefusedError(f"unknown study {study_uid}", Refusal.UNKNOWN_STUDY)
-        if by.is_operator or record.assignee == by.subject:
+        if by.is_operator or by == OPEN_MODE or record.assignee == by.subject:
+            # OPEN_MODE: a demo or test region that never issued a token sees it all.
             return record
         reader = {r.id: r for r in uow.directory.radiologists()}.get(by.subject)
         if reader is None or record.site_id not in reader.sites:
@@ -171,11 +174,22 @@ class StudyInfoService:
         )
 
 
-def render_explanation(record: StudyRecord, last: AssignmentRecord | None) -> str:
-    """A readable account of the study's last assignment."""
-    head = f"study {record.study_uid}: {record.state.value}, with {record.assignee or 'nobody'}" + (
-        f", {record.priority.value}" if record.priority else ""
+def render_explanation(
+    record: StudyRecord, last: AssignmentRecord | None, zone: tzinfo = UTC
+) -> str:
+    """A readable account of the study's last assignment, its times in ``zone``."""
+    head = (
+        f"study {record.name}"
+        + (f" ({record.study_uid})" if record.handle else "")
+        + f": {_STATE_WORDS[record.state]}, "
+        f"with {record.assignee or 'nobody'}"
+        + (f", {record.priority.value}" if record.priority else "")
+        + (f", due {record.deadline.astimezone(zone):%a %d/%m %H:%M}" if record.deadline else "")
     )
+
+    def at(key: str) -> str:
+        return _local(data.get(key), zone)
+
     if last is None:
         return f"{head}\nnot routed yet (no assignment recorded)"
     data = dict(last.explanation)
@@ -183,7 +197,7 @@ def render_explanation(record: StudyRecord, last: AssignmentRecord | None) -> st
     if kind == "manual":
         return (
             f"{head}\nassigned by hand to {data.get('radiologist_id')} by operator "
-            f"{data.get('operator')} at {data.get('decided_at')}\n"
+            f"{data.get('operator')} at {at('decided_at')}\n"
             f"reason: {data.get('reason')}\n"
             f"previously: {data.get('previous') or 'nobody'} ({data.get('previous_state')})"
         )
@@ -192,21 +206,44 @@ def render_explanation(record: StudyRecord, last: AssignmentRecord | None) -> st
         why = f" (a {margin:g}-minute margin: they had more of the night's work)"
         return (
             f"{head}\ntaken by {data.get('radiologist_id')} from {data.get('previous')} at "
-            f"{data.get('decided_at')} (late binding): they would finish it at "
-            f"{data.get('finish_here')}, {data.get('previous')} was predicted to at "
-            f"{data.get('finish_there')}"
+            f"{at('decided_at')} (late binding): they would finish it at "
+            f"{at('finish_here')}, {data.get('previous')} was predicted to at "
+            f"{at('finish_there')}"
             + (why if margin else "")
             + f"\npriority {data.get('priority')}, rule {data.get('rule')}"
         )
     if kind == "claim":
         return (
-            f"{head}\nclaimed by {data.get('radiologist_id')} at {data.get('decided_at')} "
+            f"{head}\nclaimed by {data.get('radiologist_id')} at {at('decided_at')} "
             f"(taken from {data.get('previous') or 'the pending pool'}; "
             f"priority {data.get('priority')}, rule {data.get('rule')})"
         )
     try:
-        return f"{head}\n{Explanation.from_dict(data).render_text()}"
+        return f"{head}\n{Explanation.from_dict(data).render_text(zone, record.name)}"
     except ValueError:
-        return f"{head}\nassigned to {last.radiologist_id or 'nobody'} by {last.by.value} at " + (
-            last.at.isoformat()
+        return (
+            f"{head}\nassigned to {last.radiologist_id or 'nobody'} by {last.by.value} at "
+            f"{_local(last.at.isoformat(), zone)}"
         )
+
+
+_STATE_WORDS = {
+    StudyState.RECEIVING: "still arriving",
+    StudyState.PENDING: "waiting for a reader",
+    StudyState.ASSIGNED: "queued",
+    StudyState.IN_PROGRESS: "being read",
+    StudyState.DONE: "read",
+}
+
+
+def _local(value: object, zone: tzinfo) -> str:
+    """A stored ISO time as the region's wall clock (``Sat 05/12 08:31``); as is if not one."""
+    if not isinstance(value, str):
+        return str(value)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if moment.tzinfo is None:
+        return value
+    return f"{moment.astimezone(zone):%a %d/%m %H:%M}"

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import UTC, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from garde.dispatch.model import Priority, StudyState
@@ -18,8 +19,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from garde.services.identity import Identity
+    from garde.services.ports import WorklistUnitOfWork
     from garde.store.records import WorklistRow
-    from garde.store.uow import SqlUnitOfWork
 
 WORKLIST_KEYS = (
     "age_s",
@@ -27,6 +28,7 @@ WORKLIST_KEYS = (
     "deadline",
     "description",
     "first_received_at",
+    "handle",
     "modalities",
     "preview",
     "priority",
@@ -69,19 +71,22 @@ def risk(row: WorklistRow, now: datetime) -> str:
     return "at_risk" if left < AT_RISK_FRACTION * window else "ok"
 
 
-def worklist_item(row: WorklistRow, now: datetime) -> dict[str, Any]:
-    """The JSON object of one worklist line (keys: `WORKLIST_KEYS`)."""
+def worklist_item(row: WorklistRow, now: datetime, zone: tzinfo | None = None) -> dict[str, Any]:
+    """The JSON object of one worklist line (keys: `WORKLIST_KEYS`); times in ISO 8601
+    with ``zone``'s offset (the region's; UTC if None)."""
     left = time_left_s(row, now)
+    at = zone or UTC
     return {
         "study_uid": row.study_uid,
+        "handle": row.name,
         "site_id": row.site_id,
         "site_name": row.site_name,
         "state": row.state.value,
         "priority": None if row.priority is None else row.priority.value,
         "modalities": sorted(row.modalities),
         "description": row.description,
-        "first_received_at": row.first_received_at.isoformat(),
-        "deadline": None if row.deadline is None else row.deadline.isoformat(),
+        "first_received_at": row.first_received_at.astimezone(at).isoformat(),
+        "deadline": None if row.deadline is None else row.deadline.astimezone(at).isoformat(),
         "preview": row.preview_path,
         "age_s": round((now - row.first_received_at).total_seconds(), 1),
         "time_left_s": None if left is None else round(left, 1),
@@ -149,7 +154,7 @@ def _sort_key(row: WorklistRow, name: str, now: datetime) -> tuple[Any, ...]:
         "site": (row.site_name, rank),
         "modality": ("/".join(sorted(row.modalities)), rank),
         "state": (row.state is not StudyState.IN_PROGRESS, rank),
-        "study": (row.study_uid,),
+        "study": (row.name,),
     }
     return (*keys[name], row.study_uid)
 
@@ -158,7 +163,7 @@ def _sort_key(row: WorklistRow, name: str, now: datetime) -> tuple[Any, ...]:
 class WorklistService:
     """Reads worklists and audits every view."""
 
-    uow_factory: Callable[[], SqlUnitOfWork]
+    uow_factory: Callable[[], WorklistUnitOfWork]
     previews_dir: Path
 
     def worklist(self, radiologist_id: str, *, now: datetime, origin: str) -> list[WorklistRow]:

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, String, bindparam, case, select
+from sqlalchemy import Engine, String, bindparam, case, cast, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from garde.dispatch.model import StudyState
+from garde.store.handles import day_start
 from garde.store.models import InstanceRow, SeriesRow, StudyRow
 from garde.store.repositories.study import MODALITY_SEPARATOR
 from garde.store.types import UTCDateTime
@@ -154,6 +155,7 @@ def _params(event: InstanceReceived) -> dict[str, Any]:
         "p_size_bytes": event.size_bytes,
         "p_calling_ae": event.calling_ae,
         "p_at": event.received_at,
+        "p_day_start": day_start(event.received_at),
     }
 
 
@@ -177,11 +179,24 @@ def _statements_for(dialect: str) -> _Statements:
     at = bindparam("p_at", type_=UTCDateTime())
     study_uid = bindparam("p_study_uid", type_=String())
     series_uid = bindparam("p_series_uid", type_=String())
+    site_id = bindparam("p_site_id", type_=String())
+    # "<site>-<n>": n counts the site's studies since the day's start, this one included
+    # (`garde.store.handles`); one statement, so SQLite's write lock makes it unique.
+    today = (
+        select(func.count() + 1)
+        .select_from(_studies)
+        .where(
+            _studies.c.site_id == site_id,
+            _studies.c.first_received_at >= bindparam("p_day_start", type_=UTCDateTime()),
+        )
+        .scalar_subquery()
+    )
     insert_study = (
         insert(_studies)
         .values(
             study_uid=study_uid,
-            site_id=bindparam("p_site_id"),
+            site_id=site_id,
+            handle=site_id + "-" + cast(today, String()),
             state=StudyState.RECEIVING,
             patient_key=bindparam("p_patient_key"),
             accession=bindparam("p_accession"),

@@ -119,6 +119,8 @@ class StudyRow(Base):
     __table_args__ = (
         Index("ix_studies_state_last_received_at", "state", "last_received_at"),
         Index("ix_studies_assignee_state", "assignee", "state"),
+        Index("ix_studies_handle", "handle"),
+        Index("ix_studies_site_id_first_received_at", "site_id", "first_received_at"),
     )
 
     id: Mapped[int_pk]
@@ -160,6 +162,9 @@ class StudyRow(Base):
     pinned_by: Mapped[str | None] = mapped_column(String(64))
     # The last "unassigned" notice (nobody on shift or on call may take it): repeated.
     unassigned_notice_at: Mapped[datetime | None]
+    # A short name for people: "<site id>-<n>", n counting the site's studies of the day
+    # (see `garde.store.handles`); unique for the night, given at intake.
+    handle: Mapped[str | None] = mapped_column(String(80))
     # Optimistic concurrency: bumped by the ORM on every lifecycle change (not on intake).
     version: Mapped[int] = mapped_column(default=1, server_default=text("1"))
 

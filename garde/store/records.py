@@ -55,6 +55,12 @@ class StudyRecord:
     released_by: str | None = None  # who last gave it back: never routed back to them
     pinned_by: str | None = None  # the operator whose assignment sticks (until released)
     unassigned_notice_at: datetime | None = None  # the last "unassigned" notice
+    handle: str = ""  # the short name people use ("h03-12"; `garde.store.handles`)
+
+    @property
+    def name(self) -> str:
+        """What a person calls it: the handle, or the UID of a study stored before handles."""
+        return self.handle or self.study_uid
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,3 +131,9 @@ class WorklistRow:
     started_at: datetime | None
     preview_path: str | None
     version: int
+    handle: str = ""  # the short name people use ("h03-12"; `garde.store.handles`)
+
+    @property
+    def name(self) -> str:
+        """What a person calls it: the handle, or the UID of a study stored before handles."""
+        return self.handle or self.study_uid

@@ -14,6 +14,7 @@ from garde.store.repositories import (
     RosterRepository,
     StudyRepository,
 )
+from garde.store.repositories.token import TokenRepository
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -40,6 +41,7 @@ class SqlUnitOfWork:
     roster: RosterRepository
     audit: AuditRepository
     outbox: OutboxRepository
+    tokens: TokenRepository
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
@@ -55,6 +57,7 @@ class SqlUnitOfWork:
         self.roster = RosterRepository(session)
         self.audit = AuditRepository(session)
         self.outbox = OutboxRepository(session)
+        self.tokens = TokenRepository(session)
         return self
 
     def __exit__(

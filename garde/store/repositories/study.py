@@ -17,6 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from garde.dispatch.model import Priority, StudyFacts, StudyState
 from garde.store.enums import AssignedBy
 from garde.store.errors import NotFoundError, StaleStudyError, StudyNotFoundError
+from garde.store.handles import is_uid
 from garde.store.models import (
     AssignmentRow,
     InstanceRow,
@@ -58,6 +59,23 @@ class StudyRepository:
         """The study with this StudyInstanceUID, or None."""
         row = self._find(study_uid)
         return None if row is None else study_record(row)
+
+    def uid_for(self, reference: str) -> str | None:
+        """The StudyInstanceUID a person means by ``reference``: a UID as such, else a
+        handle (`garde.store.handles`; the newest study bearing it); None if unknown."""
+        if is_uid(reference):
+            return reference if self._find(reference) is not None else None
+        for wanted in dict.fromkeys((reference, reference.lower())):
+            query = (
+                select(StudyRow.study_uid)
+                .where(StudyRow.handle == wanted)
+                .order_by(StudyRow.first_received_at.desc(), StudyRow.id.desc())
+                .limit(1)
+            )
+            found = self._session.scalars(query).first()
+            if found is not None:
+                return found
+        return None
 
     def due_for_stability(
         self, now: datetime, default_age_s: float, site_ages: Mapping[str, float]
@@ -245,6 +263,7 @@ class StudyRepository:
                 started_at=row.started_at,
                 preview_path=previews.get(row.id),
                 version=row.version,
+                handle=row.handle or "",
             )
             for row, site_name in found
         ]
@@ -569,6 +588,7 @@ def study_record(row: StudyRow) -> StudyRecord:
         released_by=row.released_by,
         pinned_by=row.pinned_by,
         unassigned_notice_at=row.unassigned_notice_at,
+        handle=row.handle or "",
     )
 
 

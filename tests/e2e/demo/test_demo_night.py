@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -54,19 +55,39 @@ def test_first_hours_of_the_demo_night(tmp_path: Path) -> None:
     assert (data / "garde.sqlite").exists()
     assert len(list((data / "storage").rglob("*.dcm"))) == instances
     _check_worklists(result.stdout, data)
+    _check_next_commands(result.stdout, env)
+
+
+def _check_next_commands(stdout: str, env: dict[str, str]) -> None:
+    """The commands the demo suggests run as printed on its night, without a token."""
+    commands = stdout.split("Next, on this night")[1].splitlines()[1:]
+    assert [c.split()[3] for c in commands] == ["worklist", "status", "explain", "open"]
+    for command in commands:
+        argv = command.split()
+        assert argv[0] == "garde"
+        done = subprocess.run(
+            [sys.executable, "-m", "garde", *argv[1:]],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={k: v for k, v in env.items() if not k.startswith("GARDE_")},
+            check=False,
+        )
+        assert done.returncode == 0, (command, done.stderr)
+        assert done.stderr == "", (command, done.stderr)
 
 
 _PEAK = re.compile(r"Worklists at the evening peak, \d\d:\d\d Paris time: (\d+) studies queued")
 _READER = re.compile(r"^(r\d+) .+\): (\d+|nothing) open$")
 _ROW = re.compile(
-    r"^  (stroke|emergency|urgent|routine) +(assigned|in_progress) +(.+?) +(\d\d:\d\d) +"
-    r"([0-9.]+)$"
+    r"^  (h\d\d-\d+) +(stroke|emergency|urgent|routine) +(assigned|in_progress) +(.+?) +"
+    r"(\d\d:\d\d) +(yes|not yet)$"
 )
 
 
 def _check_worklists(stdout: str, data: Path) -> None:
-    """Each radiologist's worklist at the peak: rows with priority, state, hospital,
-    deadline and study UID, whose preview page and thumbnails exist."""
+    """Each radiologist's worklist at the peak: rows with the study's handle, priority,
+    state, hospital and deadline, whose preview page and thumbnails exist."""
     peak = _PEAK.search(stdout)
     assert peak, stdout
     lines = stdout[peak.end() :].splitlines()
@@ -84,8 +105,10 @@ def _check_worklists(stdout: str, data: Path) -> None:
     assert {"r01", "r02", "r03", "r04"} <= readers.keys(), stdout  # on shift all night
     assert {rid: len(found) for rid, found in rows.items()} == readers, stdout
     assert sum(readers.values()) == int(peak.group(1)) > 0, stdout
+    with sqlite3.connect(data / "garde.sqlite") as db:
+        uids = dict(db.execute("SELECT handle, study_uid FROM studies").fetchall())
     for row in (r for found in rows.values() for r in found):
-        study = data / "previews" / row.group(5)
+        study = data / "previews" / uids[row.group(1)]
         assert (study / "index.html").is_file(), row.group(0)
         assert list(study.glob("*.jpg")), row.group(0)
 

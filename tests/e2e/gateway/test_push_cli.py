@@ -142,13 +142,28 @@ def test_a_killed_push_resumes_with_only_the_rest(gateway, session_factory, tmp_
     assert len(indexed(session_factory)) == 150
 
 
-def test_default_state_file_is_per_gateway(gateway, tmp_path, monkeypatch):
+def test_default_state_file_is_per_gateway_not_per_port(gateway, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
     write_series(tmp_path / "in", 2, rows=16, columns=16)
     result = garde("push", "--port", str(gateway.port), "--aet", "NORD_CT", str(tmp_path / "in"))
     assert result.exit_code == 0, result.output
-    state = tmp_path / "xdg" / "garde" / f"push-127.0.0.1-{gateway.port}-GARDE.jsonl"
+    state = tmp_path / "xdg" / "garde" / "push-127.0.0.1-GARDE.jsonl"
     assert len(state.read_text().splitlines()) == 2
+
+
+def test_echo_and_push_take_the_gateway_from_the_config(gateway, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    config = tmp_path / "region.toml"
+    config.write_text(
+        '[[sites]]\nid = "h1"\nname = "One"\nae_titles = ["NORD_CT"]\n'
+        f'[gateway]\nhost = "0.0.0.0"\nport = {gateway.port}\nae_title = "GARDE"\n'
+    )
+    result = garde("--config", str(config), "echo", "--aet", "NORD_CT")
+    assert result.exit_code == 0, result.output
+    assert result.output == f"C-ECHO to GARDE@127.0.0.1:{gateway.port}: success\n"
+    write_series(tmp_path / "in", 2, rows=16, columns=16)
+    pushed = garde("--config", str(config), "push", "--aet", "NORD_CT", str(tmp_path / "in"))
+    assert pushed.exit_code == 0, pushed.output
 
 
 def test_push_connections_do_not_wait_for_nagle(gateway):

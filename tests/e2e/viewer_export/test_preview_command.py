@@ -134,6 +134,10 @@ def test_a_stored_study_is_rendered_by_uid_and_audited(
         assert "r03 may not see" in stderr
         code, _, stderr = _run("-q", "preview", study_uid, "--out", str(out), env=as_alice)
         assert code == 0, stderr
+        with runtime.uow() as uow:
+            handle = uow.studies.get(study_uid).handle
+        code, stdout, stderr = _run("-q", "preview", handle, "--out", str(out), env=as_alice)
+        assert code == 0, stderr  # the study's handle, as the tables show it
         code, _, stderr = _run("-q", "preview", study_uid, "--out", str(out), env=region)
         assert (code, "no credential" in stderr) == (1, True)  # no token any more
         with runtime.uow() as uow:

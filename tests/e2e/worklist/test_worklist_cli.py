@@ -8,6 +8,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -164,13 +165,14 @@ def test_a_night_at_the_worklist(cli: Cli, database_url: str) -> None:
     taken = json.loads(cli.run("r1", "next", "--json").stdout)
     assert sorted(taken) == sorted(STUDY_KEYS)
     assert (taken["study_uid"], taken["state"]) == (stroke, "in_progress")
-    assert "not assigned to r2" in cli.run("r2", "done", stroke, ok=False).stderr
+    assert (
+        "is not in your worklist (r1 is reading it)"
+        in cli.run("r2", "done", stroke, ok=False).stderr
+    )
     done = json.loads(cli.run("r1", "done", stroke, "--report", "RIS-7", "--json").stdout)
     assert (done["state"], done["report_ref"]) == ("done", "RIS-7")
     assert "unknown study" in cli.run("r1", "start", "1.2.3", ok=False).stderr
-    assert "done: started not allowed" in cli.run("r1", "start", stroke, ok=False).stderr.replace(
-        "is done", "done"
-    )
+    assert "is already read (by r1)" in cli.run("r1", "start", stroke, ok=False).stderr
 
     released = json.loads(
         cli.run("r1", "release", urgent, "--reason", "called away", "--json").stdout
@@ -233,6 +235,48 @@ def test_a_night_at_the_worklist(cli: Cli, database_url: str) -> None:
     assert "is not pinned" in cli.run("alice", "unpin", urgent, ok=False).stderr
 
 
+def test_handles_are_accepted_wherever_a_uid_is(cli: Cli, database_url: str) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the handle lookup is covered on both databases in the store's tests")
+    first = cli.study(Priority.URGENT, assignee="r1")
+    second = cli.study(Priority.URGENT)  # pending: anyone credentialed may claim it
+    table = cli.run(None, "worklist", "-r", "r1").stdout
+    assert "h1-1" in table
+    assert first not in table  # the handle, not the 64-character UID
+    assert all(len(line) <= 120 for line in table.splitlines())
+    cli.issue("alice", operator=True)
+    cli.issue("r1", by="alice")
+    cli.issue("r2", by="alice")
+    assert cli.run("r2", "claim", "h1-2").stdout == "claimed h1-2\n"
+    assert cli.run("r2", "start", "h1-2").stdout == "started h1-2\n"
+    refused = cli.run("r1", "claim", "h1-2", ok=False).stderr
+    assert refused == "Error: h1-2 is already being read by r2\n"
+    assert "h1-2" in cli.run("r1", "explain", "h1-2").stdout
+    assert cli.run("r2", "done", "H1-2", "--report", "RIS-1").stdout == "done h1-2\n"
+    assert json.loads(cli.run("r1", "start", "h1-1", "--json").stdout)["study_uid"] == first
+    assert "unknown study h1-9" in cli.run("r1", "start", "h1-9", ok=False).stderr
+    trail = json.loads(cli.run("alice", "audit", "--study", "h1-2", "--json").stdout)
+    assert {e["study_uid"] for e in trail} == {second}
+
+
+def test_times_are_the_regions_wall_clock(cli: Cli, database_url: str) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("no database behaviour here: SQLite is enough")
+    uid = cli.study(Priority.URGENT, assignee="r1")
+    with SqlUnitOfWork(cli.factory) as uow:
+        deadline = uow.studies.get(uid).deadline
+    paris = deadline.astimezone(ZoneInfo("Europe/Paris"))
+    offset = f"{paris:%z}"
+    zone = f"(times Europe/Paris, UTC{offset[:3]}:{offset[3:]})"
+    table = cli.run(None, "worklist", "-r", "r1").stdout
+    assert table.splitlines()[0] == f"r1: 1 to read {zone}"  # the zone, once, in the header
+    assert f" {paris:%H:%M} " in table
+    [row] = json.loads(cli.run(None, "worklist", "-r", "r1", "--json").stdout)
+    assert row["deadline"] == paris.isoformat()  # ISO 8601, the region's offset
+    assert datetime.fromisoformat(row["deadline"]) == deadline
+    assert cli.run(None, "status").stdout.splitlines()[0].endswith(zone)
+
+
 def test_a_token_file_others_can_read_is_refused(cli: Cli, database_url: str) -> None:
     if not database_url.startswith("sqlite"):
         pytest.skip("no database behaviour here: SQLite is enough")
@@ -266,6 +310,7 @@ def test_the_json_forms_are_the_keys_the_readme_documents() -> None:
     # the README, so a key renamed in code breaks here rather than in a user's script.
     assert STUDY_KEYS == (
         "study_uid",
+        "handle",
         "site_id",
         "state",
         "assignee",

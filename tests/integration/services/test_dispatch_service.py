@@ -92,9 +92,11 @@ def test_reading_is_only_for_the_assignee_and_follows_the_lifecycle(
     uid = receive(runtime, files, "h01", T0)
     runtime.dispatch.sweep(T0 + timedelta(minutes=2))
     reading = ReadingService(runtime.uow, runtime.dispatch.board)
-    with pytest.raises(ReadingRefusedError, match="not assigned to r02"):
+    with pytest.raises(
+        ReadingRefusedError, match=r"h01-1 is not in your worklist \(it is in r03's"
+    ):
         reading.start(uid, "r02", T0 + timedelta(minutes=3))
-    with pytest.raises(ReadingRefusedError):
+    with pytest.raises(ReadingRefusedError, match="h01-1 is not started yet: `garde start` it"):
         reading.finish(uid, "r03", T0 + timedelta(minutes=3))  # not started
     reading.start(uid, "r03", T0 + timedelta(minutes=3))
     reading.finish(uid, "r03", T0 + timedelta(minutes=9), "RPT-1")

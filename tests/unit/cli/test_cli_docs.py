@@ -6,12 +6,15 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from garde.cli import COMMANDS as COMMAND_TABLE
 from garde.cli import main
 
 
 def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     found = []
-    for name, command in sorted(group.commands.items()):
+    context = click.Context(group)
+    for name in group.list_commands(context):  # the lazily loaded ones too
+        command = group.get_command(context, name)
         path = (*prefix, name)
         found.append(path)
         if isinstance(command, click.Group):
@@ -32,6 +35,13 @@ def test_every_command_has_help_and_an_example(path: tuple[str, ...]) -> None:
     result = CliRunner().invoke(main, [*path, "--help"], catch_exceptions=False)
     assert result.exit_code == 0
     assert "Example: garde" in result.output, f"`garde {' '.join(path)}` has no example"
+
+
+@pytest.mark.parametrize("name", sorted(COMMAND_TABLE))
+def test_the_help_listed_without_importing_is_the_commands_own(name: str) -> None:
+    entry = COMMAND_TABLE[name]
+    assert entry.short_help == entry.load().get_short_help_str(limit=1000)
+    assert entry.load().name == name
 
 
 def test_unknown_config_is_a_located_usage_error(tmp_path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -206,3 +207,10 @@ def test_bad_region_keys_are_named(tmp_path: Path, change: tuple[str, str], expe
 def test_night_safety_numbers_must_be_positive(tmp_path: Path) -> None:
     text = MINIMAL + "[notify]\nack_timeout_min = 0\n"
     assert "notify.ack_timeout_min" in only_problem(write(tmp_path, text))
+
+
+def test_routine_cutoff_and_day_target_are_read_in_minutes(tmp_path: Path) -> None:
+    text = MINIMAL + "[sla]\nroutine_cutoff_min = 45\nday_routine_min = 180\n"
+    policy = load_settings(write(tmp_path, text)).sla
+    assert policy.routine_cutoff == timedelta(minutes=45)
+    assert policy.day_routine_target == timedelta(hours=3)

@@ -115,3 +115,28 @@ def test_equal_tiers_report_the_highest():
     policy = SlaPolicy(tiers=EscalationTiers(alert=0.5, reassign=1.0, supervisor=1.0))
     study = _study()
     assert due_tier(policy, study, study.deadline) is EscalationTier.SUPERVISOR
+
+
+def test_routine_arriving_just_before_the_handover_is_the_day_teams():
+    # 08:07 Paris (07:07 UTC), handover 08:30: the night team had 23 minutes. Due at
+    # the day team's start (08:30) plus its routine SLA (4 h): 12:30 Paris.
+    arrived = utc(2026, 12, 5, 7, 7)
+    due = deadline(POLICY, Priority.ROUTINE, arrived, PARIS)
+    assert due == utc(2026, 12, 5, 11, 30)
+    study = Study("1.2.3", "h01", Priority.ROUTINE, frozenset(), 15.0, arrived, due)
+    assert due_tier(POLICY, study, utc(2026, 12, 5, 7, 30)) is None  # not at risk at 08:30
+
+
+def test_routine_cutoff_and_day_target_come_from_the_policy():
+    policy = SlaPolicy(routine_cutoff=timedelta(minutes=10), day_routine_target=timedelta(hours=2))
+    # 23 minutes before the handover is over a 10-minute cutoff: the night's, due at 08:30.
+    assert deadline(policy, Priority.ROUTINE, utc(2026, 12, 5, 7, 7), PARIS) == utc(
+        2026, 12, 5, 7, 30
+    )
+    # 5 minutes before: the day team's, handover + 2 h.
+    assert deadline(policy, Priority.ROUTINE, utc(2026, 12, 5, 7, 25), PARIS) == utc(
+        2026, 12, 5, 9, 30
+    )
+    # Timed priorities are unaffected by the handover.
+    arrived = utc(2026, 12, 5, 7, 25)
+    assert deadline(policy, Priority.URGENT, arrived, PARIS) == arrived + timedelta(hours=4)

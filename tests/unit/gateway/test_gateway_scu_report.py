@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from garde.dicom_gateway.resume import ResumeLog
@@ -40,6 +41,34 @@ def test_resume_log_survives_a_restart_and_notices_changes(tmp_path):
     assert not again.acknowledged(changed)
     assert not again.acknowledged(tmp_path / "never.dcm")
     again.close()
+
+
+def test_resume_log_is_keyed_by_content_not_by_place(tmp_path):
+    sent = tmp_path / "exam" / "1.dcm"
+    sent.parent.mkdir()
+    sent.write_bytes(b"same study")
+    log = ResumeLog(tmp_path / "push.jsonl")
+    log.add(sent)
+    log.close()
+    copy = tmp_path / "copy" / "1.dcm"  # the same file, elsewhere and touched later
+    copy.parent.mkdir()
+    copy.write_bytes(b"same study")
+    again = ResumeLog(tmp_path / "push.jsonl")
+    assert again.acknowledged(copy)
+    copy.write_bytes(b"other study")
+    assert not again.acknowledged(copy)
+    again.close()
+
+
+def test_resume_log_still_reads_the_older_path_size_mtime_lines(tmp_path):
+    sent = tmp_path / "1.dcm"
+    sent.write_bytes(b"x")
+    stat = sent.stat()
+    line = json.dumps({"path": str(sent.resolve()), "size": 1, "mtime_ns": stat.st_mtime_ns})
+    (tmp_path / "push.jsonl").write_text(line + "\n")
+    log = ResumeLog(tmp_path / "push.jsonl")
+    assert log.acknowledged(sent)
+    log.close()
 
 
 def test_report_counts_ok_and_json():

@@ -1,0 +1,92 @@
+"""What the radiologist's read path needs from a unit of work, as Protocols.
+
+Two units of work satisfy them: `garde.store.uow.SqlUnitOfWork` (everything) and
+`garde.store.lean.LeanStore` (`garde worklist`'s few statements, without SQLAlchemy).
+The token reads are `garde.services.identity.TokenUnitOfWork`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol, Self
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from datetime import datetime
+    from types import TracebackType
+
+    from garde.dispatch.model import Radiologist
+    from garde.store.records import WorklistRow
+
+
+class AuditLog(Protocol):
+    """The append-only audit trail."""
+
+    def append(
+        self,
+        *,
+        at: datetime,
+        actor: str,
+        action: str,
+        study_uid: str | None = None,
+        radiologist_id: str | None = None,
+        origin: str = "",
+        detail: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Record one event."""
+        ...
+
+
+class RadiologistDirectory(Protocol):
+    """The stored radiologists."""
+
+    def radiologists(self) -> Sequence[Radiologist]:
+        """The active radiologists, by id."""
+        ...
+
+
+class Worklists(Protocol):
+    """Each radiologist's open studies."""
+
+    def worklist(self, radiologist_id: str) -> list[WorklistRow]:
+        """In progress first, then most urgent."""
+        ...
+
+
+class AuditUnitOfWork(Protocol):
+    """A unit of work that can write the audit trail."""
+
+    @property
+    def audit(self) -> AuditLog:
+        """The audit trail."""
+        ...
+
+    def __enter__(self) -> Self:
+        """Open the transaction."""
+        ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Roll back what was not committed."""
+        ...
+
+    def commit(self) -> None:
+        """Make the work so far durable."""
+        ...
+
+
+class WorklistUnitOfWork(AuditUnitOfWork, Protocol):
+    """What `garde.services.worklist.WorklistService` reads and writes."""
+
+    @property
+    def directory(self) -> RadiologistDirectory:
+        """The radiologists."""
+        ...
+
+    @property
+    def studies(self) -> Worklists:
+        """The studies."""
+        ...
