@@ -87,7 +87,7 @@ COMMANDS = {
     ),
     "assign": LazyCommand(
         "garde.cli.operator_commands:assign",
-        "Give a study to a radiologist by hand (operators; audited and explained).",
+        "Give a study to a radiologist by hand, pinned (operators; audited and explained).",
     ),
     "studies": LazyCommand(
         "garde.cli.operator_commands:studies",
@@ -95,7 +95,8 @@ COMMANDS = {
     ),
     "audit": LazyCommand(
         "garde.cli.operator_commands:audit",
-        "Print the audit trail of a study or of a radiologist, oldest first.",
+        "Print the audit trail of a study, a radiologist or an actor, oldest first"
+        " (refused attempts included).",
     ),
     "unpin": LazyCommand(
         "garde.cli.operator_commands:unpin",

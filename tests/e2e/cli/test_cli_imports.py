@@ -48,6 +48,9 @@ environment = "test"
 data_dir = "{data}"
 database_url = "{url}"
 
+[region]
+medical_director = "director@example.org"
+
 [[sites]]
 id = "h1"
 name = "CH One"

@@ -29,6 +29,9 @@ workers = 1
 [scheduler]
 stability_sweep_s = 0.5
 
+[region]
+medical_director = "director@example.org"
+
 [[sites]]
 id = "h1"
 name = "CH One"
