@@ -44,6 +44,18 @@ def render_text(report: RosterReport) -> str:
             ("rule", "radiologist", "at", "detail"),
             [(v.rule, v.radiologist_id, _local(v.at, tz), v.detail) for v in report.violations],
         )
+    if report.outside:
+        lines += [
+            "",
+            f"OUTSIDE THE PERIOD ({len(report.outside)} shift(s) of the file, not checked)",
+        ]
+        lines += _table(
+            ("radiologist", "role", "from", "to"),
+            [
+                (s.radiologist_id, s.role, _local(s.start, tz), _local(s.end, tz))
+                for s in report.outside
+            ],
+        )
     return "\n".join(lines) + "\n"
 
 
