@@ -181,8 +181,10 @@ def test_a_night_starting_on_the_last_day_ends_after_the_period(tmp_path: Path) 
     assert imported.shifts[0].end == datetime(2025, 11, 10, 7, tzinfo=UTC)
     after = (datetime(2025, 11, 10, 8, tzinfo=UTC), datetime(2025, 11, 11, tzinfo=UTC))
     assert _errors_in(path, period=after) == [
-        "2: shift starting Sun 2025-11-09 20:00 is outside the period "
-        "Mon 2025-11-10 09:00 to Tue 2025-11-11 01:00"
+        (
+            "2: shift starting Sun 2025-11-09 20:00 is outside the period "
+            "Mon 2025-11-10 09:00 to Tue 2025-11-11 01:00"
+        )
     ]
 
 
