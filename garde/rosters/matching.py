@@ -75,7 +75,7 @@ class ImportRules:
         for known, meaning in self.grid_codes.items():
             if fold(known) == fold(code):
                 return meaning
-        known_codes = ", ".join([*self.grid_codes, *self.grid_off_codes])
+        known_codes = ", ".join([*self.grid_codes, *sorted(self.grid_off_codes)])
         raise LookupError(
             f"cell code {code!r} is not in [rosters.grid_codes] (known: {known_codes})"
         )

@@ -47,7 +47,7 @@ def render_text(report: RosterReport) -> str:
     if report.outside:
         lines += [
             "",
-            f"OUTSIDE THE PERIOD ({len(report.outside)} shift(s) of the file, not checked)",
+            f"OUTSIDE THE PERIOD ({len(report.outside)} shift(s) of the file: cover not checked)",
         ]
         lines += _table(
             ("radiologist", "role", "from", "to"),
