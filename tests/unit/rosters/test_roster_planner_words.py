@@ -74,8 +74,10 @@ def test_an_ambiguous_name_is_refused_with_file_line_column_and_nothing_imported
         + "Garnier,2026-12-02 20:00,2026-12-03 08:00,night,all\n",
     )
     assert _errors(path) == [
-        "roster.csv:3:1: ambiguous radiologist 'Garnier': could be r02 (Dr Inès Garnier), "
-        "r03 (Dr Paul Garnier); use the id"
+        (
+            "roster.csv:3:1: ambiguous radiologist 'Garnier': could be r02 (Dr Inès Garnier), "
+            "r03 (Dr Paul Garnier); use the id"
+        )
     ]
 
 
@@ -100,8 +102,10 @@ def test_an_unknown_role_is_refused_with_its_column(tmp_path: Path) -> None:
 def test_a_shift_over_max_shift_hours_is_refused(tmp_path: Path) -> None:
     path = _write(tmp_path, HEADER + "r01,2026-12-01 08:00,2026-12-04 08:00,garde,all\n")
     assert _errors(path) == [
-        "roster.csv:2:3: a shift of 72 h (Tue 2026-12-01 08:00 to Fri 2026-12-04 08:00) is "
-        "longer than max_shift_hours (24 h)"
+        (
+            "roster.csv:2:3: a shift of 72 h (Tue 2026-12-01 08:00 to Fri 2026-12-04 08:00) is "
+            "longer than max_shift_hours (24 h)"
+        )
     ]
 
 
@@ -115,8 +119,10 @@ def test_an_all_day_calendar_event_is_refused(tmp_path: Path) -> None:
         "roster.ics",
     )
     assert _errors(path) == [
-        "roster.ics:event 1 (allday-1): an all-day event is not a shift: give its start and "
-        "end times"
+        (
+            "roster.ics:event 1 (allday-1): an all-day event is not a shift: give its start and "
+            "end times"
+        )
     ]
 
 
@@ -202,8 +208,10 @@ def test_xlsx_grid_errors_name_row_and_column_and_nothing_is_imported(tmp_path: 
         [["radiologist", "2026-12-01", "2026-12-02"], ["Garnier", "N", None], ["r01", "?", "N"]],
     )
     assert _errors(path) == [
-        "grid.xlsx:row 3, column B: 2026-12-01: cell code '?' is not in [rosters.grid_codes] "
-        "(known: N, J, -, CA, R)"
+        (
+            "grid.xlsx:row 3, column B: 2026-12-01: cell code '?' is not in [rosters.grid_codes] "
+            "(known: N, J, -, CA, R)"
+        )
     ]
     # Once the code is fixed, the ambiguous name is the next refusal, at its own cell.
     fixed = _grid_book(
@@ -211,6 +219,8 @@ def test_xlsx_grid_errors_name_row_and_column_and_nothing_is_imported(tmp_path: 
         [["radiologist", "2026-12-01", "2026-12-02"], ["Garnier", "N", None], ["r01", "J", "N"]],
     )
     assert _errors(fixed) == [
-        "grid.xlsx:row 2, column A: ambiguous radiologist 'Garnier': could be "
-        "r02 (Dr Inès Garnier), r03 (Dr Paul Garnier); use the id"
+        (
+            "grid.xlsx:row 2, column A: ambiguous radiologist 'Garnier': could be "
+            "r02 (Dr Inès Garnier), r03 (Dr Paul Garnier); use the id"
+        )
     ]
