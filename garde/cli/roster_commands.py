@@ -13,6 +13,7 @@ import click
 from garde.cli._common import echo_json, echo_table, fail, state
 from garde.config.model import SiteCover
 from garde.rosters.errors import RosterError
+from garde.rosters.report_text import summary_text
 from garde.services.rostering import (
     add_one_shift,
     change_lines,
@@ -317,24 +318,24 @@ def roster_generate(
 def _write_solution(
     solution: RosterSolution, csv_out: Path | None, ics_out: Path | None, *, as_json: bool
 ) -> None:
+    """Write the roster (a partial one too, its unfilled seats noted in the CSV), print the
+    summary and per-person table; exit 1 when the rules could not all hold."""
     from garde.rosters.export import write_csv, write_ics  # noqa: PLC0415
 
     if as_json:
         echo_json(solution.to_dict())
-    if not solution.feasible:
-        fail("no roster satisfies the rules:\n" + "\n".join(solution.explanation))
+    notes = [f"unfilled: {line}" for line in solution.unfilled]
     if csv_out:
-        write_csv(solution.shifts, csv_out)
+        write_csv(solution.shifts, csv_out, notes=notes)
     if ics_out:
         write_ics(solution.shifts, ics_out)
     if not as_json:
-        click.echo(
-            f"{solution.status}: {len(solution.shifts)} shifts, objective {solution.objective:g}, "
-            f"bound {solution.bound:g}, gap {solution.gap_pct:.1f} % in {solution.seconds:.1f} s"
-        )
+        click.echo(summary_text(solution))
         for path in (csv_out, ics_out):
             if path:
-                click.echo(f"written: {path}")
+                click.echo(f"written: {path}" + (" (partial roster)" if notes else ""))
+    if not solution.feasible:
+        fail("no roster satisfies the rules:\n" + "\n".join(solution.explanation))
 
 
 @roster.command("show")

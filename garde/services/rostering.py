@@ -394,11 +394,12 @@ def generate_roster(
     ------
     RosterError
         The availability file is rejected, or the request is malformed (an infeasible
-        request is not an error: the solution explains it).
+        request is not an error: the solution explains it and holds the best partial
+        roster, its unfilled seats listed).
     """
     # ortools on demand: importing it costs half a second that import/validate never pay.
     from garde.rosters.availability import read_availability  # noqa: PLC0415
-    from garde.rosters.generation import GenerationRequest, generate  # noqa: PLC0415
+    from garde.rosters.generation import GenerationRequest, SoftWeights, generate  # noqa: PLC0415
 
     wishes = (
         read_availability(availability, {r.id for r in settings.radiologists})
@@ -414,6 +415,11 @@ def generate_roster(
             timezone=settings.rosters.timezone,
             availability=wishes,
             hard=hard_rules(settings.rosters),
+            soft=SoftWeights(
+                hours_fairness=settings.rosters.hours_fairness,
+                night_hours_weight=settings.rosters.night_hours_weight,
+                weekend_hours_weight=settings.rosters.weekend_hours_weight,
+            ),
             solver=solver,
             progress=progress,
         )
