@@ -258,6 +258,13 @@ def roster_validate(
     help="CSV of days off, caps, part-time fractions and wishes.",
 )
 @click.option("--time-limit", default=30.0, show_default=True, help="Solver seconds.")
+@click.option(
+    "--patience",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Stop once no better roster has come for this many seconds.",
+)
 @click.option("--workers", default=2, show_default=True, help="Solver threads.")
 @click.option("--seed", default=0, show_default=True)
 @click.option(
@@ -274,6 +281,7 @@ def roster_generate(
     days: int,
     availability: Path | None,
     time_limit: float,
+    patience: float,
     workers: int,
     seed: int,
     csv_out: Path | None,
@@ -307,7 +315,9 @@ def roster_generate(
                 first_day=first_day,
                 days=days,
                 availability=availability,
-                solver=SolverSettings(time_limit_s=time_limit, workers=workers, seed=seed),
+                solver=SolverSettings(
+                    time_limit_s=time_limit, workers=workers, seed=seed, patience_s=patience
+                ),
                 progress=tick,
             )
         except RosterError as exc:
