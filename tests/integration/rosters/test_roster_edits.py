@@ -162,3 +162,28 @@ def test_removing_a_shift_that_does_not_exist_names_it(config: Path) -> None:
     result = garde(config, "roster", "remove", "r02", "2025-11-06 03:00")
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: r02 has no shift at Thu 06 Nov 2025 03:00")
+
+
+def test_the_grid_workbook_of_the_same_week_changes_nothing(config: Path) -> None:
+    grid = EXAMPLE.with_name("roster-grid.xlsx")
+    result = garde(config, "roster", "import", str(grid))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        "roster-grid.xlsx: 25 shifts read; 0 added, 0 changed, 0 removed, 25 unchanged\n"
+    )
+
+
+def test_a_bad_grid_cell_is_refused_with_line_and_column_and_nothing_imported(
+    config: Path, tmp_path: Path
+) -> None:
+    before = stored(config)
+    grid = tmp_path / "grid.csv"
+    grid.write_text(
+        "radiologist,2025-11-10,2025-11-11\nDr Claire Morel,N,\nr02,,Z\n", encoding="utf-8"
+    )
+    result = garde(config, "roster", "import", str(grid))
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        "Error: grid.csv:3:3: 2025-11-11: cell code 'Z' is not in [rosters.grid_codes]"
+    )
+    assert stored(config) == before
