@@ -1,4 +1,4 @@
-"""`garde roster ...`: planners import, check, generate and export rosters."""
+"""`garde roster ...`: planners import, edit, check, generate and export rosters."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ _DAYS = click.option("--days", default=7, show_default=True, type=click.IntRange
 
 @click.group()
 def roster() -> None:
-    """Roster import, validation, generation and export.
+    """Roster import (merged), one-shift edits, validation, generation and export.
 
     Example: garde roster import november.csv
     """
