@@ -170,7 +170,7 @@ def validate(
     start: datetime,
     end: datetime,
     rules: ValidationRules | None = None,
-    list_outside: bool = False,
+    file_shifts: Sequence[Shift] = (),
 ) -> RosterReport:
     """Check a roster over [start, end) (UTC).
 
@@ -185,9 +185,10 @@ def validate(
         The period to check, timezone-aware.
     rules
         What to check; default `ValidationRules()`.
-    list_outside
-        List the shifts starting outside the period in the report (a file's: the night
-        begun the evening before the period belongs to it and is not listed).
+    file_shifts
+        The shifts of a file being validated (``shifts`` may add the stored roster
+        around it): those starting outside the period are listed in the report, but
+        for the night begun the evening before the period, which belongs to it.
 
     Returns
     -------
@@ -235,9 +236,8 @@ def validate(
         site_names={s.id: s.name for s in sites},
         outside=tuple(
             s
-            for s in sorted(shifts, key=lambda s: (s.start, s.radiologist_id))
-            if list_outside
-            and not (start <= s.start < end or start - DAY <= s.start < start < s.end)
+            for s in sorted(file_shifts, key=lambda s: (s.start, s.radiologist_id))
+            if not (start <= s.start < end or start - DAY <= s.start < start < s.end)
         ),
     )
 

@@ -345,15 +345,18 @@ def validate_period(
     """Validate a roster file (or, without ``source``, the stored roster) over [start, end).
 
     With a file and no period, the period is the file's own: its earliest start to its
-    latest end. The file's shifts starting outside the period are listed in the report
-    (``outside``), but for the night begun the evening before the period. The rules are
+    latest end. The stored shifts before and after the file's own count too (the
+    previous month's last night covers this month's first morning). The file's shifts
+    starting outside the period are listed in the report (``outside``), but for the
+    night begun the evening before the period. The rules are
     the config's ``[rosters]``; ``site_cover`` overrides when sites need cover (stroke is
     checked every hour).
     """
     settings = runtime.settings
     rules = validation_rules(settings.rosters, site_cover=site_cover)
+    file_shifts: list[Shift] = []
     if source is not None:
-        shifts: list[Shift] = list(
+        file_shifts = list(
             import_roster(
                 source,
                 radiologists=settings.radiologists,
@@ -362,8 +365,13 @@ def validate_period(
                 rules=import_rules(settings.rosters),
             ).shifts
         )
+        first, last = min(s.start for s in file_shifts), max(s.end for s in file_shifts)
         if start is None or end is None:
-            start, end = min(s.start for s in shifts), max(s.end for s in shifts)
+            start, end = first, last
+        # The stored roster around the file: last month's final night covers this
+        # month's first morning, and counts for the rest owed at the edges.
+        around = stored_shifts(runtime, start - timedelta(days=7), end + timedelta(days=1))
+        shifts = [*file_shifts, *(s for s in around if s.end <= first or s.start >= last)]
     elif start is None or end is None:
         raise RosterEditError("give the period (--from) to validate the stored roster")
     else:
@@ -375,7 +383,7 @@ def validate_period(
         start=start,
         end=end,
         rules=rules,
-        list_outside=source is not None,
+        file_shifts=file_shifts,
     )
 
 

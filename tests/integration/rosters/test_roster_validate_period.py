@@ -73,3 +73,26 @@ def test_a_generated_month_validates(config: Path, tmp_path: Path) -> None:
     # Imported as December, its nights included, the stored month validates too.
     imported = garde(config, "roster", "import", str(month), "--from", "2026-12-01", "--days", "31")
     assert imported.exit_code == 0, imported.output
+
+
+def test_the_stored_night_before_the_file_covers_its_first_morning(
+    config: Path, tmp_path: Path
+) -> None:
+    # Tuesday 4 November's file: its own day and night. Monday's night (stored) covers
+    # Tuesday 00:00-08:00, as last month's final night covers a month's first morning.
+    tuesday = tmp_path / "tuesday.csv"
+    lines = EXAMPLE.read_text(encoding="utf-8").splitlines()
+    tuesday.write_text(
+        "radiologist,start,end,role,sites\n"
+        "r06,2025-11-04 08:00,2025-11-04 20:00,stroke,all\n"
+        + "\n".join(line for line in lines if line.split(",")[1:2] == ["2025-11-04 20:00"])
+        + "\n",
+        encoding="utf-8",
+    )
+    period = ["--from", "2025-11-04", "--days", "1", "--json"]
+    alone = json.loads(garde(config, "roster", "validate", str(tuesday), *period).stdout)
+    assert alone["gaps"][0]["start_local"] == "2025-11-04T00:00:00+01:00"
+    assert garde(config, "roster", "import", str(EXAMPLE)).exit_code == 0
+    after = json.loads(garde(config, "roster", "validate", str(tuesday), *period).stdout)
+    assert after["gaps"] == []
+    assert after["ok"] is True
