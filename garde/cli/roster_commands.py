@@ -376,7 +376,7 @@ def roster_show(ctx: click.Context, first: str, days: int, as_json: bool) -> Non
         return
     zone = ZoneInfo(state(ctx).settings().rosters.timezone)
     echo_table(
-        ["RADIOLOGIST", "START", "END", "ROLE", "SITES"],
+        ["RADIOLOGIST", f"START ({zone.key})", "END", "ROLE", "SITES"],
         [
             [
                 s.radiologist_id,

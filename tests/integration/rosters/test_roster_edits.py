@@ -187,3 +187,23 @@ def test_a_bad_grid_cell_is_refused_with_line_and_column_and_nothing_imported(
         "Error: grid.csv:3:3: 2025-11-11: cell code 'Z' is not in [rosters.grid_codes]"
     )
     assert stored(config) == before
+
+
+def test_show_prints_local_times_and_names_the_zone_once(config: Path) -> None:
+    result = garde(config, "roster", "show", "--from", "2025-11-03", "--days", "1")
+    assert result.exit_code == 0, result.output
+    header, first, *_ = result.stdout.splitlines()
+    assert header.split() == ["RADIOLOGIST", "START", "(Europe/Paris)", "END", "ROLE", "SITES"]
+    assert first.split() == [
+        "r02",
+        "Mon",
+        "03",
+        "Nov",
+        "20:00",
+        "Tue",
+        "04",
+        "Nov",
+        "08:00",
+        "night",
+        "all",
+    ]
