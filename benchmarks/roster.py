@@ -3,11 +3,15 @@
 Cases: 12 radiologists x 6 sites and 40 radiologists x 20 sites, on a seeded synthetic
 region (credentials, neuro skills, leave weeks, part-time fractions, wished nights).
 Prints JSON: ``cases[].{radiologists, sites, days, seconds, objective, bound, gap_pct,
-feasible}`` plus, as the baseline measured in the same run, the time and objective of
-the first solution found; the generated roster is checked by the validator.
+feasible, hours}`` plus, as baselines measured in the same run, the time and objective of
+the first solution found and the same month generated without the hours balance
+(``hours_fairness = 0``, the generator before issue 17); the generated roster is checked
+by the validator. ``hours`` is per full-time equivalent (hours / (part-time fraction x
+share of the month not on leave)): ``min``, ``max`` and ``spread``.
 
     .venv/bin/python benchmarks/roster.py                      # both cases, 60 s each
     .venv/bin/python benchmarks/roster.py --cases small --time-limit 5
+    .venv/bin/python benchmarks/roster.py --smoke              # seconds; figures not judged
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+from dataclasses import replace
 from datetime import date, timedelta
 
 from garde.dispatch.model import Radiologist, Site
@@ -23,6 +28,8 @@ from garde.rosters.generation import (
     GenerationRequest,
     HardRules,
     Progress,
+    RosterSolution,
+    SoftWeights,
     SolverSettings,
     generate,
 )
@@ -72,8 +79,25 @@ def synthetic_region(
     return tuple(radiologists), sites, tuple(availability)
 
 
-def run_case(name: str, time_limit: float, workers: int, seed: int) -> dict[str, object]:
+def hours_per_fte(solution: RosterSolution, request: GenerationRequest) -> dict[str, float]:
+    """Min, max and spread of each radiologist's hours per full-time equivalent."""
+    per_fte = []
+    for load in solution.loads:
+        own = request.availability_of(load.radiologist_id)
+        equivalent = own.fraction * (1 - len(own.unavailable) / request.days)
+        if equivalent > 0:
+            per_fte.append(load.hours / equivalent)
+    if not per_fte:
+        return {"min": 0.0, "max": 0.0, "spread": 0.0}
+    low, high = min(per_fte), max(per_fte)
+    return {"min": round(low, 1), "max": round(high, 1), "spread": round(high - low, 1)}
+
+
+def run_case(
+    name: str, time_limit: float, workers: int, seed: int, days: int = 0
+) -> dict[str, object]:
     n_rads, n_sites, night_staff, day_staff = CASES[name]
+    days = days or DAYS
     radiologists, sites, availability = synthetic_region(n_rads, n_sites, seed)
     first: list[Progress] = []
 
@@ -85,13 +109,15 @@ def run_case(name: str, time_limit: float, workers: int, seed: int) -> dict[str,
         radiologists=radiologists,
         sites=sites,
         first_day=FIRST_DAY,
-        days=DAYS,
+        days=days,
         availability=availability,
         hard=HardRules(night_staff=night_staff, day_staff=day_staff),
         solver=SolverSettings(time_limit_s=time_limit, workers=workers, seed=seed),
         progress=remember_first,
     )
     solution = generate(request)
+    without = replace(request, soft=SoftWeights(hours_fairness=0), progress=None)
+    baseline = generate(without)
     slots = build_slots(request)
     report = validate(
         solution.shifts,
@@ -105,7 +131,7 @@ def run_case(name: str, time_limit: float, workers: int, seed: int) -> dict[str,
         "name": name,
         "radiologists": n_rads,
         "sites": n_sites,
-        "days": DAYS,
+        "days": days,
         "slots": len(slots),
         "shifts": len(solution.shifts),
         "status": solution.status,
@@ -117,9 +143,15 @@ def run_case(name: str, time_limit: float, workers: int, seed: int) -> dict[str,
         "time_limit_s": time_limit,
         "workers": workers,
         "validator_ok": solution.feasible and report.ok,
+        "hours": hours_per_fte(solution, request),
         "baseline_first_solution": {
             "seconds": round(first[0].seconds, 3) if first else None,
             "objective": first[0].objective if first else None,
+        },
+        "baseline_without_hours_balance": {
+            "status": baseline.status,
+            "seconds": round(baseline.seconds, 3),
+            "hours": hours_per_fte(baseline, request),
         },
         "explanation": list(solution.explanation),
     }
@@ -131,11 +163,13 @@ def main() -> None:
     parser.add_argument("--time-limit", type=float, default=60.0, help="seconds per case")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--smoke", action="store_true", help="small case, 3 s: for CI")
+    parser.add_argument("--smoke", action="store_true", help="one small week, 2 s: CI")
     args = parser.parse_args()
     if args.smoke:
-        args.cases, args.time_limit = "small", 3.0
-    cases = [run_case(c, args.time_limit, args.workers, args.seed) for c in args.cases.split(",")]
+        cases = [run_case("small", 2.0, args.workers, args.seed, days=7)]
+    else:
+        names = args.cases.split(",")
+        cases = [run_case(c, args.time_limit, args.workers, args.seed) for c in names]
     print(json.dumps({"benchmark": "roster", "cases": cases}, indent=2))
 
 

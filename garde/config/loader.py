@@ -22,6 +22,7 @@ from garde.config.model import (
     DEFAULT_ASSIGNED_PRIORITIES,
     Environment,
     GatewaySettings,
+    GridCode,
     NightSafetySettings,
     NotifySettings,
     PreviewSettings,
@@ -385,8 +386,57 @@ def _rosters(r: Reader, radiologist_ids: set[str]) -> RosterSettings:
         stroke_day_staff=r.integer("stroke_day_staff", d.stroke_day_staff, minimum=0),
         site_cover=_enum(r, "site_cover", SiteCover, d.site_cover),
     )
+    settings = _roster_planning(r, settings)
     r.reject_unknown()
     return settings
+
+
+def _roster_planning(r: Reader, base: RosterSettings) -> RosterSettings:
+    """The planner's keys of ``[rosters]`` (issue 17): shift length, roles, grid codes,
+    hours fairness."""
+    roles = r.string_list("roles", base.roles)
+    if not roles:
+        r.problem("roles", "expected at least one role")
+        roles = base.roles
+    aliases = {**base.role_aliases, **r.mapping("role_aliases", _str_value)}
+    for alias, role in sorted(aliases.items()):
+        if role not in roles:
+            r.sub("role_aliases").problem(alias, f"{role!r} is not one of roles {list(roles)}")
+    codes = {**base.grid_codes, **r.mapping("grid_codes", _grid_code)}
+    for code, grid in sorted(codes.items()):
+        if grid.role not in roles:
+            r.sub("grid_codes").problem(code, f"role {grid.role!r} is not one of {list(roles)}")
+    max_shift = r.number("max_shift_hours", base.max_shift_hours, strict=True)
+    if not 0 < max_shift <= HOURS_PER_WEEK:
+        r.problem("max_shift_hours", f"expected a number of hours in (0, 168], got {max_shift:g}")
+        max_shift = base.max_shift_hours
+    return replace(
+        base,
+        max_shift_hours=max_shift,
+        roles=roles,
+        role_aliases=aliases,
+        grid_codes=codes,
+        grid_off_codes=r.string_list("grid_off_codes", base.grid_off_codes),
+        hours_fairness=r.integer("hours_fairness", base.hours_fairness, minimum=0),
+        night_hours_weight=r.number("night_hours_weight", base.night_hours_weight),
+        weekend_hours_weight=r.number("weekend_hours_weight", base.weekend_hours_weight),
+    )
+
+
+def _str_value(_key: str, raw: Any) -> str | None:
+    return raw if isinstance(raw, str) and raw else None
+
+
+def _grid_code(_key: str, raw: Any) -> GridCode | None:
+    """``{ role = "night", start = "20:00", end = "08:00" }``; None if malformed."""
+    if not isinstance(raw, dict) or set(raw) != {"role", "start", "end"}:
+        return None
+    try:
+        return GridCode(
+            str(raw["role"]), time.fromisoformat(raw["start"]), time.fromisoformat(raw["end"])
+        )
+    except (TypeError, ValueError):
+        return None
 
 
 def _sites(root: Reader) -> tuple[Site, ...]:

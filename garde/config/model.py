@@ -6,7 +6,9 @@ Settings travel as arguments, never through globals. Every default is documented
 
 from __future__ import annotations
 
+from collections.abc import Mapping  # noqa: TC003 - a dataclass field's type, resolved at runtime
 from dataclasses import dataclass, field
+from datetime import time
 from enum import StrEnum
 from pathlib import Path
 
@@ -168,6 +170,35 @@ class SiteCover(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class GridCode:
+    """What a cell code of a grid roster (radiologists x days) means: a shift of ``role``
+    from ``start`` to ``end`` local time on that day (an ``end`` not after ``start`` ends
+    the next morning, as a night does)."""
+
+    role: str
+    start: time
+    end: time
+
+
+DEFAULT_ROLES = ("oncall", "night", "day", "stroke", "backup")
+# French planners' words for the roles (matched without case or accents).
+DEFAULT_ROLE_ALIASES = {
+    "nuit": "night",
+    "jour": "day",
+    "journee": "day",
+    "garde": "oncall",
+    "astreinte": "oncall",
+    "avc": "stroke",
+    "renfort": "backup",
+}
+DEFAULT_GRID_CODES = {
+    "N": GridCode("night", time(20, 0), time(8, 0)),
+    "J": GridCode("day", time(8, 0), time(20, 0)),
+    "S": GridCode("stroke", time(8, 0), time(20, 0)),
+}
+
+
+@dataclass(frozen=True, slots=True)
 class RosterSettings:
     """The roster rules ``[rosters]``: validation and generation apply the same ones.
 
@@ -184,6 +215,15 @@ class RosterSettings:
     day_staff: int = 2  # generation: radiologists on each weekend or holiday day
     stroke_day_staff: int = 1  # generation: stroke readers on each weekday daytime (0: none)
     site_cover: SiteCover = SiteCover.ON_CALL
+    # --- planner's import and generation (issue 17): additive keys ---
+    max_shift_hours: float = 24.0  # a longer shift (or an all-day .ics event) is refused
+    roles: tuple[str, ...] = DEFAULT_ROLES  # the roles a roster may name
+    role_aliases: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_ROLE_ALIASES))
+    grid_codes: Mapping[str, GridCode] = field(default_factory=lambda: dict(DEFAULT_GRID_CODES))
+    grid_off_codes: tuple[str, ...] = ("-", "R", "RS", "CA", "OFF")  # grid cells: no shift
+    hours_fairness: int = 1  # generation: cost per weighted hour away from one's fair share
+    night_hours_weight: float = 1.5  # generation: an hour of night counts this much
+    weekend_hours_weight: float = 1.5  # generation: an hour of weekend or holiday day
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,13 @@ or ISO with an offset (``2025-10-25T18:00+02:00``, ``...Z``). Times without an o
 are wall-clock times of the import's time zone (Europe/Paris by default), so a night
 18:00-08:30 across the October change lasts 15.5 h. Blank lines and lines whose first
 cell starts with ``#`` are ignored. A French Excel export separated by ``;`` is read
-too; its sites are then separated by commas (h01,h03). Line numbers in errors are the file's lines.
+too; its sites are then separated by commas (h01,h03). Errors name the file's line and,
+where one cell is at fault, its column (``roster.csv:4:2: unknown radiologist``).
+
+``radiologist`` is an id or a display name (``Dr Claire Morel``, ``Claire Morel``, or a
+surname only one radiologist has); ``role`` is one of ``[rosters] roles`` or an alias
+(``nuit``, ``garde``, ``astreinte``). A header ``radiologist,2026-12-01,2026-12-02,...``
+is a grid roster instead (see `garde.rosters.grid`).
 """
 
 from __future__ import annotations
@@ -23,7 +29,9 @@ import csv
 from typing import TYPE_CHECKING
 
 from garde.rosters.errors import RosterImportError, RowError
+from garde.rosters.grid import GRID_FIRST, grid_rows, is_grid_header
 from garde.rosters.importer import DEFAULT_ROLE, RawShift
+from garde.rosters.matching import ImportRules
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -32,22 +40,27 @@ COLUMNS = ("radiologist", "start", "end", "role", "sites")
 REQUIRED = ("radiologist", "start", "end")
 
 
-def read_csv(path: Path) -> list[RawShift]:
+def read_csv(path: Path, rules: ImportRules | None = None) -> list[RawShift]:
     """The rows of a CSV roster (`RosterImportError` if a required column is missing)."""
     text = path.read_text(encoding="utf-8-sig")  # Excel writes a BOM
     try:
-        return _rows(path, text)
+        return _rows(path, text, rules or ImportRules())
     except csv.Error as exc:  # e.g. a field over the csv module's size limit
         raise RosterImportError([RowError(path, "0", f"not a readable CSV file: {exc}")]) from exc
 
 
-def _rows(path: Path, text: str) -> list[RawShift]:
+def _rows(path: Path, text: str, rules: ImportRules) -> list[RawShift]:
     reader = csv.reader(text.splitlines(), _dialect(text))
     header: list[str] | None = None
     rows: list[RawShift] = []
-    for line, cells in enumerate(reader, start=1):
-        if not any(c.strip() for c in cells) or cells[0].lstrip().startswith("#"):
-            continue
+    lines = (
+        (line, cells)
+        for line, cells in enumerate(reader, start=1)
+        if any(c.strip() for c in cells) and not cells[0].lstrip().startswith("#")
+    )
+    for line, cells in lines:
+        if header is None and is_grid_header(cells):
+            return grid_rows(path, (line, cells), lines, rules, lambda n, col: (str(n), f":{col}"))
         if header is None:
             header = [c.strip().lower() for c in cells]
             missing = [c for c in REQUIRED if c not in header]
@@ -65,6 +78,7 @@ def _rows(path: Path, text: str) -> list[RawShift]:
                 end=cell.get("end", ""),
                 role=cell.get("role", "") or DEFAULT_ROLE,
                 sites=cell.get("sites", ""),
+                columns={name: f":{col}" for col, name in enumerate(header, start=1)},
             )
         )
     if header is None:
@@ -75,7 +89,8 @@ def _rows(path: Path, text: str) -> list[RawShift]:
 def _dialect(text: str) -> type[csv.Dialect]:
     """Comma by default; a French Excel export uses semicolons between columns."""
     first = next((line for line in text.splitlines() if line.strip()), "")
-    if first.count(";") > first.count(",") and "radiologist" in first.lower():
+    named = "radiologist" in first.lower() or first.split(";")[0].strip().lower() in GRID_FIRST
+    if first.count(";") > first.count(",") and named:
 
         class _Semicolon(csv.excel):
             delimiter = ";"

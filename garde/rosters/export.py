@@ -22,14 +22,24 @@ if TYPE_CHECKING:
 PRODID = "-//Garde//roster//EN"
 
 
-def write_csv(shifts: Iterable[Shift], path: Path, *, timezone: str = "Europe/Paris") -> None:
+def write_csv(
+    shifts: Iterable[Shift],
+    path: Path,
+    *,
+    timezone: str = "Europe/Paris",
+    notes: Iterable[str] = (),
+) -> None:
     """Write shifts as a CSV roster (see `garde.rosters.csv_reader` for the columns).
 
     Times are written as local ISO times *with* their offset (``2025-10-25T18:00+02:00``):
-    readable by a planner and unambiguous across daylight-saving changes.
+    readable by a planner and unambiguous across daylight-saving changes. ``notes`` are
+    written first as ``#`` comment lines (a partial roster's unfilled seats), which the
+    import skips.
     """
     tz = zone(timezone)
     with path.open("w", encoding="utf-8", newline="") as out:
+        for note in notes:
+            out.write(f"# {note}\n")
         writer = csv.writer(out)
         writer.writerow(COLUMNS)
         for shift in _ordered(shifts):

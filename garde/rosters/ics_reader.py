@@ -9,8 +9,10 @@ Each VEVENT is one shift:
 - the role: ``X-GARDE-ROLE``, else ``CATEGORIES``, else the rest of ``SUMMARY``;
 - the sites: ``X-GARDE-SITES``, else ``LOCATION`` (``"h01;h03"``; empty: all credentialed).
 
-Cancelled events are skipped; recurring events (``RRULE``) are refused, since a roster
-lists each shift (expand the series in the calendar application first).
+An all-day event (a ``DATE`` without a time) is refused: it is not a shift, and read as
+one it would last 24 or 25 hours. Cancelled events are skipped; recurring events
+(``RRULE``) are refused, since a roster lists each shift (expand the series in the
+calendar application first).
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ def _raw_shift(event: icalendar.cal.Component, where: str) -> RawShift:
             end = start + duration.dt
         elif isinstance(start, date) and not isinstance(start, datetime):
             end = start + timedelta(days=1)  # RFC 5545: an all-day event lasts one day
+    all_day = type(start) is date  # a DATE, not a DATE-TIME: refused by the import
     return RawShift(
         where=where,
         radiologist=str(event.get("X-GARDE-RADIOLOGIST", "")).strip() or summary_rad,
@@ -75,6 +78,7 @@ def _raw_shift(event: icalendar.cal.Component, where: str) -> RawShift:
         end=end,
         role=role or DEFAULT_ROLE,
         sites=sites,
+        all_day=all_day,
     )
 
 

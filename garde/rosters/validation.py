@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 STROKE = "stroke"  # the pseudo-site of stroke cover in gaps and in the heat map
 HOUR = timedelta(hours=1)
+DAY = timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +107,7 @@ class RosterReport:
     coverage: dict[str, tuple[int, ...]] = field(default_factory=dict)
     required: dict[str, tuple[bool, ...]] = field(default_factory=dict)
     site_names: dict[str, str] = field(default_factory=dict)
+    outside: tuple[Shift, ...] = ()  # a file's shifts starting outside the period
 
     @property
     def ok(self) -> bool:
@@ -142,6 +144,16 @@ class RosterReport:
                 }
                 for v in self.violations
             ],
+            "outside": [
+                {
+                    "radiologist": s.radiologist_id,
+                    "start": s.start.isoformat(),
+                    "start_local": s.start.astimezone(tz).isoformat(),
+                    "end_local": s.end.astimezone(tz).isoformat(),
+                    "role": s.role,
+                }
+                for s in self.outside
+            ],
         }
         if include_coverage:
             data["hours"] = [h.isoformat() for h in self.hours]
@@ -158,6 +170,7 @@ def validate(
     start: datetime,
     end: datetime,
     rules: ValidationRules | None = None,
+    file_shifts: Sequence[Shift] = (),
 ) -> RosterReport:
     """Check a roster over [start, end) (UTC).
 
@@ -172,6 +185,10 @@ def validate(
         The period to check, timezone-aware.
     rules
         What to check; default `ValidationRules()`.
+    file_shifts
+        The shifts of a file being validated (``shifts`` may add the stored roster
+        around it): those starting outside the period are listed in the report, but
+        for the night begun the evening before the period, which belongs to it.
 
     Returns
     -------
@@ -217,6 +234,11 @@ def validate(
         coverage=coverage,
         required=required,
         site_names={s.id: s.name for s in sites},
+        outside=tuple(
+            s
+            for s in sorted(file_shifts, key=lambda s: (s.start, s.radiologist_id))
+            if not (start <= s.start < end or start - DAY <= s.start < start < s.end)
+        ),
     )
 
 

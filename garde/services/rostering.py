@@ -1,11 +1,17 @@
-"""Roster service: import a planner's file and store its shifts (a range is replaced),
-validate a roster and generate one, all under the ``[rosters]`` rules of the config."""
+"""Roster service: import a planner's file (merged into the stored roster), edit one
+shift, validate a roster and generate one, all under the ``[rosters]`` rules of the config.
+
+Every write to the stored roster goes through `apply_roster_change`: one unit of work
+reads the shifts that matter, computes the change (pure, `garde.rosters.edit`), writes
+and audits it.
+"""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from garde.config.model import SiteCover
@@ -16,16 +22,28 @@ from garde.rosters import (
     roster_zone,
     validate,
 )
+from garde.rosters._localtime import LocalTimeError, parse_datetime
+from garde.rosters.edit import (
+    RosterChange,
+    RosterEditError,
+    add_shift,
+    describe,
+    merge,
+    remove_shift,
+    swap_shifts,
+)
+from garde.rosters.importer import RawShift, build_shift
+from garde.rosters.matching import CellCode, ImportRules, match_radiologist
 from garde.rosters.validation import RosterReport, ValidationRules
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
     from datetime import date, datetime
     from pathlib import Path
 
     from garde.bootstrap import Runtime
     from garde.config.model import RosterSettings, Settings
-    from garde.dispatch.model import Shift
+    from garde.dispatch.model import Radiologist, Shift
     from garde.rosters import RosterImport
     from garde.rosters.generation import HardRules, Progress, RosterSolution, SolverSettings
 
@@ -72,6 +90,28 @@ def roster_days(settings: Settings, first_day: date, days: int) -> tuple[datetim
     return day_range(first_day, days, ZoneInfo(settings.rosters.timezone))
 
 
+def import_rules(settings: RosterSettings) -> ImportRules:
+    """The import's rules from ``[rosters]``: roles and aliases, longest shift, grid codes."""
+    return ImportRules(
+        roles=settings.roles,
+        role_aliases=settings.role_aliases,
+        max_shift=timedelta(hours=settings.max_shift_hours),
+        grid_codes={
+            code: CellCode(grid.role, grid.start, grid.end)
+            for code, grid in settings.grid_codes.items()
+        },
+        grid_off_codes=frozenset(settings.grid_off_codes),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RosterImported:
+    """A file's shifts (`RosterImport`) and what merging them changed in the store."""
+
+    imported: RosterImport
+    change: RosterChange
+
+
 def import_roster_file(
     runtime: Runtime,
     path: Path,
@@ -79,56 +119,213 @@ def import_roster_file(
     timezone: str | None = None,
     first_day: date | None = None,
     days: int = 1,
-) -> RosterImport:
-    """Parse ``path`` (all or nothing), then replace its range, audited.
+    replace: tuple[date, date] | None = None,
+) -> RosterImported:
+    """Parse ``path`` (all or nothing) and merge its shifts into the stored roster, audited.
 
     Parameters
     ----------
     runtime
         The composition root's runtime (settings, store).
     path
-        A .csv, .ics or .xlsx roster.
+        A .csv (list or grid), .ics or .xlsx (list or grid) roster.
     timezone
-        Zone of the file's wall-clock times and of ``first_day``; default: ``[rosters]``.
+        Zone of the file's wall-clock times and of the days; default: ``[rosters]``.
     first_day, days
-        Replace these local days whole (every shift must start in them); default: the
-        file's own range, earliest start to latest end.
+        The file's period: every shift must start in these local days (or be the night
+        begun the evening before). Default: whatever the file holds.
+    replace
+        First and last local day (inclusive) to replace: stored shifts starting in them
+        that the file does not hold are removed. Without it nothing is removed: the file's
+        shifts are added, or update the stored shift of the same radiologist they overlap.
 
     Raises
     ------
     RosterError
-        The file, or the zone, is rejected; nothing is stored.
+        The file, the zone or the merge is rejected (every problem named); nothing is stored.
     """
     settings = runtime.settings
     zone_name = timezone or settings.rosters.timezone
     tz = roster_zone(path, zone_name)  # an unknown zone names the file, like a bad row
     period = day_range(first_day, days, tz) if first_day is not None else None
+    window = None
+    if replace is not None:
+        window = day_range(replace[0], (replace[1] - replace[0]).days + 1, tz)
+        period = window if period is None else period
     imported = import_roster(
         path,
         radiologists=settings.radiologists,
         sites=settings.sites,
         timezone=zone_name,
         period=period,
+        rules=import_rules(settings.rosters),
     )
+    starts = [s.start for s in imported.shifts]
+    ends = [s.end for s in imported.shifts]
+    span = (
+        min([*starts, *(window[:1] if window else [])]),
+        max([*ends, *(window[1:] if window else [])]),
+    )
+    change = apply_roster_change(
+        runtime,
+        span,
+        lambda stored: merge(stored, imported.shifts, tz, replace_window=window),
+        action="roster_import",
+        detail={"file": path.name, "shifts": len(imported.shifts)}
+        | ({"replace": [window[0].isoformat(), window[1].isoformat()]} if window else {}),
+    )
+    return RosterImported(imported=imported, change=change)
+
+
+def apply_roster_change(
+    runtime: Runtime,
+    span: tuple[datetime, datetime],
+    plan: Callable[[list[Shift]], RosterChange],
+    *,
+    action: str,
+    detail: dict[str, Any],
+) -> RosterChange:
+    """The one place the stored roster is written: read the stored shifts overlapping
+    ``span``, let ``plan`` compute the change, write it and audit it, in one unit of work.
+
+    A change that changes nothing writes nothing (an import repeated is a no-op).
+    """
     runtime.sync_directory()  # shifts reference radiologists: the config's must be stored first
     with runtime.uow() as uow:
-        uow.roster.replace_shifts(imported.start, imported.end, imported.shifts)
+        change = plan(uow.roster.shifts_between(*span))
+        window = change.window()
+        if window is None:
+            return change
+        # Rewrite exactly the shifts starting in the window (the store replaces by start).
+        before = [s for s in uow.roster.shifts_between(*window) if window[0] <= s.start < window[1]]
+        uow.roster.replace_shifts(*window, change.apply(before))
         uow.audit.append(
             at=runtime.clock.now(),
             actor="planner",
-            action="roster_import",
+            action=action,
             study_uid=None,
             radiologist_id=None,
-            detail={
-                "file": path.name,
-                "shifts": len(imported.shifts),
-                "start": imported.start.isoformat(),
-                "end": imported.end.isoformat(),
+            detail=detail
+            | {
+                "added": len(change.added),
+                "changed": len(change.changed),
+                "removed": len(change.removed),
             },
         )
         uow.commit()
-    logger.info("roster %s imported: %d shifts", path.name, len(imported.shifts))
-    return imported
+    # Hook for the lead's merge: running serve nodes learn of the change here (night-ha's
+    # config version bump).
+    logger.info(
+        "roster %s: %d added, %d changed, %d removed",
+        action,
+        len(change.added),
+        len(change.changed),
+        len(change.removed),
+    )
+    return change
+
+
+def _instant(text: str, tz: ZoneInfo, what: str) -> datetime:
+    try:
+        return parse_datetime(text, tz)
+    except LocalTimeError as exc:
+        raise RosterEditError(f"{what}: {exc}") from None
+
+
+def _radiologist(settings: Settings, text: str) -> Radiologist:
+    try:
+        return match_radiologist(text, settings.radiologists)
+    except LookupError as exc:
+        raise RosterEditError(str(exc.args[0])) from None
+
+
+def add_one_shift(
+    runtime: Runtime,
+    radiologist: str,
+    start: str,
+    end: str,
+    *,
+    role: str = "oncall",
+    sites: str = "",
+) -> RosterChange:
+    """Add one shift given as the planner writes it (local times, id or name, role alias).
+
+    Raises
+    ------
+    RosterError
+        A bad field (named), or an overlap with the radiologist's stored shift (both
+        shifts in local time); nothing is stored.
+    """
+    settings = runtime.settings
+    tz = ZoneInfo(settings.rosters.timezone)
+    problems: list[tuple[str, str]] = []
+    raw = RawShift(where="", radiologist=radiologist, start=start, end=end, role=role, sites=sites)
+    shift = build_shift(
+        raw,
+        radiologists=settings.radiologists,
+        site_ids={s.id for s in settings.sites},
+        tz=tz,
+        rules=import_rules(settings.rosters),
+        problems=problems,
+    )
+    if shift is None:
+        raise RosterEditError("; ".join(reason for _, reason in problems))
+    return apply_roster_change(
+        runtime,
+        (shift.start, shift.end),
+        lambda stored: add_shift(stored, shift, tz),
+        action="roster_add",
+        detail={"radiologist": shift.radiologist_id, "start": shift.start.isoformat()},
+    )
+
+
+def remove_one_shift(runtime: Runtime, radiologist: str, at: str) -> RosterChange:
+    """Remove the radiologist's shift starting (or under way) at local time ``at``."""
+    settings = runtime.settings
+    tz = ZoneInfo(settings.rosters.timezone)
+    rid = _radiologist(settings, radiologist).id
+    instant = _instant(at, tz, "time")
+    return apply_roster_change(
+        runtime,
+        _week_around(instant),
+        lambda stored: remove_shift(stored, rid, instant, tz),
+        action="roster_remove",
+        detail={"radiologist": rid, "at": instant.isoformat()},
+    )
+
+
+def swap_one_shift(
+    runtime: Runtime, giver: str, at: str, taker: str, taker_at: str | None = None
+) -> RosterChange:
+    """Give ``giver``'s shift at ``at`` to ``taker``, or exchange it for the taker's shift
+    at ``taker_at``; credentials and overlaps are checked for both."""
+    settings = runtime.settings
+    tz = ZoneInfo(settings.rosters.timezone)
+    first = (_radiologist(settings, giver), _instant(at, tz, "time"))
+    other_at = _instant(taker_at, tz, "other time") if taker_at is not None else None
+    other = (_radiologist(settings, taker), other_at)
+    spans = [_week_around(first[1]), *([_week_around(other_at)] if other_at else [])]
+    return apply_roster_change(
+        runtime,
+        (min(a for a, _ in spans), max(b for _, b in spans)),
+        lambda stored: swap_shifts(stored, first, other, tz),
+        action="roster_swap",
+        detail={"from": first[0].id, "to": other[0].id, "at": first[1].isoformat()},
+    )
+
+
+def _week_around(at: datetime) -> tuple[datetime, datetime]:
+    """Wide enough to hold the shift under way at ``at`` and the taker's overlapping ones."""
+    return at - timedelta(days=7), at + timedelta(days=7)
+
+
+def change_lines(change: RosterChange, tz: ZoneInfo) -> Sequence[str]:
+    """One line per shift added, changed or removed, in local time (the CLI prints them)."""
+    return [
+        *(f"added    {describe(s, tz)}" for s in change.added),
+        *(f"changed  {describe(a, tz)}  ->  {describe(b, tz)}" for a, b in change.changed),
+        *(f"removed  {describe(s, tz)}" for s in change.removed),
+    ]
 
 
 def stored_shifts(runtime: Runtime, start: datetime, end: datetime) -> list[Shift]:
@@ -139,28 +336,44 @@ def stored_shifts(runtime: Runtime, start: datetime, end: datetime) -> list[Shif
 
 def validate_period(
     runtime: Runtime,
-    start: datetime,
-    end: datetime,
+    start: datetime | None,
+    end: datetime | None,
     *,
     source: Path | None = None,
     site_cover: SiteCover | str | None = None,
 ) -> RosterReport:
     """Validate a roster file (or, without ``source``, the stored roster) over [start, end).
 
-    The rules are the config's ``[rosters]``; ``site_cover`` overrides when sites need
-    cover (stroke is checked every hour).
+    With a file and no period, the period is the file's own: its earliest start to its
+    latest end. The stored shifts before and after the file's own count too (the
+    previous month's last night covers this month's first morning). The file's shifts
+    starting outside the period are listed in the report (``outside``), but for the
+    night begun the evening before the period. The rules are
+    the config's ``[rosters]``; ``site_cover`` overrides when sites need cover (stroke is
+    checked every hour).
     """
     settings = runtime.settings
     rules = validation_rules(settings.rosters, site_cover=site_cover)
+    file_shifts: list[Shift] = []
     if source is not None:
-        shifts: list[Shift] = list(
+        file_shifts = list(
             import_roster(
                 source,
                 radiologists=settings.radiologists,
                 sites=settings.sites,
                 timezone=rules.timezone,
+                rules=import_rules(settings.rosters),
             ).shifts
         )
+        first, last = min(s.start for s in file_shifts), max(s.end for s in file_shifts)
+        if start is None or end is None:
+            start, end = first, last
+        # The stored roster around the file: last month's final night covers this
+        # month's first morning, and counts for the rest owed at the edges.
+        around = stored_shifts(runtime, start - timedelta(days=7), end + timedelta(days=1))
+        shifts = [*file_shifts, *(s for s in around if s.end <= first or s.start >= last)]
+    elif start is None or end is None:
+        raise RosterEditError("give the period (--from) to validate the stored roster")
     else:
         shifts = stored_shifts(runtime, start - timedelta(days=7), end + timedelta(days=1))
     return validate(
@@ -170,6 +383,7 @@ def validate_period(
         start=start,
         end=end,
         rules=rules,
+        file_shifts=file_shifts,
     )
 
 
@@ -188,11 +402,12 @@ def generate_roster(
     ------
     RosterError
         The availability file is rejected, or the request is malformed (an infeasible
-        request is not an error: the solution explains it).
+        request is not an error: the solution explains it and holds the best partial
+        roster, its unfilled seats listed).
     """
     # ortools on demand: importing it costs half a second that import/validate never pay.
     from garde.rosters.availability import read_availability  # noqa: PLC0415
-    from garde.rosters.generation import GenerationRequest, generate  # noqa: PLC0415
+    from garde.rosters.generation import GenerationRequest, SoftWeights, generate  # noqa: PLC0415
 
     wishes = (
         read_availability(availability, {r.id for r in settings.radiologists})
@@ -208,6 +423,11 @@ def generate_roster(
             timezone=settings.rosters.timezone,
             availability=wishes,
             hard=hard_rules(settings.rosters),
+            soft=SoftWeights(
+                hours_fairness=settings.rosters.hours_fairness,
+                night_hours_weight=settings.rosters.night_hours_weight,
+                weekend_hours_weight=settings.rosters.weekend_hours_weight,
+            ),
             solver=solver,
             progress=progress,
         )

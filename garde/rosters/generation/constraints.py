@@ -139,6 +139,37 @@ def add_staffing_and_cover(
         )
 
 
+UNFILLED_COST = 1000  # per missing radiologist or uncovered site: before any soft goal
+
+
+def add_partial_staffing(
+    model: cp_model.CpModel, assign: Assignments, request: GenerationRequest, slots: list[Slot]
+) -> Penalties:
+    """Staffing and cover as goals, for the best partial roster of an infeasible request.
+
+    At most the staff per slot; each seat left empty is ``unfilled(slot=...)``, each site
+    or stroke left without a credentialed reader ``uncovered(site=..., slot=...)``, both
+    at `UNFILLED_COST` so the solver fills all it can before any fairness goal.
+    """
+    variables: list[cp_model.IntVar] = []
+    everyone = [r.id for r in request.radiologists]
+    stroke_ids = [r.id for r in request.radiologists if can_read_stroke(r, request)]
+    for slot in slots:
+        staff = staff_of(slot, request.hard)
+        missing = model.new_int_var(0, staff, f"unfilled(slot={slot.label})")
+        model.add(sum(assign.of_slot(slot.index, everyone)) + missing == staff)
+        variables.append(missing)
+        needs = [
+            (f"{site.id} ({site.name})", [r.id for r in request.radiologists if site.id in r.sites])
+            for site in (request.sites if slot.kind != STROKE else ())
+        ]
+        for what, ids in [*needs, ("stroke", stroke_ids)]:
+            uncovered = model.new_bool_var(f"uncovered(site={what}, slot={slot.label})")
+            model.add_bool_or([*assign.of_slot(slot.index, ids), uncovered])
+            variables.append(uncovered)
+    return variables, [UNFILLED_COST] * len(variables)
+
+
 def add_rest(
     model: cp_model.CpModel,
     assign: Assignments,
@@ -255,6 +286,14 @@ def fair_shares(
             cap = min(cap, float(own))
         caps[r.id] = cap
         weights[r.id] = request.availability_of(r.id).fraction * eligible / max(len(category), 1)
+    return _water_fill(demand, caps, weights)
+
+
+def _water_fill(
+    demand: float, caps: dict[str, float], weights: dict[str, float]
+) -> dict[str, float]:
+    """Split ``demand`` in proportion to ``weights``, none above its cap (the excess of
+    the capped goes to the others)."""
     shares = dict.fromkeys(caps, 0.0)
     free = {rid for rid in caps if weights[rid] > 0 and caps[rid] > 0}
     remaining = demand
@@ -270,6 +309,86 @@ def fair_shares(
             remaining -= caps[rid]
         free -= capped
     return shares
+
+
+def weighted_hours(slot: Slot, request: GenerationRequest) -> int:
+    """A slot's hours as they weigh in the hours balance, rounded: an hour of night or of
+    a weekend or holiday day counts ``night_hours_weight`` / ``weekend_hours_weight``
+    (the larger of the two for a weekend night: the burden is not counted twice)."""
+    soft = request.soft
+    factor = 1.0
+    if slot.kind == NIGHT:
+        factor = max(factor, soft.night_hours_weight)
+    if slot.weekend or slot.holiday:
+        factor = max(factor, soft.weekend_hours_weight)
+    return round(slot.hours * factor)
+
+
+def fair_hours(
+    request: GenerationRequest, assign: Assignments, slots: list[Slot]
+) -> dict[str, float]:
+    """Each radiologist's fair share of the weighted hours of every slot.
+
+    Unlike the per-category shares, the split does not follow what each one may take: a
+    stroke reader who takes weekday stroke days should take fewer nights, so that the
+    hours even out. It follows the part-time fraction and the days not on leave, capped
+    by the hours each one can take.
+    """
+    demand = float(sum(staff_of(s, request.hard) * weighted_hours(s, request) for s in slots))
+    caps: dict[str, float] = {}
+    weights: dict[str, float] = {}
+    for r in request.radiologists:
+        caps[r.id] = float(
+            sum(weighted_hours(s, request) for s in slots if (r.id, s.index) in assign.x)
+        )
+        own = request.availability_of(r.id)
+        present = 1.0 - len(own.unavailable) / max(request.days, 1)
+        weights[r.id] = own.fraction * max(present, 0.0)
+    return _water_fill(demand, caps, weights)
+
+
+def add_hours_fairness(
+    model: cp_model.CpModel, assign: Assignments, request: GenerationRequest, slots: list[Slot]
+) -> Penalties:
+    """Balance weighted hours: per radiologist, the hours outside their fair band
+    (``unfair_hours(rad=r03)``), and the spread between the most and the least loaded
+    per full-time equivalent (``hours_spread``).
+
+    The band is the fair share (`fair_hours`) give or take half the longest weighted
+    shift: whole shifts cannot split hours finer. The band alone is not enough: when
+    only some can take a kind of shift (stroke days need neuro readers), a whole group
+    sits outside its band and a linear cost does not care how hours spread within it;
+    the spread does, pushing the top down and the bottom up.
+    """
+    variables: list[cp_model.IntVar] = []
+    weight = request.soft.hours_fairness
+    if weight == 0 or not slots:
+        return variables, []
+    sizes = {s.index: weighted_hours(s, request) for s in slots}
+    slack = max(sizes.values()) / 2
+    total = sum(sizes.values())
+    peak = model.new_int_var(0, 100 * total, "hours_peak")
+    trough = model.new_int_var(0, 100 * total, "hours_trough")
+    for rid, share in fair_hours(request, assign, slots).items():
+        terms = [(v, sizes[s.index]) for s in slots if (v := assign.get(rid, s.index)) is not None]
+        if not terms:
+            continue
+        load = sum(h * v for v, h in terms)
+        low, high = math.floor(share - slack), math.ceil(share + slack)
+        most = sum(h for _, h in terms) + max(high, 0)
+        deviation = model.new_int_var(0, most, f"unfair_hours(rad={rid})")
+        model.add(deviation >= load - high)
+        model.add(deviation >= low - load)
+        variables.append(deviation)
+        own = request.availability_of(rid)
+        present = 1.0 - len(own.unavailable) / max(request.days, 1)
+        percent = round(100 * own.fraction * present)
+        if percent > 0:  # hours per full-time equivalent, in hundredths
+            model.add(100 * load <= peak * percent)
+            model.add(100 * load >= trough * percent)
+    spread = model.new_int_var(0, 100 * total, "hours_spread")
+    model.add(spread == peak - trough)
+    return [*variables, spread], [weight] * (len(variables) + 1)
 
 
 def add_fairness(

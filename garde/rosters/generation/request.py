@@ -76,7 +76,9 @@ class SoftWeights:
     """Weights of the soft goals (cost per unit; 0 turns a goal off).
 
     Fairness costs are per shift away from a radiologist's share (their band of
-    floor/ceil of the fair share, scaled by part-time fraction and availability).
+    floor/ceil of the fair share, scaled by part-time fraction and availability), and,
+    for ``hours_fairness``, per weighted hour away from their share of all the hours
+    (nights and weekend days weighing ``night_hours_weight`` / ``weekend_hours_weight``).
     """
 
     night_fairness: int = 10
@@ -85,6 +87,9 @@ class SoftWeights:
     stroke_day_fairness: int = 10
     wished_night: int = 4
     isolated_night: int = 3
+    hours_fairness: int = 1  # per weighted hour away from one's fair share of hours
+    night_hours_weight: float = 1.5  # an hour of night weighs this much in the balance
+    weekend_hours_weight: float = 1.5  # an hour of weekend or holiday day, likewise
 
     def __post_init__(self) -> None:
         for name in SoftWeights.__slots__:
@@ -94,16 +99,21 @@ class SoftWeights:
 
 @dataclass(frozen=True, slots=True)
 class SolverSettings:
-    """CP-SAT limits (from config): wall time, worker threads, seed, early stop gap."""
+    """CP-SAT limits (from config): wall time, worker threads, seed, early stop gap, and
+    patience: stop once no better roster has come for ``patience_s`` seconds (None: run
+    to the limit or the proof)."""
 
     time_limit_s: float = 30.0
     workers: int = 2
     seed: int = 0
     relative_gap: float = 0.0  # stop when within this fraction of the bound (0: run on)
+    patience_s: float | None = 5.0
 
     def __post_init__(self) -> None:
         if not self.time_limit_s > 0 or self.workers < 1:
             raise ValueError("time_limit_s must be > 0 and workers >= 1")
+        if self.patience_s is not None and not self.patience_s > 0:
+            raise ValueError(f"patience_s must be > 0 (or None), got {self.patience_s}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +176,8 @@ class RadiologistLoad:
     hours: float
     fair_nights: float
     stroke_days: int = 0  # weekday daytime stroke shifts
+    weighted_hours: float = 0.0  # hours with nights and weekends weighted (the balance's)
+    fair_weighted_hours: float = 0.0  # their fair share of the weighted hours
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +194,9 @@ class RosterSolution:
 
     ``status`` is ``optimal``, ``feasible``, ``infeasible`` or ``unknown`` (no roster
     found in time). When not feasible, ``explanation`` says which sites or nights cannot
-    be covered and why. ``gap_pct`` is 100 * (objective - bound) / max(1, objective).
+    be covered and why; an infeasible answer still holds the best partial roster in
+    ``shifts``, every rule but staffing and cover kept, and ``unfilled`` lists its empty
+    seats and uncovered sites. ``gap_pct`` is 100 * (objective - bound) / max(1, objective).
     """
 
     status: str
@@ -194,6 +208,7 @@ class RosterSolution:
     penalties: tuple[PenaltyHit, ...] = ()
     loads: tuple[RadiologistLoad, ...] = ()
     explanation: tuple[str, ...] = ()
+    unfilled: tuple[str, ...] = ()
 
     @property
     def feasible(self) -> bool:
@@ -219,11 +234,14 @@ class RosterSolution:
                     "holiday_shifts": load.holiday_shifts,
                     "stroke_days": load.stroke_days,
                     "hours": round(load.hours, 2),
+                    "weighted_hours": round(load.weighted_hours, 2),
+                    "fair_weighted_hours": round(load.fair_weighted_hours, 2),
                     "fair_nights": round(load.fair_nights, 2),
                 }
                 for load in self.loads
             ],
             "explanation": list(self.explanation),
+            "unfilled": list(self.unfilled),
         }
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import re
+import threading
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ortools.sat.python import cp_model
@@ -15,13 +18,17 @@ from garde.rosters.generation.constraints import (
     Penalties,
     add_assignments,
     add_fairness,
+    add_hours_fairness,
     add_isolated_nights,
     add_night_limits,
+    add_partial_staffing,
     add_rest,
     add_staffing_and_cover,
     add_weekly_hours,
     add_wished_nights,
+    fair_hours,
     fair_shares,
+    weighted_hours,
 )
 from garde.rosters.generation.explain import core_explanation, direct_check
 from garde.rosters.generation.request import (
@@ -30,6 +37,7 @@ from garde.rosters.generation.request import (
     Progress,
     RadiologistLoad,
     RosterSolution,
+    SolverSettings,
 )
 from garde.rosters.generation.slots import NIGHT, STROKE, Slot, blocked_by_leave, build_slots
 
@@ -48,23 +56,65 @@ _STATUS = {
 
 
 class _ProgressCallback(cp_model.CpSolverSolutionCallback):
-    """Forwards each improving solution to the request's progress callable."""
+    """Forwards each improving solution to the request's progress callable (if any) and
+    remembers when the last one came, for the patience watch."""
 
-    def __init__(self, report: Callable[[Progress], None]) -> None:
+    def __init__(self, report: Callable[[Progress], None] | None) -> None:
         super().__init__()
         self._report = report
         self._count = 0
+        self.last_improvement = time.monotonic()
+
+    @property
+    def solutions(self) -> int:
+        """How many improving solutions were found so far."""
+        return self._count
 
     def on_solution_callback(self) -> None:
         self._count += 1
-        self._report(
-            Progress(
-                solutions=self._count,
-                objective=self.objective_value,
-                bound=self.best_objective_bound,
-                seconds=self.wall_time,
+        self.last_improvement = time.monotonic()
+        if self._report is not None:
+            self._report(
+                Progress(
+                    solutions=self._count,
+                    objective=self.objective_value,
+                    bound=self.best_objective_bound,
+                    seconds=self.wall_time,
+                )
             )
-        )
+
+
+def _solve(
+    solver: cp_model.CpSolver,
+    model: cp_model.CpModel,
+    settings: SolverSettings,
+    report: Callable[[Progress], None] | None = None,
+) -> cp_model.CpSolverStatus:
+    """Solve with the settings' limits; stop early once no better roster has come for
+    ``patience_s`` seconds (the balance of hours is rarely proved optimal in time, and
+    a planner should not wait the whole limit for nothing better)."""
+    solver.parameters.max_time_in_seconds = settings.time_limit_s
+    solver.parameters.num_workers = settings.workers
+    solver.parameters.random_seed = settings.seed
+    solver.parameters.relative_gap_limit = settings.relative_gap
+    callback = _ProgressCallback(report)
+    done = threading.Event()
+
+    def watch() -> None:
+        patience = settings.patience_s
+        while patience is not None and not done.wait(0.1):
+            quiet = time.monotonic() - callback.last_improvement
+            if callback.solutions and quiet >= patience:
+                solver.stop_search()
+                return
+
+    watcher = threading.Thread(target=watch, name="roster-patience", daemon=True)
+    watcher.start()
+    try:
+        return solver.solve(model, callback)
+    finally:
+        done.set()
+        watcher.join()
 
 
 def generate(request: GenerationRequest) -> RosterSolution:
@@ -75,7 +125,12 @@ def generate(request: GenerationRequest) -> RosterSolution:
     on nights and weekend/holiday days and stroke covered on every slot, leave, repos de
     sécurité, consecutive nights, weekly hours, personal caps on nights. Soft goals
     (`SoftWeights`): fair split of nights, weekend, holiday and stroke-day shifts (by
-    part-time fraction and availability), wished nights, no isolated nights.
+    part-time fraction and availability), of the hours (nights and weekends weighted),
+    wished nights, no isolated nights.
+
+    When the rules cannot all hold, the answer is still a roster: the best partial one,
+    every other rule kept, with its unfilled seats and uncovered sites listed in
+    ``unfilled`` beside the explanation of why.
 
     Parameters
     ----------
@@ -96,7 +151,7 @@ def generate(request: GenerationRequest) -> RosterSolution:
     problems = direct_check(request, slots, blocked)
     if problems:
         logger.info("roster request infeasible before solving: %d problem(s)", len(problems))
-        return _failed("infeasible", started, tuple(problems))
+        return _partial(request, slots, blocked, started, tuple(problems))
 
     model = cp_model.CpModel()
     assign = _build(model, request, slots, blocked, guards=None)
@@ -105,12 +160,7 @@ def generate(request: GenerationRequest) -> RosterSolution:
 
     solver = cp_model.CpSolver()
     params = request.solver
-    solver.parameters.max_time_in_seconds = params.time_limit_s
-    solver.parameters.num_workers = params.workers
-    solver.parameters.random_seed = params.seed
-    solver.parameters.relative_gap_limit = params.relative_gap
-    callback = _ProgressCallback(request.progress) if request.progress else None
-    status = solver.solve(model, callback)
+    status = _solve(solver, model, params, request.progress)
     name = _STATUS.get(status, "unknown")
     logger.info(
         "roster generation %s in %.1fs: objective %s bound %s",
@@ -120,7 +170,7 @@ def generate(request: GenerationRequest) -> RosterSolution:
         solver.best_objective_bound,
     )
     if name == "infeasible":
-        return _failed(name, started, tuple(_explain(request, slots, blocked)))
+        return _partial(request, slots, blocked, started, tuple(_explain(request, slots, blocked)))
     if name not in {"optimal", "feasible"}:
         return _failed(
             name,
@@ -174,7 +224,7 @@ def _soft_goals(
         v, c = add_fairness(model, assign, request, category, name=name, weight=weight)
         variables += v
         coefficients += c
-    for helper in (add_wished_nights, add_isolated_nights):
+    for helper in (add_wished_nights, add_isolated_nights, add_hours_fairness):
         v, c = helper(model, assign, request, slots)
         variables += v
         coefficients += c
@@ -192,6 +242,57 @@ def _explain(
     if not sentences:
         return ["the rules cannot all hold together, but no smaller reason was found in time"]
     return ["these requirements cannot all hold together:", *sentences]
+
+
+def _partial(
+    request: GenerationRequest,
+    slots: list[Slot],
+    blocked: dict[str, set[int]],
+    started: float,
+    explanation: tuple[str, ...],
+) -> RosterSolution:
+    """The best roster under every rule but staffing and cover, which become costly
+    goals: what can be filled is, and the rest is listed."""
+    model = cp_model.CpModel()
+    assign = add_assignments(model, request, slots, blocked)
+    missing, missing_costs = add_partial_staffing(model, assign, request, slots)
+    add_rest(model, assign, request, slots)
+    add_night_limits(model, assign, request, slots)
+    add_weekly_hours(model, assign, request, slots)
+    variables, coefficients = _soft_goals(model, assign, request, slots)
+    terms = zip([*missing, *variables], [*missing_costs, *coefficients], strict=True)
+    model.minimize(sum(c * v for v, c in terms))
+    solver = cp_model.CpSolver()
+    status = _STATUS.get(_solve(solver, model, request.solver), "unknown")
+    if status not in {"optimal", "feasible"}:  # pragma: no cover - always feasible (empty)
+        return _failed("infeasible", started, explanation)
+    solution = _solution(
+        "infeasible",
+        solver=solver,
+        assign=assign,
+        request=request,
+        slots=slots,
+        penalties=(variables, coefficients),
+        started=started,
+    )
+    unfilled = tuple(
+        _unfilled_line(v.name, value) for v in missing if (value := solver.value(v)) > 0
+    )
+    logger.info("partial roster: %d shifts, %d unfilled", len(solution.shifts), len(unfilled))
+    return replace(solution, unfilled=unfilled, explanation=explanation)
+
+
+_UNFILLED = re.compile(r"^unfilled\(slot=(?P<slot>.*)\)$")
+_UNCOVERED = re.compile(r"^uncovered\(site=(?P<site>.*), slot=(?P<slot>[^,]*)\)$")
+
+
+def _unfilled_line(name: str, value: int) -> str:
+    """``unfilled(slot=night of Sat 2025-11-01)`` -> a sentence for the planner."""
+    if match := _UNFILLED.match(name):
+        return f"{match['slot']}: {value} radiologist(s) missing"
+    if match := _UNCOVERED.match(name):
+        return f"{match['slot']}: {match['site']} not covered"
+    return name  # pragma: no cover - every partial-staffing literal is named above
 
 
 def _failed(status: str, started: float, explanation: tuple[str, ...]) -> RosterSolution:
@@ -245,6 +346,7 @@ def _loads(
     request: GenerationRequest, assign: Assignments, slots: list[Slot], shifts: tuple[Shift, ...]
 ) -> tuple[RadiologistLoad, ...]:
     fair = fair_shares(request, assign, [s for s in slots if s.kind == NIGHT])
+    fair_h = fair_hours(request, assign, slots)
     by_start = {(s.start, s.kind): s for s in slots}
     loads = []
     for r in request.radiologists:
@@ -258,6 +360,8 @@ def _loads(
                 hours=sum(s.hours for s in own),
                 fair_nights=fair.get(r.id, 0.0),
                 stroke_days=sum(1 for s in own if s.kind == STROKE),
+                weighted_hours=float(sum(weighted_hours(s, request) for s in own)),
+                fair_weighted_hours=fair_h.get(r.id, 0.0),
             )
         )
     return tuple(loads)

@@ -63,26 +63,31 @@ def shown(data_dir: Path) -> list[dict[str, object]]:
 def test_import_is_idempotent_and_export_round_trips(data_dir: Path, tmp_path: Path) -> None:
     first = garde(data_dir, "roster", "import", str(EXAMPLE))
     assert first.returncode == 0, first.stderr
-    assert "25 shifts imported" in first.stdout
+    assert first.stdout.startswith("roster-example.csv: 25 shifts read; 25 added, 0 changed")
     before = shown(data_dir)
     assert len(before) == 25
     assert {"radiologist_id": "r02", "role": "night", "sites": "all"}.items() <= before[0].items()
 
     again = garde(data_dir, "roster", "import", str(EXAMPLE))
     assert again.returncode == 0, again.stderr
-    assert shown(data_dir) == before  # the range is replaced, not appended to
+    assert shown(data_dir) == before  # merged: nothing appended, nothing lost
     # By days: the Sunday night ends on Monday morning, after the week, and belongs to it.
     by_days = garde(data_dir, "roster", "import", str(EXAMPLE), *WEEK)
     assert by_days.returncode == 0, by_days.stderr
     assert shown(data_dir) == before
 
-    # An explicit period is replaced whole: a file holding only Monday night empties the rest.
+    # A replaced week is replaced whole: a file holding only Monday night empties the rest.
     monday = tmp_path / "monday.csv"
     monday.write_text(
         "radiologist,start,end,role,sites\nr02,2025-11-03 20:00,2025-11-04 08:00,night,all\n",
         encoding="utf-8",
     )
-    narrowed = garde(data_dir, "roster", "import", str(monday), *WEEK)
+    kept = garde(data_dir, "roster", "import", str(monday), *WEEK)
+    assert kept.returncode == 0, kept.stderr
+    assert shown(data_dir) == before  # without --replace nothing is removed
+    narrowed = garde(
+        data_dir, "roster", "import", str(monday), "--replace", "2025-11-03", "2025-11-09"
+    )
     assert narrowed.returncode == 0, narrowed.stderr
     assert [row["radiologist_id"] for row in shown(data_dir)] == ["r02"]
     assert garde(data_dir, "roster", "import", str(EXAMPLE)).returncode == 0
@@ -156,7 +161,7 @@ def test_bad_roster_names_the_line_and_imports_nothing(data_dir: Path, tmp_path:
     )
     result = garde(data_dir, "roster", "import", str(bad))
     assert result.returncode == 1
-    assert result.stderr == "Error: bad.csv:3: unknown radiologist 'r99'\n"
+    assert result.stderr == "Error: bad.csv:3:1: unknown radiologist 'r99'\n"
     assert shown(data_dir) == []
 
 

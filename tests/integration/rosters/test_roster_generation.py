@@ -116,7 +116,9 @@ def test_penalties_have_structured_names() -> None:
     solution = generate(request)
     assert solution.feasible
     for hit in solution.penalties:
-        assert hit.name.startswith(("isolated_night(rad=r", "unfair_", "wish_unmet(rad="))
+        assert hit.name.startswith(
+            ("isolated_night(rad=r", "unfair_", "wish_unmet(rad=", "hours_spread")
+        )
         assert hit.cost > 0
     assert sum(h.cost for h in solution.penalties) == solution.objective
 
@@ -133,8 +135,11 @@ def test_a_site_nobody_available_can_cover_is_named_with_the_reason() -> None:
     solution = generate(request)
     assert solution.status == "infeasible"
     assert not solution.feasible
-    assert solution.shifts == ()
-    assert solution.to_dict()["objective"] is None  # JSON-safe: no NaN
+    # The best partial roster: everything but what nobody can cover on the 10th.
+    assert solution.shifts
+    assert "night of Mon 2025-11-10: h05 (CH 5) not covered" in solution.unfilled
+    assert all("2025-11-09" in u or "2025-11-10" in u for u in solution.unfilled)
+    assert solution.to_dict()["unfilled"] == list(solution.unfilled)
     text = "\n".join(solution.explanation)
     assert "h05 (CH 5) cannot be covered on the night of Mon 2025-11-10 (20:00-08:00)" in text
     assert "r03 is on leave" in text

@@ -187,3 +187,42 @@ def test_configured_rules_reach_the_generator(tmp_path: Path) -> None:
     assert hard.stroke_pool == frozenset({"r02"})
     assert hard.rest_after_night == timedelta(hours=12)
     assert (hard.max_consecutive_nights, hard.max_weekly_hours) == (2, 40.0)
+
+
+def test_planner_keys_load_and_extend_the_defaults(tmp_path: Path) -> None:
+    path = _config(
+        tmp_path,
+        'max_shift_hours = 13\nroles = ["oncall", "night", "day", "stroke", "backup", "renfort"]\n'
+        "hours_fairness = 2\n"
+        '[rosters.role_aliases]\nrenfort = "renfort"\n'
+        '[rosters.grid_codes]\nG = { role = "oncall", start = "18:30", end = "08:30" }\n',
+    )
+    rosters = load_settings(path).rosters
+    assert rosters.max_shift_hours == 13
+    assert rosters.role_aliases["nuit"] == "night"  # the defaults stay
+    assert rosters.role_aliases["renfort"] == "renfort"
+    assert rosters.grid_codes["G"].start.isoformat() == "18:30:00"
+    assert "N" in rosters.grid_codes
+    assert rosters.hours_fairness == 2
+
+
+def test_bad_planner_keys_are_named(tmp_path: Path) -> None:
+    path = _config(
+        tmp_path,
+        "max_shift_hours = 0\n"
+        '[rosters.role_aliases]\nvacances = "holiday"\n'
+        '[rosters.grid_codes]\nX = { role = "night", start = "late" , end = "08:00" }\n'
+        'Y = { role = "sleep", start = "20:00", end = "08:00" }\n',
+    )
+    assert sorted(_problems(path)) == [
+        "rosters.grid_codes.X: unexpected value {'role': 'night', 'start': 'late', 'end': '08:00'}",
+        (
+            "rosters.grid_codes.Y: role 'sleep' is not one of ['oncall', 'night', 'day', 'stroke', "
+            "'backup']"
+        ),
+        "rosters.max_shift_hours: expected a number > 0.0, got 0.0",
+        (
+            "rosters.role_aliases.vacances: 'holiday' is not one of roles ['oncall', 'night', 'day', "
+            "'stroke', 'backup']"
+        ),
+    ]

@@ -95,21 +95,21 @@ def test_semicolon_separated_export_from_french_excel(tmp_path: Path) -> None:
 
 def test_unknown_radiologist(tmp_path: Path) -> None:
     path = _csv(tmp_path, "r99,2025-11-07 18:00,2025-11-08 08:30,night,all\n")
-    assert _errors(path) == ["2: unknown radiologist 'r99'"]
+    assert _errors(path) == ["2:1: unknown radiologist 'r99'"]
 
 
 def test_unknown_site_and_missing_credential(tmp_path: Path) -> None:
     path = _csv(tmp_path, "r02,2025-11-07 18:00,2025-11-08 08:30,night,h01;h03;h77\n")
     assert _errors(path) == [
-        "2: unknown site 'h77'",
-        "2: r02 is not credentialed for site 'h03'",
+        "2:5: unknown site 'h77'",
+        "2:5: r02 is not credentialed for site 'h03'",
     ]
 
 
 def test_end_before_start(tmp_path: Path) -> None:
     path = _csv(tmp_path, "r01,2025-11-08 08:30,2025-11-07 18:00,night,all\n")
     (error,) = _errors(path)
-    assert error.startswith("2: end (2025-11-07T17:00:00+00:00) is not after start")
+    assert error == "2:3: end (Fri 2025-11-07 18:00) is not after start (Sat 2025-11-08 08:30)"
 
 
 def test_overlapping_shifts_for_one_person(tmp_path: Path) -> None:
@@ -132,9 +132,9 @@ def test_unparseable_and_dst_times(tmp_path: Path) -> None:
         "r03,2025-10-26 02:30,2025-10-26 08:30,night,all\n",
     )
     errors = _errors(path)
-    assert errors[0] == "2: start: unparseable time 'tomorrow 18h'"
+    assert errors[0] == "2:2: start: unparseable time 'tomorrow 18h'"
     assert "does not exist in Europe/Paris" in errors[1]
-    assert errors[1].startswith("3: start:")
+    assert errors[1].startswith("3:2: start:")
     assert "happens twice in Europe/Paris" in errors[2]
 
 
@@ -154,8 +154,8 @@ def test_every_error_is_reported_and_nothing_imported(tmp_path: Path) -> None:
         _import(path)
     message = str(info.value)
     assert message.splitlines() == [
-        "roster.csv:3: unknown radiologist 'r99'",
-        "roster.csv:4: end: unparseable time 'nope'",
+        "roster.csv:3:1: unknown radiologist 'r99'",
+        "roster.csv:4:3: end: unparseable time 'nope'",
     ]
 
 
@@ -168,7 +168,7 @@ def test_explicit_period_bounds_the_import(tmp_path: Path) -> None:
     period = (datetime(2025, 11, 3, tzinfo=UTC), datetime(2025, 11, 10, tzinfo=UTC))
     assert (_import(path, period=period).start, _import(path, period=period).end) == period
     narrow = (datetime(2025, 11, 3, tzinfo=UTC), datetime(2025, 11, 7, 12, tzinfo=UTC))
-    with pytest.raises(RosterImportError, match="starts outside the imported period"):
+    with pytest.raises(RosterImportError, match="is outside the period"):
         _import(path, period=narrow)
 
 
@@ -179,13 +179,22 @@ def test_a_night_starting_on_the_last_day_ends_after_the_period(tmp_path: Path) 
     imported = _import(path, period=week)
     assert (imported.start, imported.end) == week
     assert imported.shifts[0].end == datetime(2025, 11, 10, 7, tzinfo=UTC)
-    before = (datetime(2025, 11, 9, 20, tzinfo=UTC), datetime(2025, 11, 10, tzinfo=UTC))
-    assert _errors_in(path, period=before) == [
+    after = (datetime(2025, 11, 10, 8, tzinfo=UTC), datetime(2025, 11, 11, tzinfo=UTC))
+    assert _errors_in(path, period=after) == [
         (
-            "2: shift starts outside the imported period 2025-11-09T20:00:00+00:00 to "
-            "2025-11-10T00:00:00+00:00"
+            "2: shift starting Sun 2025-11-09 20:00 is outside the period "
+            "Mon 2025-11-10 09:00 to Tue 2025-11-11 01:00"
         )
     ]
+
+
+def test_a_months_first_night_began_the_evening_before_is_accepted(tmp_path: Path) -> None:
+    # December's roster opens with the night of 30 November: it ends in December.
+    path = _csv(tmp_path, "r01,2026-11-30 20:00,2026-12-01 08:00,night,all\n")
+    december = (datetime(2026, 11, 30, 23, tzinfo=UTC), datetime(2026, 12, 31, 23, tzinfo=UTC))
+    imported = _import(path, period=december)
+    assert imported.shifts[0].start == datetime(2026, 11, 30, 19, tzinfo=UTC)
+    assert imported.start == imported.shifts[0].start
 
 
 def test_an_unknown_time_zone_names_the_file_and_the_zone(tmp_path: Path) -> None:
@@ -278,7 +287,7 @@ def test_xlsx_with_datetime_cells_and_text(tmp_path: Path) -> None:
     sheet.append(["r05", "2025-10-25 18:00", "2025-10-26 08:30", None, None])
     path = tmp_path / "roster.xlsx"
     book.save(path)
-    assert _errors(path) == ["row 4: unknown radiologist 'r05'"]
+    assert _errors(path) == ["row 4, column A: unknown radiologist 'r05'"]
     sheet.delete_rows(4)
     book.save(path)
     first, second = _import(path).shifts
