@@ -40,7 +40,7 @@ COMMANDS = {
     ),
     "roster": LazyCommand(
         "garde.cli.roster_commands:roster",
-        "Roster import, validation, generation and export.",
+        "Roster import (merged), one-shift edits, validation, generation and export.",
     ),
     "demo": LazyCommand(
         "garde.cli.night_commands:demo",

@@ -414,9 +414,12 @@ def generate_roster(
         if availability is not None
         else ()
     )
+    # The medical director is the region's last resort, reached whatever the roster says:
+    # putting them on the night's shifts would leave nobody behind the on-call readers.
+    rostered = tuple(r for r in settings.radiologists if not r.medical_director)
     return generate(
         GenerationRequest(
-            radiologists=settings.radiologists,
+            radiologists=rostered,
             sites=settings.sites,
             first_day=first_day,
             days=days,

@@ -155,7 +155,7 @@ def test_echo_and_push_take_the_gateway_from_the_config(gateway, tmp_path, monke
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
     config = tmp_path / "region.toml"
     config.write_text(
-        '[[sites]]\nid = "h1"\nname = "One"\nae_titles = ["NORD_CT"]\n'
+        '[region]\nmedical_director = "director@example.org"\n\n[[sites]]\nid = "h1"\nname = "One"\nae_titles = ["NORD_CT"]\n'
         f'[gateway]\nhost = "0.0.0.0"\nport = {gateway.port}\nae_title = "GARDE"\n'
     )
     result = garde("--config", str(config), "echo", "--aet", "NORD_CT")
