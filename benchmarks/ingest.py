@@ -257,6 +257,7 @@ def discard_workers_receiver(work: Path, workers: int):
             proc.join(30)
 
 
+@contextlib.contextmanager
 def orthanc_receiver(work: Path):
     exe = shutil.which("Orthanc")
     if exe is None:
