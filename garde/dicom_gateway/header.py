@@ -30,6 +30,7 @@ from pydicom.uid import (
 )
 from pynetdicom import PYNETDICOM_IMPLEMENTATION_UID
 
+from garde.dicom_gateway.completeness import PixelGeometry
 from garde.dicom_gateway.errors import TransferSyntaxMismatchError
 from garde.dicom_gateway.uids import checked_uid
 
@@ -56,6 +57,12 @@ _TAGS = [
     "RequestedProcedurePriority",
     "AccessionNumber",
     "PatientID",
+    # What sizes native Pixel Data (`garde.dicom_gateway.completeness`).
+    "SamplesPerPixel",
+    "NumberOfFrames",
+    "Rows",
+    "Columns",
+    "BitsAllocated",
 ]
 _TAG_OF: dict[str, BaseTag] = {keyword: Tag(keyword) for keyword in _TAGS}
 _TAG_LIST: list[BaseTag | int] = list(_TAG_OF.values())
@@ -88,6 +95,7 @@ class InstanceHeader:
     accession_number: str = ""
     # Only ever hashed (`patient_key`); kept out of repr so it cannot reach a log line.
     patient_id: str = field(default="", repr=False)
+    geometry: PixelGeometry | None = None  # None: no Rows / Columns (not an image)
 
 
 def file_meta(
@@ -220,7 +228,25 @@ def header_from_dataset(ds: Dataset) -> InstanceHeader:
         requested_priority=_text(ds, "RequestedProcedurePriority", 64),
         accession_number=_text(ds, "AccessionNumber", 64),
         patient_id=_text(ds, "PatientID", 256),
+        geometry=_geometry(ds),
     )
+
+
+def _geometry(ds: Dataset) -> PixelGeometry | None:
+    """The image attributes sizing Pixel Data; None if it has no Rows and Columns.
+
+    Absurd values (negative, zero bits) give None too: the completeness check then only
+    asks that every element, Pixel Data included, arrived whole.
+    """
+    rows, columns = _integer(ds, "Rows"), _integer(ds, "Columns")
+    if not rows or not columns:
+        return None
+    samples = _integer(ds, "SamplesPerPixel") or 1
+    bits = _integer(ds, "BitsAllocated") or 0
+    frames = _integer(ds, "NumberOfFrames") or 1
+    if min(rows, columns, samples, bits, frames) <= 0:
+        return None
+    return PixelGeometry(rows, columns, samples, bits, frames)
 
 
 def patient_key(secret: bytes, site_id: str, patient_id: str) -> str:

@@ -46,6 +46,9 @@ def configure_pynetdicom() -> None:
     _config.LOG_REQUEST_IDENTIFIERS = False
     _config.LOG_RESPONSE_IDENTIFIERS = False
     _config.LOG_HANDLER_LEVEL = "none"  # packages add no log handlers
+    # Each C-STORE data set is spooled to a file as it arrives, never held in memory:
+    # a 512 MB instance costs an association no more memory than a small one.
+    _config.STORE_RECV_CHUNKED_DATASET = True
 
 
 class Gateway:
@@ -89,12 +92,13 @@ class Gateway:
             sites, settings.ae_title, check_called_ae=settings.check_called_ae
         )
         self.service = IntakeService(
-            DurableWriter(settings.storage_dir),
+            DurableWriter(settings.storage_dir, settings.conflicts_dir),
             index,
             self._policy,
             patient_key_secret=patient_key_secret,
             clock=clock,
             on_received=on_received,
+            overwrite_policy=settings.overwrite_policy,
         )
         self._slots = AssociationSlots(settings.max_associations)
         self._reuse_port = reuse_port

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from garde.dispatch.model import InstanceReceived
+    from garde.dispatch.model import InstanceConflict, InstanceReceived
 
 
 class Clock(Protocol):
@@ -37,6 +37,17 @@ class InstanceIndex(Protocol):
 
     def path_of(self, sop_instance_uid: str) -> str | None:
         """Where an indexed instance's file is (relative to storage), or None."""
+        ...
+
+    def replace(self, instance: InstanceReceived) -> None:
+        """The ``overwrite`` policy replaced an indexed instance's file (same path):
+        update its row (size, transfer syntax, sender, time), mark its study and series
+        as received again (so previews are rendered again once quiet) and audit it for
+        the study's reader."""
+        ...
+
+    def record_conflict(self, conflict: InstanceConflict) -> None:
+        """Audit a conflicting copy kept in quarantine (an operator lists them)."""
         ...
 
 

@@ -12,6 +12,7 @@ inserts).
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -20,24 +21,27 @@ from sqlalchemy import Engine, String, bindparam, case, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from garde.dispatch.model import StudyState
-from garde.store.models import InstanceRow, SeriesRow, StudyRow
+from garde.store.models import AuditEventRow, InstanceRow, SeriesRow, StudyRow
 from garde.store.repositories.study import MODALITY_SEPARATOR
 from garde.store.types import UTCDateTime
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from datetime import datetime
 
     from sqlalchemy import BindParameter, Column, Connection, Table
     from sqlalchemy.orm import Session, sessionmaker
     from sqlalchemy.sql.base import Executable
 
-    from garde.dispatch.model import InstanceReceived
+    from garde.dispatch.model import InstanceConflict, InstanceReceived
 
 logger = logging.getLogger(__name__)
 
 _studies: Table = StudyRow.__table__  # type: ignore[assignment]
 _series: Table = SeriesRow.__table__  # type: ignore[assignment]
 _instances: Table = InstanceRow.__table__  # type: ignore[assignment]
+_audit: Table = AuditEventRow.__table__  # type: ignore[assignment]
+_GATEWAY_ACTOR = "gateway"
 
 
 class SqlInstanceIndex:
@@ -102,6 +106,97 @@ class SqlInstanceIndex:
                 return connection.execute(query).scalar()
         with self._session_factory() as session:
             return session.execute(query).scalar()
+
+    def replace(self, instance: InstanceReceived) -> None:
+        """The ``overwrite`` policy put a new file under an indexed instance's path.
+
+        In one transaction: the instance row takes the new size, transfer syntax,
+        sender and time; its series and study count as received again at that time (a
+        dispatched study then counts as grown: once quiet, the sweep renders its
+        previews again and audits it for its reader); an ``instance_replaced`` audit
+        row names the study's assignee, if any.
+        """
+        params = _params(instance)
+        with self._connection() as connection:
+            connection.execute(
+                _instances.update()
+                .where(_instances.c.sop_instance_uid == instance.sop_instance_uid)
+                .values(
+                    transfer_syntax=instance.transfer_syntax,
+                    size_bytes=instance.size_bytes,
+                    calling_ae=instance.calling_ae,
+                    received_at=instance.received_at,
+                )
+            )
+            at = bindparam("p_at", type_=UTCDateTime())
+            connection.execute(
+                _series.update()
+                .where(_series.c.series_uid == bindparam("p_series_uid", type_=String()))
+                .values(**_widened(_series.c, at)),
+                params,
+            )
+            connection.execute(
+                _studies.update()
+                .where(_studies.c.study_uid == bindparam("p_study_uid", type_=String()))
+                .values(**_widened(_studies.c, at)),
+                params,
+            )
+            assignee = connection.execute(
+                select(_studies.c.assignee).where(_studies.c.study_uid == instance.study_uid)
+            ).scalar()
+            connection.execute(
+                _audit.insert().values(
+                    at=instance.received_at,
+                    actor=_GATEWAY_ACTOR,
+                    action="instance_replaced",
+                    study_uid=instance.study_uid,
+                    radiologist_id=assignee,
+                    origin=instance.calling_ae,
+                    detail={
+                        "sop_instance_uid": instance.sop_instance_uid,
+                        "path": instance.path,
+                        "size_bytes": instance.size_bytes,
+                        "transfer_syntax": instance.transfer_syntax,
+                    },
+                )
+            )
+        logger.info(
+            "instance %s of study %s replaced (overwrite policy)",
+            instance.sop_instance_uid,
+            instance.study_uid,
+        )
+
+    def record_conflict(self, conflict: InstanceConflict) -> None:
+        """Audit a conflicting copy kept in quarantine (``garde audit --study``)."""
+        with self._connection() as connection:
+            connection.execute(
+                _audit.insert().values(
+                    at=conflict.received_at,
+                    actor=_GATEWAY_ACTOR,
+                    action="instance_conflict",
+                    study_uid=conflict.study_uid,
+                    radiologist_id=None,
+                    origin=conflict.calling_ae,
+                    detail={
+                        "sop_instance_uid": conflict.sop_instance_uid,
+                        "series_uid": conflict.series_uid,
+                        "kept_path": conflict.kept_path,
+                        "conflict_path": conflict.conflict_path,
+                        "sha256": conflict.digest,
+                        "size_bytes": conflict.size_bytes,
+                    },
+                )
+            )
+
+    @contextmanager
+    def _connection(self) -> Iterator[Connection]:
+        """One transaction, on a plain engine connection when there is one."""
+        if self._engine is not None:
+            with self._engine.begin() as connection:
+                yield connection
+        else:
+            with self._session_factory() as session, session.begin():
+                yield session.connection()
 
 
 class _AlreadyIndexed(Exception):  # noqa: N818 - a signal to roll back, not an error
