@@ -52,8 +52,7 @@ from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 from pynetdicom import _config
 from sqlalchemy import func, select
 
-from garde.bootstrap import build_runtime
-from garde.bootstrap import sql_instance_index
+from garde.bootstrap import build_runtime, sql_instance_index
 from garde.config.model import GatewaySettings, Settings
 from garde.dicom_gateway import status
 from garde.dicom_gateway.intake import Outcome
