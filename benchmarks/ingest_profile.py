@@ -2,8 +2,8 @@
 
     .venv/bin/python benchmarks/ingest_profile.py [--senders 4]
 
-Wraps the intake steps with timers (header read, file write + fsync, directory fsync,
-index write, the whole handler) and pushes the benchmark's CT series (`ingest.py`) into
+Wraps the intake steps with timers (header read with the completeness walk, file meta,
+file write + fsync, directory fsync, index write, the intake, the whole handler) and pushes the benchmark's CT series (`ingest.py`) into
 `garde serve`'s gateway in one process. Prints JSON: instances/s and the mean
 milliseconds per call of each step; what is left of 1/rate is pynetdicom's.
 """
@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import ingest
 
-from garde.dicom_gateway import intake, writer
+from garde.dicom_gateway import intake, scp, writer
 from garde.store.instance_index import SqlInstanceIndex
 
 _TOTAL: dict[str, float] = defaultdict(float)
@@ -49,11 +49,13 @@ def main() -> None:
     parser.add_argument("--senders", type=int, default=1)
     parser.add_argument("--instances", type=int, default=300)
     args = parser.parse_args()
-    _timed(intake, "_parse", "header_read")
+    _timed(intake, "_read", "header_and_completeness")
+    _timed(intake, "file_meta", "file_meta")
     _timed(writer, "_write_synced", "write_and_fsync")
     _timed(writer, "_fsync_directory", "directory_fsync")
     _timed(SqlInstanceIndex, "record", "index")
-    _timed(intake.IntakeService, "store", "handler_total")
+    _timed(intake.IntakeService, "receive", "intake_total")
+    _timed(scp, "handle_store", "handler_total")
     with tempfile.TemporaryDirectory(prefix="garde-ingest-profile-") as tmp:
         root = Path(tmp)
         paths = ingest.make_series(root / "series", args.instances)

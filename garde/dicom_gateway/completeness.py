@@ -70,7 +70,9 @@ class PixelData:
 class _Walker:
     """One pass over an encoded dataset; raises `IncompleteDatasetError` naming where."""
 
-    def __init__(self, data: Buffer, start: int, *, implicit: bool, little: bool) -> None:
+    def __init__(
+        self, data: Buffer, start: int, *, implicit: bool, little: bool, wanted: frozenset[int]
+    ) -> None:
         self.data = memoryview(data)
         self.end = len(self.data)
         self.start = start
@@ -80,6 +82,8 @@ class _Walker:
         self.explicit_short = struct.Struct(order + "HH2sH")
         self.long_length = struct.Struct(order + "I")
         self.pixel: PixelData | None = None
+        self.wanted = wanted
+        self.found: dict[int, tuple[bytes, int, int]] = {}  # tag -> (VR, value offset, length)
 
     def walk(self) -> PixelData | None:
         self._elements(self.start, self.end, depth=0, in_item=False, implicit=self.implicit)
@@ -111,12 +115,19 @@ class _Walker:
                     at - header,
                     f"element {_name(tag)} declares {length} bytes, {max(end - at, 0)} arrived",
                 )
-            if depth == 0 and (tag == _PIXEL_DATA or tag in _FLOAT_PIXEL_DATA):
-                self.pixel = PixelData(encapsulated=False, length=length, fragments=0)
+            if depth == 0:
+                self._top_level(tag, vr, at, length)
             at += length
         if in_item:
             raise self._fail(at, "an item of undefined length has no delimiter")
         return at
+
+    def _top_level(self, tag: int, vr: bytes, at: int, length: int) -> None:
+        """Note a wanted element's value, or native Pixel Data's length."""
+        if tag in self.wanted:
+            self.found[tag] = (vr, at, length)
+        elif tag == _PIXEL_DATA or tag in _FLOAT_PIXEL_DATA:
+            self.pixel = PixelData(encapsulated=False, length=length, fragments=0)
 
     def _header(self, at: int, end: int, *, implicit: bool) -> tuple[int, int, bytes, int]:
         """(tag, header size, VR or b"", value length) of the element at ``at``."""
@@ -181,25 +192,23 @@ class _Walker:
             at += length
 
 
-def check_complete(
-    data: Buffer, transfer_syntax: str, geometry: PixelGeometry | None, *, start: int = 0
-) -> PixelData | None:
-    """Raise `IncompleteDatasetError` unless the encoded dataset is whole.
+@dataclass(frozen=True, slots=True)
+class Walk:
+    """What one walk over a whole data set found."""
 
-    Parameters
-    ----------
-    data
-        The dataset as received (no file meta), from ``start``; a memory map will do.
-    transfer_syntax
-        The negotiated transfer syntax (deflated datasets are inflated first).
-    geometry
-        The image attributes, if the dataset has them: native Pixel Data must hold at
-        least what they declare, encapsulated Pixel Data at least one fragment.
+    pixel: PixelData | None
+    # The top-level elements asked for: tag -> (VR or None if implicit, value bytes).
+    elements: dict[int, tuple[str | None, bytes]]
 
-    Returns
-    -------
-    PixelData or None
-        The Pixel Data found (None: the dataset has none).
+
+def walk_dataset(
+    data: Buffer, transfer_syntax: str, *, start: int = 0, wanted: frozenset[int] = frozenset()
+) -> Walk:
+    """Walk an encoded data set to its end (`IncompleteDatasetError` if it is not whole),
+    keeping the values of the ``wanted`` top-level elements (copied, undecoded).
+
+    ``data`` is the data set as received (no file meta) from ``start``; a memory map
+    will do. A deflated one is inflated first.
     """
     implicit = transfer_syntax == ImplicitVRLittleEndian
     little = transfer_syntax != ExplicitVRBigEndian
@@ -208,13 +217,23 @@ def check_complete(
             data, start = _inflate(data, start), 0
         except zlib.error as exc:
             raise IncompleteDatasetError(f"deflated data set does not inflate: {exc}") from None
-    walker = _Walker(data, start, implicit=implicit, little=little)
+    walker = _Walker(data, start, implicit=implicit, little=little, wanted=wanted)
     try:
         pixel = walker.walk()
+        elements = {
+            tag: (vr.decode("ascii") if vr else None, bytes(walker.data[at : at + length]))
+            for tag, (vr, at, length) in walker.found.items()
+        }
     finally:
         walker.data.release()  # a memory map cannot close while a view of it lives
+    return Walk(pixel, elements)
+
+
+def check_pixels(pixel: PixelData | None, geometry: PixelGeometry | None) -> None:
+    """Raise `IncompleteDatasetError` if Pixel Data holds less than ``geometry`` declares
+    (native), or no fragment (encapsulated), or is missing from an image."""
     if geometry is None:
-        return pixel
+        return
     if pixel is None:
         raise IncompleteDatasetError(
             f"Rows and Columns ({geometry.rows}x{geometry.columns}) but no Pixel Data"
@@ -228,6 +247,16 @@ def check_complete(
             f"{geometry.samples_per_pixel} sample(s), {geometry.bits_allocated} bits, "
             f"{geometry.frames} frame(s) need {geometry.expected_bytes}"
         )
+
+
+def check_complete(
+    data: Buffer, transfer_syntax: str, geometry: PixelGeometry | None, *, start: int = 0
+) -> PixelData | None:
+    """Raise `IncompleteDatasetError` unless the encoded data set is whole and its Pixel
+    Data holds what ``geometry`` declares (`walk_dataset`, then `check_pixels`);
+    returns the Pixel Data found (None: the data set has none)."""
+    pixel = walk_dataset(data, transfer_syntax, start=start).pixel
+    check_pixels(pixel, geometry)
     return pixel
 
 

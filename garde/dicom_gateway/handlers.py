@@ -14,6 +14,7 @@ from pydicom.dataset import Dataset
 
 from garde.dicom_gateway import status
 from garde.dicom_gateway.intake import StoreRequest
+from garde.dicom_gateway.spool import SpooledDataset
 from garde.dicom_gateway.writer import FileSlice, dataset_offset
 
 if TYPE_CHECKING:
@@ -29,14 +30,17 @@ def handle_store(event: Event, service: IntakeService) -> int | Dataset:
     """EVT_C_STORE: hand the encoded dataset, as received, to the intake service."""
     try:
         request = cast("C_STORE", event.request)
+        spool = getattr(request, "_dataset_file", None)
         spooled = getattr(request, "_dataset_path", None)
-        if spooled is not None:
+        if isinstance(spool, SpooledDataset) and spool.in_memory:
+            dataset: bytes | FileSlice = spool.dataset()  # small: it never left memory
+        elif spooled is not None:
             # pynetdicom's STORE_RECV_CHUNKED_DATASET: the dataset is in a temporary file
             # and encoded_dataset() would return only a file meta header (an empty
             # instance, silently). Copy it from the file instead.
             path = Path(spooled)
             with path.open("rb") as fp:
-                dataset: bytes | FileSlice = FileSlice(path, dataset_offset(fp))
+                dataset = FileSlice(path, dataset_offset(fp))
         else:
             dataset = event.encoded_dataset(include_meta=False)
         store = StoreRequest(

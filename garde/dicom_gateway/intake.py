@@ -19,7 +19,7 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from garde.config.model import OverwritePolicy
 from garde.dicom_gateway import status
-from garde.dicom_gateway.completeness import check_complete
+from garde.dicom_gateway.completeness import check_complete, check_pixels, walk_dataset
 from garde.dicom_gateway.errors import (
     DatasetMismatchError,
     IncompleteDatasetError,
@@ -28,8 +28,10 @@ from garde.dicom_gateway.errors import (
     UnknownSenderError,
 )
 from garde.dicom_gateway.header import (
+    HEADER_TAGS,
     check_encoding,
     file_meta,
+    header_from_elements,
     patient_key,
     read_dataset_header,
     read_header,
@@ -183,7 +185,7 @@ class IntakeService:
         sop_instance = checked_uid("AffectedSOPInstanceUID", request.sop_instance_uid)
         transfer_syntax = checked_uid("TransferSyntaxUID", request.transfer_syntax)
         meta = file_meta(sop_class, sop_instance, transfer_syntax, request.calling_ae)
-        header = _parse(meta, request.dataset, transfer_syntax)
+        header = _read(meta, request.dataset, transfer_syntax)
         if header.sop_class_uid != sop_class:
             raise DatasetMismatchError(
                 f"dataset SOP Class {header.sop_class_uid} differs from the request's {sop_class}"
@@ -193,7 +195,6 @@ class IntakeService:
                 f"dataset SOP Instance {header.sop_instance_uid} differs from the "
                 f"request's {sop_instance}"
             )
-        _check_complete(request.dataset, transfer_syntax, header)
         relative = self.writer.relative_path(header.study_uid, header.series_uid, sop_instance)
         # Written and fsynced beside its target, but not in place: whether it becomes the
         # stored instance is decided first (the target may hold another content).
@@ -333,6 +334,39 @@ class IntakeService:
             self._on_received(event)
         except Exception:
             logger.exception("on_received failed for instance %s", event.sop_instance_uid)
+
+
+def _read(meta: bytes, dataset: bytes | FileSlice, transfer_syntax: str) -> InstanceHeader:
+    """Check the encoding, walk the data set to its end (complete, or refused) and read
+    its header from the elements the walk kept: one pass, pixels never decoded.
+
+    A spooled data set is walked over a memory map (only element headers are touched:
+    a large file costs a few pages). A deflated one is read by pydicom, which inflates it.
+    """
+    if transfer_syntax == DeflatedExplicitVRLittleEndian:
+        header = _parse(meta, dataset, transfer_syntax)
+        _check_complete(dataset, transfer_syntax, header)
+        return header
+    if not isinstance(dataset, FileSlice):
+        return _walk_and_read(dataset, 0, transfer_syntax)
+    with dataset.path.open("rb") as fp:
+        if os.fstat(fp.fileno()).st_size <= dataset.offset:
+            raise IncompleteDatasetError("the data set is empty")
+        with mmap.mmap(fp.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            return _walk_and_read(mapped, dataset.offset, transfer_syntax)
+
+
+def _walk_and_read(data: bytes | mmap.mmap, start: int, transfer_syntax: str) -> InstanceHeader:
+    check_encoding(data[start : start + _HEAD_BYTES], transfer_syntax)
+    walk = walk_dataset(data, transfer_syntax, start=start, wanted=HEADER_TAGS)
+    try:
+        header = header_from_elements(walk.elements, transfer_syntax)
+    except (InvalidUIDError, TransferSyntaxMismatchError):
+        raise
+    except Exception as exc:
+        raise _DecodeError(str(exc)) from exc
+    check_pixels(walk.pixel, header.geometry)
+    return header
 
 
 def _check_complete(

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Self
 
 from pynetdicom import AE, _config, evt
 
+from garde.dicom_gateway import spool
 from garde.dicom_gateway.contexts import scp_contexts
 from garde.dicom_gateway.handlers import handle_released, handle_store
 from garde.dicom_gateway.intake import IntakeService
@@ -46,9 +47,10 @@ def configure_pynetdicom() -> None:
     _config.LOG_REQUEST_IDENTIFIERS = False
     _config.LOG_RESPONSE_IDENTIFIERS = False
     _config.LOG_HANDLER_LEVEL = "none"  # packages add no log handlers
-    # Each C-STORE data set is spooled to a file as it arrives, never held in memory:
-    # a 512 MB instance costs an association no more memory than a small one.
+    # Each C-STORE data set is spooled as it arrives: in memory up to a few MB, then to
+    # a file, so a 512 MB instance costs an association no more memory than a small one.
     _config.STORE_RECV_CHUNKED_DATASET = True
+    spool.install()
 
 
 class Gateway:
