@@ -192,6 +192,7 @@ def _gateway(r: Reader, data_dir: Path) -> GatewaySettings:
         tls=tls,
         overwrite_policy=_enum(r, "overwrite_policy", OverwritePolicy, d.overwrite_policy),
         conflicts_dir=_conflicts_dir(r, data_dir),
+        index_after_answer=r.flag("index_after_answer", default=d.index_after_answer),
     )
     r.reject_unknown()
     return settings

@@ -71,6 +71,9 @@ class GatewaySettings:
     overwrite_policy: OverwritePolicy = OverwritePolicy.REJECT
     # Where such conflicting copies are kept; None: ``conflicts`` beside storage_dir.
     conflicts_dir: Path | None = None
+    # Answer once the file is durably in place; index in batches after (start-up indexes
+    # what a crash left unindexed). False: index each instance before its answer.
+    index_after_answer: bool = True
 
 
 BUILTIN_WINDOW_PRESETS = (

@@ -11,10 +11,11 @@ from __future__ import annotations
 import logging
 import mmap
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from pydicom.filereader import read_file_meta_info
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from garde.config.model import OverwritePolicy
@@ -36,8 +37,9 @@ from garde.dicom_gateway.header import (
     read_dataset_header,
     read_header,
 )
+from garde.dicom_gateway.indexer import BatchIndexer
 from garde.dicom_gateway.uids import checked_uid, is_valid_uid
-from garde.dicom_gateway.writer import FileSlice
+from garde.dicom_gateway.writer import FileSlice, dataset_offset
 from garde.dispatch.model import InstanceConflict, InstanceReceived
 
 if TYPE_CHECKING:
@@ -133,6 +135,10 @@ class IntakeService:
         Its exceptions are logged, never turned into a failure status.
     overwrite_policy
         What a different content under a stored SOP Instance UID does (`OverwritePolicy`).
+    index_after_answer
+        Answer once the file is durably in place and index it afterwards, in batches
+        (`BatchIndexer`; call `start` and `stop`); `recover` indexes at start-up what a
+        crash left unindexed. False: each instance is indexed before its answer.
     """
 
     def __init__(
@@ -145,6 +151,7 @@ class IntakeService:
         clock: Clock | None = None,
         on_received: Callable[[InstanceReceived], None] | None = None,
         overwrite_policy: OverwritePolicy | str = OverwritePolicy.REJECT,
+        index_after_answer: bool = False,
     ) -> None:
         self.overwrite_policy = OverwritePolicy(overwrite_policy)
         self.writer = writer
@@ -153,6 +160,21 @@ class IntakeService:
         self._secret = patient_key_secret
         self._clock = clock
         self._on_received = on_received
+        self.indexer = BatchIndexer(index, self._indexed) if index_after_answer else None
+
+    def start(self) -> None:
+        """Start indexing after the answer (if configured)."""
+        if self.indexer is not None:
+            self.indexer.start()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Index what was answered (up to ``timeout``) and stop."""
+        if self.indexer is not None:
+            self.indexer.stop(timeout)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every answered instance is indexed; False on timeout."""
+        return self.indexer is None or self.indexer.flush(timeout)
 
     def store(self, request: StoreRequest) -> int:
         """Handle one C-STORE; the status to answer (0x0000 only once it is safe)."""
@@ -208,6 +230,8 @@ class IntakeService:
         self, staged: StagedFile, header: InstanceHeader, site: Site, request: StoreRequest
     ) -> Outcome:
         """Decide what a staged instance becomes: new, a re-send, a replacement, a conflict."""
+        if self.indexer is not None:
+            return self._settle_then_index(staged, header, site, request)
         stored = self.writer.place(staged)
         if stored is None:  # a file is there under this study and series already
             return self._resend(staged, header, site, request, staged.relative)
@@ -232,6 +256,102 @@ class IntakeService:
         if indexed is None:  # removed between the two statements (retention): send again
             return Outcome(status.OUT_OF_RESOURCES, "instance being removed; send it again")
         return self._resend(staged, header, site, request, indexed)
+
+    def _settle_then_index(
+        self, staged: StagedFile, header: InstanceHeader, site: Site, request: StoreRequest
+    ) -> Outcome:
+        """`_settle` when indexing follows the answer: the UID is looked up first (in the
+        index, and among the answered instances not yet indexed), then the file placed."""
+        assert self.indexer is not None
+        sop = header.sop_instance_uid
+        try:
+            known = self.indexer.pending_path(sop) or self.index.path_of(sop)
+        except Exception:
+            logger.exception("could not look up instance %s", sop)
+            return Outcome(status.OUT_OF_RESOURCES, "could not check the index")
+        if known is not None and known != staged.relative:
+            return self._resend(staged, header, site, request, known)
+        stored = self.writer.place(staged)
+        if stored is None:
+            return self._resend(staged, header, site, request, staged.relative)
+        self.indexer.submit(self._event(header, site, request, stored.relative, stored.size_bytes))
+        return Outcome(status.SUCCESS)
+
+    def _indexed(self, event: InstanceReceived, new: bool) -> None:
+        """After a batch: wake dispatch for a new instance. One found indexed already
+        under another path came from another process in the same fraction of a second:
+        its file is set aside as a conflict (its sender was answered success)."""
+        if new:
+            self._notify(event)
+            return
+        indexed = self.index.path_of(event.sop_instance_uid)
+        if indexed in {None, event.path}:
+            return
+        logger.error(
+            "instance %s was answered under study %s while another process indexed it "
+            "under %s; this copy is set aside as a conflict",
+            event.sop_instance_uid,
+            event.study_uid,
+            indexed,
+        )
+        path, digest = self.writer.quarantine_stored(event.path, event.sop_instance_uid)
+        self.index.record_conflict(
+            InstanceConflict(
+                sop_instance_uid=event.sop_instance_uid,
+                study_uid=event.study_uid,
+                series_uid=event.series_uid,
+                kept_path=str(indexed),
+                conflict_path=path.name,
+                digest=digest,
+                size_bytes=event.size_bytes,
+                calling_ae=event.calling_ae,
+                received_at=event.received_at,
+            )
+        )
+
+    def recover(self) -> int:
+        """Index every stored file the index lacks (what a kill -9 or a power cut left
+        between an answer and its batch); returns how many. Run it at start-up."""
+        stored = list(self.writer.stored_paths())
+        if not stored:
+            return 0  # a new storage: nothing to compare (nor a database to ask)
+        indexed = self.index.indexed_paths()
+        found = 0
+        for relative in stored:
+            if relative in indexed:
+                continue
+            try:
+                event = self._recovered_event(relative)
+            except Exception:  # a boundary: one bad file must not stop the start
+                logger.exception("could not read stored file %s; left unindexed", relative)
+                continue
+            if event is None:
+                continue
+            if self.index.record(event):
+                found += 1
+                self._notify(event)
+        if found:
+            logger.warning("indexed %d stored instances the index lacked", found)
+        return found
+
+    def _recovered_event(self, relative: str) -> InstanceReceived | None:
+        path = self.writer.root / relative
+        with path.open("rb") as fp:
+            offset = dataset_offset(fp)
+        meta = read_file_meta_info(path)
+        syntax = str(meta.TransferSyntaxUID)
+        calling_ae = str(meta.get("SourceApplicationEntityTitle", "")).strip()
+        site = self.policy.site_for(calling_ae)
+        if site is None:
+            logger.error("stored file %s came from AE %r, of no site now", relative, calling_ae)
+            return None
+        header = _read(b"", FileSlice(path, offset), syntax)
+        received = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        request = StoreRequest(
+            header.sop_class_uid, header.sop_instance_uid, syntax, calling_ae, b""
+        )
+        event = self._event(header, site, request, relative, path.stat().st_size)
+        return replace(event, received_at=received)
 
     def _resend(
         self,

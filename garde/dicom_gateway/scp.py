@@ -101,6 +101,7 @@ class Gateway:
             clock=clock,
             on_received=on_received,
             overwrite_policy=settings.overwrite_policy,
+            index_after_answer=settings.index_after_answer,
         )
         self._slots = AssociationSlots(settings.max_associations)
         self._reuse_port = reuse_port
@@ -134,6 +135,8 @@ class Gateway:
         if self._server is not None:
             raise RuntimeError("the gateway is already started")
         configure_pynetdicom()
+        self.service.recover()  # what a crash left between an answer and its indexing
+        self.service.start()
         s = self.settings
         ae = AE(ae_title=s.ae_title)
         ae.maximum_pdu_size = 0  # unlimited: fewer, larger PDUs (about 30% faster here)
@@ -193,6 +196,7 @@ class Gateway:
             logger.warning("aborting %d associations still open", self._slots.in_use)
         for assoc in server.active_associations:
             assoc.abort()
+        self.service.stop(grace)
         logger.info("gateway on port %d stopped", server.server_address[1])
 
     def __enter__(self) -> Self:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from garde.dicom_gateway.uids import checked_uid
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
     from typing import BinaryIO
 
 logger = logging.getLogger(__name__)
@@ -169,6 +169,25 @@ class DurableWriter:
         self.release(staged)
         return destination, digest
 
+    def quarantine_stored(self, relative: str, sop_instance_uid: str) -> tuple[Path, str]:
+        """Move a file already in place to the conflicts folder (as `quarantine`)."""
+        path = self.root / relative
+        with path.open("rb") as fp:
+            offset = dataset_offset(fp)
+        staged = StagedFile(relative, path, path, path.stat().st_size, offset)
+        destination, digest = self.quarantine(staged, sop_instance_uid)
+        _fsync_directory(path.parent)
+        return destination, digest
+
+    def stored_paths(self) -> Iterator[str]:
+        """Every instance file in place (``<study>/<series>/<sop>.dcm``), relative."""
+        for study in _subdirectories(self.root):
+            for series in _subdirectories(study):
+                with os.scandir(series) as entries:
+                    for entry in entries:
+                        if entry.name.endswith(".dcm") and not entry.name.startswith("."):
+                            yield f"{study.name}/{series.name}/{entry.name}"
+
     def same_dataset(self, staged: StagedFile, relative: str) -> bool:
         """True if the stored file at ``relative`` holds the staged dataset byte for byte
         (file meta aside: a re-send from another AE title is the same instance)."""
@@ -314,6 +333,13 @@ def _copy_slice(fd: int, part: FileSlice) -> int:
         while chunk := source.read(_COPY_CHUNK):
             copied += _write_all(fd, memoryview(chunk))
     return copied
+
+
+def _subdirectories(folder: Path) -> list[Path]:
+    with os.scandir(folder) as entries:
+        return [
+            Path(e.path) for e in entries if e.is_dir(follow_symlinks=False) and e.name[0] != "."
+        ]
 
 
 def dataset_offset(fp: BinaryIO) -> int:

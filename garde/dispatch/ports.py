@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from datetime import datetime
 
     from garde.dispatch.model import InstanceConflict, InstanceReceived
@@ -33,6 +34,15 @@ class InstanceIndex(Protocol):
         series). Raises on a database error, so the gateway can answer 0xA700 (out of
         resources) and the sender retries.
         """
+        ...
+
+    def record_many(self, instances: Sequence[InstanceReceived]) -> list[bool]:
+        """Index several instances in one transaction; for each, whether it was new
+        (as `record`). Raises on a database error, nothing of the batch indexed."""
+        ...
+
+    def indexed_paths(self) -> set[str]:
+        """The storage paths of every indexed instance."""
         ...
 
     def path_of(self, sop_instance_uid: str) -> str | None:

@@ -26,7 +26,7 @@ from garde.store.repositories.study import MODALITY_SEPARATOR
 from garde.store.types import UTCDateTime
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
     from datetime import datetime
 
     from sqlalchemy import BindParameter, Column, Connection, Table
@@ -97,6 +97,31 @@ class SqlInstanceIndex:
                 instance.study_uid,
             )
         return new
+
+    def record_many(self, instances: Sequence[InstanceReceived]) -> list[bool]:
+        """Index several instances in one transaction (one commit for all of them).
+
+        Each instance runs in a savepoint of its own, so one already indexed (False)
+        rolls back only its own study and series rows. Raises on a database error; the
+        whole batch is then rolled back (the caller retries it).
+        """
+        results = []
+        with self._connection() as connection:
+            for instance in instances:
+                try:
+                    with connection.begin_nested():
+                        _record(connection, instance)
+                except _AlreadyIndexed:
+                    results.append(False)
+                else:
+                    results.append(True)
+        return results
+
+    def indexed_paths(self) -> set[str]:
+        """The storage paths of every indexed instance (start-up recovery compares them
+        with the files on disk)."""
+        with self._connection() as connection:
+            return set(connection.scalars(select(_instances.c.path)))
 
     def path_of(self, sop_instance_uid: str) -> str | None:
         """Where an indexed instance's file is (relative to storage), or None."""

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from garde.dispatch.model import InstanceConflict, InstanceReceived
 
 
@@ -30,6 +32,13 @@ class FakeInstanceIndex:
                 return False
             self.rows[instance.sop_instance_uid] = instance
             return True
+
+    def record_many(self, instances: Sequence[InstanceReceived]) -> list[bool]:
+        return [self.record(instance) for instance in instances]
+
+    def indexed_paths(self) -> set[str]:
+        with self._lock:
+            return {row.path for row in self.rows.values()}
 
     def path_of(self, sop_instance_uid: str) -> str | None:
         with self._lock:
