@@ -54,6 +54,8 @@ def main() -> None:
     _timed(writer, "_write_synced", "write_and_fsync")
     _timed(writer, "_fsync_directory", "directory_fsync")
     _timed(SqlInstanceIndex, "record", "index")
+    _timed(SqlInstanceIndex, "record_many", "index_batch_after_answer")
+    _timed(SqlInstanceIndex, "path_of", "uid_lookup")
     _timed(intake.IntakeService, "receive", "intake_total")
     _timed(scp, "handle_store", "handler_total")
     with tempfile.TemporaryDirectory(prefix="garde-ingest-profile-") as tmp:

