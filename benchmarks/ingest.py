@@ -352,12 +352,14 @@ def measure(name: str, senders: int, paths: list[Path], rounds: int, root: Path)
     folders = split(paths, root / f"split{senders}", senders)
     total_bytes = sum(p.stat().st_size for p in paths)
     times = []
+    lags: list[float] = []
     for _ in range(rounds):
         work = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=root))
         try:
             with receiver(name, work, os.cpu_count() or 1) as (port, called, stored):
                 elapsed = send(port, called, folders)
-                got = stored()
+                got, lag = _until_stored(stored, len(paths))
+            lags.append(lag)
             if got != len(paths):
                 raise RuntimeError(f"{name} stored {got} of {len(paths)} instances")
             times.append(elapsed)
@@ -369,7 +371,20 @@ def measure(name: str, senders: int, paths: list[Path], rounds: int, root: Path)
         "mb_per_s": round(total_bytes / best / 1e6, 1),
         "seconds": round(best, 3),
         "rounds_inst_per_s": [round(len(paths) / t, 1) for t in times],
+        # After the last answer, until the last instance was indexed (Garde indexes
+        # after answering; every answered instance is already fsynced on disk).
+        "index_lag_s": round(max(lags), 3),
     }
+
+
+def _until_stored(stored, expected: int, patience: float = 30.0) -> tuple[int, float]:
+    """Read the receiver's count until it reaches ``expected`` (or stops in time)."""
+    began = time.perf_counter()
+    got = stored()
+    while got < expected and time.perf_counter() - began < patience:
+        time.sleep(0.01)
+        got = stored()
+    return got, time.perf_counter() - began
 
 
 def make_large_instance(path: Path, megabytes: int) -> Path:

@@ -66,8 +66,9 @@ def main() -> None:
         work.mkdir()
         with ingest.garde_receiver(work, 1) as (port, called, stored):
             seconds = ingest.send(port, called, folders)
-            if stored() != len(paths):
-                raise RuntimeError(f"stored {stored()} of {len(paths)} instances")
+            got, _lag = ingest._until_stored(stored, len(paths))  # noqa: SLF001
+            if got != len(paths):
+                raise RuntimeError(f"stored {got} of {len(paths)} instances")
     rate = len(paths) / seconds
     steps = {k: round(1000 * _TOTAL[k] / _CALLS[k], 3) for k in _TOTAL}
     print(
