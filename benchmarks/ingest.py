@@ -431,13 +431,14 @@ def measure_memory(root: Path, megabytes: int) -> dict:
     data.mkdir()
     url = f"sqlite:///{data / 'garde.sqlite'}"
     upgrade(url)
+    settings = GatewaySettings(port=0, storage_dir=data / "storage")
     runtime = build_runtime(
-        Settings(data_dir=data, database_url=url, gateway=GatewaySettings(), sites=SITES)
+        Settings(data_dir=data, database_url=url, gateway=settings, sites=SITES)
     )
     runtime.sync_directory()
     runtime.close()
     gateway = GatewayWorkers(
-        GatewaySettings(port=0, storage_dir=data / "storage"),
+        settings,
         SITES,
         functools.partial(sql_instance_index, url),
         patient_key_secret=b"bench",
