@@ -203,6 +203,12 @@ def discard_receiver(work: Path, *, port: int = 0, reuse_port: bool = False):
         def path_of(self, _sop_instance_uid: str) -> str | None:
             return None
 
+        def record_many(self, instances) -> list[bool]:
+            return [True for _ in instances]
+
+        def indexed_paths(self) -> set[str]:
+            return set()
+
     received = []
     settings = GatewaySettings(port=port, storage_dir=work / "unused")
     gateway = Gateway(

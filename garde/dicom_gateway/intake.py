@@ -311,7 +311,13 @@ class IntakeService:
 
     def recover(self) -> int:
         """Index every stored file the index lacks (what a kill -9 or a power cut left
-        between an answer and its batch); returns how many. Run it at start-up."""
+        between an answer and its batch); returns how many. Run it at start-up.
+
+        Temporary files a crash left (older than a write could last) are removed too.
+        """
+        stale = self.writer.remove_stale_temporaries()
+        if stale:
+            logger.warning("removed %d temporary files left by a crash", stale)
         stored = list(self.writer.stored_paths())
         if not stored:
             return 0  # a new storage: nothing to compare (nor a database to ask)

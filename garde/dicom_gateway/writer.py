@@ -7,6 +7,7 @@ UIDs only: ``<storage>/<study_uid>/<series_uid>/<sop_instance_uid>.dcm``.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import logging
@@ -14,6 +15,7 @@ import os
 import secrets
 import shutil
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _COPY_CHUNK = 1 << 20
+STALE_TEMPORARY_S = 600.0
 _FILE_MODE = 0o640
 _DIR_MODE = 0o750
 # Directories known to exist (and to have been made durable); bounded so a long-running
@@ -178,6 +181,20 @@ class DurableWriter:
         destination, digest = self.quarantine(staged, sop_instance_uid)
         _fsync_directory(path.parent)
         return destination, digest
+
+    def remove_stale_temporaries(self, older_than_s: float = STALE_TEMPORARY_S) -> int:
+        """Remove temporary files a crash left in the series folders (a write in flight
+        lasts seconds; these are older); returns how many."""
+        limit = time.time() - older_than_s
+        removed = 0
+        for study in _subdirectories(self.root):
+            for series in _subdirectories(study):
+                for path in series.glob(".*.tmp"):
+                    with contextlib.suppress(OSError):
+                        if path.stat().st_mtime < limit:
+                            path.unlink()
+                            removed += 1
+        return removed
 
     def stored_paths(self) -> Iterator[str]:
         """Every instance file in place (``<study>/<series>/<sop>.dcm``), relative."""

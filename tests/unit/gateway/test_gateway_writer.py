@@ -133,3 +133,21 @@ def test_read_only_storage_raises_oserror(tmp_path):
             w.write(w.relative_path(STUDY, SERIES, SOP), [b"x"])
     finally:
         root.chmod(0o700)
+
+
+def test_stale_temporaries_are_removed_fresh_ones_kept(tmp_path):
+    import os
+    import time
+
+    writer = DurableWriter(tmp_path / "s")
+    folder = writer.root / "1.2" / "1.2.3"
+    folder.mkdir(parents=True)
+    stale, fresh = folder / ".1.dcm.aa.tmp", folder / ".2.dcm.bb.tmp"
+    stale.write_bytes(b"x")
+    fresh.write_bytes(b"y")
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    assert writer.remove_stale_temporaries() == 1
+    assert not stale.exists()
+    assert fresh.exists()
+    assert list(writer.stored_paths()) == []
