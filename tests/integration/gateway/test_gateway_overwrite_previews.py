@@ -11,7 +11,6 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import pytest
-from pydicom import dcmread
 
 from garde.config.model import OverwritePolicy
 from garde.dicom_gateway.scp import Gateway
