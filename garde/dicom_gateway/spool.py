@@ -11,7 +11,9 @@ threshold, and small instances never touch the disk twice.
 
 `install` puts it in place of the ``NamedTemporaryFile`` pynetdicom's DIMSE decoder
 calls (process-wide, like `pynetdicom._config`); the C-STORE handler then asks the
-request's ``_dataset_file`` whether its data is in memory (`in_memory`).
+request's ``_dataset_file`` whether its data is in memory (`in_memory`). Any other
+C-STORE handler in a gateway process (none today) must do the same: while the data set
+is in memory, ``event.dataset_path`` names no file.
 """
 
 from __future__ import annotations
