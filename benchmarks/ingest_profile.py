@@ -2,8 +2,8 @@
 
     .venv/bin/python benchmarks/ingest_profile.py [--senders 4]
 
-Wraps the intake steps with timers (header read, file write + fsync, directory fsync,
-index write, the whole handler) and pushes the benchmark's CT series (`ingest.py`) into
+Wraps the intake steps with timers (header read with the completeness walk, file meta,
+file write + fsync, directory fsync, index write, the intake, the whole handler) and pushes the benchmark's CT series (`ingest.py`) into
 `garde serve`'s gateway in one process. Prints JSON: instances/s and the mean
 milliseconds per call of each step; what is left of 1/rate is pynetdicom's.
 """
@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import ingest
 
-from garde.dicom_gateway import intake, writer
+from garde.dicom_gateway import intake, scp, writer
 from garde.store.instance_index import SqlInstanceIndex
 
 _TOTAL: dict[str, float] = defaultdict(float)
@@ -52,11 +52,15 @@ def main() -> None:
     args = parser.parse_args()
     if args.smoke:
         args.instances = 10
-    _timed(intake, "_parse", "header_read")
+    _timed(intake, "_read", "header_and_completeness")
+    _timed(intake, "file_meta", "file_meta")
     _timed(writer, "_write_synced", "write_and_fsync")
     _timed(writer, "_fsync_directory", "directory_fsync")
     _timed(SqlInstanceIndex, "record", "index")
-    _timed(intake.IntakeService, "store", "handler_total")
+    _timed(SqlInstanceIndex, "record_many", "index_batch_after_answer")
+    _timed(SqlInstanceIndex, "path_of", "uid_lookup")
+    _timed(intake.IntakeService, "receive", "intake_total")
+    _timed(scp, "handle_store", "handler_total")
     with tempfile.TemporaryDirectory(prefix="garde-ingest-profile-") as tmp:
         root = Path(tmp)
         paths = ingest.make_series(root / "series", args.instances)
@@ -65,8 +69,9 @@ def main() -> None:
         work.mkdir()
         with ingest.garde_receiver(work, 1) as (port, called, stored):
             seconds = ingest.send(port, called, folders)
-            if stored() != len(paths):
-                raise RuntimeError(f"stored {stored()} of {len(paths)} instances")
+            got, _lag = ingest._until_stored(stored, len(paths))  # noqa: SLF001
+            if got != len(paths):
+                raise RuntimeError(f"stored {got} of {len(paths)} instances")
     rate = len(paths) / seconds
     steps = {k: round(1000 * _TOTAL[k] / _CALLS[k], 3) for k in _TOTAL}
     print(

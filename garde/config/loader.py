@@ -25,6 +25,7 @@ from garde.config.model import (
     GridCode,
     NightSafetySettings,
     NotifySettings,
+    OverwritePolicy,
     PreviewSettings,
     RegionSettings,
     RosterSettings,
@@ -199,9 +200,18 @@ def _gateway(r: Reader, data_dir: Path) -> GatewaySettings:
         check_called_ae=r.flag("check_called_ae", default=d.check_called_ae),
         workers=r.integer("workers", d.workers, minimum=0),
         tls=tls,
+        overwrite_policy=_enum(r, "overwrite_policy", OverwritePolicy, d.overwrite_policy),
+        conflicts_dir=_conflicts_dir(r, data_dir),
+        index_after_answer=r.flag("index_after_answer", default=d.index_after_answer),
     )
     r.reject_unknown()
     return settings
+
+
+def _conflicts_dir(r: Reader, data_dir: Path) -> Path | None:
+    """``[gateway] conflicts_dir`` (under data_dir); absent: beside the storage folder."""
+    name = r.scalar("conflicts_dir", str, "")
+    return data_dir / name if name else None
 
 
 def _previews(r: Reader, data_dir: Path) -> PreviewSettings:

@@ -30,6 +30,19 @@ class Environment(StrEnum):
     TEST = "test"
 
 
+class OverwritePolicy(StrEnum):
+    """What the gateway does with a different content under a stored SOP Instance UID
+    (like dcm4chee's overwrite policies and Orthanc's ``OverwriteInstances``).
+
+    An identical re-send is always an idempotent success. ``reject`` (the default)
+    keeps the first copy, quarantines the new one and answers 0x0111; ``overwrite``
+    replaces the file, updates the index and renders the study's previews again.
+    """
+
+    REJECT = "reject"
+    OVERWRITE = "overwrite"
+
+
 @dataclass(frozen=True, slots=True)
 class TlsSettings:
     """DICOM TLS for the gateway; absent means plain TCP."""
@@ -56,6 +69,13 @@ class GatewaySettings:
     check_called_ae: bool = False  # refuse associations not addressed to ae_title
     workers: int = 0  # gateway processes on the same port (0: one per core)
     tls: TlsSettings | None = None
+    # A different content under a stored SOP Instance UID (see `OverwritePolicy`).
+    overwrite_policy: OverwritePolicy = OverwritePolicy.REJECT
+    # Where such conflicting copies are kept; None: ``conflicts`` beside storage_dir.
+    conflicts_dir: Path | None = None
+    # Answer once the file is durably in place; index in batches after (start-up indexes
+    # what a crash left unindexed). False: index each instance before its answer.
+    index_after_answer: bool = True
 
 
 BUILTIN_WINDOW_PRESETS = (

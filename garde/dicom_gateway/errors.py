@@ -26,3 +26,11 @@ class TransferSyntaxMismatchError(GatewayError):
 
 class UnknownSenderError(GatewayError):
     """The calling AE title belongs to no configured site (any more)."""
+
+
+class IncompleteDatasetError(GatewayError):
+    """The dataset did not arrive whole (an element or Pixel Data shorter than declared)."""
+
+
+class InstanceConflictError(GatewayError):
+    """A different content under a SOP Instance UID already stored: not stored as it."""

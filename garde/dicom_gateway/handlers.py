@@ -10,9 +10,12 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
+from pydicom.dataset import Dataset
+
 from garde.dicom_gateway import status
 from garde.dicom_gateway.intake import StoreRequest
-from garde.dicom_gateway.writer import FileSlice
+from garde.dicom_gateway.spool import SpooledDataset
+from garde.dicom_gateway.writer import FileSlice, dataset_offset
 
 if TYPE_CHECKING:
     from pynetdicom.dimse_primitives import C_STORE
@@ -22,20 +25,22 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_META_GROUP_LENGTH_AT = 140  # preamble (128) + "DICM" (4) + tag (4) + "UL" (2) + length (2)
 
-
-def handle_store(event: Event, service: IntakeService) -> int:
+def handle_store(event: Event, service: IntakeService) -> int | Dataset:
     """EVT_C_STORE: hand the encoded dataset, as received, to the intake service."""
     try:
         request = cast("C_STORE", event.request)
+        spool = getattr(request, "_dataset_file", None)
         spooled = getattr(request, "_dataset_path", None)
-        if spooled is not None:
+        if isinstance(spool, SpooledDataset) and spool.in_memory:
+            dataset: bytes | FileSlice = spool.dataset()  # small: it never left memory
+        elif spooled is not None:
             # pynetdicom's STORE_RECV_CHUNKED_DATASET: the dataset is in a temporary file
             # and encoded_dataset() would return only a file meta header (an empty
             # instance, silently). Copy it from the file instead.
             path = Path(spooled)
-            dataset: bytes | FileSlice = FileSlice(path, _dataset_offset(path))
+            with path.open("rb") as fp:
+                dataset = FileSlice(path, dataset_offset(fp))
         else:
             dataset = event.encoded_dataset(include_meta=False)
         store = StoreRequest(
@@ -48,7 +53,19 @@ def handle_store(event: Event, service: IntakeService) -> int:
     except Exception:
         logger.exception("could not read a C-STORE request")
         return status.HANDLER_ERROR
-    return service.store(store)
+    outcome = service.receive(store)
+    if not outcome.comment:
+        return outcome.status
+    response = Dataset()  # the status with its Error Comment (0000,0902): why it failed
+    response.Status = outcome.status
+    response.ErrorComment = _error_comment(outcome.comment)
+    return response
+
+
+def _error_comment(text: str) -> str:
+    """An LO value: at most 64 characters, no backslash or control character."""
+    cleaned = "".join(c if c.isprintable() and c != "\\" else " " for c in text)
+    return cleaned[:64].strip()
 
 
 def handle_released(event: Event) -> None:
@@ -62,13 +79,3 @@ def handle_released(event: Event) -> None:
         )
     except Exception:
         logger.debug("could not log the end of an association", exc_info=True)
-
-
-def _dataset_offset(path: Path) -> int:
-    """Where the dataset starts in a file pynetdicom spooled (after its file meta)."""
-    with path.open("rb") as fp:
-        head = fp.read(_META_GROUP_LENGTH_AT + 4)
-    if head[128:132] != b"DICM" or head[132:136] != b"\x02\x00\x00\x00":
-        raise ValueError("spooled dataset has no file meta group length")
-    group_length = int.from_bytes(head[_META_GROUP_LENGTH_AT:], "little")
-    return _META_GROUP_LENGTH_AT + 4 + group_length

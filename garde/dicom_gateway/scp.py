@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Self
 
 from pynetdicom import AE, _config, evt
 
+from garde.dicom_gateway import spool
 from garde.dicom_gateway.contexts import scp_contexts
 from garde.dicom_gateway.handlers import handle_released, handle_store
 from garde.dicom_gateway.intake import IntakeService
@@ -46,6 +47,10 @@ def configure_pynetdicom() -> None:
     _config.LOG_REQUEST_IDENTIFIERS = False
     _config.LOG_RESPONSE_IDENTIFIERS = False
     _config.LOG_HANDLER_LEVEL = "none"  # packages add no log handlers
+    # Each C-STORE data set is spooled as it arrives: in memory up to a few MB, then to
+    # a file, so a 512 MB instance costs an association no more memory than a small one.
+    _config.STORE_RECV_CHUNKED_DATASET = True
+    spool.install()
 
 
 class Gateway:
@@ -89,12 +94,14 @@ class Gateway:
             sites, settings.ae_title, check_called_ae=settings.check_called_ae
         )
         self.service = IntakeService(
-            DurableWriter(settings.storage_dir),
+            DurableWriter(settings.storage_dir, settings.conflicts_dir),
             index,
             self._policy,
             patient_key_secret=patient_key_secret,
             clock=clock,
             on_received=on_received,
+            overwrite_policy=settings.overwrite_policy,
+            index_after_answer=settings.index_after_answer,
         )
         self._slots = AssociationSlots(settings.max_associations)
         self._reuse_port = reuse_port
@@ -128,6 +135,8 @@ class Gateway:
         if self._server is not None:
             raise RuntimeError("the gateway is already started")
         configure_pynetdicom()
+        self.service.recover()  # what a crash left between an answer and its indexing
+        self.service.start()
         s = self.settings
         ae = AE(ae_title=s.ae_title)
         ae.maximum_pdu_size = 0  # unlimited: fewer, larger PDUs (about 30% faster here)
@@ -187,6 +196,7 @@ class Gateway:
             logger.warning("aborting %d associations still open", self._slots.in_use)
         for assoc in server.active_associations:
             assoc.abort()
+        self.service.stop(grace)
         logger.info("gateway on port %d stopped", server.server_address[1])
 
     def __enter__(self) -> Self:

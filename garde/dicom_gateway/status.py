@@ -14,3 +14,12 @@ INVALID_UID = 0xC000
 DECODE_FAILURE = 0xC210
 # pynetdicom's "unhandled exception in the handler": anything unexpected.
 HANDLER_ERROR = 0xC211
+# Failure, duplicate SOP instance (PS3.7 C.4 general status 0x0111): a different content
+# under a SOP Instance UID already stored; not stored as that instance (kept aside for an
+# operator). Not A7xx (the sender would retry the same conflict forever), not A9xx (the
+# data set matches its SOP class), not a warning (nothing was stored as asked). ClearCanvas
+# ImageServer answers the same for its "reject duplicates" policy.
+DUPLICATE_INSTANCE = 0x0111
+# Cannot understand (Cxxx): the data set did not arrive whole (an element, a Pixel Data
+# fragment or native Pixel Data shorter than declared); the Error Comment says which.
+INCOMPLETE = 0xC220

@@ -7,10 +7,15 @@ UIDs only: ``<storage>/<study_uid>/<series_uid>/<sop_instance_uid>.dcm``.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import hashlib
 import logging
 import os
 import secrets
+import shutil
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,11 +23,13 @@ from typing import TYPE_CHECKING
 from garde.dicom_gateway.uids import checked_uid
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
+    from typing import BinaryIO
 
 logger = logging.getLogger(__name__)
 
 _COPY_CHUNK = 1 << 20
+STALE_TEMPORARY_S = 600.0
 _FILE_MODE = 0o640
 _DIR_MODE = 0o750
 # Directories known to exist (and to have been made durable); bounded so a long-running
@@ -48,6 +55,18 @@ class StoredFile:
     replaced: bool  # a file was already there (a re-send): never delete it on rollback
 
 
+@dataclass(frozen=True, slots=True)
+class StagedFile:
+    """A received instance written and fsynced to a temporary file beside its target,
+    not yet in place: the intake decides whether it becomes the stored instance."""
+
+    relative: str
+    temporary: Path
+    target: Path
+    size_bytes: int
+    dataset_offset: int  # where the dataset starts in it (after the file meta)
+
+
 class DurableWriter:
     """Writes instance files durably under ``storage_dir``.
 
@@ -55,13 +74,174 @@ class DurableWriter:
     ----------
     storage_dir
         The root of the storage; created if missing. Several processes may share it.
+    conflicts_dir
+        Where a different content received under a stored SOP Instance UID is kept
+        for the operator (default: ``conflicts`` beside ``storage_dir``).
     """
 
-    def __init__(self, storage_dir: Path) -> None:
+    def __init__(self, storage_dir: Path, conflicts_dir: Path | None = None) -> None:
         self.root = Path(storage_dir).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
+        self.conflicts = (
+            Path(conflicts_dir).resolve()
+            if conflicts_dir is not None
+            else self.root.parent / "conflicts"
+        )
         self._known_dirs: set[str] = set()
         self._lock = threading.Lock()
+        self._directory_sync = GroupSync()
+
+    # -- the intake's steps: stage, then place / replace / quarantine / drop -------------
+    def stage(
+        self, relative: str, parts: Sequence[bytes | memoryview | FileSlice], dataset_offset: int
+    ) -> StagedFile:
+        """Write ``parts`` durably to a temporary file beside ``relative``'s target.
+
+        Raises
+        ------
+        OSError
+            Disk full, permission... Nothing is left behind (nor an emptied folder).
+        """
+        target = self.root / relative
+        directory = target.parent
+        self._ensure_directory(directory)
+        temporary = directory / f".{target.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            try:
+                size = _write_synced(temporary, parts)
+            except FileNotFoundError:
+                # The directory went since we made it (retention or a pruned conflict
+                # removed an emptied folder): make it again, once.
+                self._forget_directory(directory)
+                self._ensure_directory(directory)
+                size = _write_synced(temporary, parts)
+        except BaseException:
+            _unlink_quietly(temporary)
+            self._prune(directory)
+            raise
+        return StagedFile(relative, temporary, target, size, dataset_offset)
+
+    def place(self, staged: StagedFile) -> StoredFile | None:
+        """Put a staged file in place unless a file is there already (then None).
+
+        ``link`` never replaces an existing target, so of two copies of one instance
+        received at once, one is placed and the other sees it. The temporary file stays
+        until `release`.
+        """
+        try:
+            os.link(staged.temporary, staged.target)
+        except FileExistsError:
+            return None
+        try:
+            self._directory_sync.sync(staged.target.parent)
+        except BaseException:
+            _unlink_quietly(staged.target)
+            raise
+        return StoredFile(staged.relative, staged.target, staged.size_bytes, replaced=False)
+
+    def replace(self, staged: StagedFile) -> StoredFile:
+        """Put a staged file in place over the existing one (the ``overwrite`` policy)."""
+        staged.temporary.replace(staged.target)
+        self._directory_sync.sync(staged.target.parent)
+        return StoredFile(staged.relative, staged.target, staged.size_bytes, replaced=True)
+
+    def release(self, staged: StagedFile) -> None:
+        """Remove a staged file's temporary name (its content is placed, or not wanted),
+        and the folders this left empty. Never raises."""
+        _unlink_quietly(staged.temporary)
+        if not staged.target.exists():
+            self._prune(staged.target.parent)
+
+    def quarantine(self, staged: StagedFile, sop_instance_uid: str) -> tuple[Path, str]:
+        """Keep a staged file in the conflicts folder, named by UID and content digest;
+        returns its path and its SHA-256. The same conflicting content twice is kept once.
+        """
+        digest = _sha256(staged.temporary, staged.dataset_offset)
+        self.conflicts.mkdir(parents=True, exist_ok=True)
+        name = f"{checked_uid('SOPInstanceUID', sop_instance_uid)}.{digest[:16]}.dcm"
+        destination = self.conflicts / name
+        if not destination.exists():
+            try:
+                os.link(staged.temporary, destination)
+            except FileExistsError:
+                pass  # the same content, quarantined by another thread just now
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+                _copy_synced(staged.temporary, destination)
+            _fsync_directory(self.conflicts)
+        self.release(staged)
+        return destination, digest
+
+    def quarantine_stored(self, relative: str, sop_instance_uid: str) -> tuple[Path, str]:
+        """Move a file already in place to the conflicts folder (as `quarantine`)."""
+        path = self.root / relative
+        with path.open("rb") as fp:
+            offset = dataset_offset(fp)
+        staged = StagedFile(relative, path, path, path.stat().st_size, offset)
+        destination, digest = self.quarantine(staged, sop_instance_uid)
+        _fsync_directory(path.parent)
+        return destination, digest
+
+    def remove_stale_temporaries(self, older_than_s: float = STALE_TEMPORARY_S) -> int:
+        """Remove temporary files a crash left in the series folders (a write in flight
+        lasts seconds; these are older); returns how many."""
+        limit = time.time() - older_than_s
+        removed = 0
+        for study in _subdirectories(self.root):
+            for series in _subdirectories(study):
+                for path in series.glob(".*.tmp"):
+                    with contextlib.suppress(OSError):
+                        if path.stat().st_mtime < limit:
+                            path.unlink()
+                            removed += 1
+        return removed
+
+    def stored_paths(self) -> Iterator[str]:
+        """Every instance file in place (``<study>/<series>/<sop>.dcm``), relative."""
+        for study in _subdirectories(self.root):
+            for series in _subdirectories(study):
+                with os.scandir(series) as entries:
+                    for entry in entries:
+                        if entry.name.endswith(".dcm") and not entry.name.startswith("."):
+                            yield f"{study.name}/{series.name}/{entry.name}"
+
+    def same_dataset(self, staged: StagedFile, relative: str) -> bool:
+        """True if the stored file at ``relative`` holds the staged dataset byte for byte
+        (file meta aside: a re-send from another AE title is the same instance)."""
+        stored = self.root / relative
+        try:
+            with stored.open("rb") as old, staged.temporary.open("rb") as new:
+                old.seek(dataset_offset(old))
+                new.seek(staged.dataset_offset)
+                while True:
+                    a, b = old.read(_COPY_CHUNK), new.read(_COPY_CHUNK)
+                    if a != b:
+                        return False
+                    if not a:
+                        return True
+        except FileNotFoundError:
+            return False
+
+    def remove(self, stored: StoredFile) -> None:
+        """Take back a file `place` put in place (its UID belongs elsewhere), durably."""
+        _unlink_quietly(stored.path)
+        _fsync_directory(stored.path.parent)
+
+    def _prune(self, directory: Path) -> None:
+        """Remove ``directory`` and its parent (series, study) if they are empty."""
+        for folder in (directory, directory.parent):
+            if folder == self.root or self.root not in folder.parents:
+                return
+            self._forget_directory(folder)
+            try:
+                folder.rmdir()
+            except OSError:
+                return  # not empty (or gone): in use
+            try:
+                _fsync_directory(folder.parent)
+            except OSError:
+                logger.warning("could not sync %s", folder.parent, exc_info=True)
 
     def relative_path(self, study_uid: str, series_uid: str, sop_instance_uid: str) -> str:
         """``<study>/<series>/<sop>.dcm`` after checking each UID (digits and dots)."""
@@ -171,6 +351,108 @@ def _copy_slice(fd: int, part: FileSlice) -> int:
         while chunk := source.read(_COPY_CHUNK):
             copied += _write_all(fd, memoryview(chunk))
     return copied
+
+
+def _subdirectories(folder: Path) -> list[Path]:
+    with os.scandir(folder) as entries:
+        return [
+            Path(e.path) for e in entries if e.is_dir(follow_symlinks=False) and e.name[0] != "."
+        ]
+
+
+def dataset_offset(fp: BinaryIO) -> int:
+    """Where the dataset starts in a DICOM file written with a file meta group length
+    (ours, or pynetdicom's spool), read from ``fp``'s start."""
+    fp.seek(0)
+    head = fp.read(_META_GROUP_LENGTH_AT + 4)
+    if head[128:132] != b"DICM" or head[132:136] != b"\x02\x00\x00\x00":
+        raise ValueError("file has no file meta group length")
+    return _META_GROUP_LENGTH_AT + 4 + int.from_bytes(head[_META_GROUP_LENGTH_AT:], "little")
+
+
+_META_GROUP_LENGTH_AT = 140  # preamble (128) + "DICM" (4) + tag (4) + "UL" (2) + length (2)
+
+
+def _sha256(path: Path, offset: int) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fp:
+        fp.seek(offset)
+        while chunk := fp.read(_COPY_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _copy_synced(source: Path, destination: Path) -> None:
+    temporary = destination.with_name(f".{destination.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        with source.open("rb") as src, temporary.open("xb") as dst:
+            shutil.copyfileobj(src, dst, _COPY_CHUNK)
+            dst.flush()
+            os.fsync(dst.fileno())
+        temporary.replace(destination)
+    except BaseException:
+        _unlink_quietly(temporary)
+        raise
+
+
+class GroupSync:
+    """Directory fsyncs shared by the threads that need one at the same time.
+
+    A thread that put a file in a directory needs an fsync of that directory that began
+    after its change. If one is running, it began before the change may have: wait for
+    it, then one fsync (by whichever waiter comes first) covers every change made
+    meanwhile. Four associations writing one series then pay about one directory fsync
+    per round instead of four queued on the disk.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._changes: dict[str, int] = {}  # directory -> changes announced so far
+        self._synced: dict[str, int] = {}  # directory -> changes covered by a finished fsync
+        self._users: dict[str, int] = {}  # directory -> callers in `sync` now
+        self._running: set[str] = set()
+
+    def sync(self, directory: Path) -> None:
+        """Return once an fsync of ``directory`` that began after this call's change ended.
+
+        Raises
+        ------
+        OSError
+            The fsync this caller ran failed.
+        """
+        key = str(directory)
+        with self._cond:
+            self._users[key] = self._users.get(key, 0) + 1
+            mine = self._changes[key] = self._changes.get(key, 0) + 1
+        try:
+            self._sync(directory, key, mine)
+        finally:
+            with self._cond:
+                self._users[key] -= 1
+                if not self._users[key]:  # nobody needs this directory now: forget it
+                    del self._users[key], self._changes[key]
+                    self._synced.pop(key, None)
+
+    def _sync(self, directory: Path, key: str, mine: int) -> None:
+        with self._cond:
+            while self._synced.get(key, 0) < mine:
+                if key not in self._running:
+                    break
+                self._cond.wait()
+            else:
+                return
+            self._running.add(key)
+            covered = self._changes[key]  # every change announced so far precedes the fsync
+        ok = False
+        try:
+            _fsync_directory(directory)
+            ok = True
+        finally:
+            with self._cond:
+                self._running.discard(key)
+                if ok:
+                    self._synced[key] = max(self._synced.get(key, 0), covered)
+                self._cond.notify_all()
 
 
 def _fsync_directory(directory: Path) -> None:

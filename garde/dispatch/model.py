@@ -298,3 +298,26 @@ class InstanceReceived:
 
     def __post_init__(self) -> None:
         _require_aware("received_at", self.received_at)
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceConflict:
+    """Domain event: a different content arrived under a SOP Instance UID already stored.
+
+    The stored copy (``kept_path``, relative to storage) stays the instance; the new one
+    is quarantined at ``conflict_path`` (in the conflicts folder) for an operator, and
+    its sender was answered a failure. ``study_uid`` is the study the new copy names.
+    """
+
+    sop_instance_uid: str
+    study_uid: str
+    series_uid: str
+    kept_path: str
+    conflict_path: str
+    digest: str  # SHA-256 of the conflicting dataset
+    size_bytes: int
+    calling_ae: str
+    received_at: datetime
+
+    def __post_init__(self) -> None:
+        _require_aware("received_at", self.received_at)

@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from datetime import datetime
 
-    from garde.dispatch.model import InstanceReceived
+    from garde.dispatch.model import InstanceConflict, InstanceReceived
 
 
 class Clock(Protocol):
@@ -35,8 +36,28 @@ class InstanceIndex(Protocol):
         """
         ...
 
+    def record_many(self, instances: Sequence[InstanceReceived]) -> list[bool]:
+        """Index several instances in one transaction; for each, whether it was new
+        (as `record`). Raises on a database error, nothing of the batch indexed."""
+        ...
+
+    def indexed_paths(self) -> set[str]:
+        """The storage paths of every indexed instance."""
+        ...
+
     def path_of(self, sop_instance_uid: str) -> str | None:
         """Where an indexed instance's file is (relative to storage), or None."""
+        ...
+
+    def replace(self, instance: InstanceReceived) -> None:
+        """The ``overwrite`` policy replaced an indexed instance's file (same path):
+        update its row (size, transfer syntax, sender, time), mark its study and series
+        as received again (so previews are rendered again once quiet) and audit it for
+        the study's reader."""
+        ...
+
+    def record_conflict(self, conflict: InstanceConflict) -> None:
+        """Audit a conflicting copy kept in quarantine (an operator lists them)."""
         ...
 
 

@@ -35,6 +35,9 @@ SITES = (
 SECRET = b"test-secret-0123456789abcdef0123"
 
 
+_RUNNING: list[Gateway] = []  # in-process gateways of the current test
+
+
 @pytest.fixture
 def gateway_factory(tmp_path, session_factory) -> Iterator[Callable[..., Gateway]]:  # noqa: F811
     """Start gateways (settings overridable, own index optional); all stopped at teardown."""
@@ -53,11 +56,13 @@ def gateway_factory(tmp_path, session_factory) -> Iterator[Callable[..., Gateway
         )
         gateway.start()
         started.append(gateway)
+        _RUNNING.append(gateway)
         return gateway
 
     yield start
     for gateway in started:
         gateway.stop(timeout=5)
+        _RUNNING.remove(gateway)
 
 
 @pytest.fixture
@@ -67,7 +72,10 @@ def gateway(gateway_factory) -> Gateway:
 
 
 def indexed(factory) -> dict[str, InstanceRow]:
-    """Every indexed instance by SOP Instance UID."""
+    """Every indexed instance by SOP Instance UID (once the running gateways indexed
+    what they answered: they index after answering)."""
+    for gateway in _RUNNING:
+        assert gateway.service.flush(timeout=30)
     with factory() as session:
         return {row.sop_instance_uid: row for row in session.scalars(select(InstanceRow))}
 

@@ -88,6 +88,8 @@ def test_workers_share_one_port_storage_and_store(workers, session_factory, tmp_
         assert proc.wait(timeout=120) == 0
     for _ in range(20):  # more connections: the kernel spreads them over the workers
         assert echo(workers.port).returncode == 0
+    # The workers index what they answered in batches, a moment after answering.
+    assert _until(lambda: len(indexed(session_factory)) == sum(senders.values()))
     rows = indexed(session_factory)
     assert {aet: sum(r.calling_ae == aet for r in rows.values()) for aet in senders} == senders
     root = tmp_path / "storage"

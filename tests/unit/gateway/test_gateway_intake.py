@@ -110,10 +110,16 @@ def test_a_resend_under_another_study_keeps_the_first_copy_and_no_stray_file(
     first = service.writer.root / index.rows[ds.SOPInstanceUID].path
     moved = make_dataset(sop_uid=ds.SOPInstanceUID)  # same instance, new study and series
     assert moved.StudyInstanceUID != ds.StudyInstanceUID
-    assert service.store(request_for(moved)) == status.SUCCESS
+    assert service.store(request_for(moved)) == status.DUPLICATE_INSTANCE
     assert stored_files(service) == [first]
+    assert sorted(p.parent for p in service.writer.root.rglob("*")) == sorted(
+        [service.writer.root, first.parent.parent, first.parent]
+    )  # no empty folder of the moved copy's study or series
     assert index.rows[ds.SOPInstanceUID].study_uid == ds.StudyInstanceUID
     assert len(received) == 1
+    [conflict] = index.conflicts
+    assert conflict.study_uid == moved.StudyInstanceUID
+    assert (service.writer.conflicts / conflict.conflict_path).is_file()
 
 
 def test_sop_instance_mismatch_is_refused_and_keeps_nothing(service, index):
@@ -151,15 +157,20 @@ def test_truncated_dataset_without_its_uids_is_refused(service):
     assert service.store(request_for(ds, dataset=junk)) in {
         status.DECODE_FAILURE,
         status.INVALID_UID,
+        status.INCOMPLETE,
     }
     assert stored_files(service) == []
 
 
-def test_truncated_pixel_data_is_stored_as_received(service):
-    """The receive path never decodes pixels: a short Pixel Data is the sender's business."""
+def test_truncated_pixel_data_is_refused_and_keeps_nothing(service, index):
+    """Pixels are never decoded, but a Pixel Data shorter than declared is refused."""
     ds = make_dataset()
     data = wire(ds, ExplicitVRLittleEndian)
-    assert service.store(request_for(ds, dataset=data[:-100])) == status.SUCCESS
+    outcome = service.receive(request_for(ds, dataset=data[:-100]))
+    assert outcome.status == status.INCOMPLETE
+    assert "(7FE0,0010) declares 8192 bytes, 8092 arrived" in outcome.comment
+    assert index.calls == 0
+    assert stored_files(service) == []
 
 
 @pytest.mark.parametrize("field", ["StudyInstanceUID", "SeriesInstanceUID"])
@@ -229,7 +240,7 @@ def test_unexpected_error_is_0xC211(service, monkeypatch):
     def boom(*_args):
         raise ZeroDivisionError
 
-    monkeypatch.setattr(service.writer, "write", boom)
+    monkeypatch.setattr(service.writer, "stage", boom)
     assert service.store(request_for(make_dataset())) == status.HANDLER_ERROR
 
 

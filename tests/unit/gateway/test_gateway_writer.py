@@ -133,3 +133,59 @@ def test_read_only_storage_raises_oserror(tmp_path):
             w.write(w.relative_path(STUDY, SERIES, SOP), [b"x"])
     finally:
         root.chmod(0o700)
+
+
+def test_stale_temporaries_are_removed_fresh_ones_kept(tmp_path):
+    import os
+    import time
+
+    writer = DurableWriter(tmp_path / "s")
+    folder = writer.root / "1.2" / "1.2.3"
+    folder.mkdir(parents=True)
+    stale, fresh = folder / ".1.dcm.aa.tmp", folder / ".2.dcm.bb.tmp"
+    stale.write_bytes(b"x")
+    fresh.write_bytes(b"y")
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    assert writer.remove_stale_temporaries() == 1
+    assert not stale.exists()
+    assert fresh.exists()
+    assert list(writer.stored_paths()) == []
+
+
+def test_concurrent_directory_syncs_are_shared(tmp_path, monkeypatch):
+    import threading
+    import time
+
+    from garde.dicom_gateway.writer import GroupSync
+
+    calls = []
+
+    def slow_fsync(directory):
+        calls.append(directory)
+        time.sleep(0.05)
+
+    monkeypatch.setattr(writer_module, "_fsync_directory", slow_fsync)
+    group = GroupSync()
+    threads = [threading.Thread(target=group.sync, args=(tmp_path,)) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert 1 <= len(calls) <= 3  # one running, then one for everyone who came meanwhile
+    group.sync(tmp_path)  # later: a fsync of its own
+    assert len(calls) <= 4
+
+
+def test_a_failed_directory_sync_is_not_taken_as_done(tmp_path, monkeypatch):
+    from garde.dicom_gateway.writer import GroupSync
+
+    def broken(_directory):
+        raise OSError(5, "I/O error")
+
+    monkeypatch.setattr(writer_module, "_fsync_directory", broken)
+    group = GroupSync()
+    with pytest.raises(OSError, match="I/O error"):
+        group.sync(tmp_path)
+    with pytest.raises(OSError, match="I/O error"):
+        group.sync(tmp_path)

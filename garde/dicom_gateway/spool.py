@@ -1,0 +1,94 @@
+"""Where pynetdicom puts a C-STORE data set while it arrives: memory, then disk.
+
+With ``_config.STORE_RECV_CHUNKED_DATASET`` pynetdicom writes each received data set to a
+``NamedTemporaryFile`` (file meta first, then every P-DATA fragment, flushed) instead of
+a growing ``BytesIO``, so a 512 MB instance costs no more memory than a small one. But
+for the 0.5 MB CT slices of a normal night, the temporary file costs more than the
+whole durable write (a file created, written in 16 kB flushes, read back and unlinked
+per instance). `SpooledDataset` keeps the first ``threshold`` bytes in memory and moves
+to a temporary file only past it: memory per association stays bounded by the
+threshold, and small instances never touch the disk twice.
+
+`install` puts it in place of the ``NamedTemporaryFile`` pynetdicom's DIMSE decoder
+calls (process-wide, like `pynetdicom._config`); the C-STORE handler then asks the
+request's ``_dataset_file`` whether its data is in memory (`in_memory`). Any other
+C-STORE handler in a gateway process (none today) must do the same: while the data set
+is in memory, ``event.dataset_path`` names no file.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from io import BytesIO
+from typing import Any, BinaryIO
+
+from pynetdicom import dimse_messages
+
+from garde.dicom_gateway.writer import dataset_offset
+
+DEFAULT_THRESHOLD = 8 << 20  # bytes held in memory per association before spilling
+_HEAD = 144  # preamble, "DICM" and the file meta group length element
+
+
+class SpooledDataset:
+    """A write-only file: in memory up to ``threshold`` bytes, then a temporary file.
+
+    It answers what pynetdicom uses of a ``NamedTemporaryFile``: ``name`` (a path
+    reserved in the temporary directory, created only on spilling), ``write``,
+    ``file.flush`` and ``close``. pynetdicom unlinks ``name`` after the handler ran
+    (ignoring an error when nothing was created).
+    """
+
+    def __init__(self, threshold: int = DEFAULT_THRESHOLD, directory: str | None = None) -> None:
+        self.threshold = threshold
+        self.name = os.path.join(  # noqa: PTH118 - pynetdicom wraps it in a Path itself
+            directory or tempfile.gettempdir(), f"garde-spool-{os.urandom(8).hex()}.dcm"
+        )
+        self.file = self  # pynetdicom calls ``file.flush()``
+        self._memory: bytearray | None = bytearray()
+        self._disk: BinaryIO | None = None
+
+    @property
+    def in_memory(self) -> bool:
+        """True while nothing was spilled to disk."""
+        return self._memory is not None
+
+    def dataset(self) -> bytes:
+        """The data set written after the file meta, when `in_memory` (one copy)."""
+        if self._memory is None:
+            raise RuntimeError(f"the data set was spilled to {self.name}")
+        with memoryview(self._memory) as view:
+            return bytes(view[dataset_offset(BytesIO(view[:_HEAD])) :])
+
+    def write(self, data: Any) -> int:
+        """Append ``data``; past the threshold, move everything to the temporary file."""
+        if self._memory is not None:
+            self._memory += data
+            if len(self._memory) > self.threshold:
+                self._disk = open(self.name, "xb")  # noqa: PTH123, SIM115 - closed in close()
+                self._disk.write(self._memory)
+                self._memory = None
+            return len(data)
+        assert self._disk is not None
+        return self._disk.write(data)
+
+    def flush(self) -> None:
+        """Flush the temporary file (once spilled) so a reader by name sees it all."""
+        if self._disk is not None:
+            self._disk.flush()
+
+    def close(self) -> None:
+        """Close the temporary file, if any; drop the memory."""
+        self._memory = None
+        if self._disk is not None:
+            self._disk.close()
+
+
+def install(threshold: int = DEFAULT_THRESHOLD) -> None:
+    """Make pynetdicom's DIMSE decoder spool C-STORE data sets with `SpooledDataset`."""
+
+    def spooled(*_args: object, **_kwargs: object) -> SpooledDataset:
+        return SpooledDataset(threshold)
+
+    dimse_messages.NamedTemporaryFile = spooled  # type: ignore[attr-defined,assignment]
