@@ -51,6 +51,9 @@ CONFIG = """
 environment = "test"
 data_dir = "{data}"
 database_url = "{url}"
+
+[region]
+medical_director = "director@example.org"
 {sites}
 {radiologists}
 """
