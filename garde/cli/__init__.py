@@ -111,6 +111,10 @@ COMMANDS = {
         "The notifications kept in the outbox (operators).",
     ),
     "user": LazyCommand("garde.cli.user_commands:user", "Users of the CLI: personal tokens."),
+    "directory": LazyCommand(
+        "garde.cli.directory_commands:directory",
+        "The national directory (RPPS): import its extract, list it, retire someone.",
+    ),
 }
 
 

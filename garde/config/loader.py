@@ -20,6 +20,7 @@ from garde.config.errors import ConfigError, ConfigProblem
 from garde.config.model import (
     BUILTIN_WINDOW_PRESETS,
     DEFAULT_ASSIGNED_PRIORITIES,
+    DirectorySettings,
     Environment,
     GatewaySettings,
     GridCode,
@@ -35,6 +36,7 @@ from garde.config.model import (
     TlsSettings,
     WindowPresetSettings,
 )
+from garde.directory.model import rpps_valid
 from garde.dispatch.model import (
     EscalationTiers,
     Priority,
@@ -126,7 +128,9 @@ def _parse(root: Reader, path: Path) -> Settings:
     notify_reader = root.sub("notify")
     night_safety = _night_safety(notify_reader)  # its keys first: `_notify` rejects the rest
     radiologists = _radiologists(root, site_ids)
-    region, radiologists = _region(root.sub("region"), radiologists)
+    # An RPPS number stands for the radiologist's id wherever config names one.
+    by_rpps = {rad.rpps: rad.id for rad in radiologists if rad.rpps}
+    region, radiologists = _region(root.sub("region"), radiologists, by_rpps)
     settings = Settings(
         source=path,
         environment=environment,
@@ -142,9 +146,10 @@ def _parse(root: Reader, path: Path) -> Settings:
         sla=_sla(root.sub("sla")),
         triage_rules=_triage_rules(root.sub("triage"), site_ids),
         reading_times=_reading_times(root.sub("reading_times")),
-        rosters=_rosters(root.sub("rosters"), _declared_ids(root, "radiologists")),
+        rosters=_rosters(root.sub("rosters"), _declared_ids(root, "radiologists"), by_rpps),
         region=region,
         night_safety=night_safety,
+        directory=_directory(root.sub("directory")),
     )
     root.reject_unknown()
     return settings
@@ -334,11 +339,13 @@ def _night_safety(r: Reader) -> NightSafetySettings:
 
 
 def _region(
-    r: Reader, radiologists: tuple[Radiologist, ...]
+    r: Reader, radiologists: tuple[Radiologist, ...], by_rpps: Mapping[str, str]
 ) -> tuple[RegionSettings, tuple[Radiologist, ...]]:
-    """``[region]``; the radiologist named medical director is marked as such."""
+    """``[region]``; the radiologist named medical director (by id or RPPS number) is
+    marked as such."""
     read = r.scalar("medical_director", str, "")
     director = read or ""
+    director = by_rpps.get(director.strip(), director)
     r.reject_unknown()
     ids = {rad.id for rad in radiologists}
     if read is None:
@@ -370,11 +377,11 @@ def _is_contact(value: str) -> bool:
 HOURS_PER_WEEK = 168.0
 
 
-def _rosters(r: Reader, radiologist_ids: set[str]) -> RosterSettings:
+def _rosters(r: Reader, radiologist_ids: set[str], by_rpps: Mapping[str, str]) -> RosterSettings:
     d = RosterSettings()
     tz = r.scalar("timezone", str, d.timezone) or d.timezone
     _check_timezone(r, "timezone", tz)
-    pool = r.string_list("stroke_pool", ())
+    pool = tuple(by_rpps.get(rid, rid) for rid in r.string_list("stroke_pool", ()))
     for rid in pool:
         if rid not in radiologist_ids:
             known = ", ".join(sorted(radiologist_ids))
@@ -497,8 +504,13 @@ def _radiologists(root: Reader, site_ids: set[str]) -> tuple[Radiologist, ...]:
     result: list[Radiologist] = []
     seen: set[str] = set()
     for r in root.tables("radiologists"):
-        rad_id = r.scalar("id", str)
-        name = r.scalar("name", str)
+        rpps = r.scalar("rpps", str, "") or ""
+        if rpps and not rpps_valid(rpps):
+            r.problem("rpps", f"{rpps!r} is not an RPPS number (11 digits, Luhn check digit)")
+        # With an RPPS number, the id and the name may be left out: the id is then the
+        # number, and the name (until the directory gives it) the id.
+        rad_id = r.scalar("id", str, rpps) if rpps else r.scalar("id", str)
+        name = r.scalar("name", str, rad_id or "") if rpps else r.scalar("name", str)
         skills = r.string_list("skills", ())
         raw_sites = r.table.get("sites")
         if raw_sites == "all":
@@ -528,9 +540,18 @@ def _radiologists(root: Reader, site_ids: set[str]) -> tuple[Radiologist, ...]:
                     speed,
                     fallback,
                     supervisor,
+                    rpps=rpps,
                 )
             )
     return tuple(result)
+
+
+def _directory(r: Reader) -> DirectorySettings:
+    d = DirectorySettings()
+    professions = r.string_list("professions", tuple(sorted(d.professions)))
+    specialties = r.string_list("specialties", tuple(sorted(d.specialties)))
+    r.reject_unknown()
+    return DirectorySettings(frozenset(professions), frozenset(specialties))
 
 
 def _priority(value: str) -> Priority | None:

@@ -182,6 +182,16 @@ class RegionSettings:
     medical_director: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class DirectorySettings:
+    """``[directory]``: which rows of the national directory's extract are imported
+    (`garde directory import`): profession codes (10: physician) and savoir-faire codes
+    (SM44 radio-diagnostic, SM28 nuclear medicine)."""
+
+    professions: frozenset[str] = frozenset({"10"})
+    specialties: frozenset[str] = frozenset({"SM44", "SM28"})
+
+
 class SiteCover(StrEnum):
     """When roster validation wants every site covered (stroke is always every hour)."""
 
@@ -267,6 +277,7 @@ class Settings:
     rosters: RosterSettings = field(default_factory=RosterSettings)
     region: RegionSettings = field(default_factory=RegionSettings)
     night_safety: NightSafetySettings = field(default_factory=NightSafetySettings)
+    directory: DirectorySettings = field(default_factory=DirectorySettings)
 
     @property
     def effective_database_url(self) -> str:

@@ -89,6 +89,9 @@ class Radiologist:
     # The region's medical director ([region] medical_director): takes what no one on
     # shift or on call may, whatever the roster says (see `router.decide`).
     medical_director: bool = False
+    # Their RPPS number in the national directory ("" if not given): config and rosters
+    # may name them by it, and the directory gives their display name.
+    rpps: str = ""
 
     def __post_init__(self) -> None:
         if not self.id:

@@ -96,8 +96,9 @@ def _untitled(name: str) -> str:
 
 
 def match_radiologist(text: str, radiologists: Sequence[Radiologist]) -> Radiologist:
-    """The radiologist ``text`` names: an id, a display name (with or without its title,
-    ``Dr Claire Morel`` or ``Claire Morel``), or a surname that only one radiologist has.
+    """The radiologist ``text`` names: an id, an RPPS number, a display name (with or
+    without its title, ``Dr Claire Morel`` or ``Claire Morel``), or a surname that only
+    one radiologist has.
 
     Raises
     ------
@@ -106,7 +107,7 @@ def match_radiologist(text: str, radiologists: Sequence[Radiologist]) -> Radiolo
     """
     wanted = text.strip()
     for radiologist in radiologists:
-        if radiologist.id == wanted:
+        if wanted and wanted in {radiologist.id, radiologist.rpps}:
             return radiologist
     key = _untitled(wanted)
     if not key:

@@ -94,6 +94,33 @@ class RadiologistRow(Base):
     supervisor: Mapped[bool] = mapped_column(Boolean, server_default=false())
     active: Mapped[bool] = mapped_column(Boolean, server_default=true())
     medical_director: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    # The RPPS number config gave; ``name`` is then the directory's display name.
+    rpps: Mapped[str | None] = mapped_column(String(11), index=True)
+
+
+class ProfessionalRow(Base):
+    """A professional of the national directory, by RPPS number (`garde directory import`).
+
+    Never deleted by an import: one no longer in the extract gets ``missing_since``, and
+    an operator retires them (``retired_at``).
+    """
+
+    __tablename__ = "directory_professionals"
+
+    rpps: Mapped[str] = mapped_column(String(11), primary_key=True)
+    last_name: Mapped[text_str]
+    first_name: Mapped[text_str]
+    title: Mapped[short_str] = mapped_column(default="")
+    display_name: Mapped[text_str]
+    profession: Mapped[short_str] = mapped_column(default="")
+    specialties: Mapped[list[str]]
+    specialty_labels: Mapped[list[str]]
+    structures: Mapped[list[str]]
+    first_imported_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    seen_at: Mapped[datetime]
+    missing_since: Mapped[datetime | None]
+    retired_at: Mapped[datetime | None]
 
 
 class ShiftRow(Base):
@@ -121,6 +148,8 @@ class StudyRow(Base):
         Index("ix_studies_assignee_state", "assignee", "state"),
         Index("ix_studies_handle", "handle"),
         Index("ix_studies_site_id_first_received_at", "site_id", "first_received_at"),
+        # A patient's other studies (across hospitals when the key comes from the INS).
+        Index("ix_studies_patient_key", "patient_key"),
     )
 
     id: Mapped[int_pk]

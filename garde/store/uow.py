@@ -14,6 +14,7 @@ from garde.store.repositories import (
     RosterRepository,
     StudyRepository,
 )
+from garde.store.repositories.professionals import ProfessionalRepository
 from garde.store.repositories.token import TokenRepository
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ class SqlUnitOfWork:
     audit: AuditRepository
     outbox: OutboxRepository
     tokens: TokenRepository
+    professionals: ProfessionalRepository
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
@@ -58,6 +60,7 @@ class SqlUnitOfWork:
         self.audit = AuditRepository(session)
         self.outbox = OutboxRepository(session)
         self.tokens = TokenRepository(session)
+        self.professionals = ProfessionalRepository(session)
         return self
 
     def __exit__(

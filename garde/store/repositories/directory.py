@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from garde.dispatch.model import Radiologist, Site
 from garde.store.models import RadiologistRow, SiteRow
+from garde.store.repositories.professionals import ProfessionalRepository
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -48,13 +49,19 @@ class DirectoryRepository:
         return [_site(row) for row in self._session.scalars(query)]
 
     def sync_radiologists(self, radiologists: Iterable[Radiologist]) -> None:
-        """Make the stored radiologists match config: upsert these, deactivate the others."""
+        """Make the stored radiologists match config: upsert these, deactivate the others.
+
+        A radiologist config gives an RPPS number takes their display name from the
+        national directory once it is imported (`garde directory import`).
+        """
         wanted = {rad.id: rad for rad in radiologists}
+        directory_names = ProfessionalRepository(self._session).names()
         for row in self._session.scalars(select(RadiologistRow)):
             row.active = row.id in wanted
         for rad in wanted.values():
             row = self._session.get(RadiologistRow, rad.id) or RadiologistRow(id=rad.id)
-            row.name = rad.name
+            row.name = directory_names.get(rad.rpps, rad.name)
+            row.rpps = rad.rpps or None
             row.skills = sorted(rad.skills)
             row.sites = sorted(rad.sites)
             row.max_parallel = rad.max_parallel
@@ -96,4 +103,5 @@ def _radiologist(row: RadiologistRow) -> Radiologist:
         fallback=row.fallback,
         supervisor=row.supervisor,
         medical_director=row.medical_director,
+        rpps=row.rpps or "",
     )

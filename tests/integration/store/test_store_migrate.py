@@ -30,6 +30,7 @@ TABLES = {
     "audit_events",
     "previews",
     "webhook_outbox",
+    "directory_professionals",
     "alembic_version",
 }
 
