@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from garde import log_hygiene
 from garde.config import ConfigError, load_settings
 
 if TYPE_CHECKING:
@@ -101,6 +102,7 @@ def configure_logging(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         force=True,
     )
+    log_hygiene.install()  # no patient value, no forged line from the network
     chatter = numeric if verbose >= 2 else max(numeric, logging.WARNING)
     # pynetdicom logs every association at INFO and every PDU at DEBUG: -vv for the
     # associations, -vvv for the PDUs.

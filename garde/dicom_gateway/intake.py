@@ -41,6 +41,7 @@ from garde.dicom_gateway.indexer import BatchIndexer
 from garde.dicom_gateway.uids import checked_uid, is_valid_uid
 from garde.dicom_gateway.writer import FileSlice, dataset_offset
 from garde.dispatch.model import InstanceConflict, InstanceReceived
+from garde.log_hygiene import withhold_values
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -84,7 +85,8 @@ class _DecodeError(Exception):
     """The header did not parse (any pydicom error, wrapped to map it to one status)."""
 
     def __str__(self) -> str:
-        return f"header does not decode: {self.__cause__ or self.args[0]}"
+        # pydicom's errors quote the value they choke on: a PatientID, perhaps.
+        return f"header does not decode: {withhold_values(str(self.__cause__ or self.args[0]))}"
 
 
 _REFUSED = (

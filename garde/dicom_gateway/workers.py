@@ -409,6 +409,7 @@ def _picklable(record: logging.LogRecord) -> logging.LogRecord:
 
 def run_worker(args: _WorkerArgs, pipe: Connection) -> None:
     """A worker process's body: serve until the parent says stop or is gone."""
+    from garde import log_hygiene  # noqa: PLC0415 - in the spawned process
     from garde.dicom_gateway.scp import Gateway  # noqa: PLC0415 - in the spawned process
 
     # Ctrl-C reaches the whole process group: the parent decides when workers stop.
@@ -418,6 +419,7 @@ def run_worker(args: _WorkerArgs, pipe: Connection) -> None:
     for handler in list(root.handlers):
         root.removeHandler(handler)
     root.addHandler(channel)
+    log_hygiene.install([channel])  # records leave this process clean
     root.setLevel(logging.WARNING)
     logging.getLogger("garde").setLevel(args.log_level)
     try:

@@ -110,6 +110,10 @@ def test_unknown_ae_is_rejected_and_a_dead_worker_is_replaced(echo_workers):
         assert "Calling AE Title Not Recognized" in run.stderr
     victim = echo_workers.pids[0]
     os.kill(victim, signal.SIGKILL)
+    # SIGKILL is delivered asynchronously: until the victim has exited, its listening
+    # socket is still in the SO_REUSEPORT group, and a connection the kernel queues there
+    # is reset when it closes (the flake this test had). Its exit closes the socket.
+    assert _until(lambda: victim not in echo_workers.pids, 10)
     for _ in range(10):  # the survivor answers while the victim is down
         assert echo(echo_workers.port).returncode == 0
     deadline = time.monotonic() + 60
