@@ -571,6 +571,7 @@ def _sla(r: Reader) -> SlaPolicy:
             r.problem(f"targets_min.{key}", _priority_message(key))
         else:
             targets[priority] = timedelta(minutes=value)
+    limits = _sla_limits(r, targets)
     weights: dict[Priority, float] = dict(d.weights)
     for key, value in r.mapping("weights", _positive_number).items():
         priority = _priority(key)
@@ -606,12 +607,34 @@ def _sla(r: Reader) -> SlaPolicy:
     r.reject_unknown()
     return SlaPolicy(
         targets=targets,
+        limits=limits,
         morning_handover=handover,
         routine_cutoff=routine_cutoff,
         day_routine_target=day_routine_target,
         tiers=tiers,
         weights=weights,
     )
+
+
+def _sla_limits(r: Reader, targets: dict[Priority, timedelta]) -> dict[Priority, timedelta]:
+    """``[sla.limits_min]``: the contractual limit per priority, never below its target."""
+    limits: dict[Priority, timedelta] = {}
+    for key, value in r.mapping("limits_min", _positive_number).items():
+        priority = _priority(key)
+        limit = timedelta(minutes=value)
+        if priority is None:
+            r.problem(f"limits_min.{key}", _priority_message(key))
+        elif priority not in targets:
+            r.problem(f"limits_min.{key}", f"{key} has no target in sla.targets_min to bound")
+        elif limit < targets[priority]:
+            target = targets[priority].total_seconds() / 60
+            r.problem(
+                f"limits_min.{key}",
+                f"expected at least the target ({target:g} min), got {value:g}",
+            )
+        else:
+            limits[priority] = limit
+    return limits
 
 
 def _priority_message(key: str) -> str:

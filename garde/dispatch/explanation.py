@@ -203,6 +203,7 @@ class Explanation:
     excluded: tuple[Exclusion, ...]
     ranking: tuple[str, ...] = ("lateness", "night_minutes", "id")
     replan: PlanChange | None = None  # set when the re-planner made the move
+    limit: datetime | None = None  # the contractual limit, when later than the deadline
 
     def excluded_reason(self, radiologist_id: str) -> ExclusionReason | None:
         """Why ``radiologist_id`` was excluded (None if they were not)."""
@@ -224,6 +225,7 @@ class Explanation:
             "priority": self.priority,
             "rule": self.rule,
             "deadline": self.deadline.isoformat(),
+            "limit": None if self.limit is None else self.limit.isoformat(),
             "decided_at": self.decided_at.isoformat(),
             "chosen": self.chosen,
             "basis": self.basis.value,
@@ -254,6 +256,11 @@ class Explanation:
                 priority=str(data["priority"]),
                 rule=str(data["rule"]),
                 deadline=datetime.fromisoformat(str(data["deadline"])),
+                limit=(
+                    None
+                    if data.get("limit") is None
+                    else datetime.fromisoformat(str(data["limit"]))
+                ),
                 decided_at=datetime.fromisoformat(str(data["decided_at"])),
                 chosen=None if data["chosen"] is None else str(data["chosen"]),
                 basis=Basis(str(data["basis"])),
@@ -290,6 +297,12 @@ class Explanation:
             (
                 f"study {name or self.study_uid}: {self.priority} (rule {self.rule}), "
                 f"due {self.deadline.astimezone(zone).isoformat(timespec='minutes')}"
+                + (
+                    ""
+                    if self.limit is None
+                    else f" (target; contractual limit "
+                    f"{self.limit.astimezone(zone).isoformat(timespec='minutes')})"
+                )
             ),
             f"decided {self.decided_at.astimezone(zone).isoformat(timespec='seconds')}: "
             + (

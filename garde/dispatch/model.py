@@ -196,6 +196,10 @@ class EscalationTiers:
 class SlaPolicy:
     """Targets per priority, measured from arrival.
 
+    ``targets`` is what the router aims at (a study's ``deadline``); ``limits`` is the
+    contractual limit per priority (the SLA watch calls the supervisor at it). A priority
+    absent from ``limits`` has its target as its limit; a limit is never below its target.
+
     A priority absent from ``targets`` is due at the next ``morning_handover`` (local
     time of the sending site), which is what "routine: by morning" means. Work of that
     kind arriving less than ``routine_cutoff`` before the handover is the day team's:
@@ -210,6 +214,7 @@ class SlaPolicy:
             Priority.URGENT: timedelta(hours=4),
         }
     )
+    limits: dict[Priority, timedelta] = field(default_factory=dict)
     morning_handover: time = time(8, 30)
     routine_cutoff: timedelta = timedelta(hours=1)
     day_routine_target: timedelta = timedelta(hours=4)
@@ -222,6 +227,20 @@ class SlaPolicy:
             Priority.ROUTINE: 1.0,
         }
     )
+
+    def __post_init__(self) -> None:
+        for priority, limit in self.limits.items():
+            target = self.targets.get(priority)
+            if target is None:
+                raise ValueError(f"SLA limit for {priority.value} has no target to bound")
+            if limit < target:
+                raise ValueError(
+                    f"SLA limit for {priority.value} ({limit}) is below its target ({target})"
+                )
+
+    def limit(self, priority: Priority) -> timedelta | None:
+        """The contractual limit of ``priority`` (its target without one; None: by morning)."""
+        return self.limits.get(priority, self.targets.get(priority))
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ from garde.dispatch.explanation import (
     Explanation,
 )
 from garde.dispatch.model import Priority
+from garde.dispatch.sla import limit_of
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -122,7 +123,7 @@ def rank_order(
 def route(
     study: Study,
     board: Board,
-    policy: SlaPolicy,  # noqa: ARG001 - lateness weights matter to the re-planner, not here
+    policy: SlaPolicy,
     now: datetime,
     *,
     exclude: frozenset[str] = frozenset(),
@@ -136,8 +137,8 @@ def route(
     board
         The current snapshot; not modified.
     policy
-        The SLA policy (kept in the signature: weights will matter once insertion
-        delays to the studies behind are priced).
+        The SLA policy: the study's deadline is its target (what the ranking aims at);
+        its contractual limit is recorded in the explanation.
     now
         The decision time, timezone-aware.
     exclude
@@ -149,11 +150,29 @@ def route(
     Decision
         The radiologist (or None), the fallback flag and the explanation.
     """
-    return decide(study, board, board.evaluate(study, now, exclude), now)
+    limit = limit_of(policy, study)
+    return decide(
+        study,
+        board,
+        board.evaluate(study, now, exclude),
+        now,
+        limit=None if limit == study.deadline else limit,
+    )
 
 
-def decide(study: Study, board: Board, evaluation: Evaluation, now: datetime) -> Decision:
-    """The choice among ``evaluation``'s radiologists (the ranking half of `route`)."""
+def decide(
+    study: Study,
+    board: Board,
+    evaluation: Evaluation,
+    now: datetime,
+    *,
+    limit: datetime | None = None,
+) -> Decision:
+    """The choice among ``evaluation``'s radiologists (the ranking half of `route`).
+
+    ``limit`` is the study's contractual limit when it lies past its deadline (the
+    target): lateness is ranked against the target, the limit is recorded.
+    """
     code = evaluation.code
     eligible = np.flatnonzero(code == _ELIGIBLE)
     basis = Basis.LEAST_LATENESS
@@ -202,6 +221,7 @@ def decide(study: Study, board: Board, evaluation: Evaluation, now: datetime) ->
         priority=study.priority.value,
         rule=study.rule,
         deadline=study.deadline,
+        limit=limit,
         decided_at=now,
         chosen=None if chosen is None else ids[chosen],
         basis=basis,

@@ -86,14 +86,33 @@ def deadline(
     return handover
 
 
+def limit_of(policy: SlaPolicy, study: Study) -> datetime:
+    """The contractual limit of ``study`` (UTC): its arrival plus its priority's limit.
+
+    A priority whose limit is its target (or that has none: routine, due by morning)
+    has its deadline as its limit.
+    """
+    limit = policy.limits.get(study.priority)
+    if limit is None:
+        return study.deadline
+    return max(study.deadline, (study.arrived_at + limit).astimezone(UTC))
+
+
 def tier_times(policy: SlaPolicy, study: Study) -> dict[EscalationTier, datetime]:
-    """When each escalation tier falls due for ``study`` (fractions of its SLA span)."""
+    """When each escalation tier falls due for ``study``.
+
+    The alert and reassign tiers are fractions of the span to the target the router aims
+    at (its deadline): a study drifting from the target is moved while there is time.
+    The supervisor tier is a fraction of the span to the contractual limit: a supervisor
+    is called for a contract about to break, not for a missed aim.
+    """
     span = study.deadline - study.arrived_at
+    limit_span = limit_of(policy, study) - study.arrived_at
     tiers = policy.tiers
     return {
         EscalationTier.ALERT: study.arrived_at + span * tiers.alert,
         EscalationTier.REASSIGN: study.arrived_at + span * tiers.reassign,
-        EscalationTier.SUPERVISOR: study.arrived_at + span * tiers.supervisor,
+        EscalationTier.SUPERVISOR: study.arrived_at + limit_span * tiers.supervisor,
     }
 
 

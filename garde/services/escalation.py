@@ -1,8 +1,10 @@
 """SLA watch: tiered escalation of studies running late.
 
 Tiers are fractions of each study's SLA span (`garde.dispatch.sla.due_tier`, from the
-``[sla.tiers]`` policy). When a study reaches a tier it has not reached before (the
-highest tier reached is stored with the study, so a restart resumes where it was):
+``[sla.tiers]`` policy): alert and reassign of the span to its target (the deadline the
+router aims at), supervisor of the span to its contractual limit (``[sla.limits_min]``).
+When a study reaches a tier it has not reached before (the highest tier reached is
+stored with the study, so a restart resumes where it was):
 
 1. **alert**: the reader and the operators are notified (log + webhook);
 2. **reassign**: a queued study moves to the next best eligible radiologist if one would
@@ -135,6 +137,7 @@ def _escalate(  # noqa: PLR0917 - private; called from one place
                 "from": record.assignee,
                 "to": to,
                 "deadline": study.deadline.isoformat(),
+                "limit": sla.limit_of(dispatch.policy, study).isoformat(),
             },
         )
         uow.commit()
@@ -147,6 +150,7 @@ def _escalate(  # noqa: PLR0917 - private; called from one place
         "radiologist_id": to or record.assignee,
         "from_radiologist_id": record.assignee,
         "deadline": study.deadline.isoformat(),
+        "limit": sla.limit_of(dispatch.policy, study).isoformat(),
     }
     if tier is EscalationTier.SUPERVISOR:
         payload["supervisors"] = list(supervisors)

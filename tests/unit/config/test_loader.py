@@ -214,3 +214,22 @@ def test_routine_cutoff_and_day_target_are_read_in_minutes(tmp_path: Path) -> No
     policy = load_settings(write(tmp_path, text)).sla
     assert policy.routine_cutoff == timedelta(minutes=45)
     assert policy.day_routine_target == timedelta(hours=3)
+
+
+def test_the_example_region_aims_urgent_at_60_min_with_a_240_min_limit() -> None:
+    sla = load_settings(example_path()).sla
+    assert sla.targets[Priority.URGENT] == timedelta(minutes=60)
+    assert sla.limit(Priority.URGENT) == timedelta(minutes=240)
+    assert sla.limit(Priority.STROKE) == sla.targets[Priority.STROKE]  # no limit: the target
+    assert sla.limit(Priority.ROUTINE) is None  # by morning
+
+
+def test_a_limit_below_its_target_or_without_one_is_refused(tmp_path: Path) -> None:
+    text = (
+        MINIMAL + "[sla.targets_min]\nurgent = 60\n[sla.limits_min]\nurgent = 30\nroutine = 600\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, text))
+    messages = {p.key: p.message for p in info.value.problems}
+    assert "at least the target (60 min), got 30" in messages["sla.limits_min.urgent"]
+    assert "no target" in messages["sla.limits_min.routine"]

@@ -362,3 +362,20 @@ def test_remembered_exclusions_follow_a_roster_change():
     assert moved.radiologist_id == "c"
     assert moved.explanation.excluded_reason("d") is R.MISSING_SKILL
     assert moved.explanation.excluded_reason("b") is None
+
+
+def test_the_router_aims_at_the_target_and_records_the_contractual_limit():
+    from datetime import timedelta
+
+    policy = SlaPolicy(
+        targets={Priority.URGENT: timedelta(minutes=60)},
+        limits={Priority.URGENT: timedelta(minutes=240)},
+    )
+    board = board_with(rad("a"))
+    d = route(study(due=60), board, policy, at(0))
+    assert d.explanation.deadline == at(60)
+    assert d.explanation.limit == at(240)
+    again = Explanation.from_dict(json.loads(json.dumps(d.explanation.to_dict())))
+    assert again.limit == at(240)
+    assert "contractual limit" in d.explanation.render_text()
+    assert route(study(priority=Priority.STROKE), board, policy, at(0)).explanation.limit is None

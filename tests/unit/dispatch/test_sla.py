@@ -3,7 +3,14 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 
 from garde.dispatch.model import EscalationTiers, Priority, SlaPolicy, Study
-from garde.dispatch.sla import EscalationTier, deadline, due_tier, next_escalation, next_handover
+from garde.dispatch.sla import (
+    EscalationTier,
+    deadline,
+    due_tier,
+    limit_of,
+    next_escalation,
+    next_handover,
+)
 
 POLICY = SlaPolicy()
 PARIS = "Europe/Paris"
@@ -140,3 +147,24 @@ def test_routine_cutoff_and_day_target_come_from_the_policy():
     # Timed priorities are unaffected by the handover.
     arrived = utc(2026, 12, 5, 7, 25)
     assert deadline(policy, Priority.URGENT, arrived, PARIS) == arrived + timedelta(hours=4)
+
+
+def test_alert_and_reassign_aim_at_the_target_the_supervisor_comes_at_the_limit():
+    policy = SlaPolicy(
+        targets={Priority.URGENT: timedelta(minutes=60)},
+        limits={Priority.URGENT: timedelta(minutes=240)},
+    )
+    arrived = utc(2026, 12, 5, 22)
+    due = deadline(policy, Priority.URGENT, arrived, PARIS)
+    assert due == arrived + timedelta(minutes=60)  # what the router aims at
+    study = Study("1.2.4", "h01", Priority.URGENT, frozenset(), 15.0, arrived, due)
+    assert limit_of(policy, study) == arrived + timedelta(minutes=240)
+    for minutes, tier in ((30, "alert"), (45, "reassign"), (239, "reassign"), (240, "supervisor")):
+        assert due_tier(policy, study, arrived + timedelta(minutes=minutes)) == tier
+
+
+def test_a_limit_below_its_target_is_refused():
+    with pytest.raises(ValueError, match="below its target"):
+        SlaPolicy(limits={Priority.STROKE: timedelta(minutes=5)})
+    with pytest.raises(ValueError, match="no target"):
+        SlaPolicy(limits={Priority.ROUTINE: timedelta(hours=9)})
