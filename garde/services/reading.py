@@ -356,8 +356,9 @@ class ReadingService:
             if study is None:
                 chosen, fallback, explanation = None, False, {}
             else:
-                if study_uid in board:
-                    board.release(study_uid)
+                # Routed on the board as it stands (the releaser excluded, the study's
+                # own place discounted): the live board changes only once the store's
+                # conditional move has committed, so a lost race leaves it right.
                 decision = route(
                     study, board, self.policy, now, exclude=frozenset({radiologist_id})
                 )
@@ -378,7 +379,11 @@ class ReadingService:
             )
 
             def after() -> None:
-                if live and study is not None and chosen is not None:
+                if not live:
+                    return
+                if study_uid in self.board:
+                    self.board.release(study_uid)
+                if study is not None and chosen is not None:
                     self.board.assign(study, chosen, now)
 
             return _Outcome(

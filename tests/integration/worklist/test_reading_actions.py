@@ -9,6 +9,7 @@ import pytest
 from garde.dispatch.board import Board
 from garde.dispatch.model import Priority, StudyState
 from garde.services.reading import ReadingRefusedError, ReadingService, Refusal
+from garde.services.snapshot import study_of
 from garde.services.study_info import render_explanation
 from garde.services.webhook import WebhookNotifier
 from tests.integration.services.webhook_receiver import Receiver
@@ -184,3 +185,43 @@ def test_a_claim_from_anothers_queue_tells_both_readers(region: Region) -> None:
         "taken_by": "r2",
         "deadline": (T0 + timedelta(minutes=15)).isoformat(),
     }
+
+
+class _RacedBoard(Board):
+    """A live board whose routing lets another process take the study meanwhile."""
+
+    def __init__(self, region: Region, uid: str) -> None:
+        super().__init__()
+        self.region, self.uid, self.raced = region, uid, False
+
+    def evaluate(self, study, now, exclude=frozenset()):  # type: ignore[no-untyped-def]
+        if not self.raced:  # an operator's hand assignment commits while the release routes
+            self.raced = True
+            with self.region.uow() as uow:
+                uow.studies.assign(self.uid, "r2", at=now, by="operator", explanation={})
+                uow.commit()
+        return super().evaluate(study, now, exclude)
+
+
+def test_a_release_that_loses_the_race_leaves_the_live_board_as_it_was(region: Region) -> None:
+    if region.session_factory.kw["bind"].dialect.name == "sqlite":
+        pytest.skip("SQLite serialises writers (BEGIN IMMEDIATE): this race needs PostgreSQL")
+    uid = region.study("h1", assignee="r1")
+    board = _RacedBoard(region, uid)
+    with region.uow() as uow:
+        board.set_roster(
+            uow.directory.radiologists(), uow.roster.shifts_between(T0, T0 + timedelta(hours=1))
+        )
+        record = uow.studies.get(uid)
+    assert record is not None
+    study = study_of(record)
+    assert study is not None
+    board.assign(study, "r1", NOW)
+    reading = ReadingService(region.uow, board)
+    with pytest.raises(ReadingRefusedError) as caught:
+        reading.release(uid, "r1", NOW, "called to the ER")
+    assert caught.value.reason is Refusal.LOST_RACE
+    # The store says r2 (the operator won); the live board still has it with r1 until the
+    # next reconcile, as before the release: not taken off everyone's queue.
+    assert region.state(uid) == (StudyState.ASSIGNED, "r2")
+    assert board.owner(uid) == "r1"
