@@ -99,6 +99,7 @@ class Runtime:
             board=Board(),
             notifier=self.notifier,
             default_stable_age_s=settings.gateway.stable_age_s,
+            stroke_stable_age_s=settings.gateway.stroke_stable_age_s,
             previews=self.previews,
             uncovered_routine_delay=timedelta(seconds=settings.scheduler.uncovered_routine_delay_s),
             medical_director=settings.region.medical_director,

@@ -198,6 +198,7 @@ def _gateway(r: Reader, data_dir: Path) -> GatewaySettings:
         port=r.integer("port", d.port, minimum=0, maximum=65535),
         storage_dir=data_dir / storage,
         stable_age_s=r.number("stable_age_s", d.stable_age_s, strict=True),
+        stroke_stable_age_s=r.number("stroke_stable_age_s", d.stroke_stable_age_s, strict=True),
         max_associations=r.integer("max_associations", d.max_associations, minimum=1),
         acse_timeout_s=r.number("acse_timeout_s", d.acse_timeout_s, strict=True),
         network_timeout_s=r.number("network_timeout_s", d.network_timeout_s, strict=True),

@@ -62,6 +62,8 @@ class GatewaySettings:
     port: int = 11112
     storage_dir: Path = Path("data/storage")
     stable_age_s: float = 60.0  # no new instance for this long: the study is complete
+    # A series with no new instance for this long is complete: a stroke goes at its first.
+    stroke_stable_age_s: float = 3.0
     max_associations: int = 16  # per gateway process (`workers` of them share the port)
     acse_timeout_s: float = 10.0  # a silent TCP connection is dropped after this
     network_timeout_s: float = 60.0

@@ -63,6 +63,25 @@ def dispatch_stable_studies(runtime: Runtime) -> int:
 
 
 @_leader_only
+def watch_arrivals(runtime: Runtime) -> int:
+    """Time the stability sweep by what arrived since it last ran (any node's gateway
+    indexes into the store): a stroke's first series is swept the moment its quiet
+    window ends, not up to a sweep period later. Returns 1 if the sweep was brought
+    forward."""
+    if runtime.sweep_at is None:
+        return 0
+    try:
+        due = runtime.dispatch.next_sweep_at(runtime.clock.now())
+    except Exception:
+        logger.exception("arrival watch failed; it will run again")
+        return 0
+    if due is None:
+        return 0
+    runtime.sweep_at(due)
+    return 1
+
+
+@_leader_only
 def watch_sla(runtime: Runtime) -> int:
     """SLA watch: escalate studies that reached a new tier (alert, reassign, supervisor)."""
     now = runtime.clock.now()

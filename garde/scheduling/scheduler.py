@@ -17,12 +17,16 @@ if TYPE_CHECKING:
 
 JOBS = "garde.scheduling.jobs"
 SWEEP = "dispatch_stable_studies"
+# How often the leader looks for new arrivals to time the sweep by (`jobs.watch_arrivals`):
+# a stroke's quiet window is seconds, the sweep's period is not.
+ARRIVAL_WATCH_S = 1.0
 
 
 def job_periods(periods: SchedulerSettings) -> dict[str, float]:
     """Job id (a function of `garde.scheduling.jobs`) -> period in seconds."""
     return {
         "dispatch_stable_studies": periods.stability_sweep_s,
+        "watch_arrivals": min(ARRIVAL_WATCH_S, periods.stability_sweep_s),
         "watch_sla": periods.sla_watch_s,
         "hand_over_shifts": periods.handover_s,
         "replan": periods.replan_s,

@@ -74,6 +74,9 @@ class DispatchService:
     # Issue 12: who answers when nobody may ([region]), and which assignments are told.
     medical_director: str = ""
     notify_priorities: frozenset[Priority] = NOTIFY_PRIORITIES
+    # Issue 12 item 6: a stroke's first series is complete after this quiet window,
+    # not the general stable age (None: the stable age).
+    stroke_stable_age_s: float | None = None
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     # -- the board and the store -----------------------------------------------------------
@@ -169,7 +172,9 @@ class DispatchService:
         age = self.default_stable_age_s
         with self.uow_factory() as uow:
             due = uow.studies.due_for_stability(now, age, site_ages)
-            partial = uow.studies.with_complete_series(now, age, site_ages)
+            partial = uow.studies.with_complete_series(
+                now, age, site_ages, self.stroke_stable_age_s
+            )
             grown = uow.studies.grown_since_stable(now, age, site_ages)
         decisions = []
         with self.lock:
@@ -191,7 +196,9 @@ class DispatchService:
         then dispatches it, or its stroke's first series), if nothing more arrives."""
         site_ages = {s.id: s.stable_age_s for s in self.sites.values() if s.stable_age_s}
         with self.uow_factory() as uow:
-            moments = uow.studies.next_quiet_at(self.default_stable_age_s, site_ages)
+            moments = uow.studies.next_quiet_at(
+                self.default_stable_age_s, site_ages, self.stroke_stable_age_s
+            )
         future = [m for m in moments if m > now]  # past ones were this sweep's to take
         return min(future, default=None)
 

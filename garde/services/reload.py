@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# [gateway] keys read by the stability sweep, not by the gateway processes: live.
+_SWEEP_KEYS = frozenset({"stable_age_s", "stroke_stable_age_s"})
+
 
 @dataclass(frozen=True, slots=True)
 class ReloadReport:
@@ -80,6 +83,7 @@ def reload_runtime(
         dispatch.policy = settings.sla
         dispatch.sites = {s.id: s for s in settings.sites}
         dispatch.default_stable_age_s = settings.gateway.stable_age_s
+        dispatch.stroke_stable_age_s = settings.gateway.stroke_stable_age_s
         dispatch.uncovered_routine_delay = timedelta(
             seconds=settings.scheduler.uncovered_routine_delay_s
         )
@@ -116,12 +120,13 @@ def reload_runtime(
 def _keep_restart_only(old: Settings, new: Settings) -> tuple[Settings, tuple[str, ...]]:
     """``new`` with the keys that need a restart kept at their running values."""
     ignored = [k for k in ("data_dir", "database_url") if getattr(old, k) != getattr(new, k)]
-    # Every gateway key but the stable age (read by the sweep) is fixed in the running
+    # Every gateway key but the stable ages (read by the sweep) is fixed in the running
     # gateway processes: listening socket, AE, timeouts, limits, TLS.
     ignored += [
         f"gateway.{f.name}"
         for f in fields(old.gateway)
-        if f.name != "stable_age_s" and getattr(old.gateway, f.name) != getattr(new.gateway, f.name)
+        if f.name not in _SWEEP_KEYS
+        and getattr(old.gateway, f.name) != getattr(new.gateway, f.name)
     ]
     if old.previews != new.previews:
         ignored.append("previews")
@@ -129,7 +134,11 @@ def _keep_restart_only(old: Settings, new: Settings) -> tuple[Settings, tuple[st
         new,
         data_dir=old.data_dir,
         database_url=old.database_url,
-        gateway=replace(old.gateway, stable_age_s=new.gateway.stable_age_s),
+        gateway=replace(
+            old.gateway,
+            stable_age_s=new.gateway.stable_age_s,
+            stroke_stable_age_s=new.gateway.stroke_stable_age_s,
+        ),
         previews=old.previews,
     )
     return kept, tuple(ignored)

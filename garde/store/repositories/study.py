@@ -107,21 +107,29 @@ class StudyRepository:
         return [study_record(row) for row in self._session.scalars(query)]
 
     def with_complete_series(
-        self, now: datetime, default_age_s: float, site_ages: Mapping[str, float]
+        self,
+        now: datetime,
+        default_age_s: float,
+        site_ages: Mapping[str, float],
+        series_age_s: float | None = None,
     ) -> list[StudyRecord]:
-        """Receiving studies with a complete series while other instances still arrive.
+        """Receiving studies with a complete series that are not yet stable as a whole.
 
-        A series is complete when none of its instances arrived for the site's stable
-        age; the study is not (something newer came in). A stroke among these is
+        A series is complete when none of its instances arrived for ``series_age_s``
+        (the stroke quiet window, a few seconds) or the site's stable age, whichever is
+        shorter; the study is not yet stable (it may even be complete: a stroke CT that
+        arrived in 2 s is quiet for seconds, not its minute). A stroke among these is
         dispatched at its first complete series instead of waiting for the whole study.
         """
         quiet = functools.partial(
             _quiet_since, now=now, default_age_s=default_age_s, site_ages=site_ages
         )
+        series_quiet = quiet(SeriesRow.last_received_at)
+        if series_age_s is not None:
+            cut = now - timedelta(seconds=series_age_s)
+            series_quiet = or_(SeriesRow.last_received_at <= cut, series_quiet)
         complete = (
-            select(SeriesRow.id)
-            .where(SeriesRow.study_id == StudyRow.id, quiet(SeriesRow.last_received_at))
-            .exists()
+            select(SeriesRow.id).where(SeriesRow.study_id == StudyRow.id, series_quiet).exists()
         )
         query = (
             select(StudyRow)
@@ -151,28 +159,38 @@ class StudyRepository:
         )
         return [study_record(row) for row in self._session.scalars(query)]
 
-    def next_quiet_at(self, default_age_s: float, site_ages: Mapping[str, float]) -> list[datetime]:
-        """When each receiving study, and each of its series, becomes quiet for its site's
-        stable age if nothing more arrives: the moments a sweep has something to do.
+    def next_quiet_at(
+        self,
+        default_age_s: float,
+        site_ages: Mapping[str, float],
+        series_age_s: float | None = None,
+    ) -> list[datetime]:
+        """When each receiving study becomes quiet for its site's stable age, and each of
+        its series for ``series_age_s`` (or the stable age when shorter), if nothing
+        more arrives: the moments a sweep has something to do.
 
         Not aggregated per site: a series already quiet must not hide another that is
         not yet (only studies still receiving are read, a handful at any time).
         """
         receiving = StudyRow.state == StudyState.RECEIVING
-        rows = [
-            *self._session.execute(
-                select(StudyRow.site_id, StudyRow.last_received_at).where(receiving)
-            ),
-            *self._session.execute(
-                select(StudyRow.site_id, SeriesRow.last_received_at)
-                .join(SeriesRow, SeriesRow.study_id == StudyRow.id)
-                .where(receiving)
-            ),
-        ]
-        return [
+        studies = self._session.execute(
+            select(StudyRow.site_id, StudyRow.last_received_at).where(receiving)
+        )
+        series = self._session.execute(
+            select(StudyRow.site_id, SeriesRow.last_received_at)
+            .join(SeriesRow, SeriesRow.study_id == StudyRow.id)
+            .where(receiving)
+        )
+        moments = [
             last + timedelta(seconds=site_ages.get(site_id, default_age_s))
-            for site_id, last in rows
+            for site_id, last in studies
         ]
+        for site_id, last in series:
+            age = site_ages.get(site_id, default_age_s)
+            if series_age_s is not None:
+                age = min(age, series_age_s)
+            moments.append(last + timedelta(seconds=age))
+        return moments
 
     def open_without_previews(self) -> list[StudyRecord]:
         """Open studies with no preview at all (their rendering was lost to a stop or a

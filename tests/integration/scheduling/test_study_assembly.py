@@ -1,5 +1,5 @@
 """Study assembly around dispatch: a stroke study is dispatched at its first complete
-series, not when the whole study (head CT, then a CT angiography still streaming in) has
+series (quiet for `stroke_stable_age_s`, a few seconds), not when the whole study (head CT, then a CT angiography still streaming in) has
 stopped arriving; what arrives after dispatch gets its previews once it is quiet again;
 previews a crash left undone are rendered at start."""
 
@@ -96,6 +96,25 @@ def test_studies_left_without_previews_by_a_crash_get_them_at_start(
         rt.close()
 
 
+def test_a_stroke_that_arrived_in_seconds_goes_after_its_quiet_window_not_the_minute(
+    migrated_url: str, tmp_path: Path
+) -> None:
+    shifts = [Shift("r01", T0 - timedelta(hours=1), T0 + timedelta(hours=8))]
+    rt = start_night(settings_for(migrated_url, tmp_path), shifts)  # stroke window: 3 s
+    try:
+        stroke = receive(rt, tmp_path, "h01", T0, description=STROKE, body_part="HEAD")
+        receive(rt, tmp_path, "h01", T0 + 2 * s, study_uid=stroke, description=STROKE)
+        abdomen = receive(rt, tmp_path, "h01", T0, description="TDM abdomen", body_part="ABDOMEN")
+        advance_to(rt, T0 + 4 * s)  # 2.5 s of arrival, then quiet: the whole study is here
+        assert jobs.dispatch_stable_studies(rt) == 1
+        early = record(rt, stroke)
+        assert (early.state, early.priority) == (StudyState.ASSIGNED, Priority.STROKE)
+        assert early.deadline == T0 + timedelta(minutes=20)  # counted from arrival
+        assert record(rt, abdomen).state is StudyState.RECEIVING  # waits for its minute
+    finally:
+        rt.close()
+
+
 def test_the_sweep_is_brought_forward_to_when_a_study_becomes_stable(
     migrated_url: str, tmp_path: Path
 ) -> None:
@@ -107,14 +126,16 @@ def test_the_sweep_is_brought_forward_to_when_a_study_becomes_stable(
         job = scheduler.get_job("dispatch_stable_studies")
         periodic = job.next_run_time
         head = receive(rt, tmp_path, "h01", T0, description=STROKE, body_part="HEAD")
-        receive(rt, tmp_path, "h01", T0 + 20 * s, study_uid=head, description="ANGIO")
-        advance_to(rt, T0 + 30 * s)
+        advance_to(rt, T0 + 1 * s)
+        # The arrival watch (every second) sees it: its first series is quiet at T0 + 3 s,
+        # the sweep runs then, not a period later.
+        assert jobs.watch_arrivals(rt) == 1
+        assert job.next_run_time == T0 + 3 * s < periodic
         assert jobs.dispatch_stable_studies(rt) == 0
-        # Its first series is quiet at T0 + 60 s: the sweep runs then, not a period later.
-        assert job.next_run_time == T0 + 60 * s < periodic
-        advance_to(rt, T0 + 60 * s)
+        advance_to(rt, T0 + 3 * s)
         assert jobs.dispatch_stable_studies(rt) == 1  # the stroke, at its first series
-        assert job.next_run_time == T0 + 60 * s  # nothing later is due: kept as it was
+        assert record(rt, head).state is StudyState.ASSIGNED
+        assert job.next_run_time == T0 + 3 * s  # nothing later is due: kept as it was
     finally:
         scheduler.shutdown(wait=False)
         rt.close()
@@ -124,19 +145,18 @@ def test_a_series_quiet_long_ago_does_not_hide_a_strokes_first_series(
     migrated_url: str, tmp_path: Path
 ) -> None:
     shifts = [Shift("r01", T0 - timedelta(hours=1), T0 + timedelta(hours=8))]
-    rt = start_night(settings_for(migrated_url, tmp_path), shifts)  # stable age: 60 s
+    rt = start_night(settings_for(migrated_url, tmp_path), shifts)
     scheduler = build_scheduler(rt)
     scheduler.start(paused=True)
     try:
         # An abdomen whose first series was complete long ago, still receiving at T0 + 30 s.
         abdomen = receive(rt, tmp_path, "h01", T0 - 200 * s, description="TDM abdomen")
         receive(rt, tmp_path, "h01", T0 + 30 * s, study_uid=abdomen, description="PORTAL")
-        # A stroke at the same hospital: its first series is quiet at T0 + 60 s.
-        stroke = receive(rt, tmp_path, "h01", T0, description=STROKE, body_part="HEAD")
-        receive(rt, tmp_path, "h01", T0 + 30 * s, study_uid=stroke, description="ANGIO")
+        # A stroke at the same hospital: its first series is quiet at T0 + 37 s.
+        receive(rt, tmp_path, "h01", T0 + 34 * s, description=STROKE, body_part="HEAD")
         advance_to(rt, T0 + 35 * s)
         jobs.dispatch_stable_studies(rt)
-        assert scheduler.get_job("dispatch_stable_studies").next_run_time == T0 + 60 * s
+        assert scheduler.get_job("dispatch_stable_studies").next_run_time == T0 + 37 * s
     finally:
         scheduler.shutdown(wait=False)
         rt.close()
