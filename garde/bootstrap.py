@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from garde.dicom_gateway.scp import Gateway
     from garde.dicom_gateway.workers import GatewayWorkers
     from garde.dispatch.ports import Clock, InstanceIndex
+    from garde.web.server import WebServer
 
 logger = logging.getLogger(__name__)
 
@@ -146,6 +147,33 @@ class Runtime:
             patient_key_secret=patient_key_secret(self.settings.data_dir),
             clock=self.clock,
         )
+
+    def build_web(self, *, port: int | None = None) -> WebServer:
+        """The web part (DICOMweb, pages, viewer) over this runtime's store, bound to its
+        port (``port`` overrides the configured one; 0: any free port)."""
+        from garde.config.model import Environment  # noqa: PLC0415
+        from garde.store.dicomweb_index import DicomWebIndex  # noqa: PLC0415 - web only
+        from garde.web.access import Gate  # noqa: PLC0415
+        from garde.web.app import WebContext, build_app  # noqa: PLC0415
+        from garde.web.server import WebServer  # noqa: PLC0415
+
+        web = self.settings.web
+        index = DicomWebIndex(self.session_factory)
+        gate = Gate(
+            self.uow,
+            index,
+            self.clock.now,
+            open_mode=self.settings.environment is not Environment.PRODUCTION,
+        )
+        context = WebContext(
+            index=index,
+            gate=gate,
+            storage_dir=self.settings.gateway.storage_dir,
+            site_ids=lambda: [s.id for s in self.settings.sites],
+            patient_key_secret=patient_key_secret(self.settings.data_dir),
+        )
+        app = build_app(context, cors_origins=web.cors_origins)
+        return WebServer(app, web.host, web.port if port is None else port, web.tls)
 
     def close(self) -> None:
         """Stop the workers, flush notifications and dispose of the engine."""

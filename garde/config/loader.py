@@ -34,6 +34,7 @@ from garde.config.model import (
     Settings,
     SiteCover,
     TlsSettings,
+    WebSettings,
     WindowPresetSettings,
 )
 from garde.directory.model import rpps_valid
@@ -150,6 +151,7 @@ def _parse(root: Reader, path: Path) -> Settings:
         region=region,
         night_safety=night_safety,
         directory=_directory(root.sub("directory")),
+        web=_web(root.sub("web")),
     )
     root.reject_unknown()
     return settings
@@ -209,6 +211,45 @@ def _gateway(r: Reader, data_dir: Path) -> GatewaySettings:
         overwrite_policy=_enum(r, "overwrite_policy", OverwritePolicy, d.overwrite_policy),
         conflicts_dir=_conflicts_dir(r, data_dir),
         index_after_answer=r.flag("index_after_answer", default=d.index_after_answer),
+    )
+    r.reject_unknown()
+    return settings
+
+
+def _tls(r: Reader) -> TlsSettings | None:
+    """A ``tls`` table (certificate and key; optionally a CA to verify clients against)."""
+    if not r.table:
+        return None
+    cert = r.scalar("cert_file", str)
+    key = r.scalar("key_file", str)
+    ca = r.scalar("ca_file", str, "")
+    require = r.flag("require_client_cert")
+    if require and not ca:
+        r.problem("ca_file", "required when require_client_cert is true")
+    r.reject_unknown()
+    if cert and key:
+        return TlsSettings(Path(cert), Path(key), Path(ca) if ca else None, require)
+    return None
+
+
+def _web(r: Reader) -> WebSettings:
+    d = WebSettings()
+    viewer_dir = r.scalar("viewer_dir", str, "") or ""
+    viewer_url = r.scalar("viewer_url", str, d.viewer_url) or d.viewer_url
+    if "{study}" not in viewer_url:
+        r.problem("viewer_url", f"expected a template with {{study}}, got {viewer_url!r}")
+    public_url = r.scalar("public_url", str, "") or ""
+    if public_url and not public_url.startswith(("http://", "https://")):
+        r.problem("public_url", f"expected an http:// or https:// URL, got {public_url!r}")
+    settings = WebSettings(
+        enabled=r.flag("enabled", default=d.enabled),
+        host=r.scalar("host", str, d.host) or d.host,
+        port=r.integer("port", d.port, minimum=0, maximum=65535),
+        tls=_tls(r.sub("tls")),
+        public_url=public_url,
+        cors_origins=r.string_list("cors_origins", ()),
+        viewer_dir=Path(viewer_dir) if viewer_dir else None,
+        viewer_url=viewer_url,
     )
     r.reject_unknown()
     return settings

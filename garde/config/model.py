@@ -80,6 +80,35 @@ class GatewaySettings:
     index_after_answer: bool = True
 
 
+@dataclass(frozen=True, slots=True)
+class WebSettings:
+    """``[web]``: DICOMweb (QIDO/WADO/STOW-RS), study pages and the hosted viewer.
+
+    ``public_url`` is the address readers reach (behind a proxy, the proxy's); empty:
+    derived from ``host``, ``port`` and TLS. ``viewer_url`` is what `garde open` prints:
+    ``{base}`` is the public URL, ``{study}`` the StudyInstanceUID (OHIF by default; a
+    Weasis ``weasis://`` URI or another viewer's works the same way).
+    """
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8042
+    tls: TlsSettings | None = None
+    public_url: str = ""
+    cors_origins: tuple[str, ...] = ()  # origins whose pages may call DICOMweb ("*": any)
+    viewer_dir: Path | None = None  # a built OHIF (`make viewer`), served at /viewer
+    viewer_url: str = "{base}/viewer?StudyInstanceUIDs={study}"
+
+    @property
+    def base_url(self) -> str:
+        """Where readers reach the web part (no trailing slash)."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        scheme = "https" if self.tls else "http"
+        host = "127.0.0.1" if self.host in {"0.0.0.0", "::", ""} else self.host  # noqa: S104
+        return f"{scheme}://{host}:{self.port}"
+
+
 BUILTIN_WINDOW_PRESETS = (
     "stroke",
     "subdural",
@@ -280,6 +309,7 @@ class Settings:
     region: RegionSettings = field(default_factory=RegionSettings)
     night_safety: NightSafetySettings = field(default_factory=NightSafetySettings)
     directory: DirectorySettings = field(default_factory=DirectorySettings)
+    web: WebSettings = field(default_factory=WebSettings)
 
     @property
     def effective_database_url(self) -> str:

@@ -106,23 +106,14 @@ def serve(runtime: Runtime, stop: threading.Event | None = None) -> None:
     runtime.previews.start()
     runtime.previews.catch_up()
     gateway = runtime.build_gateway()
+    web = runtime.build_web() if settings.web.enabled else None
     scheduler = build_scheduler(runtime)
     wake = threading.Event()
     reload_requested = threading.Event()
-    if threading.current_thread() is threading.main_thread():
-
-        def _on_stop(*_: object) -> None:
-            stop.set()
-            wake.set()
-
-        def _on_hup(*_: object) -> None:
-            reload_requested.set()
-            wake.set()
-
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, _on_stop)
-        signal.signal(signal.SIGHUP, _on_hup)
+    _handle_signals(stop, wake, reload_requested)
     gateway.start()
+    if web is not None:
+        web.start()
     scheduler.start()
     runtime.notifier.start_delivery()  # what earlier runs or CLI commands left, then new ones
     pid_path = pid_file(settings.data_dir)
@@ -146,11 +137,33 @@ def serve(runtime: Runtime, stop: threading.Event | None = None) -> None:
     finally:
         logger.info("stopping: no new associations, finishing those in flight")
         gateway.stop()
+        if web is not None:
+            web.stop()
         scheduler.shutdown(wait=True)
         runtime.previews.stop()
         runtime.notifier.close()
         pid_path.unlink(missing_ok=True)
         logger.info("stopped")
+
+
+def _handle_signals(
+    stop: threading.Event, wake: threading.Event, reload_requested: threading.Event
+) -> None:
+    """SIGTERM/SIGINT set ``stop``, SIGHUP asks for a reload (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def _on_stop(*_: object) -> None:
+        stop.set()
+        wake.set()
+
+    def _on_hup(*_: object) -> None:
+        reload_requested.set()
+        wake.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _on_stop)
+    signal.signal(signal.SIGHUP, _on_hup)
 
 
 def _reload(

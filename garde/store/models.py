@@ -148,8 +148,10 @@ class StudyRow(Base):
         Index("ix_studies_assignee_state", "assignee", "state"),
         Index("ix_studies_handle", "handle"),
         Index("ix_studies_site_id_first_received_at", "site_id", "first_received_at"),
-        # A patient's other studies (across hospitals when the key comes from the INS).
+        # A patient's other studies (across hospitals when the key comes from the INS);
+        # QIDO-RS PatientID matching too.
         Index("ix_studies_patient_key", "patient_key"),
+        Index("ix_studies_accession", "accession"),  # QIDO AccessionNumber
     )
 
     id: Mapped[int_pk]
@@ -236,6 +238,31 @@ class InstanceRow(Base):
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     calling_ae: Mapped[str] = mapped_column(String(16))
     received_at: Mapped[datetime]
+
+
+class StudyAttributesRow(Base):
+    """What a reader needs of a study beyond routing: patient context and the study-level
+    attributes DICOMweb answers with (QIDO-RS), read once from the study's first stored
+    instance.
+
+    ``dataset`` is the DICOM JSON (PS3.18 F.2) of the patient- and study-level
+    attributes; the columns beside it are what QIDO matches on and what the worklist
+    shows, so neither parses the JSON nor opens a file.
+    """
+
+    __tablename__ = "study_attributes"
+
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), primary_key=True)
+    study_date: Mapped[str] = mapped_column(String(8), default="", index=True)  # YYYYMMDD
+    study_time: Mapped[str] = mapped_column(String(16), default="")
+    patient_name: Mapped[text_str] = mapped_column(default="")  # QIDO PatientName (matching)
+    patient_sex: Mapped[str] = mapped_column(String(16), default="")
+    patient_age: Mapped[str] = mapped_column(String(16), default="")  # DICOM AS: "067Y"
+    patient_birth_date: Mapped[str] = mapped_column(String(8), default="")
+    referring_physician: Mapped[text_str] = mapped_column(default="")
+    requesting_physician: Mapped[text_str] = mapped_column(default="")
+    indication: Mapped[str] = mapped_column(Text, default="")
+    dataset: Mapped[dict[str, Any]]
 
 
 class AssignmentRow(Base):

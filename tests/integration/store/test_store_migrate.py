@@ -29,6 +29,7 @@ TABLES = {
     "assignments",
     "audit_events",
     "previews",
+    "study_attributes",
     "webhook_outbox",
     "directory_professionals",
     "alembic_version",
