@@ -53,6 +53,56 @@ class Basis(StrEnum):
     NOBODY = "nobody"  # nobody eligible and no fallback reader: flagged, kept
     MEDICAL_DIRECTOR = "medical_director"  # nobody on shift or on call may: the director
     REPLAN = "replan"  # moved by the CP-SAT re-plan: the whole plan costs less
+    PREEMPT = "preempt"  # a stroke with every eligible reader mid-read: one is interrupted
+
+
+_BASIS_TEXT = {
+    Basis.CONTINUITY: "already reads another study of this patient",
+    Basis.FALLBACK: "nobody eligible: the fallback pool",
+    Basis.NOBODY: "nobody may read it",
+    Basis.MEDICAL_DIRECTOR: "nobody on shift or on call may read it: the medical director",
+    Basis.REPLAN: "moved by the re-plan",
+}
+
+_RANKING_TEXT = {
+    "lateness": "predicted lateness",
+    "finish": "soonest finish",
+    "night_minutes": "least reading done tonight (fairness)",
+    "id": "id",
+}
+
+
+def _ranked_reason(best: Candidate, other: Candidate, ranking: tuple[str, ...]) -> str:
+    """The first measure of ``ranking`` on which ``best`` beat the runner-up ``other``."""
+    rival = other.radiologist_id
+    for key in ranking:
+        if key == "lateness" and best.late_ms != other.late_ms:
+            return (
+                f"least predicted lateness: {_span(best.late_ms)}, {rival} {_span(other.late_ms)}"
+            )
+        if key == "finish" and best.finish_ms != other.finish_ms:
+            # Minutes, not clock times: a few seconds' lead prints the same minute.
+            lead = (other.finish_ms - best.finish_ms) / MS_PER_MINUTE
+            return f"soonest finish: {lead:.1f} min before {rival}"
+        if key == "night_minutes" and best.night_ms != other.night_ms:
+            return (
+                f"least reading done tonight (fairness): {best.night_minutes:.0f} min, "
+                f"{rival} {other.night_minutes:.0f} min"
+            )
+    return f"tied with {rival} on every measure: first by id"
+
+
+def _span(ms: int) -> str:
+    """A lateness in words: seconds under a minute (so that 0 and 20 s differ), else minutes."""
+    if 0 < ms < MS_PER_MINUTE:
+        return f"{ms / 1000:.0f} s"
+    return f"{ms / MS_PER_MINUTE:.0f} min"
+
+
+def clock(moment: datetime, zone: tzinfo) -> str:
+    """``moment`` as the region's wall clock with its zone (``Sat 05/12 23:04 CET``)."""
+    local = moment.astimezone(zone)
+    return f"{local:%a %d/%m %H:%M} {local.tzname() or local.strftime('%z')}"
 
 
 class ReplanReason(StrEnum):
@@ -204,6 +254,8 @@ class Explanation:
     ranking: tuple[str, ...] = ("lateness", "night_minutes", "id")
     replan: PlanChange | None = None  # set when the re-planner made the move
     limit: datetime | None = None  # the contractual limit, when later than the deadline
+    interrupts: str | None = None  # basis preempt: the study its reader was reading
+    wait_without_ms: int = 0  # basis preempt: how long the stroke would have waited
 
     def excluded_reason(self, radiologist_id: str) -> ExclusionReason | None:
         """Why ``radiologist_id`` was excluded (None if they were not)."""
@@ -226,6 +278,8 @@ class Explanation:
             "rule": self.rule,
             "deadline": self.deadline.isoformat(),
             "limit": None if self.limit is None else self.limit.isoformat(),
+            "interrupts": self.interrupts,
+            "wait_without_min": self.wait_without_ms / MS_PER_MINUTE,
             "decided_at": self.decided_at.isoformat(),
             "chosen": self.chosen,
             "basis": self.basis.value,
@@ -263,6 +317,10 @@ class Explanation:
                 ),
                 decided_at=datetime.fromisoformat(str(data["decided_at"])),
                 chosen=None if data["chosen"] is None else str(data["chosen"]),
+                interrupts=None if data.get("interrupts") is None else str(data["interrupts"]),
+                wait_without_ms=round(
+                    float(cast("float", data.get("wait_without_min", 0))) * MS_PER_MINUTE
+                ),
                 basis=Basis(str(data["basis"])),
                 ranking=tuple(str(k) for k in cast("list[object]", data["ranking"])),
                 eligible=int(cast("int", data["eligible"])),
@@ -290,34 +348,53 @@ class Explanation:
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"not a routing explanation: missing or bad {exc}") from exc
 
+    def decided_by(self) -> str:
+        """In words, what made the choice: for a ranked choice, the first measure of the
+        ranking on which the chosen reader beat the runner-up (not "least lateness" when
+        everyone was on time)."""
+        if self.basis is Basis.PREEMPT:
+            wait = self.wait_without_ms / MS_PER_MINUTE
+            return (
+                f"a stroke with every eligible reader mid-read: {self.chosen} is interrupted "
+                f"in their read of {self.interrupts} (else the stroke waits {wait:.0f} min)"
+            )
+        if self.basis is not Basis.LEAST_LATENESS:
+            return _BASIS_TEXT[self.basis]
+        if self.eligible <= 1 or len(self.candidates) < 2:
+            return "the only eligible reader"
+        return _ranked_reason(self.candidates[0], self.candidates[1], self.ranking)
+
     def render_text(self, zone: tzinfo = UTC, name: str = "") -> str:
-        """A human-readable account, for ``garde explain``: times in ``zone`` (the
-        region's, passed in), the study called ``name`` (its handle) if given."""
+        """A human-readable account, for ``garde explain``: times as the wall clock of
+        ``zone`` (the region's, passed in) with the zone named, the study called ``name``
+        (its handle) if given."""
         lines = [
             (
                 f"study {name or self.study_uid}: {self.priority} (rule {self.rule}), "
-                f"due {self.deadline.astimezone(zone).isoformat(timespec='minutes')}"
+                f"due {clock(self.deadline, zone)}"
                 + (
                     ""
                     if self.limit is None
-                    else f" (target; contractual limit "
-                    f"{self.limit.astimezone(zone).isoformat(timespec='minutes')})"
+                    else f" (target; contractual limit {clock(self.limit, zone)})"
                 )
             ),
-            f"decided {self.decided_at.astimezone(zone).isoformat(timespec='seconds')}: "
+            f"decided {clock(self.decided_at, zone)}: "
             + (
-                f"assigned to {self.chosen} ({self.basis.value.replace('_', ' ')})"
+                f"assigned to {self.chosen}: {self.decided_by()}"
                 if self.chosen
                 else "NOBODY may read it: flagged for the operators"
             ),
-            f"ranking: {', then '.join(self.ranking)}; {self.eligible} eligible",
+            "ranked by "
+            + ", then ".join(_RANKING_TEXT.get(k, k) for k in self.ranking)
+            + f"; {self.eligible} eligible",
         ]
         if self.candidates:
-            lines.append("candidates:")
+            lines.append("candidates (predicted; reading done tonight):")
             lines.extend(
                 f"  {c.radiologist_id:<12} start {c.predicted_start.astimezone(zone):%H:%M} "
-                f"finish {c.predicted_finish.astimezone(zone):%H:%M} late {c.lateness_min:.1f} min "
-                f"night {c.night_minutes:.0f} min" + ("" if c.within_shift else " (after handover)")
+                f"finish {c.predicted_finish.astimezone(zone):%H:%M} late {c.lateness_min:.0f} min"
+                f", {c.night_minutes:.0f} min read tonight"
+                + ("" if c.within_shift else " (after handover)")
                 for c in self.candidates
             )
         if self.excluded:

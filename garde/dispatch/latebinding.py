@@ -9,14 +9,15 @@ when no eligible reader is free, and `preempt` turns the router's decision towar
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from garde.dispatch._time import from_ms, read_ms, to_ms
 from garde.dispatch.board import Code
+from garde.dispatch.explanation import Basis, Exclusion
 from garde.dispatch.model import Priority
-from garde.dispatch.router import SOONEST_FIRST, route
+from garde.dispatch.router import CANDIDATES_SHOWN, SOONEST_FIRST, route
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -185,17 +186,49 @@ def preempt(
     read in hand, then the most slack): the stroke goes to them, to be read now rather
     than after their read (the router alone would queue it behind whoever finishes
     first). The router's choice and no alert when someone eligible is free, when it is
-    not a stroke, or when the reader named may not take it after all (capacity).
+    not a stroke, or when the reader named may not take it after all (capacity). The
+    explanation of a pre-emption (basis ``preempt``) names the interrupted read and keeps
+    the router's real candidates and exclusions.
     """
     if study.priority is not Priority.STROKE or decision.radiologist_id is None:
         return decision, None
     if decision.fallback:
         return decision, None
     alert = stroke_alert(study, board, policy, now)
-    if alert is None or alert.radiologist_id == decision.radiologist_id:
-        return decision, alert
+    if alert is None:
+        return decision, None
+    if alert.radiologist_id == decision.radiologist_id:
+        return _preempting(decision, decision, alert), alert
     others = frozenset(board.ids) - {alert.radiologist_id}
     interrupted = route(study, board, policy, now, exclude=others)
     if interrupted.radiologist_id != alert.radiologist_id or interrupted.fallback:
         return decision, None
-    return interrupted, alert
+    return _preempting(decision, interrupted, alert), alert
+
+
+def _preempting(decision: Decision, interrupted: Decision, alert: StrokeAlert) -> Decision:
+    """The pre-emption told truthfully: the router's real candidates and exclusions
+    (not the "everyone else excluded by the caller" of the narrowed route that checked
+    the reader may take it), the interrupted reader first, the read they interrupt."""
+    reader = alert.radiologist_id
+    original = decision.explanation
+    mine = tuple(c for c in interrupted.explanation.candidates if c.radiologist_id == reader)[:1]
+    rest = tuple(c for c in original.candidates if c.radiologist_id != reader)
+    excluded = []
+    was_excluded = False
+    for group in original.excluded:
+        ids = tuple(r for r in group.radiologist_ids if r != reader)
+        was_excluded = was_excluded or len(ids) < len(group.radiologist_ids)
+        if ids:
+            excluded.append(Exclusion(group.reason, ids))
+    explanation = replace(
+        original,
+        chosen=reader,
+        basis=Basis.PREEMPT,
+        candidates=(*mine, *rest)[:CANDIDATES_SHOWN],
+        eligible=original.eligible + int(was_excluded),
+        excluded=tuple(excluded),
+        interrupts=alert.interrupted_uid,
+        wait_without_ms=int(alert.wait_without.total_seconds() * 1000),
+    )
+    return replace(interrupted, explanation=explanation)

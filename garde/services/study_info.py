@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
-from garde.dispatch.explanation import Explanation
+from garde.dispatch.explanation import Explanation, clock
 from garde.dispatch.model import StudyState
 from garde.services.identity import OPEN_MODE, IdentityError, PermissionDeniedError
 from garde.services.reading import ReadingRefusedError, Refusal
@@ -184,7 +184,7 @@ def render_explanation(
         + f": {_STATE_WORDS[record.state]}, "
         f"with {record.assignee or 'nobody'}"
         + (f", {record.priority.value}" if record.priority else "")
-        + (f", due {record.deadline.astimezone(zone):%a %d/%m %H:%M}" if record.deadline else "")
+        + (f", due {clock(record.deadline, zone)}" if record.deadline else "")
     )
 
     def at(key: str) -> str:
@@ -237,7 +237,7 @@ _STATE_WORDS = {
 
 
 def _local(value: object, zone: tzinfo) -> str:
-    """A stored ISO time as the region's wall clock (``Sat 05/12 08:31``); as is if not one."""
+    """A stored ISO time as the region's wall clock (``Sat 05/12 08:31 CET``); as is if not one."""
     if not isinstance(value, str):
         return str(value)
     try:
@@ -246,4 +246,4 @@ def _local(value: object, zone: tzinfo) -> str:
         return value
     if moment.tzinfo is None:
         return value
-    return f"{moment.astimezone(zone):%a %d/%m %H:%M}"
+    return clock(moment, zone)

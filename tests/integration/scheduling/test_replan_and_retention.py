@@ -113,7 +113,7 @@ def test_a_replan_move_is_explained_by_the_plan_cost_before_and_after(
         assert change.after.total == outcome.applied_after
         assert ReplanReason.LOWERS_LATENESS in change.reasons
         text = render_explanation(record(rt, uid), last)  # what `garde explain` prints
-        assert "assigned to r05 (replan)" in text
+        assert "assigned to r05: moved by the re-plan" in text
         assert f"plan cost {outcome.applied_before:,} -> {outcome.applied_after:,}" in text
         assert "reason: lowers the plan's weighted lateness" in text
     finally:

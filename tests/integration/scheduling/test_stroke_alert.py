@@ -63,6 +63,12 @@ def test_a_stroke_interrupts_the_least_urgent_read_in_hand(
             assert record(rt, stroke).assignee == "r03"
             [assign] = [e for e in audit(rt, stroke) if e.action == "assign"]
             assert assign.detail["interrupts"] == head
+            with rt.uow() as uow:
+                why = uow.studies.assignments(stroke)[-1].explanation
+            # Told as it was: r01 eligible too (not "excluded by the caller"), r03's read named.
+            assert (why["basis"], why["chosen"], why["interrupts"]) == ("preempt", "r03", head)
+            assert why["eligible"] == 2
+            assert "excluded" not in why["excluded"]
         finally:
             rt.close()  # posts what the outbox holds
     [alert] = [b["payload"] for b in receiver.accepted if b["kind"] == "stroke_alert"]

@@ -3,7 +3,8 @@
 from datetime import timedelta
 
 from garde.dispatch.board import Board
-from garde.dispatch.latebinding import Pull, next_for, next_pull, stroke_alert
+from garde.dispatch.explanation import Basis, ExclusionReason
+from garde.dispatch.latebinding import Pull, next_for, next_pull, preempt, stroke_alert
 from garde.dispatch.model import Priority, SlaPolicy, Study
 from garde.dispatch.router import route
 from tests.unit.dispatch.dispatch_factories import at, board_with, rad, shift, study
@@ -74,6 +75,33 @@ def test_stroke_alert_when_every_eligible_reader_is_busy():
     # c is idle but lacks neuro; b's read (routine) is less urgent than a's.
     assert (alert.radiologist_id, alert.interrupted_uid) == ("b", routine.uid)
     assert alert.wait_without == timedelta(minutes=15)
+
+
+def test_a_preemption_is_explained_with_the_real_candidates_and_the_interrupted_read():
+    board = board_with(rad("a"), rad("b"), rad("c"), rad("d", skills="body"))
+    reads = {}
+    # a's routine read is long: the router alone would queue the stroke behind b or c.
+    for r, priority, minutes in (
+        ("a", Priority.ROUTINE, 60),
+        ("b", Priority.URGENT, 20),
+        ("c", Priority.URGENT, 20),
+    ):
+        reads[r] = study(priority=priority, minutes=minutes)
+        board.assign(reads[r], r, at(0))
+        board.start(reads[r].uid, at(0))
+    stroke = study(priority=Priority.STROKE, skills="neuro", arrived=5)
+    decision, alert = preempt(stroke, route(stroke, board, POLICY, at(5)), board, POLICY, at(5))
+    assert alert is not None
+    why = decision.explanation
+    assert (decision.radiologist_id, why.chosen, why.basis) == ("a", "a", Basis.PREEMPT)
+    assert why.interrupts == reads["a"].uid
+    # Not "1 eligible, excluded by the caller: b, c": b and c were eligible, d lacks neuro.
+    assert why.eligible == 3
+    assert route(stroke, board, POLICY, at(5)).radiologist_id != "a"
+    assert [c.radiologist_id for c in why.candidates] == ["a", "b", "c"]
+    assert why.excluded_reason("b") is None
+    assert why.excluded_reason("d") is ExclusionReason.MISSING_SKILL
+    assert f"a is interrupted in their read of {reads['a'].uid}" in why.render_text()
 
 
 def test_stroke_alert_prefers_the_most_slack_and_spares_stroke_reads():

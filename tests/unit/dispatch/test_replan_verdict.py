@@ -73,7 +73,7 @@ def test_a_move_that_lowers_the_plan_cost_is_better_and_explained() -> None:
     assert change.reasons == (ReplanReason.LOWERS_LATENESS, ReplanReason.EVENS_WORKLOAD)
     assert Explanation.from_dict(json.loads(json.dumps(explanation.to_dict()))) == explanation
     text = explanation.render_text()
-    assert "assigned to b (replan)" in text
+    assert "assigned to b: moved by the re-plan" in text
     assert f"re-plan: moved from a; plan cost {verdict.before.total:,} -> " in text
     assert "reason: lowers the plan's weighted lateness, evens the night's workload" in text
 
