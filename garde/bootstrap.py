@@ -19,6 +19,7 @@ from garde.services.clock import SystemClock
 from garde.services.dispatcher import DispatchService
 from garde.services.notifier import FanoutNotifier, build_notifier
 from garde.services.previewing import PreviewService
+from garde.services.reporting import ReportService
 from garde.services.worklist import WorklistService
 from garde.store.engine import make_engine, make_session_factory
 from garde.store.leader import JobLeadership
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from garde.dicom_gateway.workers import GatewayWorkers
     from garde.dispatch.ports import Clock, InstanceIndex
     from garde.web.server import WebServer
+    from garde.reporting.delivery import ReportDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +80,7 @@ class Runtime:
     leadership: JobLeadership = field(init=False)
     previews: PreviewService = field(init=False)
     worklist: WorklistService = field(init=False)
+    reports: ReportService = field(init=False)
     # Set by the scheduler: run the stability sweep at this moment (see `jobs`).
     sweep_at: Callable[[datetime], None] | None = field(default=None, init=False)
 
@@ -109,6 +112,12 @@ class Runtime:
             ),
         )
         self.worklist = WorklistService(self.uow, settings.previews.dir)
+        self.reports = ReportService(
+            self.uow,
+            settings.reporting,
+            settings.gateway.storage_dir,
+            {s.id: s.name for s in settings.sites},
+        )
 
     def uow(self) -> SqlUnitOfWork:
         """A new unit of work (one per received study, job run or CLI command)."""
@@ -174,6 +183,17 @@ class Runtime:
         )
         app = build_app(context, cors_origins=web.cors_origins)
         return WebServer(app, web.host, web.port if port is None else port, web.tls)
+
+    def build_report_delivery(self) -> ReportDelivery:
+        """The thread sending reports to the hospitals (started by `serve`)."""
+        from garde.reporting.delivery import ReportDelivery  # noqa: PLC0415 - pynetdicom
+
+        return ReportDelivery(
+            self.uow,
+            self.settings.reporting,
+            calling_ae=self.settings.gateway.ae_title,
+            notifier=self.notifier,
+        )
 
     def close(self) -> None:
         """Stop the workers, flush notifications and dispose of the engine."""

@@ -115,6 +115,10 @@ COMMANDS = {
         "garde.cli.directory_commands:directory",
         "The national directory (RPPS): import its extract, list it, retire someone.",
     ),
+    "report": LazyCommand(
+        "garde.cli.report_commands:report",
+        "Write a study's report (a file or $EDITOR), see its delivery, resend it.",
+    ),
 }
 
 

@@ -179,6 +179,7 @@ def desk(ctx: click.Context) -> Desk:
             runtime.settings.sla,
             notifier=runtime.notifier,
             notify_priorities=runtime.dispatch.notify_priorities,
+            reports=runtime.reports,
         ),
         operator=OperatorService(
             runtime.uow,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -81,18 +82,48 @@ def start(ctx: click.Context, study: str, as_json: bool) -> None:
 @click.command()
 @click.argument("study")
 @click.option("--report", "report_ref", default="", help="Where the report is (RIS id, URL).")
+@click.option(
+    "--report-file",
+    type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+    help="The report (UTF-8 text): signed and sent to the hospital.",
+)
+@click.option("--conclusion", default="", help="The report's conclusion (with --report-file).")
+@click.option("--critical", is_flag=True, help="A critical finding: the hospital is told now.")
 @_JSON
 @click.pass_context
-def done(ctx: click.Context, study: str, report_ref: str, as_json: bool) -> None:
+def done(
+    ctx: click.Context,
+    study: str,
+    report_ref: str,
+    report_file: Path | None,
+    conclusion: str,
+    critical: bool,
+    as_json: bool,
+) -> None:
     """Mark a study you are reading as read, with an optional report reference.
 
-    Example: garde done h03-12 --report RIS-2026-0042
+    With --report-file (or a draft kept by `garde report`), the report is signed and
+    sent back to the hospital.
+
+    Example: garde done h03-12 --report-file report.txt
     """
+    from garde.cli.report_commands import parse_report, read_report_file  # noqa: PLC0415
+
     services = desk(ctx)
     me = reader(services, "done")
     with refusals():
+        draft = None
+        if report_file is not None:
+            draft = parse_report(
+                read_report_file(report_file), conclusion=conclusion, critical=critical
+            )
         record = services.reading.finish(
-            study_uid(services, study), me, services.now(), report_ref, origin=services.origin
+            study_uid(services, study),
+            me,
+            services.now(),
+            report_ref,
+            origin=services.origin,
+            report=draft,
         )
     _report(services, record, "done", as_json=as_json)
 

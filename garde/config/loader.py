@@ -38,6 +38,7 @@ from garde.config.model import (
     WindowPresetSettings,
 )
 from garde.directory.model import rpps_valid
+from garde.config.reporting import parse_reporting
 from garde.dispatch.model import (
     EscalationTiers,
     Priority,
@@ -152,6 +153,7 @@ def _parse(root: Reader, path: Path) -> Settings:
         night_safety=night_safety,
         directory=_directory(root.sub("directory")),
         web=_web(root.sub("web")),
+        reporting=parse_reporting(root.sub("reporting"), site_ids),
     )
     root.reject_unknown()
     return settings

@@ -12,6 +12,7 @@ from datetime import time
 from enum import StrEnum
 from pathlib import Path
 
+from garde.config.reporting import ReportingSettings
 from garde.dispatch.model import (
     Radiologist,
     ReadingTimes,
@@ -310,6 +311,7 @@ class Settings:
     night_safety: NightSafetySettings = field(default_factory=NightSafetySettings)
     directory: DirectorySettings = field(default_factory=DirectorySettings)
     web: WebSettings = field(default_factory=WebSettings)
+    reporting: ReportingSettings = field(default_factory=ReportingSettings)
 
     @property
     def effective_database_url(self) -> str:

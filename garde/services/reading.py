@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
     from garde.dispatch.board import Board
     from garde.dispatch.ports import Notifier
+    from garde.services.reporting import ReportDraft, ReportService
     from garde.store.records import StudyRecord
     from garde.store.uow import SqlUnitOfWork
 
@@ -105,6 +106,7 @@ class ReadingService:
     max_attempts: int = 20  # rounds of `next` when others keep winning the race
     notifier: Notifier | None = None  # "assigned" on every move (`notify_assigned`)
     notify_priorities: frozenset[Priority] = NOTIFY_PRIORITIES  # [notify] assigned_priorities
+    reports: ReportService | None = None  # signs the report at `done` (issue 14)
 
     # -- actions -------------------------------------------------------------------------
 
@@ -140,11 +142,22 @@ class ReadingService:
         report_ref: str = "",
         *,
         origin: str = "",
+        report: ReportDraft | None = None,
     ) -> StudyRecord:
-        """Mark one's study read, with an optional report reference."""
+        """Mark one's study read, with an optional report reference; with ``report``
+        (or a draft kept by `garde report`) the report is signed and queued for the
+        hospital in the same transaction (`garde.services.reporting`)."""
 
         def body(uow: SqlUnitOfWork) -> _Outcome:
             record = self._own(uow, study_uid, radiologist_id, StudyEvent.FINISHED)
+            detail: dict[str, Any] = {"report_ref": report_ref} if report_ref else {}
+            if self.reports is not None:
+                if report is not None:
+                    self.reports.keep_draft(uow, record, radiologist_id, report, now)
+                signed = self.reports.sign(uow, record, radiologist_id, now)
+                if signed is not None:
+                    detail["report"] = signed.report.number
+                    detail["destinations"] = list(signed.destinations)
             self._move(
                 uow,
                 record,
@@ -156,7 +169,7 @@ class ReadingService:
             return _Outcome(
                 uow.studies.get(study_uid),
                 study_uid,
-                {"report_ref": report_ref} if report_ref else {},
+                detail,
                 lambda: self._board_finish(study_uid, now),
             )
 

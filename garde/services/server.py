@@ -116,6 +116,8 @@ def serve(runtime: Runtime, stop: threading.Event | None = None) -> None:
         web.start()
     scheduler.start()
     runtime.notifier.start_delivery()  # what earlier runs or CLI commands left, then new ones
+    reports = runtime.build_report_delivery()
+    reports.start()  # reports signed before a crash or by CLI commands go out now
     pid_path = pid_file(settings.data_dir)
     pid_path.write_text(f"{os.getpid()}\n", encoding="ascii")
     logger.info(
@@ -140,6 +142,7 @@ def serve(runtime: Runtime, stop: threading.Event | None = None) -> None:
         if web is not None:
             web.stop()
         scheduler.shutdown(wait=True)
+        reports.close()
         runtime.previews.stop()
         runtime.notifier.close()
         pid_path.unlink(missing_ok=True)

@@ -357,3 +357,80 @@ class WebhookOutboxRow(Base):
     acked_at: Mapped[datetime | None]
     acked_by: Mapped[str | None] = mapped_column(String(64))
     escalated_at: Mapped[datetime | None]
+    # Report delivery (issue 14) shares the outbox: ``channel`` says who sends a row
+    # (``webhook``: the webhook thread; ``dicom``, ``hl7``, ``critical``: the report
+    # delivery thread), ``destination`` names the hospital's destination, and
+    # ``dedupe_key`` (the SOP Instance UID, the HL7 message control id) makes a second
+    # row for the same object and destination impossible.
+    channel: Mapped[str] = mapped_column(
+        String(16), default="webhook", server_default=text("'webhook'"), index=True
+    )
+    destination: Mapped[str | None] = mapped_column(String(64))
+    dedupe_key: Mapped[str | None] = mapped_column(String(128))
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"), index=True)
+
+    __table_args__ = (
+        UniqueConstraint("channel", "destination", "dedupe_key", name="uq_outbox_delivery"),
+    )
+
+
+class ReportRow(Base):
+    """A radiologist's report of a study (issue 14): a draft until the study is done,
+    then final and delivered; a later one is an addendum referring to the first (a
+    report is never replaced). Its DICOM objects are files under the storage folder."""
+
+    __tablename__ = "reports"
+    __table_args__ = (UniqueConstraint("study_uid", "number", name="uq_reports_study_number"),)
+
+    id: Mapped[int_pk]
+    study_uid: Mapped[str] = mapped_column(String(64), index=True)
+    number: Mapped[int]  # 1 the report, 2.. its addenda
+    author: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    conclusion: Mapped[str] = mapped_column(Text, default="")
+    critical: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    state: Mapped[str] = mapped_column(String(16))  # draft, final
+    created_at: Mapped[datetime]
+    final_at: Mapped[datetime | None]
+    amends_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"))
+    sr_uid: Mapped[str | None] = mapped_column(String(64))
+    pdf_uid: Mapped[str | None] = mapped_column(String(64))
+    control_id: Mapped[str | None] = mapped_column(String(64))  # HL7 MSH-10
+    delivered_at: Mapped[datetime | None]  # every destination took it
+    alerted_at: Mapped[datetime | None]  # undelivered too long: the operator was told
+
+
+class PriorLookupRow(Base):
+    """One query/retrieve of a new study's priors at its hospital's PACS (issue 14)."""
+
+    __tablename__ = "prior_lookups"
+
+    id: Mapped[int_pk]
+    study_uid: Mapped[str] = mapped_column(String(64), unique=True)
+    site_id: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))  # waiting, done, failed
+    created_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    found: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    retrieved: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    error: Mapped[str | None] = mapped_column(String(200))
+
+
+class PriorRow(Base):
+    """An earlier study of the same patient, retrieved for the reader of a new one:
+    stored, never dispatched, no SLA."""
+
+    __tablename__ = "priors"
+    __table_args__ = (
+        UniqueConstraint("study_uid", "prior_uid", name="uq_priors_study_uid_prior_uid"),
+    )
+
+    id: Mapped[int_pk]
+    study_uid: Mapped[str] = mapped_column(String(64), index=True)  # the new study
+    prior_uid: Mapped[str] = mapped_column(String(64))
+    study_date: Mapped[str] = mapped_column(String(8), default="")
+    modalities: Mapped[str] = mapped_column(String(64), default="")
+    description: Mapped[str] = mapped_column(String(256), default="")
+    instances: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    retrieved_at: Mapped[datetime | None]
+    refused: Mapped[int] = mapped_column(default=0, server_default=text("0"))

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 _ERROR_CHARS = 200
+WEBHOOK = "webhook"  # the channel of the webhook thread's rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,7 +301,13 @@ def _entry(row: WebhookOutboxRow) -> OutboxEntry:
 
 
 def _open() -> ColumnElement[bool]:
-    return and_(WebhookOutboxRow.delivered_at.is_(None), WebhookOutboxRow.dropped_at.is_(None))
+    # Only webhook rows: report deliveries share the table but have their own sender
+    # (`garde.store.repositories.deliveries`).
+    return and_(
+        WebhookOutboxRow.channel == WEBHOOK,
+        WebhookOutboxRow.delivered_at.is_(None),
+        WebhookOutboxRow.dropped_at.is_(None),
+    )
 
 
 def _unleased(now: datetime) -> ColumnElement[bool]:

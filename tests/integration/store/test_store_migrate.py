@@ -32,6 +32,9 @@ TABLES = {
     "study_attributes",
     "webhook_outbox",
     "directory_professionals",
+    "reports",
+    "priors",
+    "prior_lookups",
     "alembic_version",
 }
 
