@@ -38,8 +38,8 @@ if TYPE_CHECKING:
     from garde.dicom_gateway.scp import Gateway
     from garde.dicom_gateway.workers import GatewayWorkers
     from garde.dispatch.ports import Clock, InstanceIndex
-    from garde.web.server import WebServer
     from garde.reporting.delivery import ReportDelivery
+    from garde.web.server import WebServer
 
 logger = logging.getLogger(__name__)
 

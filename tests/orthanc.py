@@ -11,7 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import pytest
 
@@ -109,14 +109,14 @@ class Orthanc:
 
     def get(self, path: str) -> Any:
         """GET a REST resource, as JSON."""
-        with urllib.request.urlopen(f"{self.url}{path}", timeout=10) as response:  # noqa: S310
+        with urllib.request.urlopen(f"{self.url}{path}", timeout=10) as response:
             return json.loads(response.read())
 
     def post(self, path: str, body: bytes | str) -> Any:
         """POST to a REST resource, as JSON."""
         data = body.encode() if isinstance(body, str) else body
-        request = urllib.request.Request(f"{self.url}{path}", data=data, method="POST")  # noqa: S310
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        request = urllib.request.Request(f"{self.url}{path}", data=data, method="POST")
+        with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read())
 
     def upload(self, path: Path) -> None:
@@ -127,7 +127,9 @@ class Orthanc:
         """Every instance of a study, with its tags (empty if Orthanc has not the study)."""
         found = self.post(
             "/tools/find",
-            json.dumps({"Level": "Instance", "Query": {"StudyInstanceUID": study_uid}, "Expand": True}),
+            json.dumps(
+                {"Level": "Instance", "Query": {"StudyInstanceUID": study_uid}, "Expand": True}
+            ),
         )
         return list(found)
 
@@ -136,7 +138,7 @@ class Orthanc:
         result: dict[str, Any] = self.get(f"/instances/{instance_id}/simplified-tags")
         return result
 
-    def __enter__(self) -> Orthanc:
+    def __enter__(self) -> Self:
         self.start()
         return self
 

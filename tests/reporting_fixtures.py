@@ -23,7 +23,7 @@ PATIENT_ID = "PAT-0001"
 ACCESSION = "ACC-2026-42"
 
 
-def stored_study(  # noqa: PLR0913 - a test factory's knobs
+def stored_study(
     factory: sessionmaker[Session],
     storage: Path,
     *,

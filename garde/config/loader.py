@@ -37,8 +37,8 @@ from garde.config.model import (
     WebSettings,
     WindowPresetSettings,
 )
-from garde.directory.model import rpps_valid
 from garde.config.reporting import parse_reporting
+from garde.directory.model import rpps_valid
 from garde.dispatch.model import (
     EscalationTiers,
     Priority,

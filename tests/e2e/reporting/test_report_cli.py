@@ -108,11 +108,13 @@ class Region:
             uow.commit()
         self.operator = tmp / "op.token"
         self.token = tmp / "r1.token"
+        self.run("user", "token", "--operator", "op", "--output", str(self.operator), token=False)
         self.run(
-            "user", "token", "--operator", "op", "--output", str(self.operator), token=False
-        )
-        self.run(
-            "user", "token", "r1", "--output", str(self.token),
+            "user",
+            "token",
+            "r1",
+            "--output",
+            str(self.token),
             extra={"GARDE_TOKEN_FILE": str(self.operator)},
         )
 
@@ -165,9 +167,7 @@ def test_edit_done_kill_9_restart_delivers_exactly_once(region: Region, pacs: Or
     study = stored_study(region.factory, region.data / "storage")
     editor = region.tmp / "editor.py"
     editor.write_text(EDITOR, encoding="utf-8")
-    wrote = region.run(
-        "report", study, "--edit", extra={"EDITOR": f"{sys.executable} {editor}"}
-    )
+    wrote = region.run("report", study, "--edit", extra={"EDITOR": f"{sys.executable} {editor}"})
     assert "kept as a draft" in wrote.stdout
 
     log = region.tmp / "serve.log"

@@ -23,7 +23,7 @@ from garde.services.reporting import EmptyReportError, ReportDraft, ReportServic
 from garde.store.models import AuditEventRow
 from garde.store.repositories.reports import ReportRepository
 from garde.store.uow import SqlUnitOfWork
-from tests.orthanc import Orthanc, wait_until
+from tests.orthanc import Orthanc
 from tests.reporting_fixtures import ACCESSION, PATIENT_ID, stored_study
 
 if TYPE_CHECKING:
@@ -31,7 +31,9 @@ if TYPE_CHECKING:
 
     from sqlalchemy.orm import Session, sessionmaker
 
-TEXT = "Pas d'hémorragie intracrânienne.\nŒdème périlésionnel modéré, à contrôler.\n« Élément » noté"
+TEXT = (
+    "Pas d'hémorragie intracrânienne.\nŒdème périlésionnel modéré, à contrôler.\n« Élément » noté"
+)
 CONCLUSION = "Examen rassurant ; contrôle à 48 h."
 
 
@@ -93,9 +95,7 @@ class Region:
         self.clock = Clock()
         self.reports = ReportService(self.uow, settings, storage, {"h1": "CH One"})
         self.reading = ReadingService(self.uow, Board(), reports=self.reports)
-        self.delivery = ReportDelivery(
-            self.uow, settings, calling_ae="GARDE", clock=self.clock
-        )
+        self.delivery = ReportDelivery(self.uow, settings, calling_ae="GARDE", clock=self.clock)
 
     def uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.factory)
@@ -289,7 +289,7 @@ def test_the_pdf_is_a_readable_pdf(
     with region.uow() as uow:
         (report,) = ReportRepository(uow.session).of_study(study)
     path = region.storage / "reports" / study / f"{report.pdf_uid}.dcm"
-    from pydicom import dcmread  # noqa: PLC0415
+    from pydicom import dcmread
 
     document = bytes(dcmread(path).EncapsulatedDocument)
     assert document.startswith(b"%PDF-")
