@@ -161,7 +161,11 @@ class Runtime:
         """The web part (DICOMweb, pages, viewer) over this runtime's store, bound to its
         port (``port`` overrides the configured one; 0: any free port)."""
         from garde.config.model import Environment  # noqa: PLC0415
+        from garde.dicom_gateway.intake import IntakeService  # noqa: PLC0415
+        from garde.dicom_gateway.policy import AssociationPolicy  # noqa: PLC0415
+        from garde.dicom_gateway.writer import DurableWriter  # noqa: PLC0415
         from garde.store.dicomweb_index import DicomWebIndex  # noqa: PLC0415 - web only
+        from garde.store.instance_index import SqlInstanceIndex  # noqa: PLC0415
         from garde.web.access import Gate  # noqa: PLC0415
         from garde.web.app import WebContext, build_app  # noqa: PLC0415
         from garde.web.server import WebServer  # noqa: PLC0415
@@ -174,12 +178,27 @@ class Runtime:
             self.clock.now,
             open_mode=self.settings.environment is not Environment.PRODUCTION,
         )
+        gateway = self.settings.gateway
+        secret = patient_key_secret(self.settings.data_dir)
+        # STOW-RS goes through the gateway's intake (policy, durable write, index); the
+        # instance is indexed before the answer, and the stability sweep dispatches.
+        intake = IntakeService(
+            DurableWriter(gateway.storage_dir, gateway.conflicts_dir),
+            SqlInstanceIndex(self.session_factory),
+            AssociationPolicy(self.settings.sites, gateway.ae_title, check_called_ae=False),
+            patient_key_secret=secret,
+            clock=self.clock,
+            overwrite_policy=gateway.overwrite_policy,
+        )
         context = WebContext(
             index=index,
             gate=gate,
-            storage_dir=self.settings.gateway.storage_dir,
+            storage_dir=gateway.storage_dir,
             site_ids=lambda: [s.id for s in self.settings.sites],
-            patient_key_secret=patient_key_secret(self.settings.data_dir),
+            patient_key_secret=secret,
+            intake=intake,
+            sites=lambda: {s.id: s for s in self.settings.sites},
+            spool_dir=self.settings.data_dir / "stow-spool",
         )
         app = build_app(context, cors_origins=web.cors_origins)
         return WebServer(app, web.host, web.port if port is None else port, web.tls)

@@ -22,8 +22,9 @@ from starlette.routing import Route
 
 from garde.dicom_gateway.header import patient_key
 from garde.dicom_gateway.uids import is_valid_uid
+from garde.services.identity import OPEN_MODE
 from garde.services.study_attributes import safe_read
-from garde.web import instance_data, media, qido
+from garde.web import instance_data, media, qido, stow
 from garde.web.access import AccessError, Gate
 from garde.web.stream import InstancesResponse
 
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.types import ASGIApp, Receive, Scope, Send
 
+    from garde.dicom_gateway.intake import IntakeService
+    from garde.dispatch.model import Site
     from garde.services.identity import Identity
     from garde.store.dicomweb_index import DicomWebIndex, InstanceMatch, StudyMatch
 
@@ -52,6 +55,9 @@ class WebContext:
     storage_dir: Path
     site_ids: Callable[[], Sequence[str]]
     patient_key_secret: bytes
+    intake: IntakeService | None = None  # STOW-RS: the gateway's intake
+    sites: Callable[[], dict[str, Site]] | None = None
+    spool_dir: Path | None = None  # where STOW bodies are written as they arrive
 
     def patient_keys(self, patient_id: str) -> tuple[str, ...]:
         """The hashed keys a PatientID has at each site (as the gateway stores them)."""
@@ -99,9 +105,7 @@ def _uids(request: Request) -> dict[str, str]:
 
 
 def _dicom_json(body: Any) -> Response:
-    return Response(
-        json.dumps(body, separators=(",", ":")), media_type=media.DICOM_JSON + "; charset=utf-8"
-    )
+    return Response(json.dumps(body, separators=(",", ":")), media_type=media.DICOM_JSON)
 
 
 def _element(vr: str, *values: Any) -> dict[str, Any]:
@@ -292,6 +296,43 @@ class Handlers:
         body = media.part_head(media.OCTETS) + data + media.PART_END + media.CLOSE
         return Response(body, headers={"content-type": media.multipart_type(media.OCTETS)})
 
+    # --- STOW-RS ----------------------------------------------------------------------
+
+    async def store(self, request: Request) -> Response:
+        """``POST /sites/{site}/studies[/{study}]``: a hospital's instances over HTTP."""
+        uids = _uids(request)
+        identity = await self._who(request)
+        site_id = request.path_params["site"]
+        context = self.c
+        if context.intake is None or context.sites is None or context.spool_dir is None:
+            raise AccessError(404, "this server does not accept STOW-RS")
+        if not (identity.is_operator or identity == OPEN_MODE):
+            raise AccessError(403, f"{identity.subject} may not store: only an uploader may")
+        site = context.sites().get(site_id)
+        if site is None:
+            raise AccessError(404, f"unknown hospital {site_id[:64]!r} (not in the config)")
+        boundary = stow.boundary_of(request.headers.get("content-type", ""))
+        context.spool_dir.mkdir(parents=True, exist_ok=True)
+        paths: list[Path] = []
+        try:
+            await stow.spool_parts(request.stream(), boundary, context.spool_dir, paths)
+            intake = context.intake
+            results = await run_in_threadpool(
+                lambda: [stow.store_part(intake, site, p, uids.get("study")) for p in paths]
+            )
+        finally:
+            await run_in_threadpool(stow.remove, paths)
+        origin = _origin(request)
+        for study_uid in sorted({r.study_uid for r in results if r.status == 0}):
+            await run_in_threadpool(context.gate.audit, identity, study_uid, "web_store", origin)
+        body = stow.response_body(results, self._base(request))
+        stored = sum(1 for r in results if r.status == 0)
+        if stored == 0 and all(not r.sop_instance_uid for r in results):
+            reasons = "; ".join(r.reason for r in results)
+            return JSONResponse({"error": f"nothing stored: {reasons}", **body}, status_code=400)
+        code = 200 if stored == len(results) else 202 if stored else 409
+        return Response(json.dumps(body), status_code=code, media_type=media.DICOM_JSON)
+
 
 def _frame_numbers(text: str) -> list[int]:
     try:
@@ -312,6 +353,17 @@ async def _unmatched(request: Request) -> Response:
     return _error(404, f"no DICOMweb resource at {PREFIX}/{rest[:80]}")
 
 
+# The first class that matches gives the status (subclasses before their bases).
+_STATUSES: tuple[tuple[type[Exception], int], ...] = (
+    (qido.QueryError, 400),
+    (media.NotAcceptableError, 406),
+    (instance_data.FrameError, 404),
+    (stow.StowMediaTypeError, 415),
+    (stow.StowError, 400),
+)
+_STATUS_OF_ERROR = tuple(kind for kind, _ in _STATUSES)
+
+
 def _wrap(handler: Callable[[Request], Any]) -> Callable[[Request], Any]:
     """Translate refusals and bad requests to their HTTP status (the boundary)."""
 
@@ -321,12 +373,9 @@ def _wrap(handler: Callable[[Request], Any]) -> Callable[[Request], Any]:
         except AccessError as exc:
             headers = {"www-authenticate": "Bearer"} if exc.status == 401 else None
             return _error(exc.status, str(exc), headers)
-        except qido.QueryError as exc:
-            return _error(400, str(exc))
-        except media.NotAcceptableError as exc:
-            return _error(406, str(exc))
-        except instance_data.FrameError as exc:
-            return _error(404, str(exc))
+        except _STATUS_OF_ERROR as exc:
+            status = next(s for kind, s in _STATUSES if isinstance(exc, kind))
+            return _error(status, str(exc))
 
     return endpoint
 
@@ -365,6 +414,8 @@ def build_app(context: WebContext, *, cors_origins: Sequence[str] = ()) -> Starl
         Route(instance + "/rendered", _Dispatch(h.rendered), methods=["GET"]),
         Route(instance + "/frames/{frames}/rendered", _Dispatch(h.rendered), methods=["GET"]),
         Route(instance + "/bulk/{tag}", _Dispatch(h.bulk), methods=["GET"]),
+        Route(PREFIX + "/sites/{site}/studies", _Dispatch(h.store), methods=["POST"]),
+        Route(PREFIX + "/sites/{site}/studies/{study}", _Dispatch(h.store), methods=["POST"]),
         Route(PREFIX + "/{rest:path}", _Dispatch(_unmatched), methods=["GET", "POST"]),
     ]
     middleware = []

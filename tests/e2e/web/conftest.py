@@ -94,7 +94,7 @@ def _token(config: Path, *args: str, by: str | None = None) -> str:
     return next(w for w in out.split() if w.startswith("garde_"))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     scu = require_executable("storescu")
     tmp = tmp_path_factory.mktemp("web")

@@ -14,7 +14,8 @@ from dicomweb_client.api import DICOMwebClient
 
 from tests.e2e.web.conftest import Served  # noqa: TC001 - fixtures' type, read at runtime by nobody
 
-pytestmark = [pytest.mark.dcmtk]
+# One server for the package: on one xdist worker (`make test` runs --dist loadgroup).
+pytestmark = [pytest.mark.dcmtk, pytest.mark.xdist_group("web")]
 
 
 def client(served: Served, token: str) -> DICOMwebClient:
