@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sys
@@ -132,6 +133,7 @@ def push(
 
     host, port, called = _gateway(ctx, host, port, called)
     context = _tls_context(tls, tls_ca, tls_cert, tls_key)
+    _quiet_pynetdicom()
     files = scu.collect_files(paths)
     if not files:
         fail("no files found under " + ", ".join(str(p) for p in paths))
@@ -191,9 +193,18 @@ def echo(
 
     host, port, called = _gateway(ctx, host, port, called)
     context = _tls_context(tls, tls_ca, tls_cert, tls_key)
+    _quiet_pynetdicom()
     result = scu.check_link(host, port, calling_ae=aet, called_ae=called, tls=context)
     if result.status == scu.NO_ASSOCIATION:
-        fail(f"C-ECHO to {called}@{host}:{port} failed: {result.detail}")
+        fail(f"C-ECHO failed: {result.detail}")
     if result.status != 0:
         fail(f"C-ECHO to {called}@{host}:{port} failed (status 0x{result.status:04X})")
     click.echo(f"C-ECHO to {called}@{host}:{port}: success")
+
+
+def _quiet_pynetdicom() -> None:
+    """pynetdicom logs a refused connection or a lost association as ERROR lines of its
+    own; the command says what happened once, in its words. -vv shows them again."""
+    library = logging.getLogger("pynetdicom")
+    if library.getEffectiveLevel() > logging.INFO:
+        library.setLevel(logging.CRITICAL)

@@ -1,12 +1,18 @@
 """`garde push` and `garde echo`: a C-STORE / C-ECHO user, so a hospital can test its link.
 
 `push` sends files and folders (recursively) as they are stored, without decoding or
-converting them, reports a status per file, and can resume: with a ``resume_file`` it
-records every acknowledged file and skips them when run again.
+converting them (but a big-endian file, which a peer that does not accept it gets
+converted, as storescu does), reports a status per file, and can resume: with a
+``resume_file`` it records every acknowledged file and skips them when run again.
+
+A gateway that cannot be reached (connection refused, no answer within
+`CONNECT_TIMEOUT_S`, association rejected) stops the push at once: the report says why
+once, and counts the files not sent.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -16,9 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 from pydicom import dcmread
 from pydicom.errors import InvalidDicomError
+from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian
 from pynetdicom import AE, _config, evt
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
+from pynetdicom.transport import AssociationSocket
 
+from garde.dicom_gateway.endian import to_little_endian
 from garde.dicom_gateway.resume import ResumeLog
 
 if TYPE_CHECKING:
@@ -26,6 +35,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
     from pathlib import Path
 
+    from pydicom.dataset import Dataset
     from pynetdicom.association import Association
 
 logger = logging.getLogger(__name__)
@@ -33,6 +43,7 @@ logger = logging.getLogger(__name__)
 MAX_CONTEXTS = 128  # presentation contexts one association may propose (PS3.8 9.3.2.2)
 NO_ASSOCIATION = -1  # `echo` status when no association could be established
 NOT_DICOM = -2  # `progress` status of a file that is not DICOM
+CONNECT_TIMEOUT_S = 5.0  # a gateway that does not answer a TCP connection by then is down
 # Warning statuses (PS3.4 B.2.3): the instance was stored.
 _STORED_WITH_WARNING = frozenset({0x0001, 0xB000, 0xB006, 0xB007})
 
@@ -61,6 +72,7 @@ class PushReport:
     """Per-file results of a `push`, with counts."""
 
     results: list[FileResult] = field(default_factory=list)
+    unreachable: str = ""  # why no association could be made, if so (then the push stopped)
 
     def count(self, outcome: Outcome) -> int:
         """How many files had ``outcome``."""
@@ -98,6 +110,7 @@ class PushReport:
             "failed": self.failed,
             "skipped": self.skipped,
             "not_dicom": self.not_dicom,
+            "unreachable": self.unreachable or None,
             "files": [
                 {
                     "path": str(r.path),
@@ -117,10 +130,17 @@ class PushReport:
         )
         lines = [counts]
         for r in self.results:
-            if r.outcome is Outcome.FAILED:
+            if r.outcome is Outcome.FAILED and r.detail != _not_sent(self.unreachable):
                 code = "" if r.status is None else f" (0x{r.status:04X})"
                 lines.append(f"FAILED {r.path}{code}: {r.detail}")
+        if self.unreachable:
+            unsent = sum(r.detail == _not_sent(self.unreachable) for r in self.results)
+            lines.append(f"{self.unreachable}; {unsent} files not sent")
         return "\n".join(lines)
+
+
+def _not_sent(why: str) -> str:
+    return f"not sent: {why}" if why else "\0"  # "\0": no file's detail
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,8 +225,12 @@ def push(
     _config.STORE_SEND_CHUNKED_DATASET = True  # send the bytes as stored, never decoded
     run = _Push(host, port, calling_ae, called_ae, tls, report, log, progress)
     try:
-        for batch in _batches(pending):
-            run.send_batch(batch)
+        batches = list(_batches(pending))
+        for n, batch in enumerate(batches):
+            if not run.send_batch(batch):  # the gateway cannot be reached: say so once
+                recorded = {r.path for r in report.results}
+                run.fail_all([i for b in batches[n:] for i in b if i.path not in recorded])
+                break
     finally:
         if log is not None:
             log.close()
@@ -236,7 +260,7 @@ def check_link(
     ae.add_requested_context(Verification)
     assoc = _associate(ae, host, port, called_ae, tls)
     if not assoc.is_established:
-        return EchoResult(NO_ASSOCIATION, _why_not(assoc))
+        return EchoResult(NO_ASSOCIATION, _why_not(assoc, host, port, called_ae))
     try:
         rsp = assoc.send_c_echo()
         code = int(rsp.Status) if "Status" in rsp else NO_ASSOCIATION
@@ -285,58 +309,85 @@ class _Push:
     resume: ResumeLog | None
     progress: Callable[[Path, int], None] | None
 
-    def send_batch(self, batch: list[_Item]) -> None:
-        """Send a batch on one association; reconnect once if it drops mid-way."""
+    def send_batch(self, batch: list[_Item]) -> bool:
+        """Send a batch on one association; reconnect once if it drops mid-way.
+
+        False if no association could be made (the gateway is unreachable or refuses
+        us: `PushReport.unreachable` says why); the batch's files are then not recorded.
+        """
         ae = _ae(self.calling_ae)
-        for pair in dict.fromkeys((i.sop_class_uid, i.transfer_syntax) for i in batch):
-            ae.add_requested_context(*pair)
+        for sop_class, syntax in dict.fromkeys((i.sop_class_uid, i.transfer_syntax) for i in batch):
+            # A big-endian file is converted if the peer accepts only little endian.
+            alternatives = [ExplicitVRLittleEndian] if syntax == ExplicitVRBigEndian else []
+            ae.add_requested_context(sop_class, [syntax, *alternatives])
         queue = list(batch)
         for _attempt in range(2):
             assoc = _associate(ae, self.host, self.port, self.called_ae, self.tls)
             if not assoc.is_established:
-                self.fail_all(queue, _why_not(assoc))
-                return
+                self.report.unreachable = _why_not(assoc, self.host, self.port, self.called_ae)
+                return False
+            lost = True
             try:
-                self.send_on(assoc, queue)
+                lost = self.send_on(assoc, queue)
             finally:
-                if assoc.is_established:
+                if lost:  # a dead link: releasing would wait for an answer that never comes
+                    assoc.abort()
+                elif assoc.is_established:
                     assoc.release()
             if not queue:
-                return
-        self.fail_all(queue, "association lost")
+                return True
+        self.fail_all(queue, "association lost twice")
+        return True
 
-    def send_on(self, assoc: Association, queue: list[_Item]) -> None:
-        """Send from the head of ``queue`` until it is empty or the association drops."""
+    def send_on(self, assoc: Association, queue: list[_Item]) -> bool:
+        """Send from the head of ``queue`` until it is empty (False) or the association
+        is lost (True: the head is retried on a new one)."""
         while queue:
             result = _send_one(assoc, queue[0])
             if result is None:
-                return
+                return True
             item = queue.pop(0)
             _record(self.report, self.progress, result)
             if result.outcome is Outcome.STORED and self.resume is not None:
                 self.resume.add(item.path)
+        return False
 
-    def fail_all(self, items: list[_Item], why: str) -> None:
-        """Record every item as failed for ``why``."""
+    def fail_all(self, items: list[_Item], why: str = "") -> None:
+        """Record every item as failed for ``why`` (default: not sent, unreachable)."""
+        detail = why or _not_sent(self.report.unreachable)
         for item in items:
-            _record(self.report, self.progress, FileResult(item.path, Outcome.FAILED, None, why))
+            _record(self.report, self.progress, FileResult(item.path, Outcome.FAILED, None, detail))
 
 
 def _send_one(assoc: Association, item: _Item) -> FileResult | None:
     """Send one file; None if the association was lost before an answer."""
+    converted = ""
     try:
-        rsp = assoc.send_c_store(item.path)
-    except (ValueError, AttributeError, OSError) as exc:
+        payload: Path | Dataset = item.path
+        if item.transfer_syntax == ExplicitVRBigEndian and not _accepts(
+            assoc, item.sop_class_uid, ExplicitVRBigEndian
+        ):
+            payload = to_little_endian(item.path)
+            converted = "converted from big endian"
+        rsp = assoc.send_c_store(payload)
+    except (ValueError, AttributeError, OSError, InvalidDicomError, EOFError) as exc:
         # no accepted context for it, or an unreadable file: this file only
-        return FileResult(item.path, Outcome.FAILED, None, str(exc))
+        return FileResult(item.path, Outcome.FAILED, None, f"{item.path.name}: {exc}")
     if "Status" not in rsp:
-        if assoc.is_established:
-            return FileResult(item.path, Outcome.FAILED, None, "no response")
+        # The link died (pynetdicom aborts after its DIMSE timeout too); whether the
+        # abort is visible on ``assoc`` yet is a race, so never send on it again.
         return None
     code = int(rsp.Status)
     if code == 0 or code in _STORED_WITH_WARNING:
-        return FileResult(item.path, Outcome.STORED, code)
+        return FileResult(item.path, Outcome.STORED, code, converted)
     return FileResult(item.path, Outcome.FAILED, code, _status_text(code))
+
+
+def _accepts(assoc: Association, sop_class: str, syntax: str) -> bool:
+    return any(
+        cx.abstract_syntax == sop_class and cx.transfer_syntax[0] == syntax
+        for cx in assoc.accepted_contexts
+    )
 
 
 def _record(
@@ -350,9 +401,22 @@ def _record(
         progress(result.path, code)
 
 
+def _shutdown_and_close(self: AssociationSocket) -> None:
+    """pynetdicom's ``_shutdown_socket`` skips ``close`` when ``shutdown`` raises, as it
+    does on a socket whose connection was refused: the socket leaks (ResourceWarning)."""
+    sock = self.socket
+    if sock is None:
+        return
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()
+
+
 def _ae(calling_ae: str) -> AE:
+    AssociationSocket._shutdown_socket = _shutdown_and_close  # type: ignore[method-assign]  # noqa: SLF001
     ae = AE(ae_title=calling_ae)
     ae.maximum_pdu_size = 0
+    ae.connection_timeout = CONNECT_TIMEOUT_S
     ae.acse_timeout = 30
     ae.network_timeout = 60
     ae.dimse_timeout = 120  # the gateway fsyncs before answering: allow slow disks
@@ -386,14 +450,24 @@ def _no_delay(event: evt.Event) -> None:
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
-def _why_not(assoc: Association) -> str:
+def _why_not(assoc: Association, host: str, port: int, called_ae: str) -> str:
+    """Why no association was made: rejected, or the reason the connection failed."""
+    where = f"{called_ae}@{host}:{port}"
     if assoc.is_rejected:
         primitive = assoc.acceptor.primitive
         reason = getattr(primitive, "reason_str", "") if primitive is not None else ""
-        return f"association rejected: {reason}".rstrip(": ")
-    if assoc.is_aborted:
-        return "association aborted by the peer"
-    return "could not connect"
+        return f"association rejected by {where}: {reason}".rstrip(": ")
+    # pynetdicom reports a failed connection as an abort; ask the network what it was.
+    try:
+        with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S):
+            pass
+    except ConnectionRefusedError:
+        return f"could not reach {where}: connection refused (is the gateway running?)"
+    except TimeoutError:
+        return f"could not reach {where}: no answer within {CONNECT_TIMEOUT_S:g} s"
+    except OSError as exc:
+        return f"could not reach {where}: {exc.strerror or exc}"
+    return f"association with {where} aborted by the peer"
 
 
 _STATUS_TEXT = {

@@ -4,6 +4,7 @@ summary, exit status, and resuming a push that was killed half-way."""
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import socket
 import subprocess
@@ -11,16 +12,23 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+import pydicom
 import pytest
 from click.testing import CliRunner
 from pydicom import dcmread
+from pydicom.uid import ExplicitVRLittleEndian
 from pynetdicom import AE
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
 from garde.cli import main
-from garde.dicom_gateway.scu import _associate
-from tests.helpers import make_dataset, write_series
-from tests.integration.gateway.conftest import indexed
+from garde.dicom_gateway.scu import _associate, push
+from tests.helpers import free_port, make_dataset, write_series
+from tests.integration.gateway.conftest import SITES, indexed
+from tests.store_fixtures import sync_directory
+
+TEST_FILES = Path(pydicom.__file__).parent / "data" / "test_files"
+ROOT = Path(__file__).resolve().parents[3]
 
 pytestmark = pytest.mark.dcmtk  # same tier as the other live-gateway tests
 
@@ -178,3 +186,81 @@ def test_push_connections_do_not_wait_for_nagle(gateway):
         assert raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
     finally:
         assoc.release()
+
+
+BIG_ENDIAN = ("MR_small_bigendian.dcm", "SC_rgb_small_odd_big_endian.dcm")
+
+
+def test_push_converts_big_endian_files_the_gateway_does_not_accept(
+    gateway, session_factory, tmp_path
+):
+    folder = tmp_path / "old"
+    folder.mkdir()
+    for name in BIG_ENDIAN:
+        shutil.copy(TEST_FILES / name, folder / name)
+    result = garde(
+        "push", "--port", str(gateway.port), "--aet", "NORD_CT", "--json",
+        "--state-file", str(tmp_path / "s.jsonl"), str(folder),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["stored"] == 2
+    assert {f["detail"] for f in report["files"]} == {"converted from big endian"}
+    rows = indexed(session_factory)
+    for name in BIG_ENDIAN:
+        original = dcmread(TEST_FILES / name)
+        stored = dcmread(gateway.settings.storage_dir / rows[original.SOPInstanceUID].path)
+        assert stored.file_meta.TransferSyntaxUID == ExplicitVRLittleEndian
+        assert np.array_equal(stored.pixel_array, original.pixel_array)
+        assert stored.Rows == original.Rows
+        assert stored.PatientName == original.PatientName
+
+
+def test_push_to_a_dead_port_fails_fast_and_says_so_once(tmp_path):
+    write_series(tmp_path / "in", 3, rows=16, columns=16)
+    started = time.monotonic()
+    result = garde(
+        "push", "--port", str(free_port()), "--aet", "NORD_CT",
+        "--state-file", str(tmp_path / "s.jsonl"), str(tmp_path / "in"),
+    )  # fmt: skip
+    assert time.monotonic() - started < 5
+    assert result.exit_code == 1
+    assert result.stdout.count("connection refused") == 1
+    assert "3 files not sent" in result.stdout
+    assert "aborted" not in result.output
+    assert "ERROR" not in result.output  # pynetdicom's own lines stay quiet
+    echo = garde("echo", "--port", str(free_port()), "--aet", "NORD_CT")
+    assert echo.exit_code == 1
+    assert "connection refused" in echo.output
+
+
+def test_a_push_whose_gateway_dies_stops_at_once(tmp_path, migrated_url, session_factory):
+    sync_directory(session_factory, SITES, ())
+    # A gateway in its own process (its index slow, which answers do not wait for).
+    run = [sys.executable, "-m", "tests.integration.gateway.slow_index_gateway"]
+    proc = subprocess.Popen(
+        [*run, migrated_url, str(tmp_path / "storage")],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline())
+        files = write_series(tmp_path / "in", 60, rows=16, columns=16)
+        killed: list[float] = []
+
+        def progress(_path, _status):
+            if not killed:
+                proc.kill()
+                killed.append(time.monotonic())
+
+        report = push(
+            files, host="127.0.0.1", port=port, calling_ae="NORD_CT", called_ae="GARDE",
+            progress=progress,
+        )  # fmt: skip
+        assert time.monotonic() - killed[0] < 10  # was the 120 s DIMSE timeout
+        assert report.stored >= 1
+        assert "connection refused" in report.unreachable
+        assert report.stored + report.failed == 60
+    finally:
+        proc.kill()
+        proc.communicate()
