@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.stroke_to_reader | tee benchmarks/results/stroke_to_reader.json
 	$(BIN)/python -m benchmarks.roster | tee benchmarks/results/roster.json
 	$(BIN)/python -m benchmarks.cli_latency | tee benchmarks/results/cli_latency.json
+	$(BIN)/python -m benchmarks.forecast | tee benchmarks/results/forecast.json
 
 ## Every benchmark in its smoke mode (seconds each, figures not judged): CI runs it so none rots.
 bench-smoke: $(STAMP)

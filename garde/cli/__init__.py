@@ -111,6 +111,11 @@ COMMANDS = {
         "The notifications kept in the outbox (operators).",
     ),
     "user": LazyCommand("garde.cli.user_commands:user", "Users of the CLI: personal tokens."),
+    "forecast": LazyCommand(
+        "garde.cli.forecast_commands:forecast",
+        "Forecast each night's share within SLA per priority for a roster, and what fixes"
+        " the nights at risk.",
+    ),
     "directory": LazyCommand(
         "garde.cli.directory_commands:directory",
         "The national directory (RPPS): import its extract, list it, retire someone.",

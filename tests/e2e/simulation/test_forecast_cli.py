@@ -1,0 +1,59 @@
+"""`garde forecast` as a planner runs it: the example region, its roster file, a scenario
+file (no history needed, no database opened), a table or JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from click.testing import CliRunner
+
+import garde
+from garde.cli import main
+from garde.config.loader import example_path
+
+if TYPE_CHECKING:
+    import pytest
+
+ROOT = Path(garde.__file__).parent
+ROSTER = ROOT.parent / "examples" / "roster-example.csv"
+REGIONAL = ROOT / "simulation" / "forecast" / "regional.toml"
+BASE = ["--config", str(example_path()), "forecast", "--from", "2025-11-07", "--nights", "1"]
+FILES = ["--roster", str(ROSTER), "--scenario", str(REGIONAL), "--workers", "1"]
+
+
+def test_json_per_night_and_priority_without_a_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(
+        main,
+        [*BASE, *FILES, "--replications", "2", "--no-staffing", "--json"],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "data").exists()  # the store was never opened
+    data = json.loads(result.stdout)
+    [night] = data["nights"]
+    assert night["night"] == "2025-11-07"
+    assert set(night["priorities"]) == {"stroke", "emergency", "urgent", "routine"}
+    urgent = night["priorities"]["urgent"]
+    assert urgent["ci90_low"] <= urgent["within_sla_pct"] <= urgent["ci90_high"]
+    assert data["replications"] == 2
+    assert data["arrival_model"] == "scenario regional-night (regional.toml)"
+
+
+def test_the_table_marks_nights_at_risk_and_a_bad_priority_is_a_usage_error() -> None:
+    runner = CliRunner()
+    result = runner.invoke(
+        main,
+        [*BASE, *FILES, "--replications", "2", "--no-staffing", "--require", "urgent=100"],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    assert "night" in result.stdout and "stroke" in result.stdout
+    assert "nights at risk" in result.stdout
+    bad = runner.invoke(main, [*BASE, *FILES, "--require", "superurgent=90"])
+    assert bad.exit_code == 2
+    assert "unknown priority 'superurgent'" in bad.output
