@@ -63,7 +63,7 @@ def worklist(
 
     JSON keys: study_uid, handle, site_id, site_name, state, priority, modalities,
     description, first_received_at, deadline (ISO 8601, the region's offset), preview,
-    age_s, time_left_s, at_risk.
+    age_s, time_left_s, at_risk, linked (the patient's studies from other hospitals, by INS).
 
     Example: garde worklist --sort deadline --filter modality=CT --watch
     """
@@ -122,12 +122,14 @@ COLUMNS: tuple[Column, ...] = (
     Column("STUDY", 12, lambda row, _now, _zone: row.name),
     Column("PRIORITY", 9, lambda row, _now, _zone: row.priority or "-"),
     Column("STATE", 8, lambda row, _now, _zone: _STATE_WORDS.get(row.state.value, row.state)),
-    Column("HOSPITAL", 24, lambda row, _now, _zone: row.site_name),
+    Column("HOSPITAL", 18, lambda row, _now, _zone: row.site_name),
     Column("MODALITY", 8, lambda row, _now, _zone: "/".join(sorted(row.modalities))),
-    Column("DESCRIPTION", 22, lambda row, _now, _zone: row.description or "-"),
+    Column("DESCRIPTION", 19, lambda row, _now, _zone: row.description or "-"),
     Column("DUE", 5, lambda row, now, zone: clock(row.deadline, zone, now=now)),
     Column("LEFT", 7, lambda row, now, _zone: _left(row, now)),
     Column("PREVIEW", 7, lambda row, _now, _zone: "yes" if row.preview_path else "-"),
+    # The same patient's newest study from another hospital (linked by the INS), "+n" more.
+    Column("LINKED", 9, lambda row, _now, _zone: _linked(row)),
 )
 """The worklist table, left to right: add a column here (it fits 120 characters)."""
 
@@ -152,6 +154,13 @@ def _show(
         [[_fit(c.cell(row, now, zone), c.width) for c in COLUMNS] for row in rows],
         style=colour,
     )
+
+
+def _linked(row: WorklistRow) -> str:
+    if not row.linked:
+        return "-"
+    more = len(row.linked) - 1
+    return row.linked[0] + (f"+{more}" if more else "")
 
 
 def _fit(text: str, width: int) -> str:

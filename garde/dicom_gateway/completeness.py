@@ -107,8 +107,8 @@ class _Walker:
             if length == _UNDEFINED:
                 if tag == _PIXEL_DATA and depth == 0:
                     at = self._encapsulated(at, end)
-                else:  # an SQ, or an UN of undefined length: implicit VR inside (PS3.5 6.2.2)
-                    at = self._sequence(at, end, tag, depth=depth, implicit=implicit or vr == b"UN")
+                else:
+                    at = self._undefined(at, end, tag, vr, depth=depth, implicit=implicit)
                 continue
             if length > end - at:
                 raise self._fail(
@@ -121,6 +121,16 @@ class _Walker:
         if in_item:
             raise self._fail(at, "an item of undefined length has no delimiter")
         return at
+
+    def _undefined(
+        self, at: int, end: int, tag: int, vr: bytes, *, depth: int, implicit: bool
+    ) -> int:
+        """An SQ, or an UN of undefined length (implicit VR inside, PS3.5 6.2.2); a wanted
+        top-level one is kept: its items, without the delimiter."""
+        after = self._sequence(at, end, tag, depth=depth, implicit=implicit or vr == b"UN")
+        if depth == 0 and tag in self.wanted:
+            self.found[tag] = (vr, at, after - 8 - at)
+        return after
 
     def _top_level(self, tag: int, vr: bytes, at: int, length: int) -> None:
         """Note a wanted element's value, or native Pixel Data's length."""

@@ -8,18 +8,16 @@ pydicom's `read_dataset`, without first prefixing a file meta group to parse bac
 
 from __future__ import annotations
 
-import hmac
 import struct
 import zlib
 from dataclasses import dataclass, field
-from hashlib import sha256
 from io import BytesIO
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pydicom import dcmread
 from pydicom.charset import convert_encodings, decode_bytes
 from pydicom.datadict import dictionary_VR
-from pydicom.filereader import read_dataset
+from pydicom.filereader import read_dataset, read_sequence
 from pydicom.multival import MultiValue
 from pydicom.tag import BaseTag, Tag
 from pydicom.uid import (
@@ -31,6 +29,7 @@ from pynetdicom import PYNETDICOM_IMPLEMENTATION_UID
 
 from garde.dicom_gateway.completeness import PixelGeometry
 from garde.dicom_gateway.errors import TransferSyntaxMismatchError
+from garde.dicom_gateway.patient import PatientIdentity, identity_from
 from garde.dicom_gateway.uids import checked_uid
 
 if TYPE_CHECKING:
@@ -38,6 +37,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
 
 IMPLEMENTATION_VERSION = "GARDE_01"
 
@@ -57,6 +57,10 @@ _TAGS = [
     "RequestedProcedurePriority",
     "AccessionNumber",
     "PatientID",
+    # Who the patient is across hospitals (`garde.dicom_gateway.patient`): the INS.
+    "IssuerOfPatientID",
+    "IssuerOfPatientIDQualifiersSequence",
+    "OtherPatientIDsSequence",
     # What sizes native Pixel Data (`garde.dicom_gateway.completeness`).
     "SamplesPerPixel",
     "NumberOfFrames",
@@ -96,6 +100,8 @@ class InstanceHeader:
     accession_number: str = ""
     # Only ever hashed (`patient_key`); kept out of repr so it cannot reach a log line.
     patient_id: str = field(default="", repr=False)
+    # PatientID with its issuer and the INS if one is carried (values out of repr too).
+    identity: PatientIdentity = field(default_factory=PatientIdentity)
     geometry: PixelGeometry | None = None  # None: no Rows / Columns (not an image)
 
 
@@ -257,6 +263,8 @@ class _RawValues:
             return None
         vr, raw = found
         vr = _DICTIONARY_VR[int(tag)] if vr in {None, "UN"} else vr
+        if vr == "SQ":
+            return _Value(self._sequence(raw, implicit=found[0] in {None, "UN"}))
         if vr in {"US", "SS"}:
             if len(raw) < 2:
                 return None
@@ -266,15 +274,28 @@ class _RawValues:
             text = text.split("\\", 1)[0].strip()
         return _Value(text)
 
+    def _sequence(self, raw: bytes, *, implicit: bool) -> Sequence:
+        """A sequence's items, parsed by pydicom (only the few identity sequences)."""
+        return read_sequence(
+            BytesIO(raw),
+            is_implicit_VR=implicit,
+            is_little_endian=self._order == "<",
+            bytelength=len(raw),
+            encoding=self._encodings_of(),
+        )
+
+    def _encodings_of(self) -> list[str]:
+        if self._encodings is None:
+            charset = self._elements.get(0x00080005)
+            terms = charset[1].decode("ascii", "replace").split("\\") if charset else [""]
+            self._encodings = convert_encodings([t.strip() for t in terms])
+        return self._encodings
+
     def _text(self, raw: bytes) -> str:
         try:
             return raw.decode("ascii")
         except UnicodeDecodeError:
-            if self._encodings is None:
-                charset = self._elements.get(0x00080005)
-                terms = charset[1].decode("ascii", "replace").split("\\") if charset else [""]
-                self._encodings = convert_encodings([t.strip() for t in terms])
-            return str(decode_bytes(raw, self._encodings, set()))
+            return str(decode_bytes(raw, self._encodings_of(), set()))
 
 
 def _at_pixel_data(tag: BaseTag, _vr: str | None, _length: int) -> bool:
@@ -298,6 +319,12 @@ def header_from_dataset(ds: Dataset) -> InstanceHeader:
         requested_priority=_text(ds, "RequestedProcedurePriority", 64),
         accession_number=_text(ds, "AccessionNumber", 64),
         patient_id=_text(ds, "PatientID", 256),
+        identity=identity_from(
+            _text(ds, "PatientID", 256),
+            _text(ds, "IssuerOfPatientID", 256),
+            _value(ds, "IssuerOfPatientIDQualifiersSequence"),
+            _value(ds, "OtherPatientIDsSequence"),
+        ),
         geometry=_geometry(ds),
     )
 
@@ -321,11 +348,12 @@ def _geometry(ds: Dataset) -> PixelGeometry | None:
 
 def patient_key(secret: bytes, site_id: str, patient_id: str) -> str:
     """HMAC-SHA256 of (site id, PatientID), hex: links a patient's studies at one site
-    without storing the ID. Empty when the instance carries no PatientID."""
-    if not patient_id:
-        return ""
-    message = f"{site_id}\x1f{patient_id}".encode()
-    return hmac.new(secret, message, sha256).hexdigest()
+    without storing the ID. Empty when the instance carries no PatientID.
+
+    The gateway keys patients with `PatientIdentity.key` (the INS across hospitals);
+    this is its form for an identifier without issuer nor INS.
+    """
+    return PatientIdentity(patient_id).key(secret, site_id)
 
 
 def _value(ds: Dataset, keyword: str) -> Any:

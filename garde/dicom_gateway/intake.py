@@ -33,7 +33,6 @@ from garde.dicom_gateway.header import (
     check_encoding,
     file_meta,
     header_from_elements,
-    patient_key,
     read_dataset_header,
     read_header,
 )
@@ -58,6 +57,9 @@ logger = logging.getLogger(__name__)
 # while one of its associations was open.
 NOT_AUTHORIZED = 0x0124
 _HEAD_BYTES = 1024  # enough to see the first element, even deflated (Huffman tables first)
+
+
+_INS_WARNED_LIMIT = 4096  # studies remembered per process, then forgotten wholesale
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +162,7 @@ class IntakeService:
         self.index = index
         self.policy = policy
         self._secret = patient_key_secret
+        self._ins_warned: set[str] = set()  # studies whose unusable INS was logged
         self._clock = clock
         self._on_received = on_received
         self.indexer = BatchIndexer(index, self._indexed) if index_after_answer else None
@@ -452,8 +455,28 @@ class IntakeService:
             requested_procedure=header.requested_procedure,
             requested_priority=header.requested_priority,
             accession_number=header.accession_number,
-            patient_key=patient_key(self._secret, site.id, header.patient_id),
+            patient_key=self._patient_key(header, site),
         )
+
+    def _patient_key(self, header: InstanceHeader, site: Site) -> str:
+        """The key linking the patient's studies (across hospitals with a valid INS).
+
+        An INS that cannot be used (bad checksum, unknown issuer) is logged once per
+        study, without its value; the patient is then known at this hospital only.
+        """
+        identity = header.identity
+        if identity.ins_problem is not None and header.study_uid not in self._ins_warned:
+            if len(self._ins_warned) >= _INS_WARNED_LIMIT:
+                self._ins_warned.clear()
+            self._ins_warned.add(header.study_uid)
+            logger.warning(
+                "study %s from %s: INS not used to link the patient (%s); known at this "
+                "hospital only",
+                header.study_uid,
+                site.id,
+                identity.ins_problem.value,
+            )
+        return identity.key(self._secret, site.id)
 
     def _notify(self, event: InstanceReceived) -> None:
         if self._on_received is None:

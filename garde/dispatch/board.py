@@ -188,7 +188,9 @@ class Board:
         self._shifts: dict[str, tuple[Shift, ...]] = {}
         self._desks: dict[str, _Desk] = {}
         self._entries: dict[str, _Entry] = {}
-        self._patients: dict[tuple[str, str], set[str]] = {}
+        # Patient key -> the UIDs of their studies on the board. A key is the same at two
+        # hospitals only when it comes from the INS (a PatientID is keyed with its site).
+        self._patients: dict[str, set[str]] = {}
         self._site_index: dict[str, int] = {}
         self._skill_index: dict[str, int] = {}
         self._bounds: list[int] = []
@@ -409,7 +411,7 @@ class Board:
         self._enqueue(entry)
         self._open_nominal[i] += entry.nominal_ms
         if study.patient_key:
-            self._patients.setdefault((study.site_id, study.patient_key), set()).add(study.uid)
+            self._patients.setdefault(study.patient_key, set()).add(study.uid)
 
     def _enqueue(self, entry: _Entry) -> None:
         desk = self._desks[entry.owner]
@@ -488,7 +490,7 @@ class Board:
             self._sync_reading(entry.owner)
         self._open_nominal[self._index[entry.owner]] -= entry.nominal_ms
         del self._entries[uid]
-        patient = (entry.study.site_id, entry.study.patient_key)
+        patient = entry.study.patient_key
         holders = self._patients.get(patient)
         if holders is not None:
             holders.discard(uid)
@@ -625,10 +627,11 @@ class Board:
         return study_uid in self._entries
 
     def same_patient(self, study: Study) -> tuple[str, ...]:
-        """Radiologists holding another study of the same patient at the same site."""
+        """Radiologists holding another study of the same patient: at the same site, or
+        at any hospital when the key comes from the INS."""
         if not study.patient_key:
             return ()
-        uids = self._patients.get((study.site_id, study.patient_key), ())
+        uids = self._patients.get(study.patient_key, ())
         return tuple(sorted({self._entries[u].owner for u in uids if u != study.uid}))
 
     def on_shift(self, now: datetime) -> tuple[str, ...]:

@@ -8,8 +8,10 @@ predicted lateness, then for stroke and emergency work the soonest predicted fin
 (every minute counts there), then the least workload of the night (fairness: nominal
 reading minutes read, in hand and queued), then the radiologist id (stable).
 
-A patient's next study (same ``patient_key`` and site) goes to the reader who already
-holds one of theirs if that reader is eligible and still on time (continuity). A study
+A patient's next study (same ``patient_key``: at the same site, or at any hospital when
+the key comes from the INS) goes to the reader who already holds one of theirs if that
+reader is eligible and still on time (continuity: a deadline the reader would miss
+forbids it). A study
 no one may read goes to the fallback pool (``Radiologist.fallback``) members the roster
 has on shift now, flagged; only a fallback reader credentialed for the site may take it
 (a credential is a legal requirement, a skill is not: see `may_read`). A fallback

@@ -269,6 +269,7 @@ class DispatchService:
             }
             if first_series:
                 detail["first_series"] = True  # the rest of the study is still arriving
+            self._audit_link(uow, study, decision, now)
             if alert is not None:
                 detail["interrupts"] = alert.interrupted_uid
             if held:
@@ -317,6 +318,35 @@ class DispatchService:
                 },
             )
         return decision
+
+    @staticmethod
+    def _audit_link(uow: SqlUnitOfWork, study: Study, decision: Decision, now: datetime) -> None:
+        """Record that the INS links the study to the patient's studies at other hospitals
+        (their UIDs and sites only: no identifier), and whether continuity followed."""
+        study_uid = study.uid
+        linked = uow.studies.linked(study_uid) if study.patient_key else []
+        if not linked:
+            return
+        uow.audit.append(
+            at=now,
+            actor="router",
+            action="patient.linked",
+            study_uid=study_uid,
+            radiologist_id=decision.radiologist_id,
+            detail={
+                "by": "INS",
+                "studies": [r.study_uid for r in linked],
+                "sites": sorted({r.site_id for r in linked}),
+                "continuity": decision.explanation.basis is Basis.CONTINUITY,
+            },
+        )
+        logger.info(
+            "study %s linked by the INS to %d studies from other hospitals (%s)%s",
+            study_uid,
+            len(linked),
+            ", ".join(r.study_uid for r in linked),
+            ": continuity" if decision.explanation.basis is Basis.CONTINUITY else "",
+        )
 
     def broaden(self, now: datetime) -> int:
         """Route again the studies waiting for a reader; returns how many were assigned.

@@ -18,7 +18,7 @@ from garde.services.refusals import record_refused
 from garde.store.enums import PreviewKind
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
     from pathlib import Path
 
     from garde.services.identity import Identity
@@ -101,6 +101,7 @@ class StudyInfoService:
             with self.uow_factory() as uow:
                 record = self._visible(uow, study_uid, by)
                 history = uow.studies.assignments(study_uid)
+                linked = uow.studies.linked(study_uid)
                 self._audit(uow, by, "explain", record, now, origin)
                 uow.commit()
         except (ReadingRefusedError, IdentityError) as exc:
@@ -121,7 +122,8 @@ class StudyInfoService:
             at=None if last is None else last.at,
             by=None if last is None else last.by.value,
             explanation={} if last is None else dict(last.explanation),
-            text=render_explanation(record, last, self.zone),
+            text=render_explanation(record, last, self.zone)
+            + "".join(f"\n{line}" for line in linked_lines(linked)),
         )
 
     def _page_path(self, uow: SqlUnitOfWork, study_uid: str) -> Path:
@@ -172,6 +174,17 @@ class StudyInfoService:
             origin=origin,
             detail={"outcome": "ok"},
         )
+
+
+def linked_lines(linked: Sequence[StudyRecord]) -> list[str]:
+    """The patient's studies from other hospitals, linked by the INS: who has them."""
+    if not linked:
+        return []
+    return ["same patient (INS) at other hospitals:"] + [
+        f"  {r.name} ({r.site_id}, {_STATE_WORDS.get(r.state, r.state.value)}, "
+        f"with {r.assignee or 'nobody'})"
+        for r in linked
+    ]
 
 
 def render_explanation(

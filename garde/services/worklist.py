@@ -29,6 +29,7 @@ WORKLIST_KEYS = (
     "description",
     "first_received_at",
     "handle",
+    "linked",
     "modalities",
     "preview",
     "priority",
@@ -91,6 +92,7 @@ def worklist_item(row: WorklistRow, now: datetime, zone: tzinfo | None = None) -
         "age_s": round((now - row.first_received_at).total_seconds(), 1),
         "time_left_s": None if left is None else round(left, 1),
         "at_risk": risk(row, now) != "ok",
+        "linked": list(row.linked),
     }
 
 

@@ -217,6 +217,9 @@ class _Directory:
         ]
 
 
+LINKED_SHOWN = 3  # as `garde.store.repositories.study.LINKED_SHOWN`
+
+
 class _Studies:
     def __init__(self, store: LeanStore) -> None:
         self._store = store
@@ -227,7 +230,7 @@ class _Studies:
         found = store.rows(
             "SELECT s.id, s.study_uid, s.site_id, sites.name, s.modalities, s.description,"
             " s.priority, s.deadline, s.first_received_at, s.state, s.assigned_at,"
-            " s.started_at, s.version, s.handle"
+            " s.started_at, s.version, s.handle, s.patient_key"
             " FROM studies s JOIN sites ON sites.id = s.site_id"
             " WHERE s.assignee = :rid AND s.state IN (:assigned, :in_progress)",
             {
@@ -237,6 +240,7 @@ class _Studies:
             },
         )
         previews = self._preview_paths([row[0] for row in found])
+        linked = self._linked_names({(row[14], row[2]) for row in found})
         rows = [
             WorklistRow(
                 study_uid=uid,
@@ -253,6 +257,7 @@ class _Studies:
                 preview_path=previews.get(study_id),
                 version=int(version),
                 handle=handle or "",
+                linked=linked.get((patient_key, site_id), ()),
             )
             for (
                 study_id,
@@ -269,9 +274,32 @@ class _Studies:
                 started_at,
                 version,
                 handle,
+                patient_key,
             ) in found
         ]
         return sorted(rows, key=_worklist_order)
+
+    def _linked_names(
+        self, patients: set[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[str, ...]]:
+        """As `StudyRepository._linked_names`: the patient's studies at other sites."""
+        keys = sorted({key for key, _ in patients if key})
+        if not keys:
+            return {}
+        names = {f"k{i}": key for i, key in enumerate(keys)}
+        # Only generated parameter names are spliced in; the values are bound.
+        found = self._store.rows(
+            "SELECT patient_key, site_id, handle, study_uid FROM studies"  # noqa: S608
+            f" WHERE patient_key IN ({', '.join(':' + n for n in names)})"
+            " ORDER BY first_received_at DESC, id DESC",
+            names,
+        )
+        return {
+            (key, site): tuple(
+                (handle or uid) for k, other, handle, uid in found if k == key and other != site
+            )[:LINKED_SHOWN]
+            for key, site in patients
+        }
 
     def _preview_paths(self, study_ids: list[int]) -> dict[int, str]:
         """As `StudyRepository._preview_paths`: study-level, else the first series' thumbnail."""

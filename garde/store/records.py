@@ -132,6 +132,8 @@ class WorklistRow:
     preview_path: str | None
     version: int
     handle: str = ""  # the short name people use ("h03-12"; `garde.store.handles`)
+    # The same patient's studies from other hospitals (linked by the INS), newest first.
+    linked: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:

@@ -47,6 +47,10 @@ WORKLIST_STATES = (StudyState.ASSIGNED, StudyState.IN_PROGRESS)
 MODALITY_SEPARATOR = "\\"  # DICOM's multi-value separator
 
 
+LINKED_SHOWN = 3
+"""How many of a patient's studies from other hospitals a worklist line or `explain` names."""
+
+
 class StudyRepository:
     """Everything about studies, over one unit of work's session."""
 
@@ -266,6 +270,7 @@ class StudyRepository:
         )
         found = list(self._session.execute(query))
         previews = self._preview_paths([row.id for row, _ in found])
+        linked = self._linked_names({(row.patient_key, row.site_id) for row, _ in found})
         rows = [
             WorklistRow(
                 study_uid=row.study_uid,
@@ -282,10 +287,49 @@ class StudyRepository:
                 preview_path=previews.get(row.id),
                 version=row.version,
                 handle=row.handle or "",
+                linked=linked.get((row.patient_key, row.site_id), ()),
             )
             for row, site_name in found
         ]
         return sorted(rows, key=_worklist_order)
+
+    def linked(self, study_uid: str, *, limit: int = LINKED_SHOWN) -> list[StudyRecord]:
+        """The same patient's studies from other hospitals, newest first.
+
+        Only a key made from the INS is the same at two hospitals (a PatientID is keyed
+        with its site), so these are the studies the INS links; never by name or birth
+        date, which Garde does not read.
+        """
+        row = self._require(study_uid)
+        if not row.patient_key:
+            return []
+        query = (
+            select(StudyRow)
+            .where(StudyRow.patient_key == row.patient_key, StudyRow.site_id != row.site_id)
+            .order_by(StudyRow.first_received_at.desc(), StudyRow.id.desc())
+            .limit(limit)
+        )
+        return [study_record(other) for other in self._session.scalars(query)]
+
+    def _linked_names(
+        self, patients: set[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[str, ...]]:
+        """(patient key, site) -> names of that patient's studies at other sites."""
+        keys = {key for key, _ in patients if key}
+        if not keys:
+            return {}
+        query = (
+            select(StudyRow.patient_key, StudyRow.site_id, StudyRow.handle, StudyRow.study_uid)
+            .where(StudyRow.patient_key.in_(keys))
+            .order_by(StudyRow.first_received_at.desc(), StudyRow.id.desc())
+        )
+        found = list(self._session.execute(query))
+        return {
+            (key, site): tuple(
+                (handle or uid) for k, other, handle, uid in found if k == key and other != site
+            )[:LINKED_SHOWN]
+            for key, site in patients
+        }
 
     def series(self, study_uid: str) -> list[SeriesRecord]:
         """The study's series, by series number (unnumbered last)."""
