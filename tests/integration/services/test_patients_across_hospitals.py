@@ -147,7 +147,7 @@ def test_one_ins_at_two_hospitals_is_one_patient(night, tmp_path: Path) -> None:
         }
     info = StudyInfoService(rt.uow, rt.settings.previews.dir)
     text = info.explain(second, by=OPEN_MODE, now=T0, origin="test").text
-    assert f"assigned to {reader} (continuity)" in text
+    assert f"assigned to {reader}: already reads another study of this patient" in text
     assert "same patient (INS) at other hospitals:" in text
     assert f"  {first_name} (h01, queued, with {reader})" in text
     assert f"  {other} " in text  # a candidate the ranking preferred (less work)
