@@ -56,7 +56,7 @@ COMMANDS = {
     ),
     "reload": LazyCommand(
         "garde.cli.server_commands:reload_command",
-        "Make the running `garde serve` re-read its config and roster (sends SIGHUP).",
+        "Make every running `garde serve` on this store re-read its config and roster.",
     ),
     "next": LazyCommand(
         "garde.cli.reading_commands:next_study",

@@ -53,15 +53,22 @@ def db_upgrade(ctx: click.Context) -> None:
 @click.command("reload")
 @click.pass_context
 def reload_command(ctx: click.Context) -> None:
-    """Make the running `garde serve` re-read its config and roster (sends SIGHUP).
+    """Make every running `garde serve` on this store re-read its config and roster.
+
+    The store's config generation is bumped (each node sees it within
+    [scheduler] store_watch_s) and the server on this data directory gets SIGHUP at once.
 
     Example: garde --config region.toml reload
     """
-    from garde.services.server import NotRunningError, request_reload  # noqa: PLC0415
+    from garde.services.server import request_reload  # noqa: PLC0415
 
-    settings = state(ctx).settings()
+    cli = state(ctx)
     try:
-        pid = request_reload(settings.data_dir)
-    except NotRunningError as exc:
+        runtime = cli.runtime()
+    except SchemaOutdatedError as exc:
         fail(str(exc))
-    click.echo(f"reload requested from garde serve (pid {pid})")
+    pid = request_reload(runtime)
+    within = runtime.settings.scheduler.store_watch_s
+    every = f"every garde serve on this store reloads within {within:g} s"
+    here = f"; garde serve here (pid {pid}) at once" if pid is not None else ""
+    click.echo(f"reload requested: {every}{here}")

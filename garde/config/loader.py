@@ -338,6 +338,9 @@ def _scheduler(r: Reader) -> SchedulerSettings:
         replan_s=r.number("replan_s", d.replan_s, strict=True),
         replan_time_limit_s=r.number("replan_time_limit_s", d.replan_time_limit_s, strict=True),
         handover_s=r.number("handover_s", d.handover_s, strict=True),
+        store_watch_s=r.number("store_watch_s", d.store_watch_s, strict=True),
+        leader_lease_s=r.number("leader_lease_s", d.leader_lease_s, strict=True),
+        leader_renew_s=r.number("leader_renew_s", d.leader_renew_s, strict=True),
         uncovered_routine_delay_s=r.number(
             "uncovered_routine_delay_s", d.uncovered_routine_delay_s
         ),

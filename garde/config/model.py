@@ -169,6 +169,10 @@ class SchedulerSettings:
     uncovered_routine_delay_s: float = 1800.0  # routine work of an uncovered site waits this long
     retention_s: float = 3600.0  # retention purge run
     retention_days: float = 30.0  # pixel data kept this long after the report
+    # Several serve nodes on one database (issue 12 items 4, 5).
+    store_watch_s: float = 5.0  # each node looks at the roster/config generations this often
+    leader_lease_s: float = 6.0  # the job leader's lease: not renewed for this long, it expires
+    leader_renew_s: float = 1.0  # the leader renews (a standby asks) this often
 
 
 @dataclass(frozen=True, slots=True)

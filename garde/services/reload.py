@@ -1,6 +1,8 @@
 """Live reload: a changed config or roster applied without a restart (SIGHUP, `garde reload`).
 
-The settings file is read again and validated; a bad file is refused whole (logged, the
+Every node of a region reloads: `garde reload` bumps the store's config generation,
+which each `garde serve` watches (`garde.services.store_watch`), and signals the local
+one at once. The settings file is read again and validated; a bad file is refused whole (logged, the
 running config stays). Sites, radiologists, SLA policy, triage rules, scheduler periods
 and notifications take effect at once; the data directory, the database and the
 gateway's address need a restart (a change there is logged and ignored). After the
@@ -25,12 +27,15 @@ from garde.services.notifier import build_notifier
 from garde.services.rostering import import_roster_file
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from apscheduler.schedulers.base import BaseScheduler
 
     from garde.bootstrap import Runtime
     from garde.config.model import Settings
     from garde.dicom_gateway.scp import Gateway
     from garde.dicom_gateway.workers import GatewayWorkers
+    from garde.dispatch.model import Study
 
 logger = logging.getLogger(__name__)
 
@@ -93,10 +98,7 @@ def reload_runtime(
             Priority(p) for p in settings.night_safety.assigned_priorities
         )
         orphans = dispatch.refresh_roster(now, force=True)
-        rerouted = dispatch.reroute_orphans(orphans, now, actor="reload")
-        rerouted += len(hand_over(dispatch, now))
-        rerouted += len(redispatch_ineligible(dispatch, now))
-        rerouted += dispatch.broaden(now)
+        rerouted = _redispatch(runtime, orphans, now, actor="reload")
     if gateway is not None:
         gateway.update_sites(settings.sites)  # in every gateway process
     if scheduler is not None:
@@ -115,6 +117,33 @@ def reload_runtime(
         logger.warning("reload: %s changed; it takes effect at the next restart", key)
     logger.info("configuration reloaded: %d studies re-dispatched", rerouted)
     return ReloadReport(rerouted, ignored)
+
+
+def apply_roster(runtime: Runtime) -> int:
+    """A roster another process changed, applied to this running node (`StoreWatch`):
+    the board takes it, and the job leader re-dispatches what it affects (studies of a
+    reader gone off shift or off the roster; studies waiting that a new reader may take).
+    Returns the studies re-dispatched."""
+    dispatch = runtime.dispatch
+    now = runtime.clock.now()
+    with dispatch.lock:
+        orphans = dispatch.refresh_roster(now)
+        rerouted = _redispatch(runtime, orphans, now, actor="roster")
+    logger.info("roster changed in the store: board updated, %d studies re-dispatched", rerouted)
+    return rerouted
+
+
+def _redispatch(runtime: Runtime, orphans: tuple[Study, ...], now: datetime, actor: str) -> int:
+    """What a roster or config change affects, re-dispatched by the job leader only
+    (a standby's board follows the store; the leader decides)."""
+    if not runtime.leadership.held():
+        return 0
+    dispatch = runtime.dispatch
+    rerouted = dispatch.reroute_orphans(orphans, now, actor=actor)
+    rerouted += len(hand_over(dispatch, now))
+    rerouted += len(redispatch_ineligible(dispatch, now))
+    rerouted += dispatch.broaden(now)
+    return rerouted
 
 
 def _keep_restart_only(old: Settings, new: Settings) -> tuple[Settings, tuple[str, ...]]:

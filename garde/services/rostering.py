@@ -35,6 +35,7 @@ from garde.rosters.edit import (
 from garde.rosters.importer import RawShift, build_shift
 from garde.rosters.matching import CellCode, ImportRules, match_radiologist
 from garde.rosters.validation import RosterReport, ValidationRules
+from garde.store.repositories.generation import GenerationKind
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -199,6 +200,8 @@ def apply_roster_change(
         # Rewrite exactly the shifts starting in the window (the store replaces by start).
         before = [s for s in uow.roster.shifts_between(*window) if window[0] <= s.start < window[1]]
         uow.roster.replace_shifts(*window, change.apply(before))
+        # Every running serve node sees the change within `store_watch_s` (issue 12 item 4).
+        uow.generations.bump(GenerationKind.ROSTER, runtime.clock.now())
         uow.audit.append(
             at=runtime.clock.now(),
             actor="planner",
@@ -213,8 +216,6 @@ def apply_roster_change(
             },
         )
         uow.commit()
-    # Hook for the lead's merge: running serve nodes learn of the change here (night-ha's
-    # config version bump).
     logger.info(
         "roster %s: %d added, %d changed, %d removed",
         action,

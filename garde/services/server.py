@@ -3,7 +3,9 @@
 Signals: SIGTERM / SIGINT stop gracefully (no new associations, those in flight finish,
 the scheduler's running jobs finish, queued notifications are flushed, exit 0); SIGHUP
 reloads the configuration and roster (`garde.services.reload`). The process id is
-written to ``data_dir/garde.pid`` so that `garde reload` can find it.
+written to ``data_dir/garde.pid`` so that `garde reload` can find it. Every few seconds
+the node looks at the store's generations (`garde.services.store_watch`): a roster edited
+by any process, or a `garde reload` run on any machine, reaches every node without a signal.
 
 Restart after a crash (`kill -9`) is the ordinary start: every study's state is in the
 store, the board is restored from it, studies still receiving are swept when stable,
@@ -20,8 +22,10 @@ from typing import TYPE_CHECKING
 
 from garde.config import ConfigError
 from garde.scheduling.scheduler import build_scheduler
-from garde.services.reload import reload_runtime
+from garde.services.reload import apply_roster, reload_runtime
 from garde.services.rostering import import_roster_file
+from garde.services.store_watch import StoreWatch
+from garde.store.repositories.generation import GenerationKind
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -40,10 +44,6 @@ POLL_S = 0.5  # how often the main loop looks at ``stop`` when no signal wakes i
 
 class AlreadyRunningError(RuntimeError):
     """Another `garde serve` holds this data directory."""
-
-
-class NotRunningError(RuntimeError):
-    """No `garde serve` is running on this data directory."""
 
 
 def pid_file(data_dir: Path) -> Path:
@@ -66,18 +66,16 @@ def running_pid(data_dir: Path) -> int | None:
     return pid
 
 
-def request_reload(data_dir: Path) -> int:
-    """Ask the running `garde serve` to reload (SIGHUP); returns its pid.
-
-    Raises
-    ------
-    NotRunningError
-        If no server runs on ``data_dir``.
-    """
-    pid = running_pid(data_dir)
-    if pid is None:
-        raise NotRunningError(f"no garde serve is running on {data_dir} ({pid_file(data_dir)})")
-    os.kill(pid, signal.SIGHUP)
+def request_reload(runtime: Runtime) -> int | None:
+    """Ask every `garde serve` on this store to reload: bump the store's config generation
+    (each node sees it within ``store_watch_s``) and signal the one running on this data
+    directory at once (SIGHUP). Returns that one's pid, None if none runs here."""
+    with runtime.uow() as uow:
+        uow.generations.bump(GenerationKind.CONFIG, runtime.clock.now())
+        uow.commit()
+    pid = running_pid(runtime.settings.data_dir)
+    if pid is not None:
+        os.kill(pid, signal.SIGHUP)
     return pid
 
 
@@ -102,6 +100,8 @@ def serve(runtime: Runtime, stop: threading.Event | None = None) -> None:
     runtime.sync_directory()
     if settings.roster_file is not None:
         import_roster_file(runtime, settings.roster_file)
+    watch = StoreWatch(runtime.uow, settings.scheduler.store_watch_s)
+    watch.prime()  # what this start read is seen; later changes are applied as they come
     runtime.dispatch.restore(runtime.clock.now())
     runtime.previews.start()
     runtime.previews.catch_up()
@@ -130,12 +130,7 @@ def serve(runtime: Runtime, stop: threading.Event | None = None) -> None:
         os.getpid(),
     )
     try:
-        while not stop.is_set():
-            wake.wait(POLL_S)
-            wake.clear()
-            if reload_requested.is_set() and not stop.is_set():
-                reload_requested.clear()
-                _reload(runtime, gateway, scheduler)
+        _run_until_stopped(runtime, stop, wake, reload_requested, gateway, scheduler, watch)
     finally:
         logger.info("stopping: no new associations, finishing those in flight")
         gateway.stop()
@@ -169,13 +164,54 @@ def _handle_signals(
     signal.signal(signal.SIGHUP, _on_hup)
 
 
-def _reload(
-    runtime: Runtime, gateway: Gateway | GatewayWorkers, scheduler: BackgroundScheduler
+def _run_until_stopped(  # noqa: PLR0917 - private; the serve loop's parts
+    runtime: Runtime,
+    stop: threading.Event,
+    wake: threading.Event,
+    reload_requested: threading.Event,
+    gateway: Gateway | GatewayWorkers,
+    scheduler: BackgroundScheduler,
+    watch: StoreWatch,
 ) -> None:
-    """Reload on SIGHUP; a bad file or a failure keeps the running configuration."""
+    """The main loop: reload on SIGHUP, apply what the store's generations say moved."""
+    while not stop.is_set():
+        wake.wait(POLL_S)
+        wake.clear()
+        if stop.is_set():
+            break
+        if reload_requested.is_set():
+            reload_requested.clear()
+            watch.prime()  # `garde reload` bumped the generation too: reload once
+            _reload(runtime, gateway, scheduler, watch)
+            continue
+        changed = watch.poll()
+        if GenerationKind.CONFIG in changed:
+            _reload(runtime, gateway, scheduler, watch)
+        elif GenerationKind.ROSTER in changed:
+            _apply_roster(runtime)
+
+
+def _reload(
+    runtime: Runtime,
+    gateway: Gateway | GatewayWorkers,
+    scheduler: BackgroundScheduler,
+    watch: StoreWatch,
+) -> None:
+    """Reload (SIGHUP, or the store's config generation moved); a bad file or a failure
+    keeps the running configuration."""
     try:
         reload_runtime(runtime, gateway=gateway, scheduler=scheduler)
     except ConfigError as exc:
         logger.error("reload refused, the running configuration stays: %s", exc)  # noqa: TRY400
     except Exception:  # a boundary: the server keeps serving
         logger.exception("reload failed; the running configuration stays")
+    watch.period_s = runtime.settings.scheduler.store_watch_s
+
+
+def _apply_roster(runtime: Runtime) -> None:
+    """A roster changed in the store: apply it; a failure is retried at the next change
+    (and the handover job refreshes the roster on its own period anyway)."""
+    try:
+        apply_roster(runtime)
+    except Exception:  # a boundary: the server keeps serving
+        logger.exception("applying the changed roster failed; the handover job retries")

@@ -434,3 +434,32 @@ class PriorRow(Base):
     instances: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     retrieved_at: Mapped[datetime | None]
     refused: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+
+
+class StoreGenerationRow(Base):
+    """A counter per kind of change (``roster``, ``config``) that every `garde serve`
+    node watches: a node that sees it move reloads what changed (issue 12 item 4).
+    Seeded by the migration, so a bump is an UPDATE."""
+
+    __tablename__ = "store_generations"
+
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger)
+    changed_at: Mapped[datetime | None]
+
+
+class LeaderLeaseRow(Base):
+    """The job leader's lease (`garde.store.leader`): who holds it until when.
+
+    ``epoch`` grows at every change of holder (a fencing token); ``backend_pid`` is the
+    holder's PostgreSQL session, so a standby sees a killed leader at once instead of
+    waiting for the expiry.
+    """
+
+    __tablename__ = "leader_lease"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(128))
+    epoch: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[datetime | None]
+    backend_pid: Mapped[int | None]

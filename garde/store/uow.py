@@ -14,6 +14,7 @@ from garde.store.repositories import (
     RosterRepository,
     StudyRepository,
 )
+from garde.store.repositories.generation import GenerationRepository
 from garde.store.repositories.professionals import ProfessionalRepository
 from garde.store.repositories.token import TokenRepository
 
@@ -43,6 +44,7 @@ class SqlUnitOfWork:
     audit: AuditRepository
     outbox: OutboxRepository
     tokens: TokenRepository
+    generations: GenerationRepository
     professionals: ProfessionalRepository
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
@@ -60,6 +62,7 @@ class SqlUnitOfWork:
         self.audit = AuditRepository(session)
         self.outbox = OutboxRepository(session)
         self.tokens = TokenRepository(session)
+        self.generations = GenerationRepository(session)
         self.professionals = ProfessionalRepository(session)
         return self
 

@@ -35,6 +35,8 @@ TABLES = {
     "reports",
     "priors",
     "prior_lookups",
+    "store_generations",
+    "leader_lease",
     "alembic_version",
 }
 
