@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from garde.dicom_gateway.header import patient_key
+from garde.dicom_gateway.patient import INS_OIDS, PatientIdentity, nir_valid
 from garde.dicom_gateway.uids import is_valid_uid
 from garde.services.identity import OPEN_MODE
 from garde.services.study_attributes import safe_read
@@ -60,8 +61,15 @@ class WebContext:
     spool_dir: Path | None = None  # where STOW bodies are written as they arrive
 
     def patient_keys(self, patient_id: str) -> tuple[str, ...]:
-        """The hashed keys a PatientID has at each site (as the gateway stores them)."""
-        return tuple(patient_key(self.patient_key_secret, s, patient_id) for s in self.site_ids())
+        """The hashed keys a PatientID has at each site (as the gateway stores them) and,
+        when it is a valid INS, its key across hospitals under each INS authority."""
+        keys = [patient_key(self.patient_key_secret, s, patient_id) for s in self.site_ids()]
+        if nir_valid(patient_id):
+            keys += [
+                PatientIdentity(ins=f"{oid}^{patient_id.upper()}").key(self.patient_key_secret, "")
+                for oid in sorted(INS_OIDS)
+            ]
+        return tuple(keys)
 
     def fill_attributes(self) -> None:
         """Read the attributes of studies that have none yet (new or older studies)."""
