@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import date
+from datetime import date, time
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -13,6 +13,7 @@ import click
 from garde.cli._common import echo_json, echo_table, fail, state
 
 if TYPE_CHECKING:
+    from garde.dispatch.model import Priority
     from garde.simulation.forecast.model import Forecast, Outlook
 
 
@@ -23,8 +24,39 @@ def _day(text: str) -> date:
         raise click.BadParameter(f"expected a date YYYY-MM-DD, got {text!r}") from None
 
 
-def _required(values: tuple[str, ...]) -> dict[str, float]:
-    out = {}
+def _clock(text: str) -> time:
+    try:
+        return time.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"expected a time HH:MM, got {text!r}") from None
+
+
+def _write(
+    result: Forecast,
+    png: Path | None,
+    demands_out: Path | None,
+    chosen: str | None,
+    zone: str,
+    night_staff: int,
+) -> None:
+    """The PNG and the staffing demands, when asked for."""
+    if png is not None:
+        from garde.simulation.forecast.figure import render  # noqa: PLC0415
+
+        render(result, png, zone, _day(chosen) if chosen else None)
+    if demands_out is not None:
+        from garde.rosters.demands import write_demands  # noqa: PLC0415
+        from garde.simulation.forecast.staffing import staffing_needs  # noqa: PLC0415
+
+        write_demands(demands_out, staffing_needs(result, night_staff))
+
+
+def _required(values: tuple[str, ...]) -> dict[Priority, float]:
+    """The shares each priority needs: the defaults, ``--require`` overriding."""
+    from garde.dispatch.model import Priority  # noqa: PLC0415 - keeps --help fast
+    from garde.simulation.forecast.model import DEFAULT_REQUIRED  # noqa: PLC0415
+
+    out = dict(DEFAULT_REQUIRED)
     for value in values:
         name, _, pct = value.partition("=")
         try:
@@ -33,7 +65,10 @@ def _required(values: tuple[str, ...]) -> dict[str, float]:
             raise click.BadParameter(f"expected PRIORITY=PERCENT, got {value!r}") from None
         if not 0 <= share <= 100:
             raise click.BadParameter(f"{value!r}: the percentage must be within 0-100")
-        out[name.strip()] = share
+        try:
+            out[Priority(name.strip())] = share
+        except ValueError:
+            raise click.BadParameter(f"unknown priority {name!r}", param_hint="--require") from None
     return out
 
 
@@ -62,6 +97,23 @@ def _required(values: tuple[str, ...]) -> dict[str, float]:
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
 @click.option("--seed", default=0, show_default=True)
 @click.option("--no-staffing", is_flag=True, help="Skip the search for additions.")
+@click.option(
+    "--png",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a PNG: nights x priorities, and one night's hourly load against capacity.",
+)
+@click.option(
+    "--demands-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the nights at risk's staffing needs for `roster generate --demands`.",
+)
+@click.option("--night", "chosen", help="The night of the load chart (default: first at risk).")
+@click.option(
+    "--night-start",
+    default="18:00",
+    show_default=True,
+    help="When a night begins (local); it ends at the morning handover.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable result.")
 @click.pass_context
 def forecast(
@@ -76,6 +128,10 @@ def forecast(
     workers: int,
     seed: int,
     no_staffing: bool,
+    png: Path | None,
+    demands_out: Path | None,
+    chosen: str | None,
+    night_start: str,
     as_json: bool,
 ) -> None:
     """Forecast each night's share within SLA per priority for a roster, and what fixes
@@ -83,20 +139,13 @@ def forecast(
 
     Example: garde forecast --from 2026-12-01 --nights 31 --scenario region-nights.toml
     """
-    from garde.dispatch.model import Priority  # noqa: PLC0415 - keeps --help fast
     from garde.simulation.forecast import ForecastError, Request  # noqa: PLC0415
     from garde.simulation.forecast import forecast as run_forecast  # noqa: PLC0415
     from garde.simulation.forecast.inputs import gather  # noqa: PLC0415
-    from garde.simulation.forecast.model import DEFAULT_REQUIRED  # noqa: PLC0415
 
     cli = state(ctx)
     settings = cli.settings()
-    shares = dict(DEFAULT_REQUIRED)
-    for name, pct in _required(required).items():
-        try:
-            shares[Priority(name)] = pct
-        except ValueError:
-            raise click.BadParameter(f"unknown priority {name!r}", param_hint="--require") from None
+    shares = _required(required)
     first_night = _day(first)
     try:
         inputs = gather(
@@ -107,6 +156,7 @@ def forecast(
             roster=roster,
             scenario=scenario,
             history_weeks=history_weeks,
+            night_start=_clock(night_start),
         )
         request = Request(
             first_night,
@@ -135,12 +185,18 @@ def forecast(
             result = run_forecast(
                 inputs.region, inputs.model, request, on_night=night_done, on_search=search
             )
+        _write(
+            result, png, demands_out, chosen, inputs.region.timezone, settings.rosters.night_staff
+        )
     except (ForecastError, OSError, ValueError) as exc:
         fail(str(exc))
     if as_json:
         echo_json(result.to_dict())
         return
     _print(result, ZoneInfo(inputs.region.timezone))
+    for path in (png, demands_out):
+        if path is not None:
+            click.echo(f"written: {path}")
 
 
 def _cell(outlook: Outlook) -> str:

@@ -257,6 +257,11 @@ def roster_validate(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="CSV of days off, caps, part-time fractions and wishes.",
 )
+@click.option(
+    "--demands",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CSV of nights needing more staff (garde forecast --demands-out).",
+)
 @click.option("--time-limit", default=30.0, show_default=True, help="Solver seconds.")
 @click.option(
     "--patience",
@@ -280,6 +285,7 @@ def roster_generate(
     first: str,
     days: int,
     availability: Path | None,
+    demands: Path | None,
     time_limit: float,
     patience: float,
     workers: int,
@@ -315,6 +321,7 @@ def roster_generate(
                 first_day=first_day,
                 days=days,
                 availability=availability,
+                demands=demands,
                 solver=SolverSettings(
                     time_limit_s=time_limit, workers=workers, seed=seed, patience_s=patience
                 ),

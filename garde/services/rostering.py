@@ -9,7 +9,7 @@ and audits it.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -395,9 +395,13 @@ def generate_roster(
     days: int,
     solver: SolverSettings,
     availability: Path | None = None,
+    demands: Path | None = None,
     progress: Callable[[Progress], None] | None = None,
 ) -> RosterSolution:
     """Generate ``days`` days of roster from ``first_day`` under the ``[rosters]`` rules.
+
+    ``demands`` (a CSV, `garde.rosters.demands`) sets the staff of given nights, e.g. the
+    nights `garde forecast` found at risk.
 
     Raises
     ------
@@ -408,6 +412,7 @@ def generate_roster(
     """
     # ortools on demand: importing it costs half a second that import/validate never pay.
     from garde.rosters.availability import read_availability  # noqa: PLC0415
+    from garde.rosters.demands import read_demands  # noqa: PLC0415
     from garde.rosters.generation import GenerationRequest, SoftWeights, generate  # noqa: PLC0415
 
     wishes = (
@@ -426,7 +431,10 @@ def generate_roster(
             days=days,
             timezone=settings.rosters.timezone,
             availability=wishes,
-            hard=hard_rules(settings.rosters),
+            hard=replace(
+                hard_rules(settings.rosters),
+                night_demands=tuple(sorted(read_demands(demands).items())) if demands else (),
+            ),
             soft=SoftWeights(
                 hours_fairness=settings.rosters.hours_fairness,
                 night_hours_weight=settings.rosters.night_hours_weight,

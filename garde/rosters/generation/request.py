@@ -61,6 +61,10 @@ class HardRules:
     max_weekly_hours: float = 48.0
     stroke_skill: str = "neuro"
     stroke_pool: frozenset[str] = frozenset()
+    # Per night (the evening it starts), the staff wanted instead of ``night_staff``:
+    # the forecast's demands for the nights it found at risk (pairs, so that the rules
+    # stay hashable).
+    night_demands: tuple[tuple[date, int], ...] = ()
 
     def __post_init__(self) -> None:
         if self.night_staff < 1 or self.day_staff < 1:
@@ -69,6 +73,15 @@ class HardRules:
             raise ValueError(f"stroke_day_staff must be >= 0, got {self.stroke_day_staff}")
         if self.max_consecutive_nights < 1:
             raise ValueError("max_consecutive_nights must be >= 1")
+        if any(staff < 1 for _, staff in self.night_demands):
+            raise ValueError("a night's demanded staff must be >= 1")
+
+    def night_staff_on(self, day: date) -> int:
+        """Radiologists wanted on the night starting on the evening of ``day``."""
+        for night, staff in self.night_demands:
+            if night == day:
+                return staff
+        return self.night_staff
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,7 +93,7 @@ def blocked_by_leave(request: GenerationRequest, slots: list[Slot]) -> dict[str,
 def staff_of(slot: Slot, hard: HardRules) -> int:
     """How many radiologists the slot takes."""
     if slot.kind == NIGHT:
-        return hard.night_staff
+        return hard.night_staff_on(slot.day)
     return hard.stroke_day_staff if slot.kind == STROKE else hard.day_staff
 
 

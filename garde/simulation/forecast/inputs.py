@@ -4,7 +4,7 @@ from a file or the store, the arrival model from a scenario file or the store's 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from garde.rosters.importer import import_roster
@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from garde.simulation.forecast.model import ArrivalModel
 
 
+NIGHT_START = time(18, 0)
+
+
 @dataclass(frozen=True, slots=True)
 class Inputs:
     """The region, the roster's shifts over the period and the arrival model."""
@@ -34,14 +37,15 @@ class Inputs:
     model: ArrivalModel
 
 
-def region_of(settings: Settings) -> Region:
+def region_of(settings: Settings, night_start: time = NIGHT_START) -> Region:
     """The config's region: hospitals, readers, SLA, the roster's zone; a night runs from
-    18:00 (NIGHTS.md) to the morning handover."""
+    ``night_start`` (18:00, NIGHTS.md) to the morning handover."""
     return Region(
         sites=settings.sites,
         radiologists=settings.radiologists,
         sla=settings.sla,
         timezone=settings.rosters.timezone,
+        night_start=night_start,
         night_end=settings.sla.morning_handover,
     )
 
@@ -55,6 +59,7 @@ def gather(
     roster: Path | None = None,
     scenario: Path | None = None,
     history_weeks: int = 8,
+    night_start: time = NIGHT_START,
     now: datetime | None = None,
 ) -> Inputs:
     """Everything a forecast replays; the store is opened only when needed.
@@ -62,7 +67,7 @@ def gather(
     ``roster`` None: the stored roster; ``scenario`` None: the store's history of the
     ``history_weeks`` weeks before ``now``.
     """
-    region = region_of(settings)
+    region = region_of(settings, night_start)
     start = night_bounds(region, first_night)[0]
     end = night_bounds(region, first_night + timedelta(days=nights - 1))[1]
     if roster is not None:

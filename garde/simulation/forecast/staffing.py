@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from garde.dispatch.model import Priority
     from garde.dispatch.simulation.scenario import NightScenario
-    from garde.simulation.forecast.model import ArrivalModel, Outlook, Region
+    from garde.simulation.forecast.model import ArrivalModel, Forecast, Outlook, Region
 
 LENGTHS_H = (2.0, 4.0, 6.0, 8.0)
 """Hours of extra reading tried before the whole night."""
@@ -133,3 +133,19 @@ def searches(
         for night, scenario, seeds, looks in nights
         if any(o.at_risk for o in looks)
     ]
+
+
+def staffing_needs(result: Forecast, night_staff: int) -> list[tuple[date, int, str]]:
+    """Per night at risk, the staff a generated roster should give it: the config's
+    ``night_staff`` plus the extra reader (``roster generate --demands``)."""
+    needs = []
+    for night in result.at_risk:
+        addition = night.addition
+        if addition is None:
+            reason = "at risk (no addition searched)"
+        elif addition.hours is None:
+            reason = "at risk; one more reader all night was not enough on its own"
+        else:
+            reason = f"+{addition.hours:g} h {addition.skill or 'every skill'}"
+        needs.append((night.night, night_staff + 1, reason))
+    return needs

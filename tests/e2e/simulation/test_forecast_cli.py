@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from click.testing import CliRunner
+from PIL import Image
 
 import garde
 from garde.cli import main
@@ -44,16 +45,22 @@ def test_json_per_night_and_priority_without_a_database(
     assert data["arrival_model"] == "scenario regional-night (regional.toml)"
 
 
-def test_the_table_marks_nights_at_risk_and_a_bad_priority_is_a_usage_error() -> None:
+def test_the_table_marks_nights_at_risk_the_png_and_a_bad_priority(tmp_path: Path) -> None:
     runner = CliRunner()
+    png, demands = tmp_path / "forecast.png", tmp_path / "demands.csv"
     result = runner.invoke(
         main,
-        [*BASE, *FILES, "--replications", "2", "--no-staffing", "--require", "urgent=100"],
+        [
+            *[*BASE, *FILES, "--replications", "2", "--no-staffing", "--require", "urgent=100"],
+            *["--png", str(png), "--demands-out", str(demands)],
+        ],
         catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output
     assert "night" in result.stdout and "stroke" in result.stdout
     assert "nights at risk" in result.stdout
+    with Image.open(png) as image:
+        assert image.format == "PNG" and image.width > 600
     bad = runner.invoke(main, [*BASE, *FILES, "--require", "superurgent=90"])
     assert bad.exit_code == 2
     assert "unknown priority 'superurgent'" in bad.output

@@ -221,3 +221,24 @@ def test_dst_month_has_a_13_hour_night() -> None:
     assert solution.feasible
     lengths = {s.start.date(): s.end - s.start for s in solution.shifts if s.role == NIGHT}
     assert lengths[date(2025, 10, 25)] == timedelta(hours=13)  # 20:00 CEST to 08:00 CET
+
+
+def test_the_forecasts_demands_staff_the_nights_at_risk(tmp_path: Path) -> None:
+    from garde.rosters.demands import read_demands, write_demands
+
+    demands = tmp_path / "demands.csv"
+    write_demands(demands, [(date(2025, 11, 7), 3, "+8 h neuro")])  # a Friday night
+    wanted = read_demands(demands)
+    request = _request(
+        days=7,
+        hard=HardRules(stroke_day_staff=0, night_demands=tuple(wanted.items())),
+    )
+    solution = generate(request)
+    assert solution.feasible, solution.explanation
+    per_night: dict[date, int] = {}
+    for shift in solution.shifts:
+        if shift.role == NIGHT:
+            day = (shift.start + timedelta(hours=1)).date()  # Paris evening, in November
+            per_night[day] = per_night.get(day, 0) + 1
+    assert per_night.pop(date(2025, 11, 7)) == 3
+    assert set(per_night.values()) == {request.hard.night_staff}
