@@ -13,9 +13,13 @@ import logging
 import socket
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from garde.web.stream import ZERO_COPY
+from garde.web.zero_copy import ZeroCopy
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
@@ -25,6 +29,17 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 STOP_TIMEOUT_S = 10.0
+
+
+class _Protocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, with a `ZeroCopy` in each request's scope."""
+
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is not None and cycle.scope is self.scope:
+            extensions = cast("dict[str, Any]", self.scope.setdefault("extensions", {}))
+            extensions[ZERO_COPY] = ZeroCopy(cycle, self.transport)
 
 
 class WebServer:
@@ -45,7 +60,7 @@ class WebServer:
         config = uvicorn.Config(
             app,
             loop="uvloop",
-            http="httptools",
+            http=_Protocol,
             lifespan="off",
             log_config=None,  # Garde's logging, configured by the CLI
             access_log=False,  # requests are audited; an access log would repeat UIDs

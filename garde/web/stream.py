@@ -1,6 +1,9 @@
 """Streaming stored instances as one ``multipart/related`` body (WADO-RS retrieve).
 
-The files are sent as they are on disk (Part 10, as received; never decoded). Each part
+The files are sent as they are on disk (Part 10, as received; never decoded). Over plain
+HTTP under Garde's server (`garde.web.server`), the body goes out by ``sendfile``: the
+kernel copies each file from the page cache to the socket, with no Python buffer and no
+copy through the event loop (see `ZeroCopy`). Otherwise (TLS, another server) each part
 is read straight into a buffer that already holds its part header, in batches of about
 `BATCH_BYTES` on a worker thread, the next batch read while the current one is sent:
 memory stays at two batches whatever the study's size, and the event loop never waits
@@ -25,6 +28,7 @@ if TYPE_CHECKING:
     from starlette.types import Message, Receive, Scope, Send
 
 BATCH_BYTES = 8 << 20
+ZERO_COPY = "garde.zero_copy"  # the scope extension `garde.web.server` adds
 SEND_TIMEOUT_S = 60.0
 _HEAD = part_head(DICOM)
 
@@ -78,9 +82,26 @@ class InstancesResponse:
     def __init__(self, paths: Sequence[Path]) -> None:
         self.paths = list(paths)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: ARG002 - ASGI's signature
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         sizes = await anyio.to_thread.run_sync(_sizes, self.paths)
         length = sum(sizes) + len(self.paths) * (len(_HEAD) + len(PART_END)) + len(CLOSE)
+        start = {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-type", multipart_type(DICOM).encode()),
+                (b"content-length", str(length).encode()),
+            ],
+        }
+        zero_copy = scope.get("extensions", {}).get(ZERO_COPY)
+        if zero_copy is not None and zero_copy.usable():
+            await zero_copy.send_files(start, self.paths, sizes)
+            return
+        await self._buffered(start, sizes, receive, send)
+
+    async def _buffered(
+        self, start: Message, sizes: Sequence[int], receive: Receive, send: Send
+    ) -> None:
         gone = asyncio.Event()
 
         async def watch() -> None:
@@ -93,16 +114,7 @@ class InstancesResponse:
         watcher = asyncio.ensure_future(watch())
         pending: asyncio.Future[list[bytearray]] | None = None
         try:
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [
-                        (b"content-type", multipart_type(DICOM).encode()),
-                        (b"content-length", str(length).encode()),
-                    ],
-                }
-            )
+            await send(start)
             batches = _batches(sizes)
             if batches:
                 pending = asyncio.ensure_future(self._read(batches[0], sizes))
