@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_WORKERS ?= 2
 
-.PHONY: install demo test unit lint format bench bench-smoke clean
+.PHONY: install demo test unit lint format bench bench-smoke clean viewer
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,12 +45,28 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.stable_to_preview | tee benchmarks/results/stable_to_preview.json
 	$(BIN)/python -m benchmarks.stroke_to_reader | tee benchmarks/results/stroke_to_reader.json
 	$(BIN)/python -m benchmarks.roster | tee benchmarks/results/roster.json
+	$(BIN)/python -m benchmarks.dicomweb | tee benchmarks/results/dicomweb.json
 	$(BIN)/python -m benchmarks.cli_latency | tee benchmarks/results/cli_latency.json
 	$(BIN)/python -m benchmarks.forecast | tee benchmarks/results/forecast.json
 
 ## Every benchmark in its smoke mode (seconds each, figures not judged): CI runs it so none rots.
 bench-smoke: $(STAMP)
 	$(BIN)/python -m benchmarks.smoke > /dev/null
+
+## The OHIF viewer `garde serve` hosts ([web] viewer_dir = "viewer/dist"): the built viewer
+## of the npm package @ohif/app, and puppeteer-core (no browser download) for its test.
+OHIF_VERSION ?= 3.13.2
+viewer: viewer/dist/index.html viewer/tools/node_modules/puppeteer-core
+
+viewer/dist/index.html:
+	mkdir -p viewer
+	cd viewer && npm pack --silent @ohif/app@$(OHIF_VERSION) >/dev/null \
+		&& rm -rf dist package && tar xzf ohif-app-$(OHIF_VERSION).tgz \
+		&& mv package/dist dist && rm -rf package ohif-app-$(OHIF_VERSION).tgz
+
+viewer/tools/node_modules/puppeteer-core:
+	mkdir -p viewer/tools
+	npm install --silent --no-audit --no-fund --prefix viewer/tools puppeteer-core@24 >/dev/null
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -200,7 +200,12 @@ class Runtime:
             sites=lambda: {s.id: s for s in self.settings.sites},
             spool_dir=self.settings.data_dir / "stow-spool",
         )
-        app = build_app(context, cors_origins=web.cors_origins)
+        app = build_app(
+            context,
+            cors_origins=web.cors_origins,
+            viewer_dir=web.viewer_dir,
+            secure=web.tls is not None,
+        )
         return WebServer(app, web.host, web.port if port is None else port, web.tls)
 
     def build_report_delivery(self) -> ReportDelivery:

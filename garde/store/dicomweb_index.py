@@ -262,6 +262,17 @@ class DicomWebIndex:
                 for r in session.execute(statement)
             ]
 
+    def study_dataset(self, study_uid: str) -> dict[str, Any]:
+        """The study-level DICOM JSON kept for the study (empty if none yet)."""
+        statement = (
+            select(_attributes.c.dataset)
+            .select_from(_attributes.join(_studies, _studies.c.id == _attributes.c.study_id))
+            .where(_studies.c.study_uid == study_uid)
+        )
+        with self.session_factory() as session:
+            found = session.execute(statement).scalar_one_or_none()
+        return dict(found or {})
+
     def series(self, study_uid: str) -> list[SeriesMatch]:
         """Every series of the study, by series number."""
         statement = (

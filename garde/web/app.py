@@ -25,7 +25,7 @@ from garde.dicom_gateway.patient import INS_OIDS, PatientIdentity, nir_valid
 from garde.dicom_gateway.uids import is_valid_uid
 from garde.services.identity import OPEN_MODE
 from garde.services.study_attributes import safe_read
-from garde.web import instance_data, media, qido, stow
+from garde.web import instance_data, media, qido, stow, viewer
 from garde.web.access import AccessError, Gate
 from garde.web.stream import InstancesResponse
 
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PREFIX = "/dicom-web"
+UTF8 = {"vr": "CS", "Value": ["ISO_IR 192"]}  # SpecificCharacterSet of every JSON answer
 _UID_PARAMS = ("study", "series", "instance")
 
 
@@ -92,10 +93,13 @@ def _origin(request: Request) -> str:
 
 
 def _token(request: Request) -> str | None:
+    """The bearer token; for reading requests, the signed-in browser's cookie instead."""
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
+    if request.method in {"GET", "HEAD"}:
+        return request.cookies.get(viewer.TOKEN_COOKIE) or None
     return None
 
 
@@ -128,6 +132,7 @@ def study_json(match: StudyMatch, base: str) -> dict[str, Any]:
     body["00201208"] = _element("IS", match.instance_count)
     body["00081190"] = _element("UR", f"{base}/studies/{match.study_uid}")
     body["0020000D"] = _element("UI", match.study_uid)
+    body["00080005"] = UTF8  # JSON is UTF-8, whatever the file's character set was
     return dict(sorted(body.items()))
 
 
@@ -160,6 +165,12 @@ class Handlers:
             raise AccessError(404, f"no stored {what} {uids.get(what, uids['study'])}")
         return found
 
+    def _study_dataset(self, study_uid: str) -> dict[str, Any]:
+        """The study-level attributes that series and instance answers repeat (as
+        Orthanc and dcm4chee do: a reader's client need not ask the study level)."""
+        self.c.fill_attributes()
+        return self.c.index.study_dataset(study_uid)
+
     def _base(self, request: Request) -> str:
         return str(request.base_url).rstrip("/") + PREFIX
 
@@ -187,6 +198,7 @@ class Handlers:
         media.accepts_json(request.headers.get("accept"))
         _, uids = await self._study(request, "web_search")
         found = await run_in_threadpool(self.c.index.series, uids["study"])
+        study = await run_in_threadpool(self._study_dataset, uids["study"])
         m = query.matches
         if "SeriesInstanceUID" in m:
             wanted = set(qido.uid_list("SeriesInstanceUID", m["SeriesInstanceUID"]))
@@ -200,8 +212,10 @@ class Handlers:
         body = []
         for s in found:
             item = {
+                **study,
                 "0020000D": _element("UI", uids["study"]),
                 "0020000E": _element("UI", s.series_uid),
+                "00080005": UTF8,
                 "00080060": _element("CS", *([s.modality] if s.modality else [])),
                 "0008103E": _element("LO", *([s.description] if s.description else [])),
                 "00200011": _element("IS", *([s.number] if s.number is not None else [])),
@@ -216,6 +230,7 @@ class Handlers:
         media.accepts_json(request.headers.get("accept"))
         _, uids = await self._study(request, "web_search")
         found = await run_in_threadpool(self.c.index.instances, uids["study"], uids.get("series"))
+        study = await run_in_threadpool(self._study_dataset, uids["study"])
         m = query.matches
         if "SeriesInstanceUID" in m:
             wanted = set(qido.uid_list("SeriesInstanceUID", m["SeriesInstanceUID"]))
@@ -232,8 +247,10 @@ class Handlers:
         body = []
         for i in found:
             item = {
+                **study,
                 "0020000D": _element("UI", uids["study"]),
                 "0020000E": _element("UI", i.series_uid),
+                "00080005": UTF8,
                 "00080016": _element("UI", i.sop_class_uid),
                 "00080018": _element("UI", i.sop_instance_uid),
                 "00200013": _element("IS", *([i.number] if i.number is not None else [])),
@@ -401,9 +418,47 @@ class _Dispatch:
         await response(scope, receive, send)
 
 
-def build_app(context: WebContext, *, cors_origins: Sequence[str] = ()) -> Starlette:
-    """The ASGI application serving DICOMweb over ``context``."""
+class _Pages:
+    """Signing in from a browser, and the hosted viewer."""
+
+    def __init__(self, context: WebContext, viewer_dir: Path | None, *, secure: bool) -> None:
+        self.c = context
+        self.viewer_dir = viewer_dir
+        self.secure = secure
+
+    async def login_form(self, request: Request) -> Response:
+        return viewer.login_page(request)
+
+    async def login(self, request: Request) -> Response:
+        from urllib.parse import parse_qs  # noqa: PLC0415 - only when signing in
+
+        fields = parse_qs((await request.body()).decode("utf-8", "replace"))
+        token = (fields.get("token") or [""])[0].strip()
+        target = (fields.get("next") or ["/"])[0]
+        try:
+            await run_in_threadpool(self.c.gate.identify, token or None, _origin(request))
+        except AccessError:
+            return viewer.login_page(request, "unknown or revoked token")
+        return viewer.signed_in(target, token, secure=self.secure)
+
+    async def viewer_file(self, request: Request) -> Response:
+        if self.viewer_dir is None:
+            return _error(404, "no viewer is hosted here ([web] viewer_dir)")
+        return await run_in_threadpool(
+            viewer.viewer_file, self.viewer_dir, request.path_params.get("path", "")
+        )
+
+
+def build_app(
+    context: WebContext,
+    *,
+    cors_origins: Sequence[str] = (),
+    viewer_dir: Path | None = None,
+    secure: bool = False,
+) -> Starlette:
+    """The ASGI application serving DICOMweb over ``context``, and the viewer."""
     h = Handlers(context)
+    pages = _Pages(context, viewer_dir, secure=secure)
     study = PREFIX + "/studies/{study}"
     series = study + "/series/{series}"
     instance = series + "/instances/{instance}"
@@ -425,6 +480,10 @@ def build_app(context: WebContext, *, cors_origins: Sequence[str] = ()) -> Starl
         Route(PREFIX + "/sites/{site}/studies", _Dispatch(h.store), methods=["POST"]),
         Route(PREFIX + "/sites/{site}/studies/{study}", _Dispatch(h.store), methods=["POST"]),
         Route(PREFIX + "/{rest:path}", _Dispatch(_unmatched), methods=["GET", "POST"]),
+        Route("/app-config.js", viewer.app_config, methods=["GET"]),
+        Route("/login", pages.login_form, methods=["GET"]),
+        Route("/login", pages.login, methods=["POST"]),
+        Route("/{path:path}", pages.viewer_file, methods=["GET"]),
     ]
     middleware = []
     if cors_origins:

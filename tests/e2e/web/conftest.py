@@ -21,6 +21,8 @@ from tests.helpers import free_port, require_executable, write_on_call_roster, w
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+VIEWER_DIR = Path(__file__).resolve().parents[3] / "viewer" / "dist"  # `make viewer`
+
 CONFIG = """
 environment = "production"
 data_dir = "{data}"
@@ -35,6 +37,7 @@ stable_age_s = 1
 enabled = true
 port = {web_port}
 cors_origins = ["http://viewer.example"]
+viewer_dir = "{viewer}"
 
 [scheduler]
 stability_sweep_s = 0.3
@@ -103,7 +106,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     data = tmp / "data"
     config = tmp / "garde.toml"
     config.write_text(
-        CONFIG.format(data=data, roster=roster, port=port, web_port=web_port), encoding="utf-8"
+        CONFIG.format(data=data, roster=roster, port=port, web_port=web_port, viewer=VIEWER_DIR),
+        encoding="utf-8",
     )
     garde(config, "db", "upgrade")
     operator = _token(config, "--operator", "ops")
