@@ -6,12 +6,19 @@
     .venv/bin/python benchmarks/sla_bench.py --scenario benchmarks/scenarios/regional_evening_reader.toml
     .venv/bin/python benchmarks/sla_bench.py --scenario benchmarks/scenarios/regional_fifth_reader.toml
 
+    .venv/bin/python benchmarks/sla_bench.py --policies garde,pull_edf   # the paired block alone
+
 Prints JSON: ``sla.<policy>.<priority>.{within_sla_pct, mean_lateness_min, mean_min,
 p90_min, p99_min, wait_*}`` (times from arrival to the report; ``wait_*`` to the start
 of reading), ``sla.<policy>.workload``, ``.off_subspecialty_pct``, and ``targets``: the
 issue's targets checked on Garde, against the best baseline, under both readings of
 "read" (report done / reading started); ``capacity_bound``: the most urgent work any
-policy could read within 60 / 50 min (`garde.dispatch.simulation.capacity_bound`).
+policy could read within 60 / 50 min (`garde.dispatch.simulation.capacity_bound`);
+``paired.pull_edf.<metric>.{mean, ci95_low, ci95_high, nights}``: Garde minus pull-EDF
+night by night on the same arrivals (`garde.dispatch.simulation.paired`), for
+``stroke_p90_min``, ``emergency_within_pct``, ``urgent_within_60_pct`` and
+``weighted_lateness``, with ``paired.pull_edf.verdict`` (better on weighted lateness: the
+interval wholly below 0; no worse: no interval wholly on the worse side).
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from garde.dispatch.simulation.capacity_bound import (
 )
 from garde.dispatch.simulation.garde_policy import Garde, GardeOptimized
 from garde.dispatch.simulation.metrics import summarize
+from garde.dispatch.simulation.paired import paired_report
 from garde.dispatch.simulation.scenario import (
     NightScenario,
     RateBand,
@@ -195,14 +203,19 @@ def capacity_bound(scenario: NightScenario, arrivals: list) -> dict:
     return out
 
 
-def run(quick: bool, scenario_path: Path | None = None, nights: int | None = None) -> dict:
+def run(
+    quick: bool,
+    scenario_path: Path | None = None,
+    nights: int | None = None,
+    policies: tuple[str, ...] = POLICIES,
+) -> dict:
     scenario = load_scenario(scenario_path)
     count = nights or (40 if quick else 300)
     arrivals = [generate_arrivals(scenario, seed) for seed in range(count)]
     results: dict[str, dict] = {}
     nights_by_policy = {}
     timings = {}
-    for name in POLICIES:
+    for name in policies:
         policy = make_policy(name)
         began = time.perf_counter()
         replays = [simulate(scenario, night, policy) for night in arrivals]
@@ -212,16 +225,23 @@ def run(quick: bool, scenario_path: Path | None = None, nights: int | None = Non
         if hasattr(policy, "replans"):
             results[name]["replans_per_night"] = round(policy.replans / count, 2)
             results[name]["replans_improved_per_night"] = round(policy.improved / count, 2)
-    return {
+    out = {
         "scenario": scenario.name,
         "nights": count,
         "exams_per_night": round(sum(len(a) for a in arrivals) / count, 1),
         "radiologists": len(scenario.radiologists),
         "sla": results,
-        "targets": _targets(results, nights_by_policy),
-        "capacity_bound": capacity_bound(scenario, arrivals),
+        "paired": {
+            "pull_edf": paired_report(
+                nights_by_policy["garde"], nights_by_policy["pull_edf"], scenario.sla.weights
+            )
+        },
         "seconds": timings,
     }
+    if set(POLICIES) <= set(policies):
+        out["targets"] = _targets(results, nights_by_policy)
+        out["capacity_bound"] = capacity_bound(scenario, arrivals)
+    return out
 
 
 def main() -> None:
@@ -230,9 +250,19 @@ def main() -> None:
     parser.add_argument("--nights", type=int)
     parser.add_argument("--scenario", type=Path)
     parser.add_argument("--smoke", action="store_true", help="2 nights, for CI: figures not judged")
+    parser.add_argument(
+        "--policies",
+        default=",".join(POLICIES),
+        help="comma-separated policies (garde and pull_edf always run: the paired block)",
+    )
     args = parser.parse_args()
     nights = 2 if args.smoke else args.nights
-    print(json.dumps(run(args.quick, args.scenario, nights), indent=2))
+    chosen = [p for p in args.policies.split(",") if p]
+    unknown = sorted(set(chosen) - set(POLICIES))
+    if unknown:
+        parser.error(f"unknown policies {unknown}; expected some of {', '.join(POLICIES)}")
+    policies = tuple(dict.fromkeys(["garde", "pull_edf", *chosen]))
+    print(json.dumps(run(args.quick, args.scenario, nights, policies), indent=2))
 
 
 if __name__ == "__main__":
