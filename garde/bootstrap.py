@@ -33,12 +33,14 @@ if TYPE_CHECKING:
 
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
+    from starlette.routing import BaseRoute
 
     from garde.config.model import Settings
     from garde.dicom_gateway.scp import Gateway
     from garde.dicom_gateway.workers import GatewayWorkers
     from garde.dispatch.ports import Clock, InstanceIndex
     from garde.reporting.delivery import ReportDelivery
+    from garde.web.access import Gate
     from garde.web.server import WebServer
 
 logger = logging.getLogger(__name__)
@@ -200,13 +202,53 @@ class Runtime:
             sites=lambda: {s.id: s for s in self.settings.sites},
             spool_dir=self.settings.data_dir / "stow-spool",
         )
+        sign_in = self._sign_in(gate) if web.oidc is not None else []
         app = build_app(
             context,
             cors_origins=web.cors_origins,
             viewer_dir=web.viewer_dir,
             secure=web.tls is not None,
+            sign_in=sign_in,
         )
         return WebServer(app, web.host, web.port if port is None else port, web.tls)
+
+    def _sign_in(self, gate: Gate) -> list[BaseRoute]:
+        """Single sign-on's routes; the gate accepts its sessions (`garde.web.sso`)."""
+        from garde.services.identity import Identity, Role  # noqa: PLC0415
+        from garde.web.sso import OidcLogin, Sessions, SsoPages  # noqa: PLC0415
+
+        web = self.settings.web
+        oidc = web.oidc
+        assert oidc is not None
+        base = web.base_url
+
+        def resolve(subject: str) -> Identity | None:
+            with self.uow() as uow:
+                readers = uow.directory.radiologists()
+            found = [r for r in readers if subject in {r.id, r.rpps}]
+            return Identity(found[0].id, Role.RADIOLOGIST) if found else None
+
+        def on_event(action: str, subject: str, outcome: str) -> None:
+            with self.uow() as uow:
+                uow.audit.append(
+                    at=self.clock.now(),
+                    actor=subject or "anonymous",
+                    action=action,
+                    radiologist_id=subject or None,
+                    origin="http sso",
+                    detail={"outcome": outcome},
+                )
+                uow.commit()
+
+        gate.sessions = Sessions(ttl_s=oidc.session_ttl_min * 60)
+        pages = SsoPages(
+            OidcLogin(oidc, base + "/sso/callback", resolve),
+            gate.sessions,
+            secure=base.startswith("https://"),
+            base_url=base,
+            on_event=on_event,
+        )
+        return list(pages.routes())
 
     def build_report_delivery(self) -> ReportDelivery:
         """The thread sending reports to the hospitals (started by `serve`)."""

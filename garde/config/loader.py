@@ -26,6 +26,7 @@ from garde.config.model import (
     GridCode,
     NightSafetySettings,
     NotifySettings,
+    OidcSettings,
     OverwritePolicy,
     PreviewSettings,
     RegionSettings,
@@ -252,9 +253,28 @@ def _web(r: Reader) -> WebSettings:
         cors_origins=r.string_list("cors_origins", ()),
         viewer_dir=Path(viewer_dir) if viewer_dir else None,
         viewer_url=viewer_url,
+        oidc=_oidc(r.sub("oidc")) if "oidc" in r.table else None,
     )
     r.reject_unknown()
     return settings
+
+
+def _oidc(r: Reader) -> OidcSettings | None:
+    """``[web.oidc]``: the provider's issuer URL and Garde's client registration."""
+    issuer = r.scalar("issuer", str) or ""
+    client_id = r.scalar("client_id", str) or ""
+    if issuer and not issuer.startswith(("https://", "http://")):
+        r.problem("issuer", f"expected the provider's https:// URL, got {issuer!r}")
+    settings = OidcSettings(
+        issuer=issuer,
+        client_id=client_id,
+        client_secret=r.scalar("client_secret", str, "") or "",
+        scopes=r.string_list("scopes", ("openid", "profile")),
+        subject_claim=r.scalar("subject_claim", str, "sub") or "sub",
+        session_ttl_min=r.number("session_ttl_min", 720.0, strict=True),
+    )
+    r.reject_unknown()
+    return settings if issuer and client_id else None
 
 
 def _conflicts_dir(r: Reader, data_dir: Path) -> Path | None:

@@ -82,6 +82,20 @@ class GatewaySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class OidcSettings:
+    """``[web.oidc]``: single sign-on with an OpenID Connect provider (authorization code
+    with PKCE). ``subject_claim`` names the ID token claim that is a radiologist's id or
+    RPPS number (``sub`` by default); a session lasts ``session_ttl_min``."""
+
+    issuer: str
+    client_id: str
+    client_secret: str = ""
+    scopes: tuple[str, ...] = ("openid", "profile")
+    subject_claim: str = "sub"
+    session_ttl_min: float = 720.0  # a night on call
+
+
+@dataclass(frozen=True, slots=True)
 class WebSettings:
     """``[web]``: DICOMweb (QIDO/WADO/STOW-RS), study pages and the hosted viewer.
 
@@ -99,6 +113,7 @@ class WebSettings:
     cors_origins: tuple[str, ...] = ()  # origins whose pages may call DICOMweb ("*": any)
     viewer_dir: Path | None = None  # a built OHIF (`make viewer`), served at /viewer
     viewer_url: str = "{base}/viewer?StudyInstanceUIDs={study}"
+    oidc: OidcSettings | None = None  # single sign-on (`garde.web.sso`); None: tokens only
 
     @property
     def base_url(self) -> str:

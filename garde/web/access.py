@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from garde.store.dicomweb_index import DicomWebIndex
     from garde.store.uow import SqlUnitOfWork
+    from garde.web.sso import Sessions
 
 TOKEN_TTL_S = 10.0
 AUDIT_EVERY_S = 300.0
@@ -51,6 +52,9 @@ class Gate:
     index: DicomWebIndex
     now: Callable[[], datetime]
     open_mode: bool = False
+    # Browsers signed in with single sign-on (`garde.web.sso`): their session id counts
+    # as a token.
+    sessions: Sessions | None = None
     _tokens: dict[str | None, tuple[Identity, float]] = field(default_factory=dict)
     _audited: dict[tuple[str, str, str], float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -64,6 +68,10 @@ class Gate:
             401 when there is no token (once tokens exist) or it is unknown or revoked
             (the refusal is audited).
         """
+        if self.sessions is not None:
+            signed_in = self.sessions.identity(token)
+            if signed_in is not None:
+                return signed_in
         clock = time.monotonic()
         with self._lock:
             hit = self._tokens.get(token)

@@ -27,6 +27,7 @@ from garde.services.identity import OPEN_MODE
 from garde.services.study_attributes import safe_read
 from garde.web import instance_data, media, qido, stow, viewer
 from garde.web.access import AccessError, Gate
+from garde.web.sso import SESSION_COOKIE
 from garde.web.stream import InstancesResponse
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from starlette.requests import Request
+    from starlette.routing import BaseRoute
     from starlette.types import ASGIApp, Receive, Scope, Send
 
     from garde.dicom_gateway.intake import IntakeService
@@ -93,13 +95,18 @@ def _origin(request: Request) -> str:
 
 
 def _token(request: Request) -> str | None:
-    """The bearer token; for reading requests, the signed-in browser's cookie instead."""
+    """The bearer token; for reading requests, a signed-in browser's cookie instead
+    (a single sign-on session, or the personal token given at /login)."""
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
     if request.method in {"GET", "HEAD"}:
-        return request.cookies.get(viewer.TOKEN_COOKIE) or None
+        return (
+            request.cookies.get(SESSION_COOKIE)
+            or request.cookies.get(viewer.TOKEN_COOKIE)
+            or None
+        )
     return None
 
 
@@ -455,8 +462,10 @@ def build_app(
     cors_origins: Sequence[str] = (),
     viewer_dir: Path | None = None,
     secure: bool = False,
+    sign_in: Sequence[BaseRoute] = (),
 ) -> Starlette:
-    """The ASGI application serving DICOMweb over ``context``, and the viewer."""
+    """The ASGI application serving DICOMweb over ``context``, the viewer, and
+    ``sign_in`` (single sign-on's routes, `garde.web.sso`)."""
     h = Handlers(context)
     pages = _Pages(context, viewer_dir, secure=secure)
     study = PREFIX + "/studies/{study}"
@@ -480,6 +489,7 @@ def build_app(
         Route(PREFIX + "/sites/{site}/studies", _Dispatch(h.store), methods=["POST"]),
         Route(PREFIX + "/sites/{site}/studies/{study}", _Dispatch(h.store), methods=["POST"]),
         Route(PREFIX + "/{rest:path}", _Dispatch(_unmatched), methods=["GET", "POST"]),
+        *sign_in,  # before the viewer's catch-all
         Route("/app-config.js", viewer.app_config, methods=["GET"]),
         Route("/login", pages.login_form, methods=["GET"]),
         Route("/login", pages.login, methods=["POST"]),
