@@ -103,9 +103,7 @@ def _token(request: Request) -> str | None:
         return value.strip()
     if request.method in {"GET", "HEAD"}:
         return (
-            request.cookies.get(SESSION_COOKIE)
-            or request.cookies.get(viewer.TOKEN_COOKIE)
-            or None
+            request.cookies.get(SESSION_COOKIE) or request.cookies.get(viewer.TOKEN_COOKIE) or None
         )
     return None
 
