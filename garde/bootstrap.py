@@ -93,7 +93,11 @@ class Runtime:
             self.uow,
             backoff_max_s=settings.night_safety.webhook_backoff_max_s,
         )
-        self.leadership = JobLeadership(self.engine)
+        self.leadership = JobLeadership(
+            self.engine,
+            lease_s=settings.scheduler.leader_lease_s,
+            renew_s=settings.scheduler.leader_renew_s,
+        )
         self.previews = PreviewService(
             self.uow, settings.previews, settings.gateway.storage_dir, clock=self.clock
         )

@@ -367,6 +367,12 @@ def _scheduler(r: Reader) -> SchedulerSettings:
         retention_s=r.number("retention_s", d.retention_s, strict=True),
         retention_days=r.number("retention_days", d.retention_days),
     )
+    if settings.leader_lease_s < 2 * settings.leader_renew_s:
+        r.problem(
+            "leader_lease_s",
+            f"must be at least twice leader_renew_s ({settings.leader_renew_s:g}), "
+            f"got {settings.leader_lease_s:g}",
+        )
     r.reject_unknown()
     return settings
 

@@ -20,6 +20,7 @@ from garde.services.handover import hand_over
 from garde.services.night_watch import NightWatch, escalate_unacknowledged, remind_unassigned
 from garde.services.replanning import replan_queues
 from garde.services.retention import purge_pixels
+from garde.store.errors import LeaseLostError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -36,12 +37,22 @@ def _leader_only(job: Callable[[Runtime], int]) -> Callable[[Runtime], int]:
 
     @functools.wraps(job)
     def run(runtime: Runtime) -> int:
-        if not runtime.leadership.held():
+        leadership = runtime.leadership
+        if not leadership.held():
             logger.debug("%s: another server runs the jobs; standing by", job.__name__)
             return 0
-        return job(runtime)
+        token = leadership.fence()  # every commit of the job checks the lease first
+        try:
+            return job(runtime)
+        finally:
+            leadership.unfence(token)
 
     return run
+
+
+def _stopped(what: str, exc: LeaseLostError) -> None:
+    """A job whose node lost the job lease mid-run: its unit of work rolled back."""
+    logger.error("%s stopped: %s; nothing of it was committed", what, exc)
 
 
 @_leader_only
@@ -56,6 +67,9 @@ def dispatch_stable_studies(runtime: Runtime) -> int:
             due = runtime.dispatch.next_sweep_at(now)
             if due is not None:
                 runtime.sweep_at(due)
+    except LeaseLostError as exc:
+        _stopped("stability sweep", exc)
+        return 0
     except Exception:
         logger.exception("stability sweep failed; it will run again")
         return 0
@@ -72,6 +86,9 @@ def watch_arrivals(runtime: Runtime) -> int:
         return 0
     try:
         due = runtime.dispatch.next_sweep_at(runtime.clock.now())
+    except LeaseLostError as exc:
+        _stopped("arrival watch", exc)
+        return 0
     except Exception:
         logger.exception("arrival watch failed; it will run again")
         return 0
@@ -91,6 +108,9 @@ def watch_sla(runtime: Runtime) -> int:
         watch = night_watch_of(runtime)
         remind_unassigned(runtime.dispatch, watch, now)
         escalate_unacknowledged(runtime.dispatch, watch, now)
+    except LeaseLostError as exc:
+        _stopped("SLA watch", exc)
+        return 0
     except Exception:
         logger.exception("SLA watch failed; it will run again")
         return 0
@@ -114,6 +134,9 @@ def hand_over_shifts(runtime: Runtime) -> int:
     try:
         runtime.dispatch.reconcile(now)
         return len(hand_over(runtime.dispatch, now))
+    except LeaseLostError as exc:
+        _stopped("shift handover", exc)
+        return 0
     except Exception:
         logger.exception("shift handover failed; it will run again")
         return 0
@@ -129,6 +152,9 @@ def replan(runtime: Runtime) -> int:
     try:
         runtime.dispatch.reconcile(now)
         outcome = replan_queues(runtime.dispatch, now, settings)
+    except LeaseLostError as exc:
+        _stopped("re-plan", exc)
+        return 0
     except Exception:
         logger.exception("re-plan failed; it will run again")
         return 0
@@ -147,6 +173,9 @@ def purge_expired_pixels(runtime: Runtime) -> int:
             now=runtime.clock.now(),
             retention_days=settings.scheduler.retention_days,
         )
+    except LeaseLostError as exc:
+        _stopped("retention purge", exc)
+        return 0
     except Exception:
         logger.exception("retention purge failed; it will run again")
         return 0

@@ -136,13 +136,18 @@ def apply_roster(runtime: Runtime) -> int:
 def _redispatch(runtime: Runtime, orphans: tuple[Study, ...], now: datetime, actor: str) -> int:
     """What a roster or config change affects, re-dispatched by the job leader only
     (a standby's board follows the store; the leader decides)."""
-    if not runtime.leadership.held():
+    leadership = runtime.leadership
+    if not leadership.held():
         return 0
     dispatch = runtime.dispatch
-    rerouted = dispatch.reroute_orphans(orphans, now, actor=actor)
-    rerouted += len(hand_over(dispatch, now))
-    rerouted += len(redispatch_ineligible(dispatch, now))
-    rerouted += dispatch.broaden(now)
+    token = leadership.fence()  # as a job: committed only while this node leads
+    try:
+        rerouted = dispatch.reroute_orphans(orphans, now, actor=actor)
+        rerouted += len(hand_over(dispatch, now))
+        rerouted += len(redispatch_ineligible(dispatch, now))
+        rerouted += dispatch.broaden(now)
+    finally:
+        leadership.unfence(token)
     return rerouted
 
 

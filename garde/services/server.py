@@ -114,6 +114,7 @@ def serve(runtime: Runtime, stop: threading.Event | None = None) -> None:
     gateway.start()
     if web is not None:
         web.start()
+    runtime.leadership.start()  # renew the job lease, or stand by and ask every second
     scheduler.start()
     runtime.notifier.start_delivery()  # what earlier runs or CLI commands left, then new ones
     reports = runtime.build_report_delivery()
@@ -137,6 +138,7 @@ def serve(runtime: Runtime, stop: threading.Event | None = None) -> None:
         if web is not None:
             web.stop()
         scheduler.shutdown(wait=True)
+        runtime.leadership.release()  # a standby takes the jobs over at once
         reports.close()
         runtime.previews.stop()
         runtime.notifier.close()

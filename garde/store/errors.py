@@ -44,3 +44,8 @@ class SchemaOutdatedError(StoreError):
 
 # The brief's name for it; both spellings are the same class.
 SchemaOutdated = SchemaOutdatedError
+
+
+class LeaseLostError(StoreError):
+    """A scheduled job tried to commit after its node lost the job lease (it ran out, or
+    another node took it): the commit is refused, the job's unit of work rolls back."""

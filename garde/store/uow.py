@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Self
 from sqlalchemy.orm.exc import StaleDataError
 
 from garde.store.errors import StaleStudyError, StoreError
+from garde.store.leader import check_fence
 from garde.store.repositories import (
     AuditRepository,
     DirectoryRepository,
@@ -85,8 +86,10 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         """Make everything done so far durable (the unit of work stays usable)."""
+        session = self._require_session()
+        check_fence(session)  # a scheduled job commits only while its node leads
         try:
-            self._require_session().commit()
+            session.commit()
         except StaleDataError as exc:
             raise StaleStudyError(None) from exc
 
