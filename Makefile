@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.preview | tee benchmarks/results/preview.json
 	$(BIN)/python -m benchmarks.stable_to_preview | tee benchmarks/results/stable_to_preview.json
 	$(BIN)/python -m benchmarks.stroke_to_reader | tee benchmarks/results/stroke_to_reader.json
+	$(BIN)/python -m benchmarks.failover | tee benchmarks/results/failover.json
 	$(BIN)/python -m benchmarks.roster | tee benchmarks/results/roster.json
 	$(BIN)/python -m benchmarks.dicomweb | tee benchmarks/results/dicomweb.json
 	$(BIN)/python -m benchmarks.cli_latency | tee benchmarks/results/cli_latency.json

@@ -48,13 +48,14 @@ dir = "{previews}"
 [scheduler]
 stability_sweep_s = {sweep_s}
 sla_watch_s = {sla_watch_s}
+{scheduler}
 
 [notify]
 webhook_url = "http://127.0.0.1:{hook}/hook"
 webhook_timeout_s = 2
 webhook_backoff_s = 0.2
 ack_timeout_min = {ack_timeout_min}
-{ha}
+
 [region]
 medical_director = "director@example.org"
 
@@ -101,9 +102,10 @@ def write_config(
     sweep_s: float = 5,
     sla_watch_s: float = 30,
     ack_timeout_min: float = 5,
-    ha: str = "",
+    scheduler: str = "",
 ) -> Path:
-    """A region config: per-node ``data``, shared storage and previews under ``shared``."""
+    """A region config: per-node ``data``, shared storage and previews under ``shared``;
+    ``scheduler``: more ``[scheduler]`` lines."""
     roster = write_roster(shared / "roster.csv")
     path.write_text(
         CONFIG.format(
@@ -119,7 +121,7 @@ def write_config(
             sla_watch_s=sla_watch_s,
             hook=hook,
             ack_timeout_min=ack_timeout_min,
-            ha=ha,
+            scheduler=scheduler,
             sender=SENDER,
         ),
         encoding="utf-8",

@@ -67,7 +67,6 @@ def announce_unassigned(
 ) -> None:
     """Send an ``unassigned`` notice at once and remember when (see `remind_unassigned`)."""
     director = dispatch.medical_director
-    dispatch.notifier.notify("unassigned", unassigned_payload(study, holder, director, repeat=0))
     with dispatch.uow_factory() as uow:
         ClaimRepository(uow.session).mark_unassigned_notice(study.uid, now)
         uow.audit.append(
@@ -79,6 +78,8 @@ def announce_unassigned(
             detail={"medical_director": director, "repeat": 0},
         )
         uow.commit()
+    # After the commit: a job whose node lost the job lease sends nothing (`store.leader`).
+    dispatch.notifier.notify("unassigned", unassigned_payload(study, holder, director, repeat=0))
     logger.warning(
         "study %s (%s): nobody on shift or on call may read it; medical director %s told",
         study.uid,
@@ -103,10 +104,6 @@ def remind_unassigned(dispatch: DispatchService, watch: NightWatch, now: datetim
         if study is None:
             continue
         repeat = 0 if record.unassigned_notice_at is None else 1
-        dispatch.notifier.notify(
-            "unassigned",
-            unassigned_payload(study, record.assignee, watch.medical_director, repeat=repeat),
-        )
         with dispatch.uow_factory() as uow:
             ClaimRepository(uow.session).mark_unassigned_notice(study.uid, now)
             uow.audit.append(
@@ -118,6 +115,10 @@ def remind_unassigned(dispatch: DispatchService, watch: NightWatch, now: datetim
                 detail={"medical_director": watch.medical_director, "repeat": repeat},
             )
             uow.commit()
+        dispatch.notifier.notify(  # after the commit, as every job's notifications
+            "unassigned",
+            unassigned_payload(study, record.assignee, watch.medical_director, repeat=repeat),
+        )
         sent += 1
     return sent
 
