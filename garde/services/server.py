@@ -100,7 +100,7 @@ def serve(runtime: Runtime, stop: threading.Event | None = None) -> None:
     runtime.sync_directory()
     if settings.roster_file is not None:
         import_roster_file(runtime, settings.roster_file)
-    watch = StoreWatch(runtime.uow, settings.scheduler.store_watch_s)
+    watch = StoreWatch(runtime.uow, settings.scheduler.store_watch_s, settings_file=settings.source)
     watch.prime()  # what this start read is seen; later changes are applied as they come
     runtime.dispatch.restore(runtime.clock.now())
     runtime.previews.start()

@@ -1,6 +1,7 @@
 """A running `garde serve` sees a roster edit and a `garde reload` made elsewhere, without
 a signal: a shift added by another process routes the next stroke to its reader within
-30 s, and a reload run from another node's data directory (same store) reaches it."""
+30 s, a reload run from another node's data directory (same store) reaches it, and so
+does an edit saved in its own settings file."""
 
 from __future__ import annotations
 
@@ -115,6 +116,14 @@ def test_a_running_serve_follows_a_roster_edit_and_a_reload_from_elsewhere(
         assert "reloads within 2 s" in answer
         assert "pid" not in answer
         wait_for_log(log, "configuration reloaded")
+        # An edit saved in the node's own settings file, no command at all: applied too.
+        config.write_text(
+            config.read_text("utf-8").replace("store_watch_s = 2", "store_watch_s = 1")
+        )
+        deadline = time.monotonic() + 30
+        while log.read_text().count("configuration reloaded") < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert log.read_text().count("configuration reloaded") == 2, log.read_text()
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=30) == 0
     finally:
