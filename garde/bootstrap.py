@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from garde.dicom_gateway.workers import GatewayWorkers
     from garde.dispatch.ports import Clock, InstanceIndex
     from garde.reporting.delivery import ReportDelivery
+    from garde.store.records import PatientContext
     from garde.web.access import Gate
     from garde.web.server import WebServer
 
@@ -163,6 +164,10 @@ class Runtime:
             clock=self.clock,
         )
 
+    def _patient_context(self, study_uid: str) -> PatientContext:
+        with self.uow() as uow:
+            return uow.studies.patient_context(study_uid)
+
     def build_web(self, *, port: int | None = None) -> WebServer:
         """The web part (DICOMweb, pages, viewer) over this runtime's store, bound to its
         port (``port`` overrides the configured one; 0: any free port)."""
@@ -202,6 +207,13 @@ class Runtime:
             storage_dir=gateway.storage_dir,
             site_ids=lambda: [s.id for s in self.settings.sites],
             patient_key_secret=secret,
+            previews_dir=self.settings.previews.dir,
+            patient_context=self._patient_context,
+            # The page links the viewer on the origin it was asked on (behind a proxy:
+            # public_url).
+            viewer_url=lambda uid, base: web.viewer_url.format(
+                base=web.public_url.rstrip("/") or base, study=uid
+            ),
             intake=intake,
             sites=lambda: {s.id: s for s in self.settings.sites},
             spool_dir=self.settings.data_dir / "stow-spool",

@@ -79,7 +79,7 @@ COMMANDS = {
     ),
     "open": LazyCommand(
         "garde.cli.reading_commands:open_study",
-        "Print the path of a study's page (yours, or from a hospital you are credentialed for).",
+        "Print a study's viewer URL (yours, or from a hospital you are credentialed for).",
     ),
     "explain": LazyCommand(
         "garde.cli.reading_commands:explain",

@@ -5,8 +5,10 @@ so scripts reading them do not break silently. Times are ISO 8601 strings with t
 region's UTC offset (``2026-12-05T08:30:00+01:00``).
 
 - `STUDY_KEYS`: a study after `next`, `claim`, `start`, `done`, and each of `studies`.
+- `NEXT_KEYS`: `next` (a study, and its patient context).
 - `RELEASE_KEYS`: `release` (who has it now, and whether as the fallback pool).
-- `EXPLAIN_KEYS`: `explain` (the stored decision: router, claim, escalation, re-plan...).
+- `EXPLAIN_KEYS`: `explain` (the stored decision: router, claim, escalation, re-plan...,
+  and the patient context: age, sex, accession, requesting_physician, indication).
 - `AUDIT_KEYS`: each row of `audit`.
 """
 
@@ -32,8 +34,9 @@ STUDY_KEYS = (
     "done_at",
     "report_ref",
 )
+NEXT_KEYS = (*STUDY_KEYS, "patient")  # `next`: the study, and its patient context
 RELEASE_KEYS = ("study_uid", "radiologist_id", "fallback")
-EXPLAIN_KEYS = ("study_uid", "radiologist_id", "at", "by", "explanation")
+EXPLAIN_KEYS = ("study_uid", "radiologist_id", "at", "by", "explanation", "patient")
 AUDIT_KEYS = (
     "id",
     "at",
@@ -69,4 +72,10 @@ def audit_item(event: AuditEvent) -> dict[str, Any]:
 def _pick(source: object, keys: tuple[str, ...]) -> dict[str, Any]:
     # The constant is the form: enums print as their values (they are strings) and
     # datetimes as ISO strings (`echo_json`).
-    return {key: getattr(source, key) for key in keys}
+    return {key: _plain(getattr(source, key)) for key in keys}
+
+
+def _plain(value: Any) -> Any:
+    """A value as JSON holds it (the patient context as its dict)."""
+    as_dict = getattr(value, "as_dict", None)
+    return as_dict() if callable(as_dict) else value

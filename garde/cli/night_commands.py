@@ -14,6 +14,7 @@ from garde.cli._common import echo_table, state
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
+    from garde.bootstrap import Runtime
     from garde.config.model import Settings
     from garde.services.demo import DemoReport, WorklistPeak
 
@@ -33,11 +34,29 @@ if TYPE_CHECKING:
     default=None,
     help="Only the first hours of arrivals (default: the whole night, 18:00 to 08:30).",
 )
+@click.option(
+    "--serve",
+    is_flag=True,
+    help="Then serve the night over HTTP (DICOMweb, study pages, the viewer) until Ctrl-C.",
+)
+@click.option("--port", default=8042, show_default=True, help="The HTTP port of --serve.")
+@click.option("--serve-seconds", default=0.0, hidden=True, help="Stop serving after N s (tests).")
 @click.pass_context
-def demo(ctx: click.Context, data_dir: Path, seed: int, hours: float | None) -> None:
+def demo(
+    ctx: click.Context,
+    data_dir: Path,
+    seed: int,
+    hours: float | None,
+    serve: bool,
+    port: int,
+    serve_seconds: float,
+) -> None:
     """Run a whole synthetic night: push, store, triage, route, preview, read.
 
-    Example: garde demo --seed 7
+    It ends with a stroke study's viewer URL; --serve then serves the night over HTTP
+    (DICOMweb, study pages, OHIF after `make viewer`) until Ctrl-C.
+
+    Example: garde demo --seed 7 --serve
     """
     from garde.services.demo import (  # noqa: PLC0415 - heavy: only for this command
         DEMO_ZONE,
@@ -74,7 +93,61 @@ def demo(ctx: click.Context, data_dir: Path, seed: int, hours: float | None) -> 
     _echo_summary(report)
     if report.peak is not None:
         _echo_peak(report.peak, settings, report, DEMO_ZONE)
-    _echo_next(report)
+    _serve_night(settings, report, port=port, serve=serve, seconds=serve_seconds)
+
+
+def _serve_night(
+    settings: Settings, report: DemoReport, *, port: int, serve: bool, seconds: float
+) -> None:
+    """Print the stroke study's viewer URL; with ``serve``, serve the night's data."""
+    from dataclasses import replace  # noqa: PLC0415
+
+    from garde.bootstrap import build_runtime  # noqa: PLC0415 - heavy: only for --serve
+    from garde.services.demo import demo_settings  # noqa: PLC0415
+
+    viewer_dir = settings.web.viewer_dir or Path("viewer/dist")
+    web = replace(
+        settings.web,
+        enabled=True,
+        port=port,
+        viewer_dir=viewer_dir if (viewer_dir / "index.html").is_file() else None,
+    )
+    runtime = build_runtime(replace(demo_settings(settings, report.data_dir), web=web))
+    try:
+        reference = report.example_study or report.sample_study
+        with runtime.uow() as uow:
+            study = uow.studies.uid_for(reference) if reference else None
+        if study is not None:
+            url = web.viewer_url.format(base=web.base_url, study=study)
+            kind = "A stroke study" if report.example_study else "A study"
+            click.echo(
+                f"\n{kind} in the viewer: {url}\nIts page: {web.base_url}/pages/{study}/"
+                + ("" if serve else " (served with `garde demo --serve`)")
+            )
+        _echo_next(report)  # last: the commands to type, as printed
+        if serve:
+            _serve(runtime, port, seconds, web.base_url, has_viewer=web.viewer_dir is not None)
+    finally:
+        runtime.close()
+
+
+def _serve(runtime: Runtime, port: int, seconds: float, base: str, *, has_viewer: bool) -> None:
+    """Serve ``runtime``'s store over HTTP until Ctrl-C or SIGTERM (or ``seconds``)."""
+    import signal  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    server = runtime.build_web(port=port)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    server.start()
+    viewer = "" if has_viewer else " (no viewer: run `make viewer` first)"
+    click.echo(f"Serving the night on {base}{viewer}; Ctrl-C to stop.")
+    try:
+        stop.wait(seconds or None)
+    except KeyboardInterrupt:  # pragma: no cover - interactive
+        pass
+    finally:
+        server.stop()
 
 
 def _echo_summary(report: DemoReport) -> None:

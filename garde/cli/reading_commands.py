@@ -25,6 +25,9 @@ _JSON = click.option("--json", "as_json", is_flag=True, help="Machine-readable o
 def next_study(ctx: click.Context, as_json: bool) -> None:
     """Claim and start the most urgent study you may read (atomic: never given twice).
 
+    JSON: the study (as `claim`) and patient (age, sex, accession, requesting_physician,
+    indication).
+
     Example: garde next --json
     """
     services = desk(ctx)
@@ -32,15 +35,17 @@ def next_study(ctx: click.Context, as_json: bool) -> None:
     with refusals():
         record = services.reading.next(me, services.now(), origin=services.origin)
     zone = region_zone(services.runtime.settings)
+    patient = services.info.patient(record.study_uid)
     if as_json:
-        echo_json(study_summary(record), zone)
+        echo_json(study_summary(record) | {"patient": patient.as_dict()}, zone)
         return
     due = f", due {clock(record.deadline, zone)}" if record.deadline else ""
     click.echo(
         f"started {record.name}: {record.priority or '-'} from {record.site_id}, "
         f"{record.description or 'no description'}{due}"
     )
-    click.echo(f"page: garde open {record.name}")
+    click.echo(f"patient: {patient.line()}")
+    click.echo(f"view: garde open {record.name}")
 
 
 @click.command()
@@ -153,22 +158,37 @@ def release(ctx: click.Context, study: str, reason: str, as_json: bool) -> None:
 
 @click.command(name="open")
 @click.argument("study")
-@click.option("--browser", is_flag=True, help="Also open the page in the default browser.")
+@click.option("--path", "local", is_flag=True, help="Print the page's local path instead.")
+@click.option("--browser", is_flag=True, help="Also open it in the default browser.")
 @click.pass_context
-def open_study(ctx: click.Context, study: str, browser: bool) -> None:
-    """Print the path of a study's page (yours, or from a hospital you are credentialed for).
+def open_study(ctx: click.Context, study: str, local: bool, browser: bool) -> None:
+    """Print a study's viewer URL (yours, or from a hospital you are credentialed for).
+
+    Then its page's URL; `[web] viewer_url` sets the viewer (OHIF, Weasis, ...); --path
+    prints the page's local file instead.
 
     Example: garde open h03-12
     """
     services = desk(ctx)
     identity = who(services, "open", allow_open=True)
+    uid = study_uid(services, study)
     with refusals():
-        path = services.info.page(
-            study_uid(services, study), by=identity, now=services.now(), origin=services.origin
-        )
-    click.echo(str(path))
+        if local:
+            path = services.info.page(uid, by=identity, now=services.now(), origin=services.origin)
+        else:
+            services.info.opened(uid, by=identity, now=services.now(), origin=services.origin)
+    if local:
+        click.echo(str(path))
+        target = str(path)
+    else:
+        web = services.runtime.settings.web
+        target = web.viewer_url.format(base=web.base_url, study=uid)
+        click.echo(target)
+        click.echo(f"page: {web.base_url}/pages/{uid}/")
+        if not web.enabled:
+            click.echo("(served by `garde serve` once [web] enabled = true)")
     if browser:  # pragma: no cover - interactive
-        click.launch(str(path))
+        click.launch(target)
 
 
 @click.command()

@@ -63,7 +63,8 @@ def worklist(
 
     JSON keys: study_uid, handle, site_id, site_name, state, priority, modalities,
     description, first_received_at, deadline (ISO 8601, the region's offset), preview,
-    age_s, time_left_s, at_risk, linked (the patient's studies from other hospitals, by INS).
+    age_s, time_left_s, at_risk, linked (the patient's studies from other hospitals, by INS),
+    patient (age, sex, accession, requesting_physician, indication).
 
     Example: garde worklist --sort deadline --filter modality=CT --watch
     """
@@ -121,16 +122,18 @@ _STATE_WORDS = {"in_progress": "reading", "assigned": "queued"}
 COLUMNS: tuple[Column, ...] = (
     Column("STUDY", 12, lambda row, _now, _zone: row.name),
     Column("PRIORITY", 9, lambda row, _now, _zone: row.priority or "-"),
-    Column("STATE", 8, lambda row, _now, _zone: _STATE_WORDS.get(row.state.value, row.state)),
-    Column("HOSPITAL", 18, lambda row, _now, _zone: row.site_name),
+    Column("STATE", 7, lambda row, _now, _zone: _STATE_WORDS.get(row.state.value, row.state)),
+    Column("HOSPITAL", 12, lambda row, _now, _zone: row.site_name),
     Column("MODALITY", 8, lambda row, _now, _zone: "/".join(sorted(row.modalities))),
-    Column("DESCRIPTION", 19, lambda row, _now, _zone: row.description or "-"),
+    Column("DESCRIPTION", 13, lambda row, _now, _zone: row.description or "-"),
+    Column("AGE", 5, lambda row, _now, _zone: row.patient.age_sex),
+    Column("INDICATION", 12, lambda row, _now, _zone: row.patient.indication or "-"),
     Column("DUE", 5, lambda row, now, zone: clock(row.deadline, zone, now=now)),
     Column("LEFT", 7, lambda row, now, _zone: _left(row, now)),
-    Column("PREVIEW", 7, lambda row, _now, _zone: "yes" if row.preview_path else "-"),
-    # The same patient's newest study from another hospital (linked by the INS), "+n" more.
     Column("LINKED", 9, lambda row, _now, _zone: _linked(row)),
 )
+# The preview is in --json and on the study page (`garde open`): the table keeps its
+# 120 characters for the patient context instead.
 """The worklist table, left to right: add a column here (it fits 120 characters)."""
 
 

@@ -154,6 +154,17 @@ def demo_arrivals(
     return [a for a in arrivals if a.at < stop]
 
 
+def demo_settings(settings: Settings, data_dir: Path) -> Settings:
+    """``settings`` with everything in ``data_dir`` (what `run_demo` runs the night on)."""
+    return replace(
+        settings,
+        data_dir=data_dir,
+        database_url="",
+        gateway=replace(settings.gateway, port=0, storage_dir=data_dir / "storage"),
+        previews=replace(settings.previews, dir=data_dir / "previews"),
+    )
+
+
 def run_demo(
     settings: Settings,
     *,
@@ -166,13 +177,7 @@ def run_demo(
     """Run one night (or its first ``hours``) on ``settings`` in a fresh ``data_dir``."""
     if data_dir.exists():
         shutil.rmtree(data_dir)
-    settings = replace(
-        settings,
-        data_dir=data_dir,
-        database_url="",
-        gateway=replace(settings.gateway, port=0, storage_dir=data_dir / "storage"),
-        previews=replace(settings.previews, dir=data_dir / "previews"),
-    )
+    settings = demo_settings(settings, data_dir)
     data_dir.mkdir(parents=True)
     upgrade(settings.effective_database_url)
     clock = FrozenClock(night_start)

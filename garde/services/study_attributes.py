@@ -21,6 +21,8 @@ from pydicom.tag import Tag
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from sqlalchemy.orm import Session, sessionmaker
+
 logger = logging.getLogger(__name__)
 
 # Patient and study level attributes (PS3.4 C.6.1.1.2/C.6.1.1.3 and the request): what a
@@ -161,3 +163,19 @@ def safe_read(path: Path) -> StudyAttributes:
     except (OSError, InvalidDicomError, ValueError) as exc:
         logger.warning("study attributes unreadable from %s: %s", path.name, exc)
         return StudyAttributes()
+
+
+def fill_missing(session_factory: sessionmaker[Session], storage_dir: Path) -> int:
+    """Read the attributes of every study that has none yet (new ones, or stored before
+    the table existed); how many were read. Called by the stability sweep (so the
+    worklist shows the context) and before DICOMweb searches."""
+    from garde.store.dicomweb_index import DicomWebIndex  # noqa: PLC0415 - store adapter
+
+    index = DicomWebIndex(session_factory)
+    done = 0
+    while True:
+        missing = index.missing_attributes()
+        if not missing:
+            return done
+        index.save_attributes([(m.study_id, safe_read(storage_dir / m.path)) for m in missing])
+        done += len(missing)

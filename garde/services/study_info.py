@@ -6,7 +6,7 @@ credentialed for (the page shows its images); operators at any.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +16,7 @@ from garde.services.identity import OPEN_MODE, IdentityError, PermissionDeniedEr
 from garde.services.reading import ReadingRefusedError, Refusal
 from garde.services.refusals import record_refused
 from garde.store.enums import PreviewKind
+from garde.store.records import PatientContext
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -38,6 +39,7 @@ class StudyExplanation:
     by: str | None
     explanation: dict[str, Any]
     text: str
+    patient: PatientContext = field(default_factory=PatientContext)
 
 
 @dataclass
@@ -71,6 +73,28 @@ class StudyInfoService:
             raise
         return path.resolve()
 
+    def opened(self, study_uid: str, *, by: Identity, now: datetime, origin: str) -> StudyRecord:
+        """Check that ``by`` may see the study and audit that they open it (in a viewer).
+
+        Raises
+        ------
+        ReadingRefusedError
+            Unknown study.
+        PermissionDeniedError
+            Not one's study nor one's hospital.
+        """
+        try:
+            with self.uow_factory() as uow:
+                record = self._visible(uow, study_uid, by)
+                self._audit(uow, by, "open", record, now, origin)
+                uow.commit()
+        except (ReadingRefusedError, IdentityError) as exc:
+            record_refused(
+                self.uow_factory, by, "open", now=now, origin=origin, exc=exc, study_uid=study_uid
+            )
+            raise
+        return record
+
     def check_visible(
         self, study_uid: str, *, by: Identity, now: datetime, origin: str, action: str
     ) -> None:
@@ -101,6 +125,7 @@ class StudyInfoService:
             with self.uow_factory() as uow:
                 record = self._visible(uow, study_uid, by)
                 history = uow.studies.assignments(study_uid)
+                patient = uow.studies.patient_context(study_uid)
                 linked = uow.studies.linked(study_uid)
                 self._audit(uow, by, "explain", record, now, origin)
                 uow.commit()
@@ -122,9 +147,15 @@ class StudyInfoService:
             at=None if last is None else last.at,
             by=None if last is None else last.by.value,
             explanation={} if last is None else dict(last.explanation),
-            text=render_explanation(record, last, self.zone)
+            text=_with_patient(render_explanation(record, last, self.zone), patient)
             + "".join(f"\n{line}" for line in linked_lines(linked)),
+            patient=patient,
         )
+
+    def patient(self, study_uid: str) -> PatientContext:
+        """The study's patient context (for a reader who already has the study)."""
+        with self.uow_factory() as uow:
+            return uow.studies.patient_context(study_uid)
 
     def _page_path(self, uow: SqlUnitOfWork, study_uid: str) -> Path:
         recorded = [p for p in uow.studies.previews(study_uid) if p.kind == PreviewKind.PAGE]
@@ -185,6 +216,12 @@ def linked_lines(linked: Sequence[StudyRecord]) -> list[str]:
         f"with {r.assignee or 'nobody'})"
         for r in linked
     ]
+
+
+def _with_patient(text: str, patient: PatientContext) -> str:
+    """The explanation with the patient context as its second line."""
+    head, sep, rest = text.partition("\n")
+    return f"{head}\npatient: {patient.line()}{sep}{rest}"
 
 
 def render_explanation(

@@ -31,6 +31,7 @@ WORKLIST_KEYS = (
     "handle",
     "linked",
     "modalities",
+    "patient",
     "preview",
     "priority",
     "site_id",
@@ -93,6 +94,8 @@ def worklist_item(row: WorklistRow, now: datetime, zone: tzinfo | None = None) -
         "time_left_s": None if left is None else round(left, 1),
         "at_risk": risk(row, now) != "ok",
         "linked": list(row.linked),
+        # age, sex, accession, requesting_physician, indication (see `PatientContext`)
+        "patient": row.patient.as_dict(),
     }
 
 

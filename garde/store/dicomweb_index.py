@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, exists, false, func, insert, or_, select
+from sqlalchemy.exc import IntegrityError
 
 from garde.store.models import (
     InstanceRow,
@@ -206,8 +207,11 @@ class DicomWebIndex:
                 if study_id not in present
             ]
             if rows:
-                session.execute(insert(_attributes), rows)
-                session.commit()
+                try:
+                    session.execute(insert(_attributes), rows)
+                    session.commit()
+                except IntegrityError:  # another process read them at the same moment
+                    session.rollback()
 
     def studies(self, query: StudyFilter, scope: ReaderScope) -> list[StudyMatch]:
         """The studies matching ``query`` that ``scope`` may see, newest first."""

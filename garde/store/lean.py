@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 from garde.dispatch.model import Priority, Radiologist, StudyState
-from garde.store.records import WorklistRow
+from garde.store.records import PatientContext, WorklistRow
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -230,8 +230,10 @@ class _Studies:
         found = store.rows(
             "SELECT s.id, s.study_uid, s.site_id, sites.name, s.modalities, s.description,"
             " s.priority, s.deadline, s.first_received_at, s.state, s.assigned_at,"
-            " s.started_at, s.version, s.handle, s.patient_key"
+            " s.started_at, s.version, s.handle, s.patient_key, s.accession, a.patient_age,"
+            " a.patient_sex, a.requesting_physician, a.indication"
             " FROM studies s JOIN sites ON sites.id = s.site_id"
+            " LEFT JOIN study_attributes a ON a.study_id = s.id"
             " WHERE s.assignee = :rid AND s.state IN (:assigned, :in_progress)",
             {
                 "rid": radiologist_id,
@@ -258,6 +260,13 @@ class _Studies:
                 version=int(version),
                 handle=handle or "",
                 linked=linked.get((patient_key, site_id), ()),
+                patient=PatientContext(
+                    age=age or "",
+                    sex=sex or "",
+                    accession=accession or "",
+                    requesting_physician=requester or "",
+                    indication=indication or "",
+                ),
             )
             for (
                 study_id,
@@ -275,6 +284,11 @@ class _Studies:
                 version,
                 handle,
                 patient_key,
+                accession,
+                age,
+                sex,
+                requester,
+                indication,
             ) in found
         ]
         return sorted(rows, key=_worklist_order)

@@ -115,6 +115,46 @@ class PreviewRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class PatientContext:
+    """What the reader needs to decide (from the study's first instance): the patient's
+    age and sex, the accession number, who asked for the exam and why."""
+
+    age: str = ""  # DICOM age string: "067Y", "011M"
+    sex: str = ""
+    accession: str = ""
+    requesting_physician: str = ""
+    indication: str = ""
+
+    @property
+    def age_sex(self) -> str:
+        """``67Y F``: the age without its leading zeros, and the sex; "-" if unknown."""
+        age = self.age
+        if len(age) > 1 and age[:-1].isdigit():
+            age = f"{int(age[:-1])}{age[-1]}"
+        return " ".join(v for v in (age, self.sex) if v) or "-"
+
+    def line(self) -> str:
+        """One line for people: ``67Y F, accession A12, asked by Dr X: indication``."""
+        parts = [self.age_sex] if self.age_sex != "-" else []
+        if self.accession:
+            parts.append(f"accession {self.accession}")
+        if self.requesting_physician:
+            parts.append(f"asked by {self.requesting_physician.replace('^', ' ').strip()}")
+        head = ", ".join(parts) or "no patient context"
+        return f"{head}: {self.indication}" if self.indication else head
+
+    def as_dict(self) -> dict[str, str]:
+        """The JSON form (stable keys)."""
+        return {
+            "age": self.age,
+            "sex": self.sex,
+            "accession": self.accession,
+            "requesting_physician": self.requesting_physician,
+            "indication": self.indication,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class WorklistRow:
     """One line of a radiologist's worklist, most urgent first."""
 
@@ -134,6 +174,7 @@ class WorklistRow:
     handle: str = ""  # the short name people use ("h03-12"; `garde.store.handles`)
     # The same patient's studies from other hospitals (linked by the INS), newest first.
     linked: tuple[str, ...] = ()
+    patient: PatientContext = PatientContext()
 
     @property
     def name(self) -> str:

@@ -11,28 +11,28 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from garde.dicom_gateway.header import patient_key
 from garde.dicom_gateway.patient import INS_OIDS, PatientIdentity, nir_valid
 from garde.dicom_gateway.uids import is_valid_uid
 from garde.services.identity import OPEN_MODE
-from garde.services.study_attributes import safe_read
-from garde.web import instance_data, media, qido, stow, viewer
+from garde.services.study_attributes import fill_missing
+from garde.web import instance_data, media, pages, qido, stow, viewer
 from garde.web.access import AccessError, Gate
 from garde.web.sso import SESSION_COOKIE
 from garde.web.stream import InstancesResponse
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
-    from pathlib import Path
 
     from starlette.requests import Request
     from starlette.routing import BaseRoute
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from garde.dispatch.model import Site
     from garde.services.identity import Identity
     from garde.store.dicomweb_index import DicomWebIndex, InstanceMatch, StudyMatch
+    from garde.store.records import PatientContext
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,9 @@ class WebContext:
     storage_dir: Path
     site_ids: Callable[[], Sequence[str]]
     patient_key_secret: bytes
+    previews_dir: Path | None = None  # study pages (`garde.viewer_export`)
+    patient_context: Callable[[str], PatientContext] | None = None
+    viewer_url: Callable[[str, str], str] | None = None  # (study, this server's URL) -> link
     intake: IntakeService | None = None  # STOW-RS: the gateway's intake
     sites: Callable[[], dict[str, Site]] | None = None
     spool_dir: Path | None = None  # where STOW bodies are written as they arrive
@@ -76,13 +80,7 @@ class WebContext:
 
     def fill_attributes(self) -> None:
         """Read the attributes of studies that have none yet (new or older studies)."""
-        while True:
-            missing = self.index.missing_attributes()
-            if not missing:
-                return
-            self.index.save_attributes(
-                [(m.study_id, safe_read(self.storage_dir / m.path)) for m in missing]
-            )
+        fill_missing(self.index.session_factory, self.storage_dir)
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -326,6 +324,35 @@ class Handlers:
         body = media.part_head(media.OCTETS) + data + media.PART_END + media.CLOSE
         return Response(body, headers={"content-type": media.multipart_type(media.OCTETS)})
 
+    # --- study pages ------------------------------------------------------------------
+
+    async def page(self, request: Request) -> Response:
+        """``/pages/{study}/[file]``: the study page (previews) with the patient context
+        and a link to the viewer, to whoever may read the study; audited."""
+        uids = _uids(request)
+        identity = await self._who(request)
+        await run_in_threadpool(
+            self.c.gate.study, identity, uids["study"], "web_page", _origin(request)
+        )
+        base = str(request.base_url).rstrip("/")
+        return await run_in_threadpool(
+            self._page, uids["study"], request.path_params.get("file"), base
+        )
+
+    def _page(self, study_uid: str, name: str | None, base: str) -> Response:
+        folder = (self.c.previews_dir or Path("/nonexistent")).resolve() / study_uid
+        if name:  # an image of the page
+            target = (folder / name).resolve()
+            if not target.is_relative_to(folder) or not target.is_file():
+                raise AccessError(404, f"no file {name[:80]!r} on this study's page")
+            return FileResponse(target)
+        patient = self.c.patient_context(study_uid) if self.c.patient_context else None
+        viewer_url = self.c.viewer_url(study_uid, base) if self.c.viewer_url else ""
+        banner = pages.banner(study_uid, patient, viewer_url)
+        index = folder / "index.html"
+        body = index.read_text(encoding="utf-8") if index.is_file() else pages.NOT_YET
+        return HTMLResponse(pages.with_banner(body, banner))
+
     # --- STOW-RS ----------------------------------------------------------------------
 
     async def store(self, request: Request) -> Response:
@@ -465,7 +492,7 @@ def build_app(
     """The ASGI application serving DICOMweb over ``context``, the viewer, and
     ``sign_in`` (single sign-on's routes, `garde.web.sso`)."""
     h = Handlers(context)
-    pages = _Pages(context, viewer_dir, secure=secure)
+    browser = _Pages(context, viewer_dir, secure=secure)
     study = PREFIX + "/studies/{study}"
     series = study + "/series/{series}"
     instance = series + "/instances/{instance}"
@@ -488,10 +515,12 @@ def build_app(
         Route(PREFIX + "/sites/{site}/studies/{study}", _Dispatch(h.store), methods=["POST"]),
         Route(PREFIX + "/{rest:path}", _Dispatch(_unmatched), methods=["GET", "POST"]),
         *sign_in,  # before the viewer's catch-all
+        Route("/pages/{study}/", _Dispatch(h.page), methods=["GET"]),
+        Route("/pages/{study}/{file:path}", _Dispatch(h.page), methods=["GET"]),
         Route("/app-config.js", viewer.app_config, methods=["GET"]),
-        Route("/login", pages.login_form, methods=["GET"]),
-        Route("/login", pages.login, methods=["POST"]),
-        Route("/{path:path}", pages.viewer_file, methods=["GET"]),
+        Route("/login", browser.login_form, methods=["GET"]),
+        Route("/login", browser.login, methods=["POST"]),
+        Route("/{path:path}", browser.viewer_file, methods=["GET"]),
     ]
     middleware = []
     if cors_origins:

@@ -24,10 +24,12 @@ from garde.store.models import (
     PreviewRow,
     SeriesRow,
     SiteRow,
+    StudyAttributesRow,
     StudyRow,
 )
 from garde.store.records import (
     AssignmentRecord,
+    PatientContext,
     PreviewRecord,
     SeriesRecord,
     StudyRecord,
@@ -270,6 +272,7 @@ class StudyRepository:
         )
         found = list(self._session.execute(query))
         previews = self._preview_paths([row.id for row, _ in found])
+        patients = self._patient_contexts([row.id for row, _ in found])
         linked = self._linked_names({(row.patient_key, row.site_id) for row, _ in found})
         rows = [
             WorklistRow(
@@ -288,6 +291,7 @@ class StudyRepository:
                 version=row.version,
                 handle=row.handle or "",
                 linked=linked.get((row.patient_key, row.site_id), ()),
+                patient=patients.get(row.id, PatientContext(accession=row.accession)),
             )
             for row, site_name in found
         ]
@@ -593,6 +597,33 @@ class StudyRepository:
             .order_by(SeriesRow.number.is_(None), SeriesRow.number, SeriesRow.id)
         )
         return list(self._session.scalars(query))
+
+    def patient_context(self, study_uid: str) -> PatientContext:
+        """The study's patient context (empty parts where not known yet)."""
+        row = self._session.scalar(select(StudyRow).where(StudyRow.study_uid == study_uid))
+        if row is None:
+            return PatientContext()
+        return self._patient_contexts([row.id]).get(row.id, PatientContext(accession=row.accession))
+
+    def _patient_contexts(self, study_ids: list[int]) -> dict[int, PatientContext]:
+        """Each study's patient context, from its attributes row (where read already)."""
+        if not study_ids:
+            return {}
+        query = (
+            select(StudyAttributesRow, StudyRow.accession)
+            .join(StudyRow, StudyRow.id == StudyAttributesRow.study_id)
+            .where(StudyAttributesRow.study_id.in_(study_ids))
+        )
+        return {
+            a.study_id: PatientContext(
+                age=a.patient_age,
+                sex=a.patient_sex,
+                accession=accession,
+                requesting_physician=a.requesting_physician,
+                indication=a.indication,
+            )
+            for a, accession in self._session.execute(query)
+        }
 
     def _preview_paths(self, study_ids: list[int]) -> dict[int, str]:
         """The preview to show for each study: a study-level one, else its first series'."""

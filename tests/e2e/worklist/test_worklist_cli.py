@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from garde.cli.json_forms import AUDIT_KEYS, EXPLAIN_KEYS, RELEASE_KEYS, STUDY_KEYS
+from garde.cli.json_forms import AUDIT_KEYS, EXPLAIN_KEYS, NEXT_KEYS, RELEASE_KEYS, STUDY_KEYS
 from garde.dispatch.model import Priority, Radiologist, Shift, Site, StudyState, TriageResult
 from garde.services.worklist import WORKLIST_KEYS
 from garde.store.engine import make_engine, make_session_factory
@@ -163,7 +163,7 @@ def test_a_night_at_the_worklist(cli: Cli, database_url: str) -> None:
     assert "may not view" in cli.run("r1", "worklist", "-r", "r2", ok=False).stderr
 
     taken = json.loads(cli.run("r1", "next", "--json").stdout)
-    assert sorted(taken) == sorted(STUDY_KEYS)
+    assert sorted(taken) == sorted(NEXT_KEYS)
     assert (taken["study_uid"], taken["state"]) == (stroke, "in_progress")
     assert (
         "is not in your worklist (r1 is reading it)"
@@ -322,7 +322,7 @@ def test_the_json_forms_are_the_keys_the_readme_documents() -> None:
         "report_ref",
     )
     assert RELEASE_KEYS == ("study_uid", "radiologist_id", "fallback")
-    assert EXPLAIN_KEYS == ("study_uid", "radiologist_id", "at", "by", "explanation")
+    assert EXPLAIN_KEYS == ("study_uid", "radiologist_id", "at", "by", "explanation", "patient")
     assert AUDIT_KEYS == (
         "id",
         "at",
