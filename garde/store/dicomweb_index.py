@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, exists, false, func, insert, or_, select
+from sqlalchemy import and_, exists, false, func, insert, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from garde.store.models import (
@@ -238,13 +238,11 @@ class DicomWebIndex:
             conditions.append(a.study_date <= query.date_to)
         if query.modalities:
             # Stored sorted and backslash-separated ("CT\\MR"): match any one of them.
+            # LIKE with "/" as its escape (autoescape): a backslash is literal on both
+            # dialects (PostgreSQL's LIKE escapes with it by default).
+            framed = literal("\\") + s.modalities + literal("\\")
             conditions.append(
-                or_(
-                    *(
-                        func.instr("\\" + s.modalities + "\\", f"\\{m}\\") > 0
-                        for m in query.modalities
-                    )
-                )
+                or_(*(framed.contains(f"\\{m}\\", autoescape=True) for m in query.modalities))
             )
         statement = (
             select(s.study_uid, s.modalities, s.series_count, s.instance_count, a.dataset)

@@ -158,3 +158,21 @@ def _garde_json(served: Served, *args: str) -> str:
         check=True,
         env={**os.environ, "GARDE_TOKEN": served.operator},
     ).stdout
+
+
+def test_a_browser_signs_in_once_and_reads_with_its_cookie(served: Served) -> None:
+    base = served.url.removesuffix("/dicom-web")
+    with httpx.Client() as browser:
+        assert "Sign in" in browser.get(f"{base}/login?next=/viewer").text
+        refused = browser.post(f"{base}/login", data={"token": "garde_wrong", "next": "/"})
+        assert refused.status_code == 401
+        signed = browser.post(
+            f"{base}/login", data={"token": served.reader, "next": "//elsewhere.example/"}
+        )
+        assert signed.status_code == 303
+        assert signed.headers["location"] == "/"  # never another site
+        cookie = signed.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie
+        found = browser.get(f"{served.url}/studies")  # the cookie, no header
+        assert found.status_code == 200
+        assert served.study_uid in {s["0020000D"]["Value"][0] for s in found.json()}
