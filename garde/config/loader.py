@@ -214,6 +214,14 @@ def _gateway(r: Reader, data_dir: Path) -> GatewaySettings:
         overwrite_policy=_enum(r, "overwrite_policy", OverwritePolicy, d.overwrite_policy),
         conflicts_dir=_conflicts_dir(r, data_dir),
         index_after_answer=r.flag("index_after_answer", default=d.index_after_answer),
+        max_request_bytes=r.integer("max_request_bytes", d.max_request_bytes, minimum=1024),
+        max_pdu_bytes=r.integer("max_pdu_bytes", d.max_pdu_bytes, minimum=16384),
+        max_pending_per_address=r.integer(
+            "max_pending_per_address", d.max_pending_per_address, minimum=1
+        ),
+        max_pending_connections=r.integer(
+            "max_pending_connections", d.max_pending_connections, minimum=1
+        ),
     )
     r.reject_unknown()
     return settings

@@ -66,7 +66,9 @@ class GatewaySettings:
     # A series with no new instance for this long is complete: a stroke goes at its first.
     stroke_stable_age_s: float = 3.0
     max_associations: int = 16  # per gateway process (`workers` of them share the port)
-    acse_timeout_s: float = 10.0  # a silent TCP connection is dropped after this
+    acse_timeout_s: float = (
+        10.0  # a connection without a whole association request by then is dropped
+    )
     network_timeout_s: float = 60.0
     dimse_timeout_s: float = 60.0
     check_called_ae: bool = False  # refuse associations not addressed to ae_title
@@ -79,6 +81,13 @@ class GatewaySettings:
     # Answer once the file is durably in place; index in batches after (start-up indexes
     # what a crash left unindexed). False: index each instance before its answer.
     index_after_answer: bool = True
+    # Bounds before trust (see `garde.dicom_gateway.pdu_guard`): the largest
+    # A-ASSOCIATE-RQ, the Maximum Length Received announced (a larger PDU aborts the
+    # association), and the connections not yet past their request, per address / in all.
+    max_request_bytes: int = 65536
+    max_pdu_bytes: int = 4 << 20
+    max_pending_per_address: int = 8
+    max_pending_connections: int = 64
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from garde.dicom_gateway import spool
 from garde.dicom_gateway.contexts import scp_contexts
 from garde.dicom_gateway.handlers import handle_released, handle_store
 from garde.dicom_gateway.intake import IntakeService
+from garde.dicom_gateway.pdu_guard import PendingConnections
 from garde.dicom_gateway.policy import AssociationPolicy
 from garde.dicom_gateway.server import AssociationSlots, GatewayServer
 from garde.dicom_gateway.tls import server_context
@@ -139,7 +140,9 @@ class Gateway:
         self.service.start()
         s = self.settings
         ae = AE(ae_title=s.ae_title)
-        ae.maximum_pdu_size = 0  # unlimited: fewer, larger PDUs (about 30% faster here)
+        # Large PDUs are faster than the default 16 kB (about 30% here), but never unlimited:
+        # pynetdicom holds a whole PDU in memory (a 256 MB one cost a worker 945 MB).
+        ae.maximum_pdu_size = s.max_pdu_bytes
         ae.maximum_associations = _UNLIMITED
         ae.acse_timeout = s.acse_timeout_s
         ae.network_timeout = s.network_timeout_s
@@ -161,6 +164,8 @@ class Gateway:
             ssl_context=server_context(s.tls) if s.tls is not None else None,
             evt_handlers=handlers,
             reuse_port=self._reuse_port,
+            pending=PendingConnections(s.max_pending_connections, s.max_pending_per_address),
+            request_limit=s.max_request_bytes,
         )
         # What AE.start_server(block=False) does, with our server class.
         ae._servers.append(server)  # noqa: SLF001 - so AE.shutdown() would find it

@@ -11,7 +11,11 @@ What it adds to `pynetdicom.transport.ThreadedAssociationServer`:
 - TCP_NODELAY on every accepted socket (a C-STORE response must not wait for Nagle);
 - the TLS handshake in the connection's own thread, bounded by the ACSE timeout (the
   base class handshakes in the accept loop, where one silent client blocks everyone);
-- SO_REUSEPORT, so several gateway processes can listen on one port.
+- SO_REUSEPORT, so several gateway processes can listen on one port;
+- the bounds of `garde.dicom_gateway.pdu_guard` on every connection: an A-ASSOCIATE-RQ
+  of at most a few kB arriving whole within the ACSE timeout, PDUs no longer than the
+  Maximum Length Received announced, and a cap on connections not yet past their
+  association request, per peer address and in total.
 """
 
 from __future__ import annotations
@@ -19,19 +23,22 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+from copy import deepcopy
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from pynetdicom import evt
 from pynetdicom.acse import ACSE
+from pynetdicom.association import Association
 from pynetdicom.transport import RequestHandler, ThreadedAssociationServer
 
+from garde.dicom_gateway.pdu_guard import GuardedSocket, PendingConnections, PendingTicket
 from garde.dicom_gateway.policy import Rejection, local_limit_exceeded
 
 if TYPE_CHECKING:
     import ssl
 
     from pynetdicom.ae import ApplicationEntity
-    from pynetdicom.association import Association
     from pynetdicom.pdu_primitives import A_ASSOCIATE
     from pynetdicom.presentation import PresentationContext
 
@@ -95,6 +102,10 @@ class GatewayServer(ThreadedAssociationServer):
         The association limit.
     reuse_port
         Set SO_REUSEPORT before binding (several processes on one port).
+    pending
+        The cap on connections not yet past their A-ASSOCIATE-RQ (default: none).
+    request_limit
+        The largest A-ASSOCIATE-RQ PDU accepted, in bytes.
     """
 
     daemon_threads = True
@@ -111,11 +122,16 @@ class GatewayServer(ThreadedAssociationServer):
         ssl_context: ssl.SSLContext | None = None,
         evt_handlers: list[Any] | None = None,
         reuse_port: bool = False,
+        pending: PendingConnections | None = None,
+        request_limit: int = 65536,
     ) -> None:
         self.policy = policy
         self.slots = slots
         self.reuse_port = reuse_port
         self.handshake_timeout = ae.acse_timeout
+        self.pending = pending
+        self.request_limit = request_limit
+        self._tickets: dict[Any, PendingTicket] = {}
         super().__init__(
             ae,
             address,
@@ -142,15 +158,42 @@ class GatewayServer(ThreadedAssociationServer):
             )
         return client, address
 
+    def verify_request(
+        self,
+        request: socket.socket | tuple[bytes, socket.socket],  # noqa: ARG002 - the base's
+        client_address: Any,
+    ) -> bool:
+        """In the accept loop: refuse a connection over the pending caps (closed at once)."""
+        if self.pending is None:
+            return True
+        ticket = self.pending.admit(str(client_address[0]))
+        if ticket is None:
+            logger.warning(
+                "refused a connection from %s: %d connections not yet associated "
+                "(caps: %d per address, %d in all)",
+                client_address[0],
+                self.pending.count,
+                self.pending.per_address,
+                self.pending.total,
+            )
+            return False
+        self._tickets[client_address] = ticket
+        return True
+
     def process_request_thread(
         self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any
     ) -> None:
         """In the connection's thread: finish the TLS handshake, then run the association."""
         sock = cast("socket.socket", request)
-        if self.ssl_context is not None and not _handshake(sock, self.handshake_timeout):
-            self.shutdown_request(sock)
-            return
-        super().process_request_thread(request, client_address)
+        try:
+            if self.ssl_context is not None and not _handshake(sock, self.handshake_timeout):
+                self.shutdown_request(sock)
+                return
+            super().process_request_thread(request, client_address)
+        finally:
+            ticket = self._tickets.pop(client_address, None)
+            if ticket is not None:
+                ticket.release()
 
 
 def _handshake(sock: socket.socket, timeout: float | None) -> bool:
@@ -178,6 +221,37 @@ class _GatewayRequestHandler(RequestHandler):
     exactly when it ends, however it ends (release, abort, timeout, reject)."""
 
     server: GatewayServer
+
+    def _create_association(self) -> Association:
+        """pynetdicom's `RequestHandler._create_association`, on a `GuardedSocket`."""
+        server = self.server
+        assoc = Association(self.ae, "acceptor")
+        assoc._server = server  # noqa: SLF001 - as pynetdicom's handler does
+        assoc.name = f"AcceptorThread@{datetime.now(tz=UTC):%Y%m%d%H%M%S}"
+        sock = GuardedSocket(
+            assoc,
+            cast("socket.socket", self.request),
+            address=str(self.client_address[0]),
+            request_limit=server.request_limit,
+            pdu_limit=self.ae.maximum_pdu_size or 2**32,
+            deadline=float(self.ae.acse_timeout or 0) or 2**31,
+            ticket=server._tickets.get(self.client_address),  # noqa: SLF001
+        )
+        assoc.set_socket(sock)
+        assoc.acceptor.maximum_length = self.ae.maximum_pdu_size
+        assoc.acceptor.ae_title = server.ae_title
+        assoc.acceptor.address_info = self.local
+        assoc.acceptor.implementation_class_uid = self.ae.implementation_class_uid
+        assoc.acceptor.implementation_version_name = self.ae.implementation_version_name
+        assoc.acceptor.supported_contexts = deepcopy(server.contexts)
+        assoc.requestor.address_info = self.remote
+        for event, handlers in server._handlers.items():  # noqa: SLF001
+            if event.is_intervention and handlers:
+                assoc.bind(event, *handlers)
+            elif isinstance(event, evt.NotificationEvent):
+                for handler in cast("list[tuple[Any, Any]]", handlers):
+                    assoc.bind(event, handler[0], handler[1])
+        return assoc
 
     def handle(self) -> None:
         assoc = self._create_association()
