@@ -627,12 +627,15 @@ class Board:
         return study_uid in self._entries
 
     def same_patient(self, study: Study) -> tuple[str, ...]:
-        """Radiologists holding another study of the same patient: at the same site, or
-        at any hospital when the key comes from the INS."""
+        """Radiologists holding another study of the same patient (at the same site, or
+        at any hospital when the key comes from the INS), then those who read one
+        recently (``study.recent_readers``, if on the roster)."""
         if not study.patient_key:
             return ()
         uids = self._patients.get(study.patient_key, ())
-        return tuple(sorted({self._entries[u].owner for u in uids if u != study.uid}))
+        holders = sorted({self._entries[u].owner for u in uids if u != study.uid})
+        recent = [r for r in study.recent_readers if r in self._index and r not in holders]
+        return (*holders, *recent)
 
     def on_shift(self, now: datetime) -> tuple[str, ...]:
         """Radiologists on shift at ``now``."""

@@ -256,6 +256,9 @@ class Study:
     deadline: datetime
     patient_key: str = ""
     rule: str = ""
+    # Who read this patient's other recent studies (off the board now): continuity may
+    # send this one to them too, as to a reader who still holds one (`Board.same_patient`).
+    recent_readers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _require_aware("arrived_at", self.arrived_at)

@@ -51,6 +51,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+CONTINUITY_WINDOW = timedelta(hours=12)
+"""How far back a patient's read study still draws their next one to its reader (a night)."""
+
 # How far around "now" the roster is loaded into the board.
 ROSTER_WINDOW_BEFORE = timedelta(days=1)
 ROSTER_WINDOW_AFTER = timedelta(days=2)
@@ -258,6 +261,9 @@ class DispatchService:
                 deadline=deadline,
                 patient_key=facts.patient_key,
                 rule=result.rule,
+                recent_readers=uow.studies.recent_readers(study_uid, now - CONTINUITY_WINDOW)
+                if facts.patient_key
+                else (),
             )
             decision = route(study, self.board, self.policy, now)
             decision, alert = preempt(study, decision, self.board, self.policy, now)

@@ -315,6 +315,25 @@ class StudyRepository:
         )
         return [study_record(other) for other in self._session.scalars(query)]
 
+    def recent_readers(self, study_uid: str, since: datetime) -> tuple[str, ...]:
+        """Who was given the same patient's other studies that arrived since ``since``
+        (newest first): continuity's readers once those studies left the board."""
+        row = self._require(study_uid)
+        if not row.patient_key:
+            return ()
+        query = (
+            select(StudyRow.assignee)
+            .where(
+                StudyRow.patient_key == row.patient_key,
+                StudyRow.study_uid != study_uid,
+                StudyRow.assignee.is_not(None),
+                StudyRow.first_received_at >= since,
+            )
+            .order_by(StudyRow.first_received_at.desc(), StudyRow.id.desc())
+        )
+        readers = [r for r in self._session.scalars(query) if r]
+        return tuple(dict.fromkeys(readers))
+
     def _linked_names(
         self, patients: set[tuple[str, str]]
     ) -> dict[tuple[str, str], tuple[str, ...]]:

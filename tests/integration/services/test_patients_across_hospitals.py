@@ -24,6 +24,7 @@ from garde.dicom_gateway.patient import INS_NIR_TEST
 from garde.dispatch.explanation import Basis
 from garde.dispatch.model import Shift
 from garde.services.identity import OPEN_MODE
+from garde.services.reading import ReadingService
 from garde.services.study_info import StudyInfoService
 from garde.store.lean import LeanStore
 from tests.helpers import require_executable, write_series
@@ -152,6 +153,31 @@ def test_one_ins_at_two_hospitals_is_one_patient(night, tmp_path: Path) -> None:
     assert f"  {first_name} (h01, queued, with {reader})" in text
     assert f"  {other} " in text  # a candidate the ranking preferred (less work)
     assert INS not in text
+
+
+def test_continuity_to_the_first_reader_after_the_first_study_was_read(
+    night, tmp_path: Path
+) -> None:
+    rt, gateway = night
+    first = push(
+        tmp_path, gateway, "VILLEFR_CT1", "first", patient_id=INS, IssuerOfPatientID=INS_NIR_TEST
+    )
+    reader, _ = dispatch(rt, first, 1)
+    assert reader is not None
+    reading = ReadingService(rt.uow, rt.dispatch.board)
+    reading.start(first, reader, T0 + timedelta(minutes=2))
+    reading.finish(first, reader, T0 + timedelta(minutes=20))
+    assert first not in rt.dispatch.board  # read: off the board
+    second = push(
+        tmp_path,
+        gateway,
+        "BOURG_CT",
+        "second",
+        patient_id="B-9",
+        OtherPatientIDsSequence=other_ids(INS),
+    )
+    assert dispatch(rt, second, 25) == (reader, Basis.CONTINUITY)
+    assert "patient.linked" in actions(rt, second)
 
 
 def test_same_name_birth_date_and_patient_id_without_ins_are_never_linked(

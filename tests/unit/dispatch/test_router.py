@@ -210,6 +210,21 @@ def test_continuity_same_patient_key():
     assert decide(board, other_patient).radiologist_id == "b"
 
 
+def test_continuity_to_the_reader_of_a_recent_study_no_longer_on_the_board():
+    from dataclasses import replace
+
+    board = board_with(rad("a"), rad("b"))
+    board.assign(study(priority=Priority.URGENT, minutes=30), "b", at(0))  # b is busier
+    angio = replace(
+        study(priority=Priority.URGENT, minutes=10, patient="p1"), recent_readers=("b",)
+    )
+    d = decide(board, angio)
+    assert (d.radiologist_id, d.explanation.basis) == ("b", Basis.CONTINUITY)
+    gone = replace(angio, recent_readers=("left-the-region",))
+    assert decide(board, gone).explanation.basis is Basis.LEAST_LATENESS
+    assert decide(board, replace(angio, patient_key="")).radiologist_id == "a"
+
+
 def test_continuity_yields_when_it_would_break_the_deadline():
     board = board_with(rad("a"), rad("b"))
     board.assign(study(priority=Priority.URGENT, minutes=60, patient="p1"), "a", at(0))
