@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import subprocess
+from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -46,6 +47,8 @@ READERS = ("r01", "r05")  # both credentialed everywhere, both read body CT
 @pytest.fixture
 def night(migrated_url: str, tmp_path: Path) -> Iterator[tuple[Runtime, Gateway]]:
     settings = settings_for(migrated_url, tmp_path)
+    # Any free port: the example region's 11112 may be taken by a parallel test.
+    settings = replace(settings, gateway=replace(settings.gateway, port=0))
     shifts = [Shift(r, T0 - timedelta(hours=1), T0 + timedelta(hours=10), "night") for r in READERS]
     rt = start_night(settings, shifts)
     gateway = rt.build_gateway()
