@@ -14,6 +14,9 @@ checks the lease in its own transaction (`check_fence`), so a leader frozen (SIG
 hung VM) and resumed after another took over commits nothing. A killed leader's
 PostgreSQL session ends with it: a standby takes over within a renewal period instead of
 waiting for the expiry. The nodes' clocks must agree (NTP) well within the margin.
+Safety wins over speed in one corner: a leader frozen in the milliseconds between a
+job's lease check and its commit keeps the row share-locked, so no one takes the lease
+until it resumes and commits (then it finds the lease gone and runs no further job).
 
 On SQLite there is one server per database file (the pid file in the data directory),
 so the process always leads; the lease's SQL works there too (its tests run on both).
@@ -288,7 +291,14 @@ class JobLeadership:
         if self._connection is None:
             # One connection kept open (its PostgreSQL session names the holder), one
             # short transaction per statement (SQLite's begin hook ignores AUTOCOMMIT).
-            self._connection = self._engine.connect()
+            connection = self._engine.connect()
+            if self._postgres:
+                # A job frozen between its fence check and its commit share-locks the
+                # row: ask again at the next tick rather than hang the lease thread.
+                ms = max(100, int(self.renew_s * 1000))
+                with connection.begin():
+                    connection.execute(text(f"SET lock_timeout = {ms}"))
+            self._connection = connection
             self._backend = None
         return self._connection
 
