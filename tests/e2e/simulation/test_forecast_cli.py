@@ -64,3 +64,22 @@ def test_the_table_marks_nights_at_risk_the_png_and_a_bad_priority(tmp_path: Pat
     bad = runner.invoke(main, [*BASE, *FILES, "--require", "superurgent=90"])
     assert bad.exit_code == 2
     assert "unknown priority 'superurgent'" in bad.output
+
+
+def test_the_stored_roster_and_no_history_asks_for_a_scenario(tmp_path: Path) -> None:
+    runner = CliRunner()
+    data = ["--config", str(example_path()), "--data-dir", str(tmp_path / "d")]
+    for args in (["db", "upgrade"], ["roster", "import", str(ROSTER)]):
+        done = runner.invoke(main, [*data, *args], catch_exceptions=False)
+        assert done.exit_code == 0, done.output
+    night = ["forecast", "--from", "2025-11-07", "--nights", "1", "--replications", "2"]
+    stored = runner.invoke(
+        main,
+        [*data, *night, "--scenario", str(REGIONAL), "--no-staffing", "--workers", "1", "--json"],
+        catch_exceptions=False,
+    )
+    assert stored.exit_code == 0, stored.output
+    assert json.loads(stored.stdout)["nights"][0]["readers"] >= 3
+    empty = runner.invoke(main, [*data, *night])
+    assert empty.exit_code == 1
+    assert "give a scenario file (--scenario)" in empty.output
