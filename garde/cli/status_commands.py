@@ -116,6 +116,8 @@ def _print(report: NightStatus, zone: ZoneInfo) -> None:
                 "BREACHED",
                 "WITHIN %",
                 "MEAN MIN",
+                "DELIVERED",
+                "TO HOSP MIN",
             ],
             [
                 (
@@ -127,6 +129,8 @@ def _print(report: NightStatus, zone: ZoneInfo) -> None:
                     f.breached,
                     "-" if f.within_sla_pct is None else f.within_sla_pct,
                     "-" if f.mean_minutes_to_read is None else f.mean_minutes_to_read,
+                    f.delivered,
+                    "-" if f.mean_minutes_to_delivered is None else f.mean_minutes_to_delivered,
                 )
                 for f in report.figures
             ],
@@ -140,3 +144,14 @@ def _print(report: NightStatus, zone: ZoneInfo) -> None:
         since = f" (oldest since {clock(oldest, zone, now=report.now)})" if oldest else ""
         line = f"webhook: {hook.waiting} notifications waiting{since}, {hook.given_up} given up"
         click.secho(line, fg="red" if hook.given_up else "yellow")
+    reports = report.reports
+    if reports.waiting:
+        click.echo()
+        oldest = reports.oldest_since
+        since = f" (oldest since {clock(oldest, zone, now=report.now)})" if oldest else ""
+        click.secho(
+            f"reports: {reports.waiting} deliveries waiting{since}, {reports.failing} failing",
+            fg="red" if reports.failing else "yellow",
+        )
+        for line in reports.undelivered:
+            click.secho(f"  {line}", fg="red")

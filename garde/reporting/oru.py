@@ -94,8 +94,8 @@ def build_oru(report: ReportContent, context: OruContext) -> str:
                 "",
                 "",
                 status,
-                *[""] * 8,
-                doctor,
+                *[""] * 6,  # OBR-26 to OBR-31
+                doctor,  # OBR-32, principal result interpreter
             ]
         ),
     ]

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from garde.dispatch import sla
 from garde.dispatch.model import Priority, StudyState
 from garde.store.repositories.night import NightQueries
+from garde.store.repositories.reports import ReportRepository
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -72,6 +73,19 @@ class SlaFigures:
     breached: int
     within_sla_pct: float | None  # of the studies read
     mean_minutes_to_read: float | None
+    # The clock that matters (issue 14): arrival -> report delivered to the hospital.
+    delivered: int = 0
+    mean_minutes_to_delivered: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReportBacklog:
+    """Reports on their way to the hospitals, for `garde status`."""
+
+    waiting: int  # deliveries not yet through
+    failing: int  # of which tried and failed (the last error says why)
+    oldest_since: datetime | None
+    undelivered: tuple[str, ...] = ()  # "study -> destination: last error", the failing ones
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +99,7 @@ class NightStatus:
     figures: tuple[SlaFigures, ...]
     waiting: int  # open studies with no reader
     webhook: OutboxBacklog  # notifications not yet posted, and those given up tonight
+    reports: ReportBacklog = ReportBacklog(0, 0, None)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe (datetimes are left for the CLI's encoder)."""
@@ -134,6 +149,15 @@ def night_status(
         open_studies = uow.studies.open_studies()
         night = NightQueries(uow.session).received_since(since)
         webhook = uow.outbox.backlog(since)
+        reports = ReportRepository(uow.session)
+        waiting, failing, oldest = reports.backlog()
+        handles = {r.study_uid: r.name for r in open_studies}
+        failures = tuple(
+            f"{handles.get(d.study_uid or '', d.study_uid)} -> {d.destination}: {d.last_error}"
+            for d in reports.deliveries(open_only=True)
+            if d.attempts
+        )
+        delivered = reports.delivery_times(since)
         uow.audit.append(
             at=now,
             actor=actor,
@@ -153,9 +177,10 @@ def night_status(
         since=since,
         queues=tuple(queues),
         at_risk=at_risk,
-        figures=_figures(night, now),
+        figures=_figures(night, now, delivered),
         waiting=sum(1 for r in open_studies if r.assignee is None),
         webhook=webhook,
+        reports=ReportBacklog(waiting, failing, oldest, failures[:20]),
     )
 
 
@@ -188,7 +213,11 @@ def _risk(board: Any, record: StudyRecord, now: datetime) -> AtRisk | None:
     )
 
 
-def _figures(records: list[StudyRecord], now: datetime) -> tuple[SlaFigures, ...]:
+def _figures(
+    records: list[StudyRecord],
+    now: datetime,
+    delivered: list[tuple[str, datetime, datetime]] = [],  # noqa: B006 - read only
+) -> tuple[SlaFigures, ...]:
     rows = []
     for priority in Priority:
         group = [r for r in records if r.priority is priority and r.deadline is not None]
@@ -204,6 +233,11 @@ def _figures(records: list[StudyRecord], now: datetime) -> tuple[SlaFigures, ...
         minutes = [
             (r.done_at - r.first_received_at).total_seconds() / 60 for r in read if r.done_at
         ]
+        to_hospital = [
+            (at - arrived).total_seconds() / 60
+            for p, arrived, at in delivered
+            if p == priority.value
+        ]
         rows.append(
             SlaFigures(
                 priority=priority.value,
@@ -214,6 +248,10 @@ def _figures(records: list[StudyRecord], now: datetime) -> tuple[SlaFigures, ...
                 breached=len(read) - len(within) + len(open_late),
                 within_sla_pct=round(100 * len(within) / len(read), 1) if read else None,
                 mean_minutes_to_read=round(statistics.fmean(minutes), 1) if minutes else None,
+                delivered=len(to_hospital),
+                mean_minutes_to_delivered=(
+                    round(statistics.fmean(to_hospital), 1) if to_hospital else None
+                ),
             )
         )
     return tuple(rows)

@@ -4,6 +4,7 @@ with -9 right after, restarted: the SR and the PDF are in Orthanc exactly once."
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -206,6 +207,13 @@ def test_edit_done_kill_9_restart_delivers_exactly_once(region: Region, pacs: Or
         "Hématome sous-dural aigu droit de 8 mm.\nDéviation de la ligne médiane : 4 mm."
     )
     assert texts["Impression"] == "hématome sous-dural, avis neurochirurgical."
+    status = json.loads(
+        region.run("status", "--json", extra={"GARDE_TOKEN_FILE": str(region.operator)}).stdout
+    )
+    (urgent,) = status["figures"]
+    assert (urgent["read"], urgent["delivered"]) == (1, 1)  # arrival -> delivered, too
+    assert urgent["mean_minutes_to_delivered"] >= urgent["mean_minutes_to_read"]
+    assert status["reports"]["waiting"] == 0
     shown = region.run("report", "show", study).stdout
     assert "delivered" in shown
     assert textwrap.dedent(shown).count("h1/pacs") == 2

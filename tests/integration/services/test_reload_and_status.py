@@ -132,7 +132,16 @@ def test_status_shows_queues_risk_and_the_nights_figures(migrated_url: str, tmp_
     out = runner.invoke(main, ["--config", str(config), "status", "--json"], catch_exceptions=False)
     assert out.exit_code == 0, out.output
     payload = json.loads(out.stdout)
-    assert set(payload) == {"now", "since", "queues", "at_risk", "figures", "waiting", "webhook"}
+    assert set(payload) == {
+        "now",
+        "since",
+        "queues",
+        "at_risk",
+        "figures",
+        "waiting",
+        "webhook",
+        "reports",
+    }
     assert payload["webhook"]["waiting"] == 1
     table = runner.invoke(main, ["--config", str(config), "status"], catch_exceptions=False)
     assert table.exit_code == 0
