@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.dicomweb | tee benchmarks/results/dicomweb.json
 	$(BIN)/python -m benchmarks.cli_latency | tee benchmarks/results/cli_latency.json
 	$(BIN)/python -m benchmarks.forecast | tee benchmarks/results/forecast.json
+	$(BIN)/python -m benchmarks.report_return | tee benchmarks/results/report_return.json
 
 ## Every benchmark in its smoke mode (seconds each, figures not judged): CI runs it so none rots.
 bench-smoke: $(STAMP)
