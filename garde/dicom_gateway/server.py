@@ -20,10 +20,10 @@ What it adds to `pynetdicom.transport.ThreadedAssociationServer`:
 
 from __future__ import annotations
 
+import copy
 import logging
 import socket
 import threading
-from copy import deepcopy
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
@@ -243,7 +243,7 @@ class _GatewayRequestHandler(RequestHandler):
         assoc.acceptor.address_info = self.local
         assoc.acceptor.implementation_class_uid = self.ae.implementation_class_uid
         assoc.acceptor.implementation_version_name = self.ae.implementation_version_name
-        assoc.acceptor.supported_contexts = deepcopy(server.contexts)
+        assoc.acceptor.supported_contexts = _copy_contexts(server.contexts)
         assoc.requestor.address_info = self.remote
         for event, handlers in server._handlers.items():  # noqa: SLF001
             if event.is_intervention and handlers:
@@ -262,6 +262,18 @@ class _GatewayRequestHandler(RequestHandler):
             assoc.join()
         finally:
             self.server.slots.release(id(assoc))
+
+
+def _copy_contexts(contexts: list[PresentationContext]) -> list[PresentationContext]:
+    """Each association's own copy of the server's contexts, as pynetdicom's `deepcopy`
+    makes it, in 6 ms instead of 100 for the gateway's 201 contexts (deep-copying every
+    transfer syntax UID): paid by every connection, before its AE title is checked."""
+    copies = []
+    for context in contexts:
+        duplicate = copy.copy(context)
+        duplicate._transfer_syntax = list(context._transfer_syntax)  # noqa: SLF001 - its only list
+        copies.append(duplicate)
+    return copies
 
 
 class _PolicyACSE(ACSE):
