@@ -85,6 +85,8 @@ class ReportingSettings:
     backoff_max_s: float = 300.0
     timeout_s: float = 10.0  # per delivery attempt
     institution: str = "Garde - téléradiologie"  # the report's issuing organisation
+    priors_ae_title: str = "GARDE_PRIORS"  # our move destination, as the PACS knows it
+    priors_port: int = 11113  # where the priors receiver listens (on the gateway's host)
 
     def for_site(self, site_id: str) -> tuple[Destination, ...]:
         """The destinations of one hospital."""
@@ -117,6 +119,8 @@ def parse_reporting(r: Reader, site_ids: set[str]) -> ReportingSettings:
         backoff_max_s=r.number("backoff_max_s", d.backoff_max_s, strict=True),
         timeout_s=r.number("timeout_s", d.timeout_s, strict=True),
         institution=r.scalar("institution", str, d.institution) or d.institution,
+        priors_ae_title=_ae(r, "priors_ae_title") or d.priors_ae_title,
+        priors_port=r.integer("priors_port", d.priors_port, minimum=0, maximum=65535),
     )
     r.reject_unknown()
     return settings

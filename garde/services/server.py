@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from garde.bootstrap import Runtime
     from garde.dicom_gateway.scp import Gateway
     from garde.dicom_gateway.workers import GatewayWorkers
+    from garde.services.priors import PriorsService
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +120,7 @@ def serve(runtime: Runtime, stop: threading.Event | None = None) -> None:
     runtime.notifier.start_delivery()  # what earlier runs or CLI commands left, then new ones
     reports = runtime.build_report_delivery()
     reports.start()  # reports signed before a crash or by CLI commands go out now
+    priors = _start_priors(runtime)
     pid_path = pid_file(settings.data_dir)
     pid_path.write_text(f"{os.getpid()}\n", encoding="ascii")
     logger.info(
@@ -140,6 +142,8 @@ def serve(runtime: Runtime, stop: threading.Event | None = None) -> None:
         scheduler.shutdown(wait=True)
         runtime.leadership.release()  # a standby takes the jobs over at once
         reports.close()
+        if priors is not None:
+            priors.close()
         runtime.previews.stop()
         runtime.notifier.close()
         pid_path.unlink(missing_ok=True)
@@ -217,3 +221,22 @@ def _apply_roster(runtime: Runtime) -> None:
         apply_roster(runtime)
     except Exception:  # a boundary: the server keeps serving
         logger.exception("applying the changed roster failed; the handover job retries")
+
+
+def _start_priors(runtime: Runtime) -> PriorsService | None:
+    """The priors thread and receiver, when a hospital has a query/retrieve peer."""
+    settings = runtime.settings
+    if not settings.reporting.priors:
+        return None
+    from garde.reporting.priors import PriorsReceiver  # noqa: PLC0415
+    from garde.services.priors import PriorsService  # noqa: PLC0415
+
+    receiver = PriorsReceiver(
+        settings.gateway.storage_dir,
+        settings.reporting.priors_ae_title,
+        settings.gateway.host,
+        settings.reporting.priors_port,
+    )
+    service = PriorsService(runtime.uow, settings.reporting, settings.gateway.storage_dir, receiver)
+    service.start()
+    return service

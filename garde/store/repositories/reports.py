@@ -421,3 +421,106 @@ def _delivery(row: WebhookOutboxRow) -> Delivery:
         delivered_at=row.delivered_at,
         last_error=row.last_error,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class PriorRecord:
+    """An earlier study kept for the reader of a new one."""
+
+    study_uid: str
+    prior_uid: str
+    study_date: str
+    modalities: str
+    description: str
+    instances: int
+
+
+class PriorRepository:
+    """Prior lookups (one per new study, claimed once) and the priors they kept."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def claim(self, study_uid: str, site_id: str, at: datetime) -> bool:
+        """Start the one lookup of ``study_uid``; False if it was started already."""
+        from garde.store.models import PriorLookupRow  # noqa: PLC0415
+
+        if self._session.scalar(
+            select(PriorLookupRow.id).where(PriorLookupRow.study_uid == study_uid)
+        ):
+            return False
+        try:
+            with self._session.begin_nested():
+                self._session.add(
+                    PriorLookupRow(
+                        study_uid=study_uid, site_id=site_id, state="waiting", created_at=at
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def finish(
+        self, study_uid: str, at: datetime, *, found: int, retrieved: int, error: str | None
+    ) -> None:
+        from garde.store.models import PriorLookupRow  # noqa: PLC0415
+
+        self._session.execute(
+            update(PriorLookupRow)
+            .where(PriorLookupRow.study_uid == study_uid)
+            .values(
+                state="failed" if error else "done",
+                finished_at=at,
+                found=found,
+                retrieved=retrieved,
+                error=(error or None) and error[:_ERROR_CHARS],
+            )
+        )
+
+    def add(self, prior: PriorRecord, at: datetime, refused: int = 0) -> None:
+        from garde.store.models import PriorRow  # noqa: PLC0415
+
+        self._session.add(
+            PriorRow(
+                study_uid=prior.study_uid,
+                prior_uid=prior.prior_uid,
+                study_date=prior.study_date[:8],
+                modalities=prior.modalities[:64],
+                description=prior.description[:256],
+                instances=prior.instances,
+                retrieved_at=at,
+                refused=refused,
+            )
+        )
+
+    def of_study(self, study_uid: str) -> list[PriorRecord]:
+        from garde.store.models import PriorRow  # noqa: PLC0415
+
+        rows = self._session.scalars(
+            select(PriorRow).where(PriorRow.study_uid == study_uid).order_by(PriorRow.study_date)
+        )
+        return [
+            PriorRecord(
+                r.study_uid, r.prior_uid, r.study_date, r.modalities, r.description, r.instances
+            )
+            for r in rows
+        ]
+
+    def unlooked(self, site_ids: list[str], since: datetime) -> list[tuple[str, str]]:
+        """(study, site) of studies from ``site_ids`` received since ``since`` with no
+        lookup yet, oldest first."""
+        from garde.store.models import PriorLookupRow  # noqa: PLC0415
+
+        if not site_ids:
+            return []
+        looked = select(PriorLookupRow.study_uid)
+        rows = self._session.execute(
+            select(StudyRow.study_uid, StudyRow.site_id)
+            .where(
+                StudyRow.site_id.in_(site_ids),
+                StudyRow.first_received_at >= since,
+                StudyRow.study_uid.not_in(looked),
+            )
+            .order_by(StudyRow.first_received_at)
+        ).all()
+        return [(uid, site) for uid, site in rows]
