@@ -119,7 +119,7 @@ def parse_reporting(r: Reader, site_ids: set[str]) -> ReportingSettings:
         backoff_max_s=r.number("backoff_max_s", d.backoff_max_s, strict=True),
         timeout_s=r.number("timeout_s", d.timeout_s, strict=True),
         institution=r.scalar("institution", str, d.institution) or d.institution,
-        priors_ae_title=_ae(r, "priors_ae_title") or d.priors_ae_title,
+        priors_ae_title=_ae(r, "priors_ae_title", d.priors_ae_title),
         priors_port=r.integer("priors_port", d.priors_port, minimum=0, maximum=65535),
     )
     r.reject_unknown()
@@ -133,8 +133,8 @@ def _site(r: Reader, site_ids: set[str]) -> str:
     return site
 
 
-def _ae(r: Reader, name: str) -> str:
-    ae = r.scalar(name, str) or ""
+def _ae(r: Reader, name: str, default: str | None = None) -> str:
+    ae = (r.scalar(name, str) if default is None else r.scalar(name, str, default)) or ""
     if ae and not 0 < len(ae) <= 16:
         r.problem(name, f"expected 1 to 16 characters, got {ae!r}")
     return ae
