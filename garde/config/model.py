@@ -84,7 +84,7 @@ class GatewaySettings:
     # Bounds before trust (see `garde.dicom_gateway.pdu_guard`): the largest
     # A-ASSOCIATE-RQ, the Maximum Length Received announced (a larger PDU aborts the
     # association), and the connections not yet past their request, per address / in all.
-    max_request_bytes: int = 65536
+    max_request_bytes: int = 256 << 10
     max_pdu_bytes: int = 4 << 20
     max_pending_per_address: int = 8
     max_pending_connections: int = 64

@@ -8,8 +8,8 @@ as it likes. And nothing counts connections that never ask for an association.
 
 `GuardedSocket` replaces pynetdicom's `AssociationSocket` on the gateway's connections:
 
-- the first PDU must be an A-ASSOCIATE-RQ of at most ``request_limit`` bytes (64 kB: a
-  request with the gateway's hundreds of presentation contexts is about 20 kB), and it
+- the first PDU must be an A-ASSOCIATE-RQ of at most ``request_limit`` bytes (256 kB:
+  128 presentation contexts with 13 transfer syntaxes each make 47 kB), and it
   must have arrived whole ``deadline`` seconds (the ACSE timeout) after the connection
   was accepted, however slowly its bytes come;
 - every later PDU is at most ``pdu_limit`` bytes, the Maximum Length Received the

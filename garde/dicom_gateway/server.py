@@ -123,7 +123,7 @@ class GatewayServer(ThreadedAssociationServer):
         evt_handlers: list[Any] | None = None,
         reuse_port: bool = False,
         pending: PendingConnections | None = None,
-        request_limit: int = 65536,
+        request_limit: int = 256 << 10,
     ) -> None:
         self.policy = policy
         self.slots = slots

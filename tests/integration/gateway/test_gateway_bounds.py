@@ -16,6 +16,7 @@ import time
 
 import pytest
 from pydicom import dcmread
+from pydicom.uid import ExplicitVRBigEndian
 from pynetdicom import AE, _config
 from pynetdicom.sop_class import CTImageStorage, Verification  # type: ignore[attr-defined]
 from pynetdicom.transport import AssociationSocket
@@ -23,6 +24,7 @@ from pynetdicom.transport import AssociationSocket
 from garde.bootstrap import sql_instance_index
 from garde.config.model import GatewaySettings
 from garde.dicom_gateway import scu
+from garde.dicom_gateway.contexts import TRANSFER_SYNTAXES, storage_sop_classes
 from garde.dicom_gateway.workers import GatewayWorkers
 from tests.integration.gateway.conftest import SECRET, SITES, indexed
 from tests.integration.gateway.test_gateway_large import kib, large_instance
@@ -200,3 +202,14 @@ def test_a_large_instance_from_a_pynetdicom_sender_costs_bounded_memory(
         time.sleep(0.2)
     stored = tmp_path / "storage" / indexed(session_factory)[uid].path
     assert stored.stat().st_size - source.stat().st_size < 1024
+
+
+def test_the_largest_ordinary_association_request_is_accepted(worker):
+    # The standard's 128 presentation contexts, each proposing 13 transfer syntaxes: 47 kB.
+    syntaxes = [*TRANSFER_SYNTAXES, ExplicitVRBigEndian]
+    ae = AE(ae_title="NORD_CT")
+    for sop_class in storage_sop_classes()[:128]:
+        ae.add_requested_context(sop_class, syntaxes)
+    assoc = ae.associate("127.0.0.1", worker.port, ae_title="GARDE")
+    assert assoc.is_established
+    assoc.release()
