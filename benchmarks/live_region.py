@@ -216,8 +216,12 @@ class Receiver:
         self.server.server_close()
 
 
-def stroke_ct(folder: Path, slices: int, size: int = 256) -> tuple[str, list[Path]]:
-    """A synthetic stroke head CT of one series; its StudyInstanceUID and files."""
+def stroke_ct(
+    folder: Path, slices: int, size: int = 256, declared: int | None = None
+) -> tuple[str, list[Path]]:
+    """A synthetic stroke head CT of one series; its StudyInstanceUID and files.
+
+    ``declared``: the Images in Acquisition each instance carries (None: not sent)."""
     study = SyntheticStudy(
         modality="CT",
         body_part="HEAD",
@@ -226,6 +230,7 @@ def stroke_ct(folder: Path, slices: int, size: int = 256) -> tuple[str, list[Pat
         acquired_at=datetime.now(tz=UTC),
         slices=slices,
         size=size,
+        declared_images=declared,
     )
     return write_study(study, folder)
 

@@ -7,6 +7,9 @@ with `garde push`'s SCU; a real HTTP receiver on loopback records the "assigned"
 notification. Measured per push: ``assigned`` (the audit's assign row minus the moment
 the last instance was acknowledged) and ``notified`` (the POST's arrival minus the
 same). The ``stroke_window`` mode runs the shipped settings (``stroke_stable_age_s`` = 3);
+the ``declared`` mode runs the same settings on a CT whose instances declare Images in
+Acquisition (0020,1002) = ``--slices``: the series is complete the moment that many are
+stored, without the quiet window (keys ``assigned_declared``, ``notified_declared``);
 the ``baseline`` mode, in the same run, has no stroke window (a stroke waits for the
 general ``stable_age_s`` = 60, as before issue 12). Prints JSON.
 
@@ -68,10 +71,12 @@ def run_mode(
     stable_age_s: float,
     stroke_stable_age_s: float,
     together: bool,
+    declared: int | None = None,
 ) -> list[dict[str, float]]:
     """Push ``pushes`` stroke CTs to a fresh `garde serve`; one row of figures each.
 
     ``together``: every push before waiting (the baseline, a minute each otherwise).
+    ``declared``: the Images in Acquisition every instance carries (None: not sent).
     """
     data = root / name
     data.mkdir()
@@ -88,7 +93,7 @@ def run_mode(
         stroke_stable_age_s=stroke_stable_age_s,
     )
     garde(config, "db", "upgrade")
-    studies = [stroke_ct(root / f"{name}-{n}", slices) for n in range(pushes)]
+    studies = [stroke_ct(root / f"{name}-{n}", slices, declared=declared) for n in range(pushes)]
     receiver = Receiver(hook)
     server = start_serve(config, data / "serve.log", port)
     rows = []
@@ -154,6 +159,16 @@ def main() -> None:
             stroke_stable_age_s=STROKE_STABLE_AGE_S,
             together=False,
         )
+        declared = run_mode(
+            root,
+            "declared",
+            pushes=args.pushes,
+            slices=args.slices,
+            stable_age_s=stable_age_s,
+            stroke_stable_age_s=STROKE_STABLE_AGE_S,
+            together=False,
+            declared=args.slices,
+        )
         baseline = run_mode(
             root,
             "baseline",
@@ -170,8 +185,10 @@ def main() -> None:
         "stroke_stable_age_s": STROKE_STABLE_AGE_S,
         "cores": os.cpu_count(),
         **_summary(window),
+        **{f"{key}_declared": value for key, value in _summary(declared).items()},
         "baseline": _summary(baseline),
         "rows": window,
+        "rows_declared": declared,
         "target": {"assigned.median_s": 5.0, "assigned.p95_s": 10.0},
     }
     json.dump(result, sys.stdout, indent=2)

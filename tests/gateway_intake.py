@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from pydicom import dcmread
 
+from garde.dicom_gateway.header import header_from_dataset
 from garde.dispatch.model import InstanceReceived
 from garde.store.instance_index import SqlInstanceIndex
 
@@ -52,6 +53,7 @@ def index_as_received(
                 study_description=ds.StudyDescription,
                 body_part=ds.BodyPartExamined,
                 patient_key=patient_key,
+                declared_images=header_from_dataset(ds).declared_images,
             )
         )
     return study_uid

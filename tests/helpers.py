@@ -51,6 +51,7 @@ def make_dataset(
     columns: int = 64,
     patient_id: str = "PAT-0001",
     series_description: str = "AXIAL",
+    images_in_acquisition: int | None = None,
 ) -> Dataset:
     """A fresh, small, synthetic CT image dataset with file meta (a new object every call)."""
     ds = Dataset()
@@ -74,6 +75,8 @@ def make_dataset(
     ds.StudyTime = now.strftime("%H%M%S")
     ds.InstanceNumber = instance_number
     ds.SeriesNumber = 1
+    if images_in_acquisition is not None:  # what CT/MR modalities commonly declare
+        ds.ImagesInAcquisition = images_in_acquisition
     ds.Rows = rows
     ds.Columns = columns
     ds.SamplesPerPixel = 1

@@ -67,6 +67,10 @@ _TAGS = [
     "Rows",
     "Columns",
     "BitsAllocated",
+    # How many instances the series holds, where the modality says (a stroke's first
+    # series is complete once that many are stored: issue 12 item 6).
+    "NumberOfSeriesRelatedInstances",
+    "ImagesInAcquisition",
 ]
 _TAG_OF: dict[str, BaseTag] = {keyword: Tag(keyword) for keyword in _TAGS}
 _TAG_LIST: list[BaseTag | int] = list(_TAG_OF.values())
@@ -103,6 +107,9 @@ class InstanceHeader:
     # PatientID with its issuer and the INS if one is carried (values out of repr too).
     identity: PatientIdentity = field(default_factory=PatientIdentity)
     geometry: PixelGeometry | None = None  # None: no Rows / Columns (not an image)
+    # Instances the series declares it holds (Number of Series Related Instances, else
+    # Images in Acquisition); None when neither is sent or the value is not positive.
+    declared_images: int | None = None
 
 
 def file_meta(
@@ -326,7 +333,18 @@ def header_from_dataset(ds: Dataset) -> InstanceHeader:
             _value(ds, "OtherPatientIDsSequence"),
         ),
         geometry=_geometry(ds),
+        declared_images=_declared_images(ds),
     )
+
+
+def _declared_images(ds: Dataset) -> int | None:
+    """How many instances the series says it holds: (0020,1209), which counts the series,
+    before (0020,1002), which counts one acquisition (a CT or MR series is commonly one)."""
+    for keyword in ("NumberOfSeriesRelatedInstances", "ImagesInAcquisition"):
+        count = _integer(ds, keyword)
+        if count is not None and count > 0:
+            return count
+    return None
 
 
 def _geometry(ds: Dataset) -> PixelGeometry | None:

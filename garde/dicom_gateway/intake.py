@@ -456,6 +456,7 @@ class IntakeService:
             requested_priority=header.requested_priority,
             accession_number=header.accession_number,
             patient_key=self._patient_key(header, site),
+            declared_images=header.declared_images,
         )
 
     def _patient_key(self, header: InstanceHeader, site: Site) -> str:

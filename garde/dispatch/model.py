@@ -320,6 +320,8 @@ class InstanceReceived:
     requested_priority: str = ""
     accession_number: str = ""
     patient_key: str = ""
+    # How many instances the series declares (None: not declared); see the header.
+    declared_images: int | None = None
 
     def __post_init__(self) -> None:
         _require_aware("received_at", self.received_at)

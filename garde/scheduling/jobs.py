@@ -25,12 +25,16 @@ from garde.store.errors import LeaseLostError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from datetime import datetime
 
     from garde.bootstrap import Runtime
 
 logger = logging.getLogger(__name__)
 
 REPLAN_WORKERS = 2  # the machine's cores; the gateway and the other jobs share them
+# How far back the arrival watch looks for a series completed by its declared count:
+# two of its periods (`garde.scheduling.scheduler.ARRIVAL_WATCH_S`).
+DECLARED_LOOKBACK = timedelta(seconds=2)
 
 
 def _leader_only(job: Callable[[Runtime], int]) -> Callable[[Runtime], int]:
@@ -84,11 +88,20 @@ def watch_arrivals(runtime: Runtime) -> int:
     """Time the stability sweep by what arrived since it last ran (any node's gateway
     indexes into the store): a stroke's first series is swept the moment its quiet
     window ends, not up to a sweep period later. Returns 1 if the sweep was brought
-    forward."""
+    forward.
+
+    A series that reached its declared number of instances is complete now: the sweep
+    runs at once. Looking back two watch periods covers an instance stamped before the
+    last watch but committed after it (a second sweep then finds nothing: harmless).
+    """
     if runtime.sweep_at is None:
         return 0
+    now = runtime.clock.now()
     try:
-        due = runtime.dispatch.next_sweep_at(runtime.clock.now())
+        if runtime.dispatch.declared_complete_since(now - DECLARED_LOOKBACK):
+            due: datetime | None = now
+        else:
+            due = runtime.dispatch.next_sweep_at(now)
     except LeaseLostError as exc:
         _stopped("arrival watch", exc)
         return 0

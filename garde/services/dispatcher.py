@@ -205,6 +205,12 @@ class DispatchService:
         future = [m for m in moments if m > now]  # past ones were this sweep's to take
         return min(future, default=None)
 
+    def declared_complete_since(self, since: datetime) -> bool:
+        """Whether a series of a receiving study reached its declared number of
+        instances after ``since`` (the arrival watch then runs the sweep at once)."""
+        with self.uow_factory() as uow:
+            return uow.studies.declared_complete_since(since)
+
     def _stable_again(self, record: StudyRecord, now: datetime) -> None:
         """A dispatched study received more and is quiet again: previews of what came."""
         with self.uow_factory() as uow:

@@ -38,6 +38,9 @@ class SyntheticStudy:
     series: int = 1
     slices: int = 8
     size: int = 128
+    # Images in Acquisition each instance declares, as CT/MR modalities commonly send
+    # (None: not sent). A count larger than ``slices`` is a series that never completes.
+    declared_images: int | None = None
 
 
 @functools.lru_cache(maxsize=256)
@@ -98,6 +101,8 @@ def _instance(  # noqa: PLR0917 - private builder of one dataset
     ds.StudyTime = study.acquired_at.strftime("%H%M%S")
     ds.SeriesNumber = series_number
     ds.InstanceNumber = n + 1
+    if study.declared_images is not None:
+        ds.ImagesInAcquisition = study.declared_images
     ds.Rows = ds.Columns = study.size
     ds.SamplesPerPixel = 1
     ds.PhotometricInterpretation = "MONOCHROME2"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, String, bindparam, case, cast, func, select
+from sqlalchemy import Engine, Integer, String, bindparam, case, cast, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from garde.dispatch.model import StudyState
@@ -286,6 +286,7 @@ def _params(event: InstanceReceived) -> dict[str, Any]:
         "p_series_number": event.series_number,
         "p_modality": event.modality,
         "p_series_description": event.series_description,
+        "p_declared": event.declared_images,
         "p_sop_instance_uid": event.sop_instance_uid,
         "p_sop_class_uid": event.sop_class_uid,
         "p_instance_number": event.instance_number,
@@ -319,6 +320,7 @@ def _statements_for(dialect: str) -> _Statements:
     study_uid = bindparam("p_study_uid", type_=String())
     series_uid = bindparam("p_series_uid", type_=String())
     site_id = bindparam("p_site_id", type_=String())
+    declared = bindparam("p_declared", type_=Integer())
     # "<site>-<n>": n counts the site's studies since the day's start, this one included
     # (`garde.store.handles`); one statement, so SQLite's write lock makes it unique.
     today = (
@@ -357,6 +359,7 @@ def _statements_for(dialect: str) -> _Statements:
             number=bindparam("p_series_number"),
             modality=bindparam("p_modality"),
             description=bindparam("p_series_description"),
+            declared_count=bindparam("p_declared", type_=Integer()),
             first_received_at=at,
             last_received_at=at,
         )
@@ -383,7 +386,11 @@ def _statements_for(dialect: str) -> _Statements:
     bump_series = (
         _series.update()
         .where(_series.c.series_uid == series_uid)
-        .values(instance_count=_series.c.instance_count + 1, **_widened(_series.c, at))
+        .values(
+            instance_count=_series.c.instance_count + 1,
+            declared_count=_largest(_series.c.declared_count, declared),
+            **_widened(_series.c, at),
+        )
     )
     bump_study_values: dict[str, Any] = {
         "instance_count": _studies.c.instance_count + 1,
@@ -417,6 +424,20 @@ def _widened(columns: Any, at: BindParameter[datetime]) -> dict[str, Any]:
         "first_received_at": case((first > at, at), else_=first),
         "last_received_at": case((last < at, at), else_=last),
     }
+
+
+def _largest(column: Column[Any], value: BindParameter[int]) -> Any:
+    """The larger of ``column`` and ``value``, either possibly NULL (portable CASE).
+
+    The largest count any instance declared: an acquisition count smaller than its
+    series (several acquisitions) must not make the series complete early.
+    """
+    return case(
+        (value.is_(None), column),
+        (column.is_(None), value),
+        (value > column, value),
+        else_=column,
+    )
 
 
 def _modalities(connection: Connection, study_uid: str) -> str:

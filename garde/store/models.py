@@ -218,6 +218,9 @@ class SeriesRow(Base):
     first_received_at: Mapped[datetime]
     last_received_at: Mapped[datetime]
     instance_count: Mapped[int] = mapped_column(default=0)
+    # Instances its instances declare it holds (the largest declared; None: none did):
+    # once ``instance_count`` reaches it the series is complete, without a quiet window.
+    declared_count: Mapped[int | None]
 
     study: Mapped[StudyRow] = relationship(back_populates="series")
 

@@ -121,16 +121,17 @@ class StudyRepository:
     ) -> list[StudyRecord]:
         """Receiving studies with a complete series that are not yet stable as a whole.
 
-        A series is complete when none of its instances arrived for ``series_age_s``
-        (the stroke quiet window, a few seconds) or the site's stable age, whichever is
-        shorter; the study is not yet stable (it may even be complete: a stroke CT that
-        arrived in 2 s is quiet for seconds, not its minute). A stroke among these is
-        dispatched at its first complete series instead of waiting for the whole study.
+        A series is complete when as many instances as it declares are stored, or when
+        none of its instances arrived for ``series_age_s`` (the stroke quiet window, a
+        few seconds) or the site's stable age, whichever is shorter; the study is not
+        yet stable (it may even be complete: a stroke CT that arrived in 2 s is quiet
+        for seconds, not its minute). A stroke among these is dispatched at its first
+        complete series instead of waiting for the whole study.
         """
         quiet = functools.partial(
             _quiet_since, now=now, default_age_s=default_age_s, site_ages=site_ages
         )
-        series_quiet = quiet(SeriesRow.last_received_at)
+        series_quiet = or_(_declared_complete(), quiet(SeriesRow.last_received_at))
         if series_age_s is not None:
             cut = now - timedelta(seconds=series_age_s)
             series_quiet = or_(SeriesRow.last_received_at <= cut, series_quiet)
@@ -164,6 +165,21 @@ class StudyRepository:
             .order_by(StudyRow.id)
         )
         return [study_record(row) for row in self._session.scalars(query)]
+
+    def declared_complete_since(self, since: datetime) -> bool:
+        """Whether a receiving study has a series that reached its declared count with
+        an instance stored after ``since``: the sweep has a stroke to take at once."""
+        query = (
+            select(SeriesRow.id)
+            .join(StudyRow, SeriesRow.study_id == StudyRow.id)
+            .where(
+                StudyRow.state == StudyState.RECEIVING,
+                _declared_complete(),
+                SeriesRow.last_received_at > since,
+            )
+            .limit(1)
+        )
+        return self._session.scalars(query).first() is not None
 
     def next_quiet_at(
         self,
@@ -716,6 +732,14 @@ def _worklist_order(row: WorklistRow) -> tuple[bool, int, datetime, datetime]:
         rank,
         row.deadline or far,
         row.first_received_at,
+    )
+
+
+def _declared_complete() -> ColumnElement[bool]:
+    """The series holds as many instances as it declares (a count larger than what
+    arrives never matches: its quiet window then decides)."""
+    return SeriesRow.declared_count.is_not(None) & (
+        SeriesRow.instance_count >= SeriesRow.declared_count
     )
 
 

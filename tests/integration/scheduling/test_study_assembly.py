@@ -160,3 +160,33 @@ def test_a_series_quiet_long_ago_does_not_hide_a_strokes_first_series(
     finally:
         scheduler.shutdown(wait=False)
         rt.close()
+
+
+def test_a_stroke_series_holding_what_it_declares_goes_at_once(
+    migrated_url: str, tmp_path: Path
+) -> None:
+    shifts = [Shift("r01", T0 - timedelta(hours=1), T0 + timedelta(hours=8))]
+    rt = start_night(settings_for(migrated_url, tmp_path), shifts)  # stroke window: 3 s
+    scheduler = build_scheduler(rt)
+    scheduler.start(paused=True)
+    try:
+        # Two of the two images the series declares (Images in Acquisition): complete.
+        whole = receive(
+            rt, tmp_path, "h01", T0, description=STROKE, body_part="HEAD", images_in_acquisition=2
+        )
+        # Two of five declared: the count is never reached, its quiet window decides.
+        short = receive(
+            rt, tmp_path, "h01", T0, description=STROKE, body_part="HEAD", images_in_acquisition=5
+        )
+        advance_to(rt, T0 + s / 2)
+        assert jobs.watch_arrivals(rt) == 1  # the sweep is woken now, not at T0 + 3 s
+        assert scheduler.get_job("dispatch_stable_studies").next_run_time == T0 + s / 2
+        assert jobs.dispatch_stable_studies(rt) == 1
+        assert record(rt, whole).state is StudyState.ASSIGNED
+        assert record(rt, short).state is StudyState.RECEIVING
+        advance_to(rt, T0 + 3 * s)
+        assert jobs.dispatch_stable_studies(rt) == 1
+        assert record(rt, short).state is StudyState.ASSIGNED
+    finally:
+        scheduler.shutdown(wait=False)
+        rt.close()

@@ -82,3 +82,23 @@ def test_texts_are_decoded_in_the_data_sets_character_set(charset, syntax):
     assert header.study_description == "TDM CÉRÉBRALE"
     assert header.geometry is not None
     assert header.geometry.expected_bytes == 64 * 64 * 2
+
+
+@pytest.mark.parametrize(
+    ("series_related", "in_acquisition", "declared"),
+    [(None, None, None), (None, 120, 120), (240, 120, 240), (None, 0, None), (-5, 80, 80)],
+)
+@pytest.mark.parametrize("syntax", [ExplicitVRLittleEndian, ImplicitVRLittleEndian])
+def test_the_declared_number_of_images_is_read_on_both_paths(
+    series_related, in_acquisition, declared, syntax
+):
+    """Number of Series Related Instances (the series) before Images in Acquisition (one
+    acquisition); absent or not positive: nothing declared."""
+    ds = make_dataset(images_in_acquisition=in_acquisition)
+    if series_related is not None:
+        ds.add_new(0x00201209, "IS", series_related)
+    body = wire(ds, syntax)
+    walk = walk_dataset(body, syntax, wanted=HEADER_TAGS)
+    header = header_from_elements(walk.elements, syntax)
+    assert header == read_dataset_header(body, syntax)
+    assert header.declared_images == declared
