@@ -64,7 +64,8 @@ def worklist(
     JSON keys: study_uid, handle, site_id, site_name, state, priority, modalities,
     description, first_received_at, deadline (ISO 8601, the region's offset), preview,
     age_s, time_left_s, at_risk, linked (the patient's studies from other hospitals, by INS),
-    patient (age, sex, accession, requesting_physician, indication).
+    patient (age, sex, accession, requesting_physician, indication), priors (earlier
+    studies from the hospital's PACS; -1 while fetched, null without a lookup).
 
     Example: garde worklist --sort deadline --filter modality=CT --watch
     """
@@ -125,12 +126,13 @@ COLUMNS: tuple[Column, ...] = (
     Column("STATE", 7, lambda row, _now, _zone: _STATE_WORDS.get(row.state.value, row.state)),
     Column("HOSPITAL", 12, lambda row, _now, _zone: row.site_name),
     Column("MODALITY", 8, lambda row, _now, _zone: "/".join(sorted(row.modalities))),
-    Column("DESCRIPTION", 13, lambda row, _now, _zone: row.description or "-"),
+    Column("DESCRIPTION", 11, lambda row, _now, _zone: row.description or "-"),
     Column("AGE", 5, lambda row, _now, _zone: row.patient.age_sex),
-    Column("INDICATION", 12, lambda row, _now, _zone: row.patient.indication or "-"),
+    Column("INDICATION", 10, lambda row, _now, _zone: row.patient.indication or "-"),
     Column("DUE", 5, lambda row, now, zone: clock(row.deadline, zone, now=now)),
     Column("LEFT", 7, lambda row, now, _zone: _left(row, now)),
     Column("LINKED", 9, lambda row, _now, _zone: _linked(row)),
+    Column("PRI", 3, lambda row, _now, _zone: _priors(row)),
 )
 # The preview is in --json and on the study page (`garde open`): the table keeps its
 # 120 characters for the patient context instead.
@@ -177,3 +179,10 @@ def _minutes(delta_s: float) -> str:
 
 def _left(row: WorklistRow, now: datetime) -> str:
     return _minutes((row.deadline - now).total_seconds()) if row.deadline else "-"
+
+
+def _priors(row: WorklistRow) -> str:
+    """Priors from the hospital's PACS: how many, "…" while fetched, "-" without a lookup."""
+    if row.priors is None:
+        return "-"
+    return "…" if row.priors < 0 else str(row.priors)

@@ -34,6 +34,7 @@ WORKLIST_KEYS = (
     "patient",
     "preview",
     "priority",
+    "priors",
     "site_id",
     "site_name",
     "state",
@@ -94,6 +95,7 @@ def worklist_item(row: WorklistRow, now: datetime, zone: tzinfo | None = None) -
         "time_left_s": None if left is None else round(left, 1),
         "at_risk": risk(row, now) != "ok",
         "linked": list(row.linked),
+        "priors": row.priors,
         # age, sex, accession, requesting_physician, indication (see `PatientContext`)
         "patient": row.patient.as_dict(),
     }

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
@@ -291,7 +291,27 @@ class _Studies:
                 indication,
             ) in found
         ]
+        priors = self._priors([row.study_uid for row in rows])
+        rows = [replace(row, priors=priors.get(row.study_uid)) for row in rows]
         return sorted(rows, key=_worklist_order)
+
+    def _priors(self, study_uids: list[str]) -> dict[str, int]:
+        """Priors kept per study (-1: its lookup is still running); absent: no lookup."""
+        if not study_uids:
+            return {}
+        names = {f"u{i}": uid for i, uid in enumerate(study_uids)}
+        try:  # only generated parameter names are spliced in
+            found = self._store.rows(
+                "SELECT l.study_uid, l.state,"  # noqa: S608
+                " (SELECT count(*) FROM priors p WHERE p.study_uid = l.study_uid)"
+                f" FROM prior_lookups l WHERE l.study_uid IN ({', '.join(':' + n for n in names)})",
+                names,
+            )
+        except Exception as exc:
+            if _missing_table(exc):  # a database older than the priors (issue 14)
+                return {}
+            raise
+        return {uid: -1 if state == "waiting" else int(count) for uid, state, count in found}
 
     def _linked_names(
         self, patients: set[tuple[str, str]]

@@ -174,6 +174,9 @@ class WorklistRow:
     handle: str = ""  # the short name people use ("h03-12"; `garde.store.handles`)
     # The same patient's studies from other hospitals (linked by the INS), newest first.
     linked: tuple[str, ...] = ()
+    # Priors fetched from the hospital's PACS (issue 14): how many, -1 while the lookup
+    # runs, None when none was made.
+    priors: int | None = None
     patient: PatientContext = PatientContext()
 
     @property

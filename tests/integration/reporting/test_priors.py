@@ -113,7 +113,7 @@ def test_a_prior_of_another_patient_is_refused_not_attached(
 
 
 def test_the_serve_thread_keeps_the_priors_of_a_new_study_once(
-    setup: tuple[Orthanc, PriorsReceiver], tmp_path: Path, session_factory: Any
+    setup: tuple[Orthanc, PriorsReceiver], tmp_path: Path, session_factory: Any, migrated_url: str
 ) -> None:
     from garde.config.reporting import ReportingSettings
     from garde.services.priors import PriorsService
@@ -144,3 +144,8 @@ def test_the_serve_thread_keeps_the_priors_of_a_new_study_once(
         priors = PriorRepository(uow.session).of_study(new)
     assert [p.instances for p in priors] == [2, 2]
     assert all(p.study_date == YEARS_AGO for p in priors)
+    from garde.store.lean import LeanStore
+
+    with LeanStore(migrated_url) as lean:
+        (row,) = lean.studies.worklist("r1")
+    assert row.priors == 2  # the worklist's PRI column
