@@ -63,9 +63,9 @@ def _port() -> int:
 
 
 class Pacs:
-    """Orthanc on free ports, in a temp folder."""
+    """Orthanc on free ports, in a temp folder (``mover``: an AE it may C-MOVE to)."""
 
-    def __init__(self, binary: str, folder: Path) -> None:
+    def __init__(self, binary: str, folder: Path, mover: tuple[str, int] | None = None) -> None:
         self.dicom_port, self.http_port = _port(), _port()
         config = {
             "StorageDirectory": str(folder / "orthanc"),
@@ -76,6 +76,9 @@ class Pacs:
             "RemoteAccessAllowed": False,
             "AuthenticationEnabled": False,
             "DicomAlwaysAllowStore": True,
+            "DicomAlwaysAllowFind": True,
+            "DicomAlwaysAllowMove": True,
+            "DicomModalities": {"garde": [mover[0], "127.0.0.1", mover[1]]} if mover else {},
             "Plugins": [],
         }
         path = folder / "orthanc.json"
@@ -184,17 +187,62 @@ def _baseline(pacs: Pacs, path: Path) -> float:
     return time.perf_counter() - began
 
 
-def run(count: int) -> dict[str, Any]:
+def run(count: int, prior_instances: int, rounds: int) -> dict[str, Any]:
     binary = shutil.which("Orthanc") or next((p for p in ORTHANC if Path(p).exists()), None)
     if binary is None:
         return {"benchmark": "report_return", "skipped": "Orthanc is not installed"}
     with tempfile.TemporaryDirectory(prefix="garde-bench-report-") as tmp:
         folder = Path(tmp)
-        pacs = Pacs(binary, folder)
+        receiver_port = _port()
+        pacs = Pacs(binary, folder, ("GARDE_PRIORS", receiver_port))
         try:
-            return _measure(pacs, folder, count)
+            result = _measure(pacs, folder, count)
+            result["priors"] = _priors(pacs, folder, receiver_port, prior_instances, rounds)
+            return result
         finally:
             pacs.close()
+
+
+def _priors(
+    pacs: Pacs, folder: Path, receiver_port: int, instances: int, rounds: int
+) -> dict[str, Any]:
+    """Seconds of one lookup (C-FIND, then C-MOVE of a prior of ``instances`` images into
+    the receiver `garde serve` runs), ``rounds`` times, each into a new study."""
+    from garde.config.reporting import PriorsPeer  # noqa: PLC0415
+    from garde.reporting.priors import NewStudy, PriorsReceiver, fetch_priors  # noqa: PLC0415
+
+    study_uid, series_uid = generate_uid(), generate_uid()
+    files = folder / "prior"
+    files.mkdir()
+    for _ in range(instances):
+        ds = _image(study_uid, series_uid)
+        ds.StudyDate = "20250101"
+        path = files / f"{ds.SOPInstanceUID}.dcm"
+        ds.save_as(path, enforce_file_format=True)
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{pacs.http_port}/instances", data=path.read_bytes()
+        )
+        with urllib.request.urlopen(request, timeout=30):
+            pass
+    receiver = PriorsReceiver(folder / "storage", "GARDE_PRIORS", "127.0.0.1", receiver_port)
+    peer = PriorsPeer("h1", "127.0.0.1", pacs.dicom_port, "ORTHANC", timeout_s=60)
+    seconds = []
+    try:
+        for _ in range(rounds):
+            new = NewStudy(generate_uid(), "BENCH-1", "", frozenset({"CT"}), "", "")
+            began = time.perf_counter()
+            result = fetch_priors(peer, new, receiver, now=datetime.now(tz=UTC))
+            seconds.append(time.perf_counter() - began)
+            if result.stored.get(study_uid) != instances:
+                raise RuntimeError(f"priors: {result.stored} stored, {instances} expected")
+    finally:
+        receiver.close()
+    return {
+        "instances": instances,
+        "rounds": rounds,
+        "median_s": round(statistics.median(seconds), 3),
+        "runs_s": [round(s, 3) for s in seconds],
+    }
 
 
 def _measure(pacs: Pacs, folder: Path, count: int) -> dict[str, Any]:
@@ -253,7 +301,6 @@ def _measure(pacs: Pacs, folder: Path, count: int) -> dict[str, Any]:
         "baseline_bare_c_store": _summary(floor),
         "median_ratio": round(statistics.median(seconds) / statistics.median(floor), 1),
         "target_median_s": 2.0,
-        "priors": None,  # priors (C-FIND/C-MOVE) are not built yet
     }
 
 
@@ -274,7 +321,9 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="2 reports (CI)")
     parser.add_argument("--reports", type=int, default=20)
     args = parser.parse_args()
-    result = run(2 if args.smoke else args.reports)
+    result = run(
+        2 if args.smoke else args.reports, 10 if args.smoke else 300, 1 if args.smoke else 3
+    )
     json.dump(result, sys.stdout, indent=2)
     sys.stdout.write("\n")
 
