@@ -159,7 +159,7 @@ def _echo_summary(report: DemoReport) -> None:
         "night (handed to the day team).\n"
     )
     echo_table(
-        ["PRIORITY", "STUDIES", "READ", "WITHIN SLA", "MEAN", "P90"],
+        ["PRIORITY", "STUDIES", "READ", "WITHIN SLA", "MEAN", "P90", "DELIVERED", "TO HOSPITAL"],
         [
             [
                 p.value,
@@ -168,6 +168,8 @@ def _echo_summary(report: DemoReport) -> None:
                 f"{f.within_sla_pct:.1f} %",
                 f"{f.mean_min:.1f} min",
                 f"{f.p90_min:.1f} min",
+                f.delivered,
+                "-" if f.delivered_mean_min is None else f"{f.delivered_mean_min:.1f} min",
             ]
             for p, f in report.by_priority.items()
         ],

@@ -26,12 +26,15 @@ from zoneinfo import ZoneInfo
 
 from garde.bootstrap import build_runtime
 from garde.dispatch.model import Priority, Shift, StudyState
+from garde.reporting.delivery import ReportDelivery
 from garde.reports.sla_chart import render_sla_curves
 from garde.scheduling.jobs import dispatch_stable_studies, hand_over_shifts, watch_sla
 from garde.services.clock import FrozenClock
 from garde.services.night import DemoArrival, NightFiles, night_arrivals
 from garde.services.reading import ReadingService
+from garde.services.reporting import ReportDraft
 from garde.store.migrate import upgrade
+from garde.store.repositories.reports import ReportRepository
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -49,6 +52,10 @@ EVENING = timedelta(hours=6)  # the evening readers' shift ends then, and the pe
 # A sending PACS forwards a study over a few associations at once (as Orthanc's peers and
 # most forwarders do); the gateway then writes and fsyncs instances side by side.
 ASSOCIATIONS_PER_STUDY = 3
+DEMO_REPORT = ReportDraft(
+    "Examen de démonstration lu par un radiologue simulé.\nPas d'anomalie aiguë décelée.",
+    "Pas d'anomalie aiguë.",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +67,9 @@ class PriorityFigures:
     within_sla_pct: float
     mean_min: float
     p90_min: float
+    # Arrival -> report delivered to the hospital's stand-in PACS (issue 14).
+    delivered: int = 0
+    delivered_mean_min: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +123,7 @@ class _Night:
     arrivals: list[DemoArrival]
     true_minutes: dict[str, float] = field(default_factory=dict)
     read_at: dict[str, datetime] = field(default_factory=dict)
+    delivery: ReportDelivery | None = None  # reports to the stand-in PACS, on the demo clock
     instances: int = 0
     failed: int = 0
     peak: WorklistPeak | None = None
@@ -165,6 +176,57 @@ def demo_settings(settings: Settings, data_dir: Path) -> Settings:
     )
 
 
+STAND_IN_PACS_AE = "DEMO_PACS"
+
+
+def with_stand_in_pacs(settings: Settings, port: int) -> Settings:
+    """``settings`` where every hospital takes its reports (the SR) back into the demo's
+    stand-in PACS on ``port``."""
+    from garde.config.reporting import Destination, DestinationKind  # noqa: PLC0415
+
+    destinations = tuple(
+        Destination(
+            site.id,
+            "pacs",
+            DestinationKind.DICOM,
+            host="127.0.0.1",
+            port=port,
+            ae_title=STAND_IN_PACS_AE,
+            objects=("sr",),
+        )
+        for site in settings.sites
+    )
+    return replace(settings, reporting=replace(settings.reporting, destinations=destinations))
+
+
+class _StandInPacs:
+    """The hospitals' PACS in the demo: a storage SCP on loopback that keeps a count."""
+
+    def __init__(self) -> None:
+        from pynetdicom import AE, AllStoragePresentationContexts, evt  # noqa: PLC0415
+
+        self.received = 0
+        ae = AE(ae_title=STAND_IN_PACS_AE)
+        ae.supported_contexts = AllStoragePresentationContexts
+        # The delivery's reachability probe is a bare TCP connection: its association
+        # thread waits for an A-ASSOCIATE until the ACSE timeout; do not let them pile up.
+        ae.maximum_associations = 64
+        ae.acse_timeout = 2
+        server = ae.start_server(
+            ("127.0.0.1", 0), block=False, evt_handlers=[(evt.EVT_C_STORE, self._store)]
+        )
+        assert server is not None
+        self._server = server
+        self.port = int(server.server_address[1])
+
+    def _store(self, _event: object) -> int:
+        self.received += 1
+        return 0x0000
+
+    def close(self) -> None:
+        self._server.shutdown()
+
+
 def run_demo(
     settings: Settings,
     *,
@@ -177,7 +239,8 @@ def run_demo(
     """Run one night (or its first ``hours``) on ``settings`` in a fresh ``data_dir``."""
     if data_dir.exists():
         shutil.rmtree(data_dir)
-    settings = demo_settings(settings, data_dir)
+    pacs = _StandInPacs()
+    settings = with_stand_in_pacs(demo_settings(settings, data_dir), pacs.port)
     data_dir.mkdir(parents=True)
     upgrade(settings.effective_database_url)
     clock = FrozenClock(night_start)
@@ -186,6 +249,7 @@ def run_demo(
         return _run(runtime, clock, seed, hours, progress)
     finally:
         runtime.close()
+        pacs.close()
 
 
 def _run(
@@ -208,8 +272,11 @@ def _run(
     night = _Night(
         runtime,
         clock,
-        ReadingService(runtime.uow, runtime.dispatch.board),
+        ReadingService(runtime.uow, runtime.dispatch.board, reports=runtime.reports),
         sorted(demo_arrivals(settings, start, seed, hours), key=lambda a: a.at),
+    )
+    night.delivery = ReportDelivery(
+        runtime.uow, settings.reporting, calling_ae=settings.gateway.ae_title, clock=clock.now
     )
     readers = {
         r.id: _Reader(r.id, r.speed)
@@ -272,6 +339,9 @@ def _simulate(
         watch_sla(night.runtime)
         hand_over_shifts(night.runtime)
         _read(night, readers, shifts, now)
+        if night.delivery is not None:
+            while night.delivery.deliver_due():  # the reports signed this minute go out
+                pass
         if now < start + EVENING:
             _watch_peak(night, shifts, now)
         if sent == len(night.arrivals) and _night_over(night, readers, shifts, now):
@@ -346,7 +416,13 @@ def _read(night: _Night, readers: dict[str, _Reader], shifts: list[Shift], now: 
     board = night.runtime.dispatch.board
     for reader in readers.values():
         if reader.current is not None and reader.until is not None and reader.until <= now:
-            night.reading.finish(reader.current, reader.radiologist_id, now, "demo-report")
+            night.reading.finish(
+                reader.current,
+                reader.radiologist_id,
+                now,
+                origin="demo",
+                report=DEMO_REPORT,
+            )
             night.read_at[reader.current] = now
             reader.current, reader.until, reader.current_is_stroke = None, None, False
             reader.reads += 1
@@ -396,6 +472,7 @@ def _start(night: _Night, reader: _Reader, uid: str, now: datetime, *, stroke: b
 def _report(night: _Night, readers: dict[str, _Reader], start: datetime) -> DemoReport:
     with night.runtime.uow() as uow:
         records = [r for r in (uow.studies.get(uid) for uid in night.true_minutes) if r]
+        delivered = ReportRepository(uow.session).delivery_times(start)
     by_priority: dict[Priority, PriorityFigures] = {}
     curves: dict[str, list[float]] = {}
     for priority in Priority:
@@ -415,12 +492,19 @@ def _report(night: _Night, readers: dict[str, _Reader], start: datetime) -> Demo
             and night.read_at[r.study_uid] <= r.deadline
         )
         curves[priority.value] = delays
+        to_hospital = [
+            (at - arrived).total_seconds() / 60
+            for p, arrived, at in delivered
+            if p == priority.value
+        ]
         by_priority[priority] = PriorityFigures(
             studies=len(group),
             read=len(delays),
             within_sla_pct=100.0 * within / len(group),
             mean_min=statistics.fmean(delays) if delays else 0.0,
             p90_min=delays[int(0.9 * (len(delays) - 1))] if delays else 0.0,
+            delivered=len(to_hospital),
+            delivered_mean_min=statistics.fmean(to_hospital) if to_hospital else None,
         )
     previews = sum(1 for _ in night.runtime.settings.previews.dir.rglob("*.*"))
     targets = {

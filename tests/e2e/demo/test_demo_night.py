@@ -50,10 +50,13 @@ def test_first_hours_of_the_demo_night(tmp_path: Path) -> None:
     assert rows, result.stdout
     assert sum(int(r[1]) for r in rows.values()) == studies
     assert all(r[1] == r[2] for r in rows.values())  # every study read
+    assert all(r[1] == r[9] for r in rows.values())  # every report delivered (issue 14)
     chart = data / "sla-curves.png"
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (data / "garde.sqlite").exists()
-    assert len(list((data / "storage").rglob("*.dcm"))) == instances
+    images = [p for p in (data / "storage").rglob("*.dcm") if "reports" not in p.parts]
+    assert len(images) == instances
+    assert len(list((data / "storage" / "reports").rglob("*.dcm"))) == studies  # one SR each
     _check_worklists(result.stdout, data)
     _check_next_commands(result.stdout, env)
 
