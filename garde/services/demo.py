@@ -475,6 +475,7 @@ def _report(night: _Night, readers: dict[str, _Reader], start: datetime) -> Demo
         delivered = ReportRepository(uow.session).delivery_times(start)
     by_priority: dict[Priority, PriorityFigures] = {}
     curves: dict[str, list[float]] = {}
+    delivered_curves: dict[str, list[float]] = {}
     for priority in Priority:
         group = [r for r in records if r.priority is priority]
         if not group:
@@ -497,6 +498,7 @@ def _report(night: _Night, readers: dict[str, _Reader], start: datetime) -> Demo
             for p, arrived, at in delivered
             if p == priority.value
         ]
+        delivered_curves[priority.value] = to_hospital
         by_priority[priority] = PriorityFigures(
             studies=len(group),
             read=len(delays),
@@ -510,7 +512,12 @@ def _report(night: _Night, readers: dict[str, _Reader], start: datetime) -> Demo
     targets = {
         p.value: t.total_seconds() / 60 for p, t in night.runtime.settings.sla.targets.items()
     }
-    chart = render_sla_curves(curves, targets, night.runtime.settings.data_dir / "sla-curves.png")
+    chart = render_sla_curves(
+        curves,
+        targets,
+        night.runtime.settings.data_dir / "sla-curves.png",
+        delivered_min=delivered_curves,
+    )
     stroke = next((r.study_uid for r in records if r.priority is Priority.STROKE), None)
     return DemoReport(
         night_start=start,
