@@ -12,20 +12,27 @@ threshold, and small instances never touch the disk twice.
 `install` puts it in place of the ``NamedTemporaryFile`` pynetdicom's DIMSE decoder
 calls (process-wide, like `pynetdicom._config`); the C-STORE handler then asks the
 request's ``_dataset_file`` whether its data is in memory (`in_memory`). Any other
-C-STORE handler in a gateway process (none today) must do the same: while the data set
-is in memory, ``event.dataset_path`` names no file.
+C-STORE handler in a process where it is installed (the priors receiver runs in serve's)
+must do the same, or call `received_dataset`: while the data set is in memory,
+``event.dataset_path`` names no file and ``event.dataset`` fails.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+import zlib
 from io import BytesIO
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
+from pydicom.filereader import read_dataset
 from pynetdicom import dimse_messages
 
 from garde.dicom_gateway.writer import dataset_offset
+
+if TYPE_CHECKING:
+    from pydicom import Dataset
+    from pynetdicom.events import Event
 
 DEFAULT_THRESHOLD = 8 << 20  # bytes held in memory per association before spilling
 _HEAD = 144  # preamble, "DICM" and the file meta group length element
@@ -92,3 +99,22 @@ def install(threshold: int = DEFAULT_THRESHOLD) -> None:
         return SpooledDataset(threshold)
 
     dimse_messages.NamedTemporaryFile = spooled  # type: ignore[attr-defined,assignment]
+
+
+def received_dataset(event: Event) -> Dataset:
+    """A C-STORE request's data set (with its file meta), wherever the decoder put it."""
+    spool = getattr(event.request, "_dataset_file", None)
+    if isinstance(spool, SpooledDataset) and spool.in_memory:
+        syntax = event.context.transfer_syntax
+        data = spool.dataset()
+        if syntax.is_deflated:
+            data = zlib.decompress(data, -zlib.MAX_WBITS)
+        ds = read_dataset(
+            BytesIO(data),
+            is_implicit_VR=syntax.is_implicit_VR,
+            is_little_endian=syntax.is_little_endian,
+        )
+    else:
+        ds = event.dataset
+    ds.file_meta = event.file_meta
+    return ds

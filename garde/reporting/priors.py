@@ -28,6 +28,7 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
     StudyRootQueryRetrieveInformationModelMove,
 )
 
+from garde.dicom_gateway.spool import received_dataset
 from garde.reporting.errors import DeliveryError
 
 if TYPE_CHECKING:
@@ -106,8 +107,7 @@ class PriorsReceiver:
 
     def handle_store(self, event: evt.Event) -> int:
         """Keep one moved instance (durably) or refuse it."""
-        ds = event.dataset
-        ds.file_meta = event.file_meta
+        ds = received_dataset(event)  # the gateway's spool may hold it in memory
         prior_uid = str(ds.get("StudyInstanceUID", ""))
         sop_uid = str(ds.get("SOPInstanceUID", ""))
         with self._lock:

@@ -13,6 +13,7 @@ import pytest
 from pydicom.uid import generate_uid
 
 from garde.config.reporting import PriorsPeer
+from garde.dicom_gateway.scp import configure_pynetdicom
 from garde.reporting.priors import NewStudy, PriorsReceiver, fetch_priors
 from tests.helpers import free_port, make_dataset, require_executable
 from tests.orthanc import Orthanc
@@ -47,6 +48,10 @@ def _study(folder: Path, patient: str, *, instances: int = 2, date: str = YEARS_
 
 @pytest.fixture
 def setup(tmp_path: Path) -> Iterator[tuple[Orthanc, PriorsReceiver]]:
+    # The receiver runs in serve's process, where the gateway spools C-STORE data sets
+    # (in memory when small: event.dataset names no file there). Process-wide and
+    # idempotent, as in serve.
+    configure_pynetdicom()
     port = free_port()
     receiver = PriorsReceiver(tmp_path / "storage", "GARDE_PRIORS", "127.0.0.1", port)
     pacs = Orthanc(tmp_path / "orthanc", modalities={"garde": ["GARDE_PRIORS", "127.0.0.1", port]})
