@@ -110,6 +110,7 @@ class StudyAccess:
     study_id: int
     site_id: str
     assignee: str | None
+    prior_of: str | None = None  # set when the UID asked is a prior of this study
 
 
 @dataclass(frozen=True, slots=True)

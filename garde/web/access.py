@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from garde.services.audit_trail import record_refusal
@@ -114,10 +114,15 @@ class Gate:
         """
         access = self.index.access(study_uid)
         if access is None:
-            raise AccessError(404, f"unknown study {study_uid}")
+            access = self._prior(identity, study_uid)
+            if access is None:
+                raise AccessError(404, f"unknown study {study_uid}")
         if not self._may_read(identity, access):
+            what = f"study {study_uid}"
+            if access.prior_of is not None:
+                what = f"prior {study_uid} of study {access.prior_of}"
             message = (
-                f"{identity.subject} may not read study {study_uid}: not theirs, and not "
+                f"{identity.subject} may not read {what}: not theirs, and not "
                 f"of a hospital ({access.site_id}) they cover on shift now"
             )
             record_refusal(
@@ -129,15 +134,45 @@ class Gate:
                 reason="not_allowed",
                 message=message,
                 radiologist_id=None if identity.is_operator else identity.subject,
-                study_uid=study_uid,
+                study_uid=access.prior_of or study_uid,
             )
             raise AccessError(403, message)
-        self.audit(identity, study_uid, action, origin)
+        if access.prior_of is not None:  # audited under the study it is a prior of
+            self.audit(identity, access.prior_of, action, origin, prior=study_uid)
+        else:
+            self.audit(identity, study_uid, action, origin)
         return access
 
-    def audit(self, identity: Identity, study_uid: str | None, action: str, origin: str) -> None:
-        """Record that ``identity`` read ``study_uid`` (at most once per `AUDIT_EVERY_S`)."""
-        key = (identity.subject, study_uid or "", action)
+    def _prior(self, identity: Identity, prior_uid: str) -> StudyAccess | None:
+        """A prior is read as a study it is a prior of: the first of those ``identity``
+        may read (else the first, to be refused), None if ``prior_uid`` is no prior."""
+        from garde.store.repositories.reports import PriorRepository  # noqa: PLC0415
+
+        with self.uow_factory() as uow:
+            parents = PriorRepository(uow.session).parents(prior_uid)
+        refused = None
+        for parent in parents:
+            access = self.index.access(parent)
+            if access is None:
+                continue
+            access = replace(access, prior_of=parent)
+            if self._may_read(identity, access):
+                return access
+            refused = refused or access
+        return refused
+
+    def audit(
+        self,
+        identity: Identity,
+        study_uid: str | None,
+        action: str,
+        origin: str,
+        *,
+        prior: str | None = None,
+    ) -> None:
+        """Record that ``identity`` read ``study_uid`` (or its ``prior``) (at most once
+        per `AUDIT_EVERY_S`)."""
+        key = (identity.subject, f"{study_uid or ''}/{prior or ''}", action)
         clock = time.monotonic()
         with self._lock:
             last = self._audited.get(key)
@@ -154,7 +189,7 @@ class Gate:
                 study_uid=study_uid,
                 radiologist_id=None if identity.is_operator else identity.subject,
                 origin=origin,
-                detail={"outcome": "ok", "via": "dicomweb"},
+                detail={"outcome": "ok", "via": "dicomweb"} | ({"prior": prior} if prior else {}),
             )
             uow.commit()
 

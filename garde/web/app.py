@@ -26,7 +26,8 @@ from garde.dicom_gateway.patient import INS_OIDS, PatientIdentity, nir_valid
 from garde.dicom_gateway.uids import is_valid_uid
 from garde.services.identity import OPEN_MODE
 from garde.services.study_attributes import fill_missing
-from garde.web import instance_data, media, pages, qido, stow, viewer
+from garde.store.repositories.reports import PriorRecord, PriorRepository
+from garde.web import instance_data, media, pages, priors, qido, stow, viewer
 from garde.web.access import AccessError, Gate
 from garde.web.sso import SESSION_COOKIE
 from garde.web.stream import InstancesResponse
@@ -150,19 +151,31 @@ class Handlers:
     async def _who(self, request: Request) -> Identity:
         return await run_in_threadpool(self.c.gate.identify, _token(request), _origin(request))
 
-    async def _study(self, request: Request, action: str) -> tuple[Identity, dict[str, str]]:
+    async def _study(self, request: Request, action: str) -> tuple[dict[str, str], str | None]:
+        """The request's UIDs, once the reader may read the study; and, when the study
+        asked is a prior, the study it is a prior of."""
         uids = _uids(request)
         identity = await self._who(request)
-        await run_in_threadpool(
+        access = await run_in_threadpool(
             self.c.gate.study, identity, uids["study"], action, _origin(request)
         )
-        return identity, uids
+        return uids, access.prior_of
 
     async def _instances(self, request: Request, action: str) -> list[InstanceMatch]:
-        _, uids = await self._study(request, action)
-        found = await run_in_threadpool(
-            self.c.index.instances, uids["study"], uids.get("series"), uids.get("instance")
-        )
+        uids, prior_of = await self._study(request, action)
+        if prior_of is not None:
+            found = await run_in_threadpool(
+                priors.instances,
+                self.c.storage_dir,
+                prior_of,
+                uids["study"],
+                uids.get("series"),
+                uids.get("instance"),
+            )
+        else:
+            found = await run_in_threadpool(
+                self.c.index.instances, uids["study"], uids.get("series"), uids.get("instance")
+            )
         if not found:
             what = "instance" if "instance" in uids else "series" if "series" in uids else "study"
             raise AccessError(404, f"no stored {what} {uids.get(what, uids['study'])}")
@@ -199,9 +212,15 @@ class Handlers:
     async def search_series(self, request: Request) -> Response:
         query = qido.parse(request.query_params.multi_items(), qido.SERIES_KEYS)
         media.accepts_json(request.headers.get("accept"))
-        _, uids = await self._study(request, "web_search")
-        found = await run_in_threadpool(self.c.index.series, uids["study"])
-        study = await run_in_threadpool(self._study_dataset, uids["study"])
+        uids, prior_of = await self._study(request, "web_search")
+        if prior_of is not None:
+            found = await run_in_threadpool(
+                priors.series, self.c.storage_dir, prior_of, uids["study"]
+            )
+            study: dict[str, Any] = {}
+        else:
+            found = await run_in_threadpool(self.c.index.series, uids["study"])
+            study = await run_in_threadpool(self._study_dataset, uids["study"])
         m = query.matches
         if "SeriesInstanceUID" in m:
             wanted = set(qido.uid_list("SeriesInstanceUID", m["SeriesInstanceUID"]))
@@ -231,9 +250,17 @@ class Handlers:
     async def search_instances(self, request: Request) -> Response:
         query = qido.parse(request.query_params.multi_items(), qido.INSTANCE_KEYS)
         media.accepts_json(request.headers.get("accept"))
-        _, uids = await self._study(request, "web_search")
-        found = await run_in_threadpool(self.c.index.instances, uids["study"], uids.get("series"))
-        study = await run_in_threadpool(self._study_dataset, uids["study"])
+        uids, prior_of = await self._study(request, "web_search")
+        if prior_of is not None:
+            found = await run_in_threadpool(
+                priors.instances, self.c.storage_dir, prior_of, uids["study"], uids.get("series")
+            )
+            study: dict[str, Any] = {}
+        else:
+            found = await run_in_threadpool(
+                self.c.index.instances, uids["study"], uids.get("series")
+            )
+            study = await run_in_threadpool(self._study_dataset, uids["study"])
         m = query.matches
         if "SeriesInstanceUID" in m:
             wanted = set(qido.uid_list("SeriesInstanceUID", m["SeriesInstanceUID"]))
@@ -349,9 +376,19 @@ class Handlers:
         patient = self.c.patient_context(study_uid) if self.c.patient_context else None
         viewer_url = self.c.viewer_url(study_uid, base) if self.c.viewer_url else ""
         banner = pages.banner(study_uid, patient, viewer_url)
+        banner += pages.priors(
+            [
+                (p, self.c.viewer_url(p.prior_uid, base) if self.c.viewer_url else "")
+                for p in self._priors(study_uid)
+            ]
+        )
         index = folder / "index.html"
         body = index.read_text(encoding="utf-8") if index.is_file() else pages.NOT_YET
         return HTMLResponse(pages.with_banner(body, banner))
+
+    def _priors(self, study_uid: str) -> list[PriorRecord]:
+        with self.c.gate.uow_factory() as uow:
+            return PriorRepository(uow.session).of_study(study_uid)
 
     # --- STOW-RS ----------------------------------------------------------------------
 

@@ -506,6 +506,18 @@ class PriorRepository:
             for r in rows
         ]
 
+    def parents(self, prior_uid: str) -> list[str]:
+        """The studies ``prior_uid`` was kept as a prior of."""
+        from garde.store.models import PriorRow  # noqa: PLC0415
+
+        return list(
+            self._session.scalars(
+                select(PriorRow.study_uid)
+                .where(PriorRow.prior_uid == prior_uid)
+                .order_by(PriorRow.id)
+            )
+        )
+
     def unlooked(self, site_ids: list[str], since: datetime) -> list[tuple[str, str]]:
         """(study, site) of studies from ``site_ids`` received since ``since`` with no
         lookup yet, oldest first."""
