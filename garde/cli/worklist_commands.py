@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from garde.store.records import WorklistRow
+    from garde.store.records import ReportOnItsWay, WorklistRow
 
 RISK_COLOURS = {"late": "red", "at_risk": "yellow"}
 
@@ -100,6 +100,10 @@ def worklist(
         if rows and not as_json:
             click.echo(f"{whose}: {len(rows)} to read (times {zone_note(zone, now)})")
         _show(rows, now, zone, as_json=as_json, who=whose)
+        if not as_json:
+            with refusals():
+                on_their_way = services.worklist.reports_on_their_way(identity, radiologist)
+            _show_reports(on_their_way)
         shown += 1
         if not watch or (watch_count and shown >= watch_count):
             return
@@ -159,6 +163,24 @@ def _show(
         [[_fit(c.cell(row, now, zone), c.width) for c in COLUMNS] for row in rows],
         style=colour,
     )
+
+
+def _show_reports(reports: list[ReportOnItsWay]) -> None:
+    """Below the table: the reader's reports not yet at the hospital, failing ones in red."""
+    if not reports:
+        return
+    words = {
+        "draft": "draft, not signed",
+        "sending": "on its way to the hospital",
+        "kept": "kept: the hospital has no destination (operator told)",
+    }
+    click.echo("\nreports not yet at the hospital:")
+    for report in reports:
+        if report.state == "failing":
+            line = click.style(f"  {report.name}  failing: {report.error}", fg="red")
+        else:
+            line = f"  {report.name}  {words.get(report.state, report.state)}"
+        click.echo(line)
 
 
 def _linked(row: WorklistRow) -> str:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from garde.dispatch.model import Radiologist
-    from garde.store.records import WorklistRow
+    from garde.store.records import ReportOnItsWay, WorklistRow
 
 
 class AuditLog(Protocol):
@@ -49,6 +49,10 @@ class Worklists(Protocol):
 
     def worklist(self, radiologist_id: str) -> list[WorklistRow]:
         """In progress first, then most urgent."""
+        ...
+
+    def reports_on_their_way(self, radiologist_id: str) -> list[ReportOnItsWay]:
+        """The reader's drafts and signed reports not yet delivered, newest first."""
         ...
 
 

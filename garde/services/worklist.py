@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from garde.services.identity import Identity
     from garde.services.ports import WorklistUnitOfWork
-    from garde.store.records import WorklistRow
+    from garde.store.records import ReportOnItsWay, WorklistRow
 
 WORKLIST_KEYS = (
     "age_s",
@@ -173,6 +173,14 @@ class WorklistService:
     uow_factory: Callable[[], WorklistUnitOfWork]
     previews_dir: Path
 
+    def reports_on_their_way(
+        self, viewer: Identity | None, radiologist_id: str | None
+    ) -> list[ReportOnItsWay]:
+        """The reader's drafts and signed reports not yet at the hospital (as `view` allows)."""
+        target = _whose(viewer, radiologist_id)
+        with self.uow_factory() as uow:
+            return uow.studies.reports_on_their_way(target)
+
     def worklist(self, radiologist_id: str, *, now: datetime, origin: str) -> list[WorklistRow]:
         """The radiologist's open studies, most urgent first (audited); preview paths absolute."""
         return self.view(None, radiologist_id, now=now, origin=origin)
@@ -204,13 +212,8 @@ class WorklistService:
         WorklistQueryError
             If ``sort`` or ``filters`` are malformed.
         """
-        target = radiologist_id or (viewer.subject if viewer is not None else "")
+        target = _whose(viewer, radiologist_id)
         actor = target if viewer is None else viewer.subject
-        restricted = viewer is not None and viewer != OPEN_MODE and not viewer.is_operator
-        if restricted and viewer is not None and target != viewer.subject:
-            raise PermissionDeniedError(f"{viewer.subject} may not view the worklist of {target}")
-        if viewer is not None and viewer.is_operator and not radiologist_id:
-            raise UnknownRadiologistError("an operator must name --radiologist")
         with self.uow_factory() as uow:
             if target not in {r.id for r in uow.directory.radiologists()}:
                 raise UnknownRadiologistError(target)
@@ -238,3 +241,14 @@ class WorklistService:
             else row
             for row in rows
         ]
+
+
+def _whose(viewer: Identity | None, radiologist_id: str | None) -> str:
+    """Whose worklist ``viewer`` asks for, if they may see it (their own, or an operator's pick)."""
+    target = radiologist_id or (viewer.subject if viewer is not None else "")
+    restricted = viewer is not None and viewer != OPEN_MODE and not viewer.is_operator
+    if restricted and viewer is not None and target != viewer.subject:
+        raise PermissionDeniedError(f"{viewer.subject} may not view the worklist of {target}")
+    if viewer is not None and viewer.is_operator and not radiologist_id:
+        raise UnknownRadiologistError("an operator must name --radiologist")
+    return target

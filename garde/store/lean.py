@@ -22,7 +22,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 from garde.dispatch.model import Priority, Radiologist, StudyState
-from garde.store.records import PatientContext, WorklistRow
+from garde.store.records import (
+    REPORTS_ON_THEIR_WAY_SQL,
+    PatientContext,
+    ReportOnItsWay,
+    WorklistRow,
+    report_on_its_way,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -294,6 +300,16 @@ class _Studies:
         priors = self._priors([row.study_uid for row in rows])
         rows = [replace(row, priors=priors.get(row.study_uid)) for row in rows]
         return sorted(rows, key=_worklist_order)
+
+    def reports_on_their_way(self, radiologist_id: str) -> list[ReportOnItsWay]:
+        """As `StudyRepository.reports_on_their_way`."""
+        try:
+            found = self._store.rows(REPORTS_ON_THEIR_WAY_SQL, {"rid": radiologist_id})
+        except Exception as exc:
+            if _missing_table(exc):  # a database older than the reports (issue 14)
+                return []
+            raise
+        return [report_on_its_way(row) for row in found]
 
     def _priors(self, study_uids: list[str]) -> dict[str, int]:
         """Priors kept per study (-1: its lookup is still running); absent: no lookup."""

@@ -183,3 +183,51 @@ class WorklistRow:
     def name(self) -> str:
         """What a person calls it: the handle, or the UID of a study stored before handles."""
         return self.handle or self.study_uid
+
+
+@dataclass(frozen=True, slots=True)
+class ReportOnItsWay:
+    """A radiologist's report not yet at the hospital: a draft, or signed and in delivery."""
+
+    study_uid: str
+    handle: str
+    state: str  # draft, sending, failing, or kept (the hospital has no destination)
+    error: str = ""  # the last delivery's error, when failing
+
+    @property
+    def name(self) -> str:
+        return self.handle or self.study_uid
+
+    def as_json(self) -> dict[str, str]:
+        return {
+            "study_uid": self.study_uid,
+            "handle": self.handle,
+            "state": self.state,
+            "error": self.error,
+        }
+
+
+# One statement for the SQLAlchemy and the lean stores (plain SQL both dialects run): a
+# reader's drafts and signed reports not yet delivered, newest first, with how many
+# deliveries were queued and the error of one still failing.
+REPORTS_ON_THEIR_WAY_SQL = (
+    "SELECT r.study_uid, s.handle, r.state,"
+    " (SELECT count(*) FROM webhook_outbox o WHERE o.report_id = r.id),"
+    " (SELECT max(o.last_error) FROM webhook_outbox o WHERE o.report_id = r.id"
+    "  AND o.delivered_at IS NULL AND o.dropped_at IS NULL AND o.attempts > 0)"
+    " FROM reports r LEFT JOIN studies s ON s.study_uid = r.study_uid"
+    " WHERE r.author = :rid AND (r.state = 'draft' OR r.delivered_at IS NULL)"
+    " ORDER BY r.created_at DESC, r.id DESC LIMIT 10"
+)
+
+
+def report_on_its_way(row: tuple[Any, ...]) -> ReportOnItsWay:
+    """A row of `REPORTS_ON_THEIR_WAY_SQL` in the reader's words."""
+    study_uid, handle, state, queued, error = row
+    if state == "draft":
+        word = "draft"
+    elif not queued:
+        word = "kept"
+    else:
+        word = "failing" if error else "sending"
+    return ReportOnItsWay(str(study_uid), str(handle or ""), word, str(error or ""))

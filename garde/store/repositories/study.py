@@ -11,7 +11,7 @@ import functools
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, text, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from garde.dispatch.model import Priority, StudyFacts, StudyState
@@ -28,12 +28,15 @@ from garde.store.models import (
     StudyRow,
 )
 from garde.store.records import (
+    REPORTS_ON_THEIR_WAY_SQL,
     AssignmentRecord,
     PatientContext,
     PreviewRecord,
+    ReportOnItsWay,
     SeriesRecord,
     StudyRecord,
     WorklistRow,
+    report_on_its_way,
 )
 
 if TYPE_CHECKING:
@@ -278,6 +281,11 @@ class StudyRepository:
             .order_by(StudyRow.first_received_at, StudyRow.id)
         )
         return [study_record(row) for row in self._session.scalars(query)]
+
+    def reports_on_their_way(self, radiologist_id: str) -> list[ReportOnItsWay]:
+        """The reader's drafts and signed reports not yet at the hospital, newest first."""
+        found = self._session.execute(text(REPORTS_ON_THEIR_WAY_SQL), {"rid": radiologist_id})
+        return [report_on_its_way(tuple(row)) for row in found]
 
     def worklist(self, radiologist_id: str) -> list[WorklistRow]:
         """What ``radiologist_id`` has to read: in progress first, then most urgent."""

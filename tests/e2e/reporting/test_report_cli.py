@@ -170,6 +170,9 @@ def test_edit_done_kill_9_restart_delivers_exactly_once(region: Region, pacs: Or
     editor.write_text(EDITOR, encoding="utf-8")
     wrote = region.run("report", study, "--edit", extra={"EDITOR": f"{sys.executable} {editor}"})
     assert "kept as a draft" in wrote.stdout
+    listed = region.run("worklist").stdout  # the reader sees the draft under the table
+    assert "reports not yet at the hospital:" in listed
+    assert "draft, not signed" in listed
 
     log = region.tmp / "serve.log"
     server = region.serve(log)
@@ -179,6 +182,12 @@ def test_edit_done_kill_9_restart_delivers_exactly_once(region: Region, pacs: Or
         region.run("done", study)
         os.killpg(server.pid, signal.SIGKILL)  # right after done: maybe mid-send
         server.wait(timeout=10)
+        with SqlUnitOfWork(region.factory) as uow:  # the killed serve may have sent it
+            (signed,) = ReportRepository(uow.session).of_study(study)
+        waiting = region.run("worklist").stdout
+        assert "draft" not in waiting
+        if signed.delivered_at is None:  # the reader sees it still on its way
+            assert "on its way to the hospital" in waiting or "failing:" in waiting
         second = region.serve(log)
 
         def delivered() -> bool:
@@ -216,6 +225,7 @@ def test_edit_done_kill_9_restart_delivers_exactly_once(region: Region, pacs: Or
     assert status["reports"]["waiting"] == 0
     shown = region.run("report", "show", study).stdout
     assert "delivered" in shown
+    assert "not yet at the hospital" not in region.run("worklist").stdout
     assert textwrap.dedent(shown).count("h1/pacs") == 2
 
 
