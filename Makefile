@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_WORKERS ?= 2
 
-.PHONY: install demo test unit lint format bench bench-smoke clean viewer
+.PHONY: install demo test unit lint format bench bench-smoke clean viewer oidc-provider
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +69,14 @@ viewer/dist/index.html:
 viewer/tools/node_modules/puppeteer-core:
 	mkdir -p viewer/tools
 	npm install --silent --no-audit --no-fund --prefix viewer/tools puppeteer-core@24 >/dev/null
+
+## The OpenID Connect provider of the SSO test (issue 18): panva's oidc-provider, pinned by
+## tests/e2e/web/oidc_provider/package-lock.json.
+OIDC_DIR = tests/e2e/web/oidc_provider
+oidc-provider: $(OIDC_DIR)/node_modules/oidc-provider
+
+$(OIDC_DIR)/node_modules/oidc-provider: $(OIDC_DIR)/package-lock.json
+	npm ci --silent --no-audit --no-fund --prefix $(OIDC_DIR) >/dev/null
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

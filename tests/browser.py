@@ -95,6 +95,26 @@ class Browser:
             self._events.append(self._read())
         return self.text()
 
+    def submit(self, expression: str) -> str:
+        """Run ``expression`` (which submits a form) and wait for the next page; its text."""
+        self._events.clear()
+        self.call("Runtime.evaluate", session=True, expression=expression)
+        deadline = time.monotonic() + TIMEOUT_S
+        while not any(e.get("method") == "Page.loadEventFired" for e in self._events):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{expression} loaded no page")
+            self._events.append(self._read())
+        return self.text()
+
+    def status(self) -> int:
+        """The HTTP status of the current page's main document."""
+        found = self.call(
+            "Runtime.evaluate",
+            session=True,
+            expression="performance.getEntriesByType('navigation')[0].responseStatus",
+        )
+        return int(found["result"]["value"])
+
     def text(self) -> str:
         """The current page's text."""
         found = self.call(

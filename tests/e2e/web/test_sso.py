@@ -1,6 +1,7 @@
 """Single sign-on for the web face (issue 18, item 2): a real OpenID Connect provider
-(`oidc_provider`), `garde serve` with `[web.oidc]`, and headless chromium signing in
-through the authorization code flow with PKCE.
+(panva's oidc-provider, the certified npm package, in `oidc_provider/`), `garde serve`
+with `[web.oidc]`, and headless chromium signing in through the authorization code flow
+with PKCE: the provider's login form (the account id) and its consent page.
 
 The reader's RPPS claim maps to r01 (credentialed for h01): after signing in, the
 browser reads r01's study over DICOMweb, is refused the other hospital's, signs out and
@@ -28,7 +29,7 @@ from pydicom.uid import generate_uid
 
 from tests.browser import Browser
 from tests.e2e.runtime.serving import garde, serve, wait_for_port
-from tests.e2e.web.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider
+from tests.e2e.web.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider, require_provider
 from tests.helpers import free_port, require_executable, write_on_call_roster, write_series
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.chromium
 
 RPPS = "10999000002"
+ACCOUNT = "psc-7f3a"  # the reader's account at the provider; its rpps claim maps to r01
 CONFIG = """
 environment = "production"
 data_dir = "{data}"
@@ -131,11 +133,12 @@ def signed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Signed]:
         "chromium", required=os.environ.get("GARDE_TEST_REQUIRE_CHROMIUM") == "1"
     )
     scu = require_executable("storescu")
+    node = require_provider()
     tmp = tmp_path_factory.mktemp("sso")
-    provider = Provider(user={"sub": "psc-7f3a", "rpps": RPPS}).start()
     port, web_port = free_port(), free_port()
     web = f"http://127.0.0.1:{web_port}"
-    provider.redirect_uris.append(web + "/sso/callback")
+    provider = Provider(node, free_port(), web + "/sso/callback", {ACCOUNT: {"rpps": RPPS}})
+    provider.start()
     data = tmp / "data"
     config = tmp / "garde.toml"
     config.write_text(
@@ -195,38 +198,49 @@ def test_chromium_signs_in_reads_its_study_is_refused_the_other_and_signs_out(
 ) -> None:
     metadata = f"/dicom-web/studies/{signed.ours}/metadata"
     with Browser(signed.chromium, tmp_path / "profile") as browser:
-        page = browser.open(f"{signed.web}/sso/login?next={urllib.parse.quote(metadata)}")
+        page = _sign_in(browser, f"{signed.web}/sso/login?next={urllib.parse.quote(metadata)}")
         assert browser.url() == signed.web + metadata  # through the provider and back
         assert signed.ours in page  # the study's DICOM JSON
         refused = browser.open(f"{signed.web}/dicom-web/studies/{signed.theirs}/metadata")
         assert "r01 may not read study" in refused
-        assert "Signed out" in browser.open(f"{signed.web}/sso/logout")
+        assert "sign-out" in browser.open(f"{signed.web}/sso/logout")  # the provider asks
+        assert "Signed out" in browser.submit(
+            "document.querySelector('button[name=logout]').click()"
+        )
+        assert browser.url() == signed.web + "/sso/signed-out"
         assert "bearer token is required" in browser.open(signed.web + metadata)
     assert [actor for actor, _ in _audit(signed.data, "sso_login")] == ["r01"]
     assert [actor for actor, _ in _audit(signed.data, "sso_logout")] == ["r01"]
 
 
-def _callback_status(signed: Signed) -> tuple[int, str]:
-    """Walk the code flow without a browser: Garde's redirect, the provider's, the callback."""
-    with httpx.Client(follow_redirects=False, timeout=10) as client:
-        start = client.get(f"{signed.web}/sso/login")
-        assert start.status_code == 302
-        authorize = client.get(start.headers["location"])
-        assert authorize.status_code == 302
-        callback = client.get(authorize.headers["location"])
-        return callback.status_code, callback.text
+def _sign_in(browser: Browser, url: str) -> str:
+    """Through the provider's login form (the account id) and consent page; the page after."""
+    login = browser.open(url)
+    assert "Sign-in" in login, login
+    browser.submit(
+        f"document.querySelector('input[name=login]').value = {ACCOUNT!r};"
+        "document.querySelector('input[name=password]').value = 'any';"
+        "document.querySelector('form').submit()"
+    )
+    assert "Authorize" in browser.text(), browser.text()
+    return browser.submit("document.querySelector('form').submit()")
 
 
 @pytest.mark.parametrize("flaw", ["forge", "expired"])
-def test_a_forged_or_expired_id_token_is_refused(signed: Signed, flaw: str) -> None:
-    setattr(signed.provider, flaw, True)
-    try:
-        status, text = _callback_status(signed)
-    finally:
-        setattr(signed.provider, flaw, False)
-    assert status == 401
-    assert "the ID token is not valid" in text
-    assert _callback_status(signed)[0] == 302  # and a good one passes
+def test_a_forged_or_expired_id_token_is_refused(signed: Signed, flaw: str, tmp_path: Path) -> None:
+    with Browser(signed.chromium, tmp_path / "profile") as browser:
+        signed.provider.mode(flaw)
+        try:
+            text = _sign_in(browser, f"{signed.web}/sso/login")
+        finally:
+            signed.provider.mode("none")
+        assert browser.status() == 401
+        assert "the ID token is not valid" in text
+        metadata = f"/dicom-web/studies/{signed.ours}/metadata"
+        # and a good one passes (signed in at the provider, consent given: no form again)
+        page = browser.open(f"{signed.web}/sso/login?next={urllib.parse.quote(metadata)}")
+        assert browser.status() == 200
+        assert signed.ours in page
 
 
 def test_a_forged_session_cookie_is_401(signed: Signed) -> None:
