@@ -82,6 +82,7 @@ def worklist(
     before: list[str] | None = None  # what the last refresh showed: audited once
     while True:
         now = services.now()
+        on_their_way: list[ReportOnItsWay] = []
         with refusals():
             rows = services.worklist.view(
                 identity,
@@ -91,6 +92,7 @@ def worklist(
                 sort=sort,
                 filters=wanted,
                 shown_before=before,
+                reports=None if as_json else on_their_way,
             )
         before = [row.study_uid for row in rows]
         whose = radiologist or identity.subject
@@ -100,10 +102,7 @@ def worklist(
         if rows and not as_json:
             click.echo(f"{whose}: {len(rows)} to read (times {zone_note(zone, now)})")
         _show(rows, now, zone, as_json=as_json, who=whose)
-        if not as_json:
-            with refusals():
-                on_their_way = services.worklist.reports_on_their_way(identity, radiologist)
-            _show_reports(on_their_way)
+        _show_reports(on_their_way)
         shown += 1
         if not watch or (watch_count and shown >= watch_count):
             return

@@ -173,14 +173,6 @@ class WorklistService:
     uow_factory: Callable[[], WorklistUnitOfWork]
     previews_dir: Path
 
-    def reports_on_their_way(
-        self, viewer: Identity | None, radiologist_id: str | None
-    ) -> list[ReportOnItsWay]:
-        """The reader's drafts and signed reports not yet at the hospital (as `view` allows)."""
-        target = _whose(viewer, radiologist_id)
-        with self.uow_factory() as uow:
-            return uow.studies.reports_on_their_way(target)
-
     def worklist(self, radiologist_id: str, *, now: datetime, origin: str) -> list[WorklistRow]:
         """The radiologist's open studies, most urgent first (audited); preview paths absolute."""
         return self.view(None, radiologist_id, now=now, origin=origin)
@@ -195,6 +187,7 @@ class WorklistService:
         sort: str | None = None,
         filters: Mapping[str, str] | None = None,
         shown_before: Sequence[str] | None = None,
+        reports: list[ReportOnItsWay] | None = None,
     ) -> list[WorklistRow]:
         """A worklist as ``viewer`` may see it: their own, or anyone's for an operator.
 
@@ -211,6 +204,9 @@ class WorklistService:
             If the radiologist is not configured.
         WorklistQueryError
             If ``sort`` or ``filters`` are malformed.
+
+        ``reports``, when given, is filled in the same unit of work (one connection on the
+        CLI's lean path) with the reader's reports not yet at the hospital, newest first.
         """
         target = _whose(viewer, radiologist_id)
         actor = target if viewer is None else viewer.subject
@@ -218,6 +214,8 @@ class WorklistService:
             if target not in {r.id for r in uow.directory.radiologists()}:
                 raise UnknownRadiologistError(target)
             rows = select_rows(uow.studies.worklist(target), now, sort=sort, filters=filters)
+            if reports is not None:
+                reports[:] = uow.studies.reports_on_their_way(target)
             shown = [row.study_uid for row in rows]
             if shown_before is None or list(shown_before) != shown:
                 uow.audit.append(
