@@ -42,7 +42,7 @@ from garde.bootstrap import build_runtime, patient_key_secret
 from garde.config.loader import load_settings
 from garde.dicom_gateway.header import patient_key
 from garde.dicom_gateway.scu import push
-from garde.services.synthetic_dicom import SyntheticStudy, write_study
+from garde.runtime.synthetic_dicom import SyntheticStudy, write_study
 from garde.store.engine import make_engine
 from garde.store.models import StudyAttributesRow, StudyRow
 

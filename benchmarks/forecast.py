@@ -4,7 +4,7 @@
     .venv/bin/python -m benchmarks.forecast --smoke      # 2 nights x 2 replications, for CI
 
 The same code the command runs (`garde.simulation.forecast.forecast`) on the benchmark
-region of `garde.dispatch.simulation.scenario.default_night` (6 hospitals, 4 readers),
+region of `garde.simulation.scenario.default_night` (6 hospitals, 4 readers),
 its roster repeated every night, arrivals from the shipped scenario
 ``garde/simulation/forecast/regional.toml`` (about 160 exams a night).
 
@@ -31,10 +31,10 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from garde.dispatch.model import Shift
-from garde.dispatch.simulation.scenario import default_night
 from garde.simulation.forecast import Region, Request, forecast
 from garde.simulation.forecast.replay import _run, job, night_scenario, seeds_for
 from garde.simulation.forecast.scenario_file import load_scenario
+from garde.simulation.scenario import default_night
 
 ZONE = "Europe/Paris"
 SCENARIO = Path(__file__).resolve().parent.parent / "garde/simulation/forecast/regional.toml"

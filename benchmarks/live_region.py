@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 from garde.dicom_gateway.scu import push
-from garde.services.synthetic_dicom import SyntheticStudy, write_study
+from garde.runtime.synthetic_dicom import SyntheticStudy, write_study
 
 if TYPE_CHECKING:
     from pathlib import Path

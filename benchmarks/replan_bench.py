@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from garde.dispatch.optimizer import SolverSettings, greedy_plan, replan
-from garde.dispatch.simulation.backlog import KINDS, make_backlog
+from garde.simulation.backlog import KINDS, make_backlog
 
 SIZES = ((20, 5), (60, 8), (300, 50), (1000, 50))
 

@@ -13,9 +13,9 @@ p90_min, p99_min, wait_*}`` (times from arrival to the report; ``wait_*`` to the
 of reading), ``sla.<policy>.workload``, ``.off_subspecialty_pct``, and ``targets``: the
 issue's targets checked on Garde, against the best baseline, under both readings of
 "read" (report done / reading started); ``capacity_bound``: the most urgent work any
-policy could read within 60 / 50 min (`garde.dispatch.simulation.capacity_bound`);
+policy could read within 60 / 50 min (`garde.simulation.capacity_bound`);
 ``paired.pull_edf.<metric>.{mean, ci95_low, ci95_high, nights}``: Garde minus pull-EDF
-night by night on the same arrivals (`garde.dispatch.simulation.paired`), for
+night by night on the same arrivals (`garde.simulation.paired`), for
 ``stroke_p90_min``, ``emergency_within_pct``, ``urgent_within_60_pct`` and
 ``weighted_lateness``, with ``paired.pull_edf.verdict`` (better on weighted lateness: the
 interval wholly below 0; no worse: no interval wholly on the worse side).
@@ -34,28 +34,28 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from garde.dispatch.model import Priority, Radiologist, Shift
-from garde.dispatch.simulation.baselines import (
+from garde.simulation.baselines import (
     CherryPick,
     LeastLoaded,
     PullEdf,
     PushGreedy,
     RoundRobin,
 )
-from garde.dispatch.simulation.capacity_bound import (
+from garde.simulation.capacity_bound import (
     forced_misses_by_group,
     night_capacity,
     night_jobs,
 )
-from garde.dispatch.simulation.garde_policy import Garde, GardeOptimized
-from garde.dispatch.simulation.metrics import summarize
-from garde.dispatch.simulation.paired import paired_report
-from garde.dispatch.simulation.scenario import (
+from garde.simulation.garde_policy import Garde, GardeOptimized
+from garde.simulation.metrics import summarize
+from garde.simulation.paired import paired_report
+from garde.simulation.scenario import (
     NightScenario,
     RateBand,
     default_night,
     generate_arrivals,
 )
-from garde.dispatch.simulation.simulator import simulate
+from garde.simulation.simulator import simulate
 
 POLICIES = (
     "garde",

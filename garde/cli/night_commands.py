@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from garde.bootstrap import Runtime
     from garde.config.model import Settings
-    from garde.services.demo import DemoReport, WorklistPeak
+    from garde.runtime.demo import DemoReport, WorklistPeak
 
 
 @click.command()
@@ -58,7 +58,7 @@ def demo(
 
     Example: garde demo --seed 7 --serve
     """
-    from garde.services.demo import (  # noqa: PLC0415 - heavy: only for this command
+    from garde.runtime.demo import (  # noqa: PLC0415 - heavy: only for this command
         DEMO_ZONE,
         demo_arrivals,
         demo_night_start,
@@ -103,7 +103,7 @@ def _serve_night(
     from dataclasses import replace  # noqa: PLC0415
 
     from garde.bootstrap import build_runtime  # noqa: PLC0415 - heavy: only for --serve
-    from garde.services.demo import demo_settings  # noqa: PLC0415
+    from garde.runtime.demo import demo_settings  # noqa: PLC0415
 
     viewer_dir = settings.web.viewer_dir or Path("viewer/dist")
     web = replace(

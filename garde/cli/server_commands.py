@@ -16,8 +16,8 @@ def serve(ctx: click.Context) -> None:
 
     Example: garde --config region.toml serve
     """
-    from garde.services.server import AlreadyRunningError  # noqa: PLC0415
-    from garde.services.server import serve as run  # noqa: PLC0415 - pynetdicom on demand
+    from garde.runtime.server import AlreadyRunningError  # noqa: PLC0415
+    from garde.runtime.server import serve as run  # noqa: PLC0415 - pynetdicom on demand
 
     try:
         runtime = state(ctx).runtime()
@@ -60,7 +60,7 @@ def reload_command(ctx: click.Context) -> None:
 
     Example: garde --config region.toml reload
     """
-    from garde.services.server import request_reload  # noqa: PLC0415
+    from garde.runtime.server import request_reload  # noqa: PLC0415
 
     cli = state(ctx)
     try:

@@ -21,9 +21,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from garde.dispatch.model import Priority
-from garde.dispatch.simulation.scenario import ExamType
 from garde.simulation.forecast.errors import NoHistoryError
 from garde.simulation.forecast.model import ArrivalModel, hour_of_week
+from garde.simulation.scenario import ExamType
 from garde.store.models import StudyRow
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from datetime import date
 
     from garde.dispatch.model import Radiologist, Shift, Site
-    from garde.dispatch.simulation.scenario import ExamType
+    from garde.simulation.scenario import ExamType
 
 HOURS_PER_WEEK = 168
 

@@ -1,5 +1,5 @@
 """Replaying forecast nights: each night drawn from the arrival model N times and run
-through the dispatch core (`garde.dispatch.simulation.garde_policy.Garde`, the board,
+through the dispatch core (`garde.simulation.garde_policy.Garde`, the board,
 router, late binding and stroke alert the services call).
 
 Replications of one night share nothing but the roster; the k-th replication of a night
@@ -20,17 +20,17 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from garde.dispatch.model import Priority, Shift
-from garde.dispatch.simulation.garde_policy import Garde
-from garde.dispatch.simulation.scenario import NightScenario, RateBand, SyntheticArrival
-from garde.dispatch.simulation.simulator import simulate
 from garde.simulation.forecast.model import TIMED, HourLoad, Outlook, hour_of_week
+from garde.simulation.garde_policy import Garde
+from garde.simulation.scenario import NightScenario, RateBand, SyntheticArrival
+from garde.simulation.simulator import simulate
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
     from datetime import date
 
-    from garde.dispatch.simulation.scenario import ExamType
     from garde.simulation.forecast.model import ArrivalModel, Region
+    from garde.simulation.scenario import ExamType
 
 _LOW_PCT, _HIGH_PCT = 5.0, 95.0  # the 90 % interval
 

@@ -28,9 +28,9 @@ from datetime import time
 from typing import TYPE_CHECKING, Any
 
 from garde.dispatch.model import Priority
-from garde.dispatch.simulation.scenario import ExamType, _default_exam_types
 from garde.simulation.forecast.errors import ScenarioError
 from garde.simulation.forecast.model import ArrivalModel
+from garde.simulation.scenario import ExamType, _default_exam_types
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

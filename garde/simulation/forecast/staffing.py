@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     from datetime import date, datetime
 
     from garde.dispatch.model import Priority
-    from garde.dispatch.simulation.scenario import NightScenario
     from garde.simulation.forecast.model import ArrivalModel, Forecast, Outlook, Region
+    from garde.simulation.scenario import NightScenario
 
 LENGTHS_H = (2.0, 4.0, 6.0, 8.0)
 """Hours of extra reading tried before the whole night."""

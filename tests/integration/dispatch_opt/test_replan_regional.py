@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from garde.dispatch.optimizer import SolverSettings, greedy_plan, replan
-from garde.dispatch.simulation.backlog import KINDS, make_backlog
-from garde.dispatch.simulation.garde_policy import GardeOptimized
-from garde.dispatch.simulation.scenario import default_night, generate_arrivals
-from garde.dispatch.simulation.simulator import simulate
+from garde.simulation.backlog import KINDS, make_backlog
+from garde.simulation.garde_policy import GardeOptimized
+from garde.simulation.scenario import default_night, generate_arrivals
+from garde.simulation.simulator import simulate
 
 
 @pytest.mark.parametrize("kind", KINDS)

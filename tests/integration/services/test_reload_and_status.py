@@ -15,10 +15,10 @@ from garde.cli import main
 from garde.config import ConfigError, load_settings
 from garde.config.loader import example_path
 from garde.dispatch.model import Shift
+from garde.runtime.reload import reload_runtime
 from garde.scheduling.scheduler import build_scheduler
 from garde.services.clock import FrozenClock
 from garde.services.reading import ReadingService
-from garde.services.reload import reload_runtime
 from garde.services.status import night_status
 from tests.integration.scheduling.night import T0, advance_to, audit, receive, record
 

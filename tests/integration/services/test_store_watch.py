@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from garde.dispatch.model import Shift
-from garde.services.reload import apply_roster
+from garde.runtime.reload import apply_roster
 from garde.services.rostering import add_one_shift
 from garde.services.store_watch import StoreWatch
 from garde.store.repositories.generation import GenerationKind

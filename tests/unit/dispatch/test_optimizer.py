@@ -21,7 +21,7 @@ from garde.dispatch.optimizer import (
     replan,
 )
 from garde.dispatch.optimizer.plan import build_instance, evaluate, sequences_from_plan
-from garde.dispatch.simulation.backlog import KINDS, make_backlog
+from garde.simulation.backlog import KINDS, make_backlog
 
 NOW = datetime(2025, 1, 15, 21, 0, tzinfo=UTC)
 POLICY = SlaPolicy()

@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 
 import garde
 from garde.dispatch.model import Priority, Shift
-from garde.dispatch.simulation.scenario import default_night
 from garde.simulation.forecast import Region, Request, forecast
 from garde.simulation.forecast.scenario_file import load_scenario
+from garde.simulation.scenario import default_night
 
 ZONE = "Europe/Paris"
 FIRST = date(2026, 1, 5)

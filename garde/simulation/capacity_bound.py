@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
 
     from garde.dispatch.model import Priority
-    from garde.dispatch.simulation.scenario import NightScenario, SyntheticArrival
+    from garde.simulation.scenario import NightScenario, SyntheticArrival
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 
 from garde.dispatch.model import Priority
-from garde.dispatch.simulation.paired import (
+from garde.simulation.paired import (
     emergency_within_pct,
     paired,
     paired_report,
     stroke_p90_min,
     urgent_within_60_pct,
 )
-from garde.dispatch.simulation.simulator import NightResult, ReadRecord
+from garde.simulation.simulator import NightResult, ReadRecord
 
 WEIGHTS = {Priority.STROKE: 100.0, Priority.EMERGENCY: 20.0, Priority.URGENT: 5.0}
 

@@ -8,8 +8,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Self
 
-from garde.dispatch.simulation.scenario import default_night, generate_arrivals
-from garde.services.synthetic_dicom import SyntheticStudy, write_study
+from garde.runtime.synthetic_dicom import SyntheticStudy, write_study
+from garde.simulation.scenario import default_night, generate_arrivals
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

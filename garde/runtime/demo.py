@@ -6,7 +6,7 @@ simulated radiologists read them through the same services a real one uses. The 
 is injected and moves a minute per step (the jobs `serve` schedules run at every step),
 so 14.5 hours of night take under a minute on two cores, most of it the pushes: the
 gateway writes and fsyncs every instance before it answers. To keep it so, the
-synthetic studies are small (`garde.services.night`) and are written ahead by a helper
+synthetic studies are small (`garde.runtime.night`) and are written ahead by a helper
 process, previews render on `serve`'s worker threads, and a reader looks at the
 worklist only when the board queues something for them.
 """
@@ -28,9 +28,9 @@ from garde.bootstrap import build_runtime
 from garde.dispatch.model import Priority, Shift, StudyState
 from garde.reporting.delivery import ReportDelivery
 from garde.reports.sla_chart import render_sla_curves
+from garde.runtime.night import DemoArrival, NightFiles, night_arrivals
 from garde.scheduling.jobs import dispatch_stable_studies, hand_over_shifts, watch_sla
 from garde.services.clock import FrozenClock
-from garde.services.night import DemoArrival, NightFiles, night_arrivals
 from garde.services.reading import ReadingService
 from garde.services.reporting import ReportDraft
 from garde.store.migrate import upgrade

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from garde.dispatch.model import Priority, Radiologist, Study
-    from garde.dispatch.simulation.scenario import NightScenario, SyntheticArrival
+    from garde.simulation.scenario import NightScenario, SyntheticArrival
 
 
 @dataclass(slots=True, eq=False)

@@ -2,7 +2,7 @@
 
 Signals: SIGTERM / SIGINT stop gracefully (no new associations, those in flight finish,
 the scheduler's running jobs finish, queued notifications are flushed, exit 0); SIGHUP
-reloads the configuration and roster (`garde.services.reload`). The process id is
+reloads the configuration and roster (`garde.runtime.reload`). The process id is
 written to ``data_dir/garde.pid`` so that `garde reload` can find it. Every few seconds
 the node looks at the store's generations (`garde.services.store_watch`): a roster edited
 by any process, or a `garde reload` run on any machine, reaches every node without a signal.
@@ -21,8 +21,8 @@ import threading
 from typing import TYPE_CHECKING
 
 from garde.config import ConfigError
+from garde.runtime.reload import apply_roster, reload_runtime
 from garde.scheduling.scheduler import build_scheduler
-from garde.services.reload import apply_roster, reload_runtime
 from garde.services.rostering import import_roster_file
 from garde.services.store_watch import StoreWatch
 from garde.store.repositories.generation import GenerationKind

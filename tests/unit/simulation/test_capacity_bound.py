@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from garde.dispatch.model import Priority
-from garde.dispatch.simulation.baselines import PullEdf, PushGreedy
-from garde.dispatch.simulation.capacity_bound import (
+from garde.simulation.baselines import PullEdf, PushGreedy
+from garde.simulation.capacity_bound import (
     Job,
     PooledCapacity,
     forced_misses,
@@ -19,9 +19,9 @@ from garde.dispatch.simulation.capacity_bound import (
     night_jobs,
     scenario_capacity,
 )
-from garde.dispatch.simulation.garde_policy import Garde
-from garde.dispatch.simulation.scenario import default_night, generate_arrivals
-from garde.dispatch.simulation.simulator import simulate
+from garde.simulation.garde_policy import Garde
+from garde.simulation.scenario import default_night, generate_arrivals
+from garde.simulation.simulator import simulate
 
 SCENARIO = default_night()
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from garde.dispatch.model import Priority
 
 if TYPE_CHECKING:
-    from garde.dispatch.simulation.floor import Case, Floor, Reader
+    from garde.simulation.floor import Case, Floor, Reader
 
 
 def _queue_key(case: Case) -> tuple[int, float, int]:

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from garde.dispatch.model import Study
-    from garde.dispatch.simulation.floor import Case, Floor, Reader
+    from garde.simulation.floor import Case, Floor, Reader
 
 
 class Garde:

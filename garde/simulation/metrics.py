@@ -11,7 +11,7 @@ from garde.dispatch.model import Priority
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from garde.dispatch.simulation.simulator import NightResult, ReadRecord
+    from garde.simulation.simulator import NightResult, ReadRecord
 
 
 def _stats(values: Sequence[float], prefix: str) -> dict[str, float]:

@@ -9,18 +9,18 @@ from datetime import timedelta
 import pytest
 
 from garde.dispatch.model import Priority
-from garde.dispatch.simulation.baselines import (
+from garde.simulation.baselines import (
     CherryPick,
     LeastLoaded,
     PullEdf,
     PushGreedy,
     RoundRobin,
 )
-from garde.dispatch.simulation.floor import Case, Floor, Reader
-from garde.dispatch.simulation.garde_policy import Garde, GardeOptimized
-from garde.dispatch.simulation.metrics import summarize
-from garde.dispatch.simulation.scenario import default_night, generate_arrivals
-from garde.dispatch.simulation.simulator import simulate
+from garde.simulation.floor import Case, Floor, Reader
+from garde.simulation.garde_policy import Garde, GardeOptimized
+from garde.simulation.metrics import summarize
+from garde.simulation.scenario import default_night, generate_arrivals
+from garde.simulation.simulator import simulate
 
 SCENARIO = default_night()
 

@@ -18,7 +18,7 @@ from garde.dispatch.model import Priority
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
-    from garde.dispatch.simulation.simulator import NightResult
+    from garde.simulation.simulator import NightResult
 
 Z_95 = 1.959964
 """Normal quantile of a two-sided 95 % interval: with hundreds of nights the t quantile

@@ -13,12 +13,12 @@ import heapq
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from garde.dispatch.simulation.floor import Case, Floor, Reader
+from garde.simulation.floor import Case, Floor, Reader
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from garde.dispatch.simulation.scenario import NightScenario, SyntheticArrival
+    from garde.simulation.scenario import NightScenario, SyntheticArrival
 
 _Payload = Case | Reader | tuple[Reader, int] | None
 
