@@ -27,10 +27,9 @@ from typing import TYPE_CHECKING, Any
 from garde.dispatch import lifecycle, sla
 from garde.dispatch.errors import DispatchError
 from garde.dispatch.explanation import Basis
-from garde.dispatch.latebinding import preempt
 from garde.dispatch.lifecycle import StudyEvent
 from garde.dispatch.model import Priority, Study, StudyState
-from garde.dispatch.router import route
+from garde.dispatch.routing import GARDE
 from garde.services.night_watch import announce_unassigned
 from garde.services.snapshot import study_of
 from garde.store.enums import AssignedBy
@@ -44,6 +43,7 @@ if TYPE_CHECKING:
     from garde.dispatch.model import Site, SlaPolicy
     from garde.dispatch.ports import Notifier
     from garde.dispatch.router import Decision
+    from garde.dispatch.routing import RoutingPolicy
     from garde.dispatch.triage import Triager
     from garde.services.previewing import PreviewService
     from garde.store.records import StudyRecord
@@ -80,6 +80,8 @@ class DispatchService:
     # Issue 12 item 6: a stroke's first series is complete after this quiet window,
     # not the general stable age (None: the stable age).
     stroke_stable_age_s: float | None = None
+    # Whom studies go to (the core's router by default; a baseline in the simulator).
+    routing: RoutingPolicy = GARDE
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     # -- the board and the store -----------------------------------------------------------
@@ -271,8 +273,8 @@ class DispatchService:
                 if facts.patient_key
                 else (),
             )
-            decision = route(study, self.board, self.policy, now)
-            decision, alert = preempt(study, decision, self.board, self.policy, now)
+            decision = self.routing.route(study, self.board, self.policy, now)
+            decision, alert = self.routing.preempt(study, decision, self.board, self.policy, now)
             held = self._must_wait(study, decision, now, now)
             detail: dict[str, Any] = {
                 "priority": result.priority.value,
@@ -377,7 +379,7 @@ class DispatchService:
                 if study is None:
                     continue
                 exclude = barred(record.released_by)
-                decision = route(study, self.board, self.policy, now, exclude=exclude)
+                decision = self.routing.route(study, self.board, self.policy, now, exclude=exclude)
                 if decision.radiologist_id is None:
                     continue
                 if self._must_wait(study, decision, record.stable_at or now, now):
@@ -570,7 +572,7 @@ class DispatchService:
         with self.lock:
             for study in orphans:
                 exclude = barred(released.get(study.uid))
-                decision = route(study, self.board, self.policy, now, exclude=exclude)
+                decision = self.routing.route(study, self.board, self.policy, now, exclude=exclude)
                 with self.uow_factory() as uow:
                     record = uow.studies.get(study.uid)
                     if record is None or record.state not in {

@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING
 
 from garde.dispatch import reach, sla
 from garde.dispatch.model import StudyState
-from garde.dispatch.router import route
 from garde.dispatch.sla import EscalationTier
 from garde.services.dispatcher import barred
 from garde.services.snapshot import study_of
@@ -100,7 +99,9 @@ def _escalate(  # noqa: PLR0917 - private; called from one place
     elif owner is None and record.assignee is not None:
         outcome = "kept"  # its reader is not on the board (left the roster): reload moves it
     elif owner is None:
-        decision = route(study, board, dispatch.policy, now, exclude=barred(releaser))
+        decision = dispatch.routing.route(
+            study, board, dispatch.policy, now, exclude=barred(releaser)
+        )
         to = decision.radiologist_id
         moved = to is not None and dispatch.assign_waiting(
             record, study, decision, now, actor="sla"
@@ -188,7 +189,7 @@ def _better_reader(  # noqa: PLR0917 - private; called from one place
     if tier is EscalationTier.SUPERVISOR:
         return _at_breach(dispatch, study, owner, exclude, now)
     board = dispatch.board
-    decision = route(study, board, dispatch.policy, now, exclude=exclude)
+    decision = dispatch.routing.route(study, board, dispatch.policy, now, exclude=exclude)
     if decision.fallback or decision.radiologist_id is None or not decision.explanation.candidates:
         return None
     best = decision.explanation.candidates[0]
@@ -210,14 +211,16 @@ def _at_breach(
         {r.id for r in board.radiologists() if r.fallback},
     ):
         others = frozenset(board.ids) - (member & on_shift)
-        decision = route(study, board, dispatch.policy, now, exclude=others | exclude)
+        decision = dispatch.routing.route(
+            study, board, dispatch.policy, now, exclude=others | exclude
+        )
         if decision.radiologist_id is not None and decision.radiologist_id in on_shift:
             return decision
     if owner in on_shift:
         return None
     # Its reader is gone: whoever the coverage rule gives it to (the fallback pool on
     # call, else the medical director) rather than nobody; a breach waits for nothing.
-    decision = route(study, board, dispatch.policy, now, exclude=exclude)
+    decision = dispatch.routing.route(study, board, dispatch.policy, now, exclude=exclude)
     if dispatch.takes_from_gone_reader(study, decision, owner, now, waiting_since=None):
         return decision
     return None

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from garde.dispatch.router import may_read, route
+from garde.dispatch.router import may_read
 from garde.services.dispatcher import barred
 from garde.store.enums import AssignedBy
 
@@ -52,7 +52,9 @@ def hand_over(dispatch: DispatchService, now: datetime) -> dict[str, str]:
             ended = _shift_ended(board, rid, now)
             for study in board.queue(rid):
                 exclude = barred(released.get(study.uid), rid)
-                decision = route(study, board, dispatch.policy, now, exclude=exclude)
+                decision = dispatch.routing.route(
+                    study, board, dispatch.policy, now, exclude=exclude
+                )
                 to = decision.radiologist_id
                 if to is None or not dispatch.takes_from_gone_reader(
                     study, decision, rid, now, waiting_since=ended
@@ -87,7 +89,9 @@ def redispatch_ineligible(dispatch: DispatchService, now: datetime) -> dict[str,
                 if board.may_read_now(rid, study, now):
                     continue
                 exclude = barred(released.get(study.uid), rid)
-                decision = route(study, board, dispatch.policy, now, exclude=exclude)
+                decision = dispatch.routing.route(
+                    study, board, dispatch.policy, now, exclude=exclude
+                )
                 if decision.fallback and _may_read_as_fallback(board, rid, study):
                     continue  # nobody eligible: it is where the fallback pool reads it
                 to = decision.radiologist_id

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 from garde.dispatch import lifecycle
 from garde.dispatch.errors import DispatchError
 from garde.dispatch.explanation import ExclusionReason
-from garde.dispatch.latebinding import Pull, next_pull
 from garde.dispatch.lifecycle import StudyEvent
 from garde.dispatch.model import Priority, Radiologist, SlaPolicy, StudyState
-from garde.dispatch.router import may_read, route
+from garde.dispatch.router import may_read
+from garde.dispatch.routing import GARDE
 from garde.services.dispatcher import NOTIFY_PRIORITIES, notify_assigned
 from garde.services.reading_candidates import (
     as_fallback,
@@ -40,7 +40,9 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from garde.dispatch.board import Board
+    from garde.dispatch.latebinding import Pull
     from garde.dispatch.ports import Notifier
+    from garde.dispatch.routing import RoutingPolicy
     from garde.services.reporting import ReportDraft, ReportService
     from garde.store.records import StudyRecord
     from garde.store.uow import SqlUnitOfWork
@@ -107,6 +109,8 @@ class ReadingService:
     notifier: Notifier | None = None  # "assigned" on every move (`notify_assigned`)
     notify_priorities: frozenset[Priority] = NOTIFY_PRIORITIES  # [notify] assigned_priorities
     reports: ReportService | None = None  # signs the report at `done` (issue 14)
+    # Late binding, the order of `next` and a release's re-route (`DispatchService.routing`).
+    routing: RoutingPolicy = GARDE
 
     # -- actions -------------------------------------------------------------------------
 
@@ -284,9 +288,9 @@ class ReadingService:
             late = self._late_pull(uow, reader, now)
             pulled, pull = late if late is not None else (None, None)
             for _round in range(self.max_attempts):
-                candidates = reading_candidates(uow, reader)
+                candidates = reading_candidates(uow, reader, self._take_order)
                 if pulled is not None:  # a colleague's: never among one's own candidates
-                    candidates = sorted([*candidates, pulled], key=urgency)
+                    candidates = sorted([*candidates, pulled], key=self._take_order)
                 if not candidates:
                     break
                 for record in candidates:
@@ -327,7 +331,7 @@ class ReadingService:
         """A colleague's queued study the core says ``reader`` should take now, and why."""
         board = self.board if reader.id in self.board.ids and len(self.board) else None
         board = board or load_board(uow, now)
-        pull = next_pull(reader.id, board, now)
+        pull = self.routing.next_pull(reader.id, board, now)
         if pull is None or pull.from_radiologist_id == reader.id:
             return None
         record = uow.studies.get(pull.study.uid)
@@ -372,7 +376,7 @@ class ReadingService:
                 # Routed on the board as it stands (the releaser excluded, the study's
                 # own place discounted): the live board changes only once the store's
                 # conditional move has committed, so a lost race leaves it right.
-                decision = route(
+                decision = self.routing.route(
                     study, board, self.policy, now, exclude=frozenset({radiologist_id})
                 )
                 chosen, fallback = decision.radiologist_id, decision.fallback
@@ -412,6 +416,16 @@ class ReadingService:
             "study %s released by %s to %s", study_uid, radiologist_id, result.radiologist_id
         )
         return result
+
+    def _take_order(self, record: StudyRecord) -> tuple[Any, ...]:
+        """Where ``record`` sorts among a reader's candidates: the routing policy's order
+        (Garde's is `urgency`, read off the record), an untriaged study last."""
+        if self.routing is GARDE:
+            return urgency(record)
+        study = study_of(record)
+        if study is None:
+            return (1, record.study_uid)
+        return (0, *self.routing.take_order(study), record.study_uid)
 
     # -- checks --------------------------------------------------------------------------
 

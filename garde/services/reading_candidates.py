@@ -13,6 +13,7 @@ from garde.dispatch.model import Priority, Radiologist, StudyState
 from garde.dispatch.router import may_read
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from datetime import datetime
 
     from garde.dispatch.latebinding import Pull
@@ -20,8 +21,13 @@ if TYPE_CHECKING:
     from garde.store.uow import SqlUnitOfWork
 
 
-def reading_candidates(uow: SqlUnitOfWork, reader: Radiologist) -> list[StudyRecord]:
-    """What ``reader`` may take next, most urgent first (not what they released): the
+def reading_candidates(
+    uow: SqlUnitOfWork,
+    reader: Radiologist,
+    order: Callable[[StudyRecord], Any] | None = None,
+) -> list[StudyRecord]:
+    """What ``reader`` may take next, by ``order`` (default `urgency`: most urgent
+    first), not what they released: the
     same permission rule as `start` (`may_read`), so `next` never takes what `start`
     would refuse, nor refuses what the router assigned."""
 
@@ -39,7 +45,7 @@ def reading_candidates(uow: SqlUnitOfWork, reader: Radiologist) -> list[StudyRec
         if r.assignee is None and r.priority is not None and allowed(r)
     ]
     free = [r for r in pending if r.released_by != reader.id]
-    return sorted([*own, *free], key=urgency)
+    return sorted([*own, *free], key=order or urgency)
 
 
 def as_fallback(reader: Radiologist, record: StudyRecord) -> bool:
