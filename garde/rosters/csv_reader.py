@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING
 
 from garde.rosters.errors import RosterImportError, RowError
 from garde.rosters.grid import GRID_FIRST, grid_rows, is_grid_header
-from garde.rosters.importer import DEFAULT_ROLE, RawShift
 from garde.rosters.matching import ImportRules
+from garde.rosters.raw_shift import DEFAULT_ROLE, RawShift
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from garde.rosters.errors import RosterImportError, RowError
-from garde.rosters.importer import RawShift
+from garde.rosters.raw_shift import RawShift
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import icalendar
 
 from garde.rosters.errors import RosterImportError, RowError
-from garde.rosters.importer import DEFAULT_ROLE, RawShift
+from garde.rosters.raw_shift import DEFAULT_ROLE, RawShift
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -1,15 +1,14 @@
 """Roster import: read a planner's file (CSV, iCalendar, XLSX) into checked shifts.
 
-Every format is read into `RawShift` rows first; `build_import` then checks them all
-together (known radiologist and sites, credentials, end after start, no overlap for one
-person) and either returns every shift or raises `RosterImportError` listing every
+Every format is read into `RawShift` rows (`raw_shift`) first; `build_import` then checks
+them all together (known radiologist and sites, credentials, end after start, no overlap
+for one person) and either returns every shift or raises `RosterImportError` listing every
 problem: nothing is ever imported partially.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -18,9 +17,10 @@ from garde.rosters._localtime import LocalTimeError, parse_datetime, zone
 from garde.rosters.errors import RosterFormatError, RosterImportError, RowError
 from garde.rosters.matching import ImportRules, match_radiologist
 from garde.rosters.model import RosterImport
+from garde.rosters.raw_shift import DEFAULT_ROLE, RawShift
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable, Sequence
     from datetime import datetime
     from pathlib import Path
     from zoneinfo import ZoneInfo
@@ -28,31 +28,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 ALL_SITES = "all"
-DEFAULT_ROLE = "oncall"
-
-
-@dataclass(frozen=True, slots=True)
-class RawShift:
-    """One shift as read from a file, before any check.
-
-    ``start``/``end`` are the raw values (text, or a spreadsheet's datetime); ``sites``
-    is the raw text (``"h01;h02"``, ``"all"`` or empty for all credentialed sites).
-    """
-
-    where: str
-    radiologist: str
-    start: object
-    end: object
-    role: str = DEFAULT_ROLE
-    sites: str = ""
-    # field name -> where its cell is, appended to ``where`` (":3" in a CSV, ", column C"
-    # in a spreadsheet), so an error names the line and the column.
-    columns: Mapping[str, str] = field(default_factory=dict)
-    all_day: bool = False  # an iCalendar event without times (refused: no shift lasts all day)
-
-    def at(self, name: str) -> str:
-        """Where the cell of field ``name`` is (the row alone if unknown)."""
-        return f"{self.where}{self.columns.get(name, '')}"
 
 
 def import_roster(

@@ -21,8 +21,8 @@ from openpyxl.utils.exceptions import InvalidFileException
 from garde.rosters.csv_reader import REQUIRED
 from garde.rosters.errors import RosterImportError, RowError
 from garde.rosters.grid import grid_rows, is_grid_header
-from garde.rosters.importer import DEFAULT_ROLE, RawShift
 from garde.rosters.matching import ImportRules
+from garde.rosters.raw_shift import DEFAULT_ROLE, RawShift
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

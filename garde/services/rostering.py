@@ -32,8 +32,9 @@ from garde.rosters.edit import (
     remove_shift,
     swap_shifts,
 )
-from garde.rosters.importer import RawShift, build_shift
+from garde.rosters.importer import build_shift
 from garde.rosters.matching import CellCode, ImportRules, match_radiologist
+from garde.rosters.raw_shift import RawShift
 from garde.rosters.validation import RosterReport, ValidationRules
 from garde.store.repositories.generation import GenerationKind
 
