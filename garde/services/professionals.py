@@ -11,8 +11,8 @@ from garde.directory.extract import ExtractFilter, read_extract
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from garde.bootstrap import Runtime
     from garde.directory.extract import Extract
+    from garde.services.platform import Platform
     from garde.store.repositories.professionals import ImportCounts, StoredProfessional
 
 logger = logging.getLogger(__name__)
@@ -29,7 +29,9 @@ class DirectoryImported:
     unlinked: tuple[str, ...]
 
 
-def import_directory(runtime: Runtime, path: Path, *, actor: str = "operator") -> DirectoryImported:
+def import_directory(
+    platform: Platform, path: Path, *, actor: str = "operator"
+) -> DirectoryImported:
     """Import an extract (all or nothing), audit it, refresh the radiologists' names.
 
     Raises
@@ -37,10 +39,10 @@ def import_directory(runtime: Runtime, path: Path, *, actor: str = "operator") -
     garde.directory.errors.DirectoryError
         The file is in another layout or has malformed rows: nothing is imported.
     """
-    settings = runtime.settings.directory
+    settings = platform.settings.directory
     extract = read_extract(path, ExtractFilter(settings.professions, settings.specialties))
-    now = runtime.clock.now()
-    with runtime.uow() as uow:
+    now = platform.clock.now()
+    with platform.uow() as uow:
         counts = uow.professionals.import_all(extract.professionals, now)
         uow.audit.append(
             at=now,
@@ -56,9 +58,9 @@ def import_directory(runtime: Runtime, path: Path, *, actor: str = "operator") -
             },
         )
         uow.commit()
-    runtime.sync_directory()  # the display names of radiologists named by RPPS number
+    platform.sync_directory()  # the display names of radiologists named by RPPS number
     found = {p.rpps for p in extract.professionals}
-    configured = [rad for rad in runtime.settings.radiologists if rad.rpps]
+    configured = [rad for rad in platform.settings.radiologists if rad.rpps]
     logger.info(
         "directory import %s: %d professionals, %d created, %d updated, %d missing",
         path.name,
@@ -75,16 +77,16 @@ def import_directory(runtime: Runtime, path: Path, *, actor: str = "operator") -
     )
 
 
-def list_directory(runtime: Runtime) -> list[StoredProfessional]:
+def list_directory(platform: Platform) -> list[StoredProfessional]:
     """The stored professionals, by RPPS number."""
-    with runtime.uow() as uow:
+    with platform.uow() as uow:
         return uow.professionals.all()
 
 
-def retire_professional(runtime: Runtime, rpps: str, *, actor: str = "operator") -> bool:
+def retire_professional(platform: Platform, rpps: str, *, actor: str = "operator") -> bool:
     """Retire a professional an import flagged as missing (False: unknown number)."""
-    now = runtime.clock.now()
-    with runtime.uow() as uow:
+    now = platform.clock.now()
+    with platform.uow() as uow:
         if not uow.professionals.retire(rpps, now):
             return False
         uow.audit.append(at=now, actor=actor, action="directory.retire", detail={"rpps": rpps})

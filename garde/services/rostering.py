@@ -43,11 +43,11 @@ if TYPE_CHECKING:
     from datetime import date, datetime
     from pathlib import Path
 
-    from garde.bootstrap import Runtime
     from garde.config.model import RosterSettings, Settings
     from garde.dispatch.model import Radiologist, Shift
     from garde.rosters import RosterImport
     from garde.rosters.generation import HardRules, Progress, RosterSolution, SolverSettings
+    from garde.services.platform import Platform
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ class RosterImported:
 
 
 def import_roster_file(
-    runtime: Runtime,
+    platform: Platform,
     path: Path,
     *,
     timezone: str | None = None,
@@ -127,8 +127,8 @@ def import_roster_file(
 
     Parameters
     ----------
-    runtime
-        The composition root's runtime (settings, store).
+    platform
+        The settings, clock and store (`garde.bootstrap.Runtime` in the CLI and `serve`).
     path
         A .csv (list or grid), .ics or .xlsx (list or grid) roster.
     timezone
@@ -146,7 +146,7 @@ def import_roster_file(
     RosterError
         The file, the zone or the merge is rejected (every problem named); nothing is stored.
     """
-    settings = runtime.settings
+    settings = platform.settings
     zone_name = timezone or settings.rosters.timezone
     tz = roster_zone(path, zone_name)  # an unknown zone names the file, like a bad row
     period = day_range(first_day, days, tz) if first_day is not None else None
@@ -169,7 +169,7 @@ def import_roster_file(
         max([*ends, *(window[1:] if window else [])]),
     )
     change = apply_roster_change(
-        runtime,
+        platform,
         span,
         lambda stored: merge(stored, imported.shifts, tz, replace_window=window),
         action="roster_import",
@@ -180,7 +180,7 @@ def import_roster_file(
 
 
 def apply_roster_change(
-    runtime: Runtime,
+    platform: Platform,
     span: tuple[datetime, datetime],
     plan: Callable[[list[Shift]], RosterChange],
     *,
@@ -192,8 +192,8 @@ def apply_roster_change(
 
     A change that changes nothing writes nothing (an import repeated is a no-op).
     """
-    runtime.sync_directory()  # shifts reference radiologists: the config's must be stored first
-    with runtime.uow() as uow:
+    platform.sync_directory()  # shifts reference radiologists: the config's must be stored first
+    with platform.uow() as uow:
         change = plan(uow.roster.shifts_between(*span))
         window = change.window()
         if window is None:
@@ -202,9 +202,9 @@ def apply_roster_change(
         before = [s for s in uow.roster.shifts_between(*window) if window[0] <= s.start < window[1]]
         uow.roster.replace_shifts(*window, change.apply(before))
         # Every running serve node sees the change within `store_watch_s` (issue 12 item 4).
-        uow.generations.bump(GenerationKind.ROSTER, runtime.clock.now())
+        uow.generations.bump(GenerationKind.ROSTER, platform.clock.now())
         uow.audit.append(
-            at=runtime.clock.now(),
+            at=platform.clock.now(),
             actor="planner",
             action=action,
             study_uid=None,
@@ -242,7 +242,7 @@ def _radiologist(settings: Settings, text: str) -> Radiologist:
 
 
 def add_one_shift(
-    runtime: Runtime,
+    platform: Platform,
     radiologist: str,
     start: str,
     end: str,
@@ -258,7 +258,7 @@ def add_one_shift(
         A bad field (named), or an overlap with the radiologist's stored shift (both
         shifts in local time); nothing is stored.
     """
-    settings = runtime.settings
+    settings = platform.settings
     tz = ZoneInfo(settings.rosters.timezone)
     problems: list[tuple[str, str]] = []
     raw = RawShift(where="", radiologist=radiologist, start=start, end=end, role=role, sites=sites)
@@ -273,7 +273,7 @@ def add_one_shift(
     if shift is None:
         raise RosterEditError("; ".join(reason for _, reason in problems))
     return apply_roster_change(
-        runtime,
+        platform,
         (shift.start, shift.end),
         lambda stored: add_shift(stored, shift, tz),
         action="roster_add",
@@ -281,14 +281,14 @@ def add_one_shift(
     )
 
 
-def remove_one_shift(runtime: Runtime, radiologist: str, at: str) -> RosterChange:
+def remove_one_shift(platform: Platform, radiologist: str, at: str) -> RosterChange:
     """Remove the radiologist's shift starting (or under way) at local time ``at``."""
-    settings = runtime.settings
+    settings = platform.settings
     tz = ZoneInfo(settings.rosters.timezone)
     rid = _radiologist(settings, radiologist).id
     instant = _instant(at, tz, "time")
     return apply_roster_change(
-        runtime,
+        platform,
         _week_around(instant),
         lambda stored: remove_shift(stored, rid, instant, tz),
         action="roster_remove",
@@ -297,18 +297,18 @@ def remove_one_shift(runtime: Runtime, radiologist: str, at: str) -> RosterChang
 
 
 def swap_one_shift(
-    runtime: Runtime, giver: str, at: str, taker: str, taker_at: str | None = None
+    platform: Platform, giver: str, at: str, taker: str, taker_at: str | None = None
 ) -> RosterChange:
     """Give ``giver``'s shift at ``at`` to ``taker``, or exchange it for the taker's shift
     at ``taker_at``; credentials and overlaps are checked for both."""
-    settings = runtime.settings
+    settings = platform.settings
     tz = ZoneInfo(settings.rosters.timezone)
     first = (_radiologist(settings, giver), _instant(at, tz, "time"))
     other_at = _instant(taker_at, tz, "other time") if taker_at is not None else None
     other = (_radiologist(settings, taker), other_at)
     spans = [_week_around(first[1]), *([_week_around(other_at)] if other_at else [])]
     return apply_roster_change(
-        runtime,
+        platform,
         (min(a for a, _ in spans), max(b for _, b in spans)),
         lambda stored: swap_shifts(stored, first, other, tz),
         action="roster_swap",
@@ -330,14 +330,14 @@ def change_lines(change: RosterChange, tz: ZoneInfo) -> Sequence[str]:
     ]
 
 
-def stored_shifts(runtime: Runtime, start: datetime, end: datetime) -> list[Shift]:
+def stored_shifts(platform: Platform, start: datetime, end: datetime) -> list[Shift]:
     """The shifts in the store overlapping [start, end)."""
-    with runtime.uow() as uow:
+    with platform.uow() as uow:
         return uow.roster.shifts_between(start, end)
 
 
 def validate_period(
-    runtime: Runtime,
+    platform: Platform,
     start: datetime | None,
     end: datetime | None,
     *,
@@ -354,7 +354,7 @@ def validate_period(
     the config's ``[rosters]``; ``site_cover`` overrides when sites need cover (stroke is
     checked every hour).
     """
-    settings = runtime.settings
+    settings = platform.settings
     rules = validation_rules(settings.rosters, site_cover=site_cover)
     file_shifts: list[Shift] = []
     if source is not None:
@@ -372,12 +372,12 @@ def validate_period(
             start, end = first, last
         # The stored roster around the file: last month's final night covers this
         # month's first morning, and counts for the rest owed at the edges.
-        around = stored_shifts(runtime, start - timedelta(days=7), end + timedelta(days=1))
+        around = stored_shifts(platform, start - timedelta(days=7), end + timedelta(days=1))
         shifts = [*file_shifts, *(s for s in around if s.end <= first or s.start >= last)]
     elif start is None or end is None:
         raise RosterEditError("give the period (--from) to validate the stored roster")
     else:
-        shifts = stored_shifts(runtime, start - timedelta(days=7), end + timedelta(days=1))
+        shifts = stored_shifts(platform, start - timedelta(days=7), end + timedelta(days=1))
     return validate(
         shifts,
         radiologists=settings.radiologists,

@@ -24,7 +24,8 @@ from garde.store.repositories.reports import ReportRepository
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from garde.bootstrap import Runtime
+    from garde.config.model import Settings
+    from garde.services.platform import DispatchingPlatform
     from garde.store.records import StudyRecord
     from garde.store.repositories.outbox import OutboxBacklog
 
@@ -106,16 +107,15 @@ class NightStatus:
         return asdict(self)
 
 
-def night_start(runtime: Runtime, now: datetime) -> datetime:
+def night_start(settings: Settings, now: datetime) -> datetime:
     """The last morning handover at or before ``now`` (first site's time zone)."""
-    settings = runtime.settings
     timezone = settings.sites[0].timezone if settings.sites else "UTC"
     last = sla.next_handover(settings.sla, now - timedelta(days=1), timezone)
     return last if last <= now else last - timedelta(days=1)
 
 
 def night_status(
-    runtime: Runtime,
+    platform: DispatchingPlatform,
     now: datetime,
     since: datetime | None = None,
     *,
@@ -123,8 +123,8 @@ def night_status(
     origin: str = "",
 ) -> NightStatus:
     """Gather the status at ``now`` (audited as ``actor``'s view)."""
-    since = since or night_start(runtime, now)
-    dispatch = runtime.dispatch
+    since = since or night_start(platform.settings, now)
+    dispatch = platform.dispatch
     dispatch.restore(now)
     board = dispatch.board
     on_shift = set(board.on_shift(now))
@@ -145,7 +145,7 @@ def night_status(
                 shift_ends=board.handover(rad.id, now),
             )
         )
-    with runtime.uow() as uow:
+    with platform.uow() as uow:
         open_studies = uow.studies.open_studies()
         night = NightQueries(uow.session).received_since(since)
         webhook = uow.outbox.backlog(since)

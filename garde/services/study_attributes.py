@@ -9,14 +9,15 @@ before that table existed get their row the first time anyone asks.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.tag import Tag
+
+from garde.store.records import StudyAttributes
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -57,22 +58,6 @@ STUDY_LEVEL_KEYWORDS = (
 )
 _STUDY_LEVEL_TAGS = [Tag(keyword) for keyword in STUDY_LEVEL_KEYWORDS]
 _LONGEST = 256  # the text columns' width
-
-
-@dataclass(frozen=True, slots=True)
-class StudyAttributes:
-    """The patient context of a study and its study-level DICOM JSON."""
-
-    study_date: str = ""
-    study_time: str = ""
-    patient_name: str = ""
-    patient_sex: str = ""
-    patient_age: str = ""
-    patient_birth_date: str = ""
-    referring_physician: str = ""
-    requesting_physician: str = ""
-    indication: str = ""
-    dataset: dict[str, Any] = field(default_factory=dict)
 
 
 def read_study_attributes(path: Path) -> StudyAttributes:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from sqlalchemy import ColumnElement, Table
     from sqlalchemy.orm import Session, sessionmaker
 
-    from garde.services.study_attributes import StudyAttributes
+    from garde.store.records import StudyAttributes
 
 _studies: Table = StudyRow.__table__  # type: ignore[assignment]
 _series: Table = SeriesRow.__table__  # type: ignore[assignment]

@@ -231,3 +231,20 @@ def report_on_its_way(row: tuple[Any, ...]) -> ReportOnItsWay:
     else:
         word = "failing" if error else "sending"
     return ReportOnItsWay(str(study_uid), str(handle or ""), word, str(error or ""))
+
+
+@dataclass(frozen=True, slots=True)
+class StudyAttributes:
+    """The patient context of a study and its study-level DICOM JSON (read from a stored
+    file by `garde.services.study_attributes`, kept for QIDO-RS by `dicomweb_index`)."""
+
+    study_date: str = ""
+    study_time: str = ""
+    patient_name: str = ""
+    patient_sex: str = ""
+    patient_age: str = ""
+    patient_birth_date: str = ""
+    referring_physician: str = ""
+    requesting_physician: str = ""
+    indication: str = ""
+    dataset: dict[str, Any] = field(default_factory=dict)

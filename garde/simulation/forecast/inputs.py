@@ -19,9 +19,9 @@ if TYPE_CHECKING:
     from datetime import date
     from pathlib import Path
 
-    from garde.bootstrap import Runtime
     from garde.config.model import Settings
     from garde.dispatch.model import Shift
+    from garde.services.platform import Platform
     from garde.simulation.forecast.model import ArrivalModel
 
 
@@ -52,7 +52,7 @@ def region_of(settings: Settings, night_start: time = NIGHT_START) -> Region:
 
 def gather(
     settings: Settings,
-    runtime: Callable[[], Runtime],
+    runtime: Callable[[], Platform],
     *,
     first_night: date,
     nights: int,

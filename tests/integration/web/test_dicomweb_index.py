@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from garde.dispatch.model import Shift
-from garde.services.study_attributes import StudyAttributes
 from garde.store.dicomweb_index import DicomWebIndex, ReaderScope, StudyFilter
 from garde.store.instance_index import SqlInstanceIndex
+from garde.store.records import StudyAttributes
 from garde.store.uow import SqlUnitOfWork
 from tests.store_fixtures import *  # noqa: F403 - the store's fixtures (SQLite, PostgreSQL)
 from tests.store_fixtures import DEFAULT_SITE, make_instance, new_uid, sync_directory
