@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from pydicom.uid import generate_uid
 
+from garde.dispatch.lifecycle import StudyEvent
 from garde.dispatch.model import Priority, StudyState, TriageResult
 from garde.store.instance_index import SqlInstanceIndex
 from garde.store.uow import SqlUnitOfWork
@@ -71,7 +72,7 @@ def stored_study(
             )
         )
     with SqlUnitOfWork(factory) as uow:
-        uow.studies.set_state(study_uid, StudyState.PENDING, now)
+        uow.studies.move(study_uid, StudyEvent.BECAME_STABLE, at=now)
         uow.studies.set_triage(
             study_uid,
             TriageResult(priority, frozenset({"neuro"}), 10.0, "r"),
@@ -79,8 +80,8 @@ def stored_study(
         )
         if reader is not None:
             uow.studies.assign(study_uid, reader, at=now, by="router", explanation={"kind": "t"})
-            uow.studies.set_state(study_uid, StudyState.ASSIGNED, now)
+            uow.studies.move(study_uid, StudyEvent.ASSIGNED, at=now)
             if state is StudyState.IN_PROGRESS:
-                uow.studies.start(study_uid, now)
+                uow.studies.move(study_uid, StudyEvent.STARTED, at=now)
         uow.commit()
     return study_uid

@@ -11,15 +11,24 @@ before they change anything, then perform its action.
     ASSIGNED / IN_PROGRESS --released--> PENDING        (handover, pre-empted plan...)
     ASSIGNED --reassigned--> ASSIGNED                    (late binding, re-plan)
     PENDING --unassigned--> PENDING                      (routed to nobody: flagged)
+    PENDING / ASSIGNED / IN_PROGRESS --hand_assigned--> ASSIGNED   (an operator)
+    ASSIGNED / IN_PROGRESS --pinned--> unchanged         (an operator pins it in place)
+
+The store's moves take events, never states (`StudyRepository.move`,
+`ClaimRepository.move`): this table is the only place a next state is decided.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from garde.dispatch.errors import IllegalTransition
 from garde.dispatch.model import StudyState
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 
 class StudyEvent(StrEnum):
@@ -34,6 +43,8 @@ class StudyEvent(StrEnum):
     STARTED = "started"  # a radiologist opened it
     FINISHED = "finished"  # read and reported
     RELEASED = "released"  # handed back (shift over, reader unavailable)
+    HAND_ASSIGNED = "hand_assigned"  # an operator gives it to someone, a read in hand too
+    PINNED = "pinned"  # an operator pins it to the reader who has it
 
 
 class Action(StrEnum):
@@ -67,13 +78,20 @@ TRANSITIONS: dict[tuple[StudyState, StudyEvent], Step] = {
     (_S.PENDING, _E.INSTANCE_RECEIVED): Step(Action.NONE, _S.PENDING),
     (_S.PENDING, _E.ASSIGNED): Step(Action.NOTIFY_READER, _S.ASSIGNED),
     (_S.PENDING, _E.UNASSIGNED): Step(Action.FLAG, _S.PENDING),
+    (_S.PENDING, _E.HAND_ASSIGNED): Step(Action.NOTIFY_READER, _S.ASSIGNED),
     (_S.ASSIGNED, _E.INSTANCE_RECEIVED): Step(Action.NONE, _S.ASSIGNED),
     (_S.ASSIGNED, _E.REASSIGNED): Step(Action.NOTIFY_READER, _S.ASSIGNED),
     (_S.ASSIGNED, _E.STARTED): Step(Action.LOCK, _S.IN_PROGRESS),
     (_S.ASSIGNED, _E.RELEASED): Step(Action.REROUTE, _S.PENDING),
+    (_S.ASSIGNED, _E.HAND_ASSIGNED): Step(Action.NOTIFY_READER, _S.ASSIGNED),
+    (_S.ASSIGNED, _E.PINNED): Step(Action.NONE, _S.ASSIGNED),
     (_S.IN_PROGRESS, _E.INSTANCE_RECEIVED): Step(Action.NONE, _S.IN_PROGRESS),
     (_S.IN_PROGRESS, _E.FINISHED): Step(Action.CLOSE, _S.DONE),
     (_S.IN_PROGRESS, _E.RELEASED): Step(Action.REROUTE, _S.PENDING),
+    # An operator may take a read in hand from its reader (it goes back to a queue)...
+    (_S.IN_PROGRESS, _E.HAND_ASSIGNED): Step(Action.NOTIFY_READER, _S.ASSIGNED),
+    # ... or pin it where it is, still being read.
+    (_S.IN_PROGRESS, _E.PINNED): Step(Action.NONE, _S.IN_PROGRESS),
     (_S.DONE, _E.INSTANCE_RECEIVED): Step(Action.NONE, _S.DONE),
 }
 """Every legal (state, event) pair; anything absent is illegal."""
@@ -97,6 +115,33 @@ def step(state: StudyState | str, event: StudyEvent | str) -> Step:
 def transition(state: StudyState | str, event: StudyEvent | str) -> StudyState:
     """The state a study in ``state`` reaches on ``event`` (raises `IllegalTransition`)."""
     return step(state, event).next
+
+
+def walk(state: StudyState | str, events: Iterable[StudyEvent | str]) -> tuple[StudyState, ...]:
+    """The states reached from ``state`` through ``events``, one per event, in order (one
+    store move may take several steps: `next` assigns and starts at once, a release
+    re-routes).
+
+    Raises
+    ------
+    IllegalTransition
+        If any step is not in `TRANSITIONS`.
+    ValueError
+        If ``events`` is empty (a move with no event changes nothing).
+    """
+    current = StudyState(state)
+    reached = []
+    for event in events:
+        current = transition(current, event)
+        reached.append(current)
+    if not reached:
+        raise ValueError("a move needs at least one event")
+    return tuple(reached)
+
+
+def path(state: StudyState | str, events: Iterable[StudyEvent | str]) -> StudyState:
+    """The state reached from ``state`` through ``events`` (see `walk`)."""
+    return walk(state, events)[-1]
 
 
 def allowed_events(state: StudyState | str) -> frozenset[StudyEvent]:

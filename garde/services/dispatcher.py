@@ -256,8 +256,7 @@ class DispatchService:
                 self.policy, result.priority, record.first_received_at, timezone
             )
             event = StudyEvent.FIRST_SERIES_STROKE if first_series else StudyEvent.BECAME_STABLE
-            state = lifecycle.transition(record.state, event)
-            uow.studies.set_state(study_uid, state, now)
+            uow.studies.move(study_uid, event, at=now)
             uow.studies.set_triage(study_uid, result, deadline)
             study = Study(
                 uid=study_uid,
@@ -292,7 +291,7 @@ class DispatchService:
                     at=now, actor="router", action="hold", study_uid=study_uid, detail=detail
                 )
             else:
-                self._store_assignment(uow, study_uid, state, decision, now, AssignedBy.ROUTER)
+                self._store_assignment(uow, study_uid, decision, now, AssignedBy.ROUTER)
                 uow.audit.append(
                     at=now,
                     actor="router",
@@ -403,7 +402,7 @@ class DispatchService:
             current = uow.studies.get(uid)
             if current is None or current.state is not StudyState.PENDING or current.assignee:
                 return False
-            self._store_assignment(uow, uid, current.state, decision, now, AssignedBy.ROUTER)
+            self._store_assignment(uow, uid, decision, now, AssignedBy.ROUTER)
             uow.audit.append(
                 at=now,
                 actor=actor,
@@ -458,15 +457,11 @@ class DispatchService:
             and now < waiting_since + self.uncovered_routine_delay
         )
 
-    def _store_assignment(  # noqa: PLR0917 - private; one write shared by three paths
-        self,
-        uow: SqlUnitOfWork,
-        study_uid: str,
-        state: StudyState,
-        decision: Decision,
-        now: datetime,
-        by: AssignedBy,
+    @staticmethod
+    def _store_assignment(
+        uow: SqlUnitOfWork, study_uid: str, decision: Decision, now: datetime, by: AssignedBy
     ) -> None:
+        """A pending study routed: to its reader (``assigned``) or to nobody (``unassigned``)."""
         uow.studies.assign(
             study_uid,
             decision.radiologist_id,
@@ -475,8 +470,8 @@ class DispatchService:
             fallback=decision.fallback,
             explanation=decision.explanation.to_dict(),
         )
-        if decision.radiologist_id is not None:
-            uow.studies.set_state(study_uid, lifecycle.transition(state, StudyEvent.ASSIGNED), now)
+        event = StudyEvent.UNASSIGNED if decision.radiologist_id is None else StudyEvent.ASSIGNED
+        uow.studies.move(study_uid, event, at=now)
 
     def _notify_assigned(self, study: Study, decision: Decision, now: datetime) -> None:
         notify_assigned(
@@ -531,10 +526,9 @@ class DispatchService:
                         action,
                     )
                     return False
-                try:
-                    state = lifecycle.transition(record.state, StudyEvent.REASSIGNED)
-                except DispatchError:
+                if StudyEvent.REASSIGNED not in lifecycle.allowed_events(record.state):
                     return False
+                uow.studies.move(study_uid, StudyEvent.REASSIGNED, at=now)
                 uow.studies.assign(
                     study_uid,
                     to,
@@ -543,7 +537,6 @@ class DispatchService:
                     fallback=decision.fallback if decision else False,
                     explanation=decision.explanation.to_dict() if decision else {},
                 )
-                uow.studies.set_state(study_uid, state, now)
                 uow.audit.append(
                     at=now,
                     actor=actor,
@@ -575,16 +568,12 @@ class DispatchService:
                 decision = self.routing.route(study, self.board, self.policy, now, exclude=exclude)
                 with self.uow_factory() as uow:
                     record = uow.studies.get(study.uid)
-                    if record is None or record.state not in {
-                        StudyState.ASSIGNED,
-                        StudyState.IN_PROGRESS,
-                    }:
+                    if record is None or StudyEvent.RELEASED not in lifecycle.allowed_events(
+                        record.state
+                    ):
                         continue
-                    pending = lifecycle.transition(record.state, StudyEvent.RELEASED)
-                    uow.studies.set_state(study.uid, pending, now)
-                    self._store_assignment(
-                        uow, study.uid, pending, decision, now, AssignedBy.OPERATOR
-                    )
+                    uow.studies.move(study.uid, StudyEvent.RELEASED, at=now)
+                    self._store_assignment(uow, study.uid, decision, now, AssignedBy.OPERATOR)
                     ClaimRepository(uow.session).unpin(study.uid)  # the pinned reader left
                     uow.audit.append(
                         at=now,

@@ -17,7 +17,9 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from garde.dispatch import lifecycle
 from garde.dispatch.errors import DispatchError
+from garde.dispatch.lifecycle import StudyEvent
 from garde.dispatch.manual import Broken, Rule, broken_rules
 from garde.dispatch.model import Priority, StudyState
 from garde.services.dispatcher import NOTIFY_PRIORITIES, notify_assigned
@@ -39,7 +41,6 @@ if TYPE_CHECKING:
     from garde.store.records import AuditEvent, StudyRecord
     from garde.store.uow import SqlUnitOfWork
 
-REASSIGNABLE = (StudyState.PENDING, StudyState.ASSIGNED, StudyState.IN_PROGRESS)
 ROSTER_BACK = timedelta(days=1)  # shifts looked at around "now" for the shift rule
 ROSTER_AHEAD = timedelta(days=2)
 
@@ -131,7 +132,11 @@ class OperatorService:
                 raise ReadingRefusedError(
                     f"unknown radiologist {radiologist_id!r}", Refusal.UNKNOWN_RADIOLOGIST
                 )
-            if record.state not in REASSIGNABLE:
+            # Pinning a study where it is keeps a read in hand in hand.
+            event = (
+                StudyEvent.PINNED if record.assignee == radiologist_id else StudyEvent.HAND_ASSIGNED
+            )
+            if event not in lifecycle.allowed_events(record.state):
                 raise ReadingRefusedError(
                     f"study {study_uid} is {record.state.value}: it cannot be assigned",
                     Refusal.WRONG_STATE,
@@ -151,10 +156,9 @@ class OperatorService:
                 )
             moved = ClaimRepository(uow.session).move(
                 study_uid,
+                event,
                 expect_state=record.state,
                 expect_assignee=record.assignee,
-                # Pinning a study where it is keeps a read in hand in hand.
-                to_state=record.state if record.assignee == radiologist_id else StudyState.ASSIGNED,
                 at=now,
                 to_assignee=radiologist_id,
                 by=AssignedBy.OPERATOR,

@@ -121,13 +121,7 @@ class ReadingService:
 
         def body(uow: SqlUnitOfWork) -> _Outcome:
             record = self._own(uow, study_uid, radiologist_id, StudyEvent.STARTED)
-            self._move(
-                uow,
-                record,
-                to_state=StudyState.IN_PROGRESS,
-                at=now,
-                started=True,
-            )
+            self._move(uow, record, StudyEvent.STARTED, at=now)
             return _Outcome(
                 uow.studies.get(study_uid),
                 study_uid,
@@ -162,14 +156,7 @@ class ReadingService:
                 if signed is not None:
                     detail["report"] = signed.report.number
                     detail["destinations"] = list(signed.destinations)
-            self._move(
-                uow,
-                record,
-                to_state=StudyState.DONE,
-                at=now,
-                done=True,
-                report_ref=report_ref or None,
-            )
+            self._move(uow, record, StudyEvent.FINISHED, at=now, report_ref=report_ref or None)
             return _Outcome(
                 uow.studies.get(study_uid),
                 study_uid,
@@ -205,7 +192,7 @@ class ReadingService:
             event = (
                 StudyEvent.ASSIGNED if record.state is StudyState.PENDING else StudyEvent.REASSIGNED
             )
-            state = self._transition(record, event)
+            self._transition(record, event)
             self._check_credential(uow, reader, record)
             gain: dict[str, Any] = {}
             if record.pinned_by is not None and record.assignee not in {None, radiologist_id}:
@@ -220,7 +207,7 @@ class ReadingService:
             self._move(
                 uow,
                 record,
-                to_state=state,
+                event,
                 at=now,
                 to_assignee=radiologist_id,
                 explanation=claim_explanation(radiologist_id, record, now),
@@ -296,12 +283,11 @@ class ReadingService:
                 for record in candidates:
                     if claims.move(
                         record.study_uid,
+                        *_taking(record, radiologist_id),
                         expect_state=record.state,
                         expect_assignee=record.assignee,
-                        to_state=StudyState.IN_PROGRESS,
                         at=now,
                         to_assignee=radiologist_id,
-                        started=True,
                         explanation=(
                             late_binding_explanation(radiologist_id, record, pull, now)
                             if pull is not None and record is pulled
@@ -384,7 +370,8 @@ class ReadingService:
             self._move(
                 uow,
                 record,
-                to_state=StudyState.ASSIGNED if chosen else StudyState.PENDING,
+                StudyEvent.RELEASED,
+                StudyEvent.ASSIGNED if chosen else StudyEvent.UNASSIGNED,
                 at=now,
                 to_assignee=chosen,
                 by=AssignedBy.ROUTER,
@@ -489,20 +476,19 @@ class ReadingService:
                 Refusal.NO_CREDENTIAL,
             )
 
+    @staticmethod
     def _move(
-        self,
         uow: SqlUnitOfWork,
         record: StudyRecord,
-        *,
-        to_state: StudyState,
+        *events: StudyEvent,
         at: datetime,
         **changes: Any,
     ) -> None:
         moved = ClaimRepository(uow.session).move(
             record.study_uid,
+            *events,
             expect_state=record.state,
             expect_assignee=record.assignee,
-            to_state=to_state,
             at=at,
             **changes,
         )
@@ -620,6 +606,16 @@ class ReadingService:
         if record.assignee != radiologist_id:
             self._board_take(record, radiologist_id, now)
         self._board_start(record.study_uid, radiologist_id, now)
+
+
+def _taking(record: StudyRecord, radiologist_id: str) -> tuple[StudyEvent, ...]:
+    """The events of `next` taking ``record`` and starting it at once: one's own is
+    started; a pending one is assigned first, a colleague's reassigned first."""
+    if record.state is StudyState.PENDING:
+        return (StudyEvent.ASSIGNED, StudyEvent.STARTED)
+    if record.assignee != radiologist_id:
+        return (StudyEvent.REASSIGNED, StudyEvent.STARTED)
+    return (StudyEvent.STARTED,)
 
 
 def _minutes(delta: timedelta) -> float:

@@ -35,7 +35,7 @@ class SqlUnitOfWork:
     Examples
     --------
     >>> with SqlUnitOfWork(session_factory) as uow:  # doctest: +SKIP
-    ...     uow.studies.set_state(uid, StudyState.PENDING, now)
+    ...     uow.studies.move(uid, StudyEvent.BECAME_STABLE, at=now)
     ...     uow.commit()
     """
 

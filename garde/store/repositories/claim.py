@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 
+from garde.dispatch import lifecycle
+from garde.dispatch.lifecycle import StudyEvent
 from garde.store.enums import AssignedBy
 from garde.store.models import AssignmentRow, StudyRow
 
@@ -37,14 +39,11 @@ class ClaimRepository:
     def move(
         self,
         study_uid: str,
-        *,
+        *events: StudyEvent,
         expect_state: StudyState,
         expect_assignee: str | None,
-        to_state: StudyState,
         at: datetime,
         to_assignee: str | None = _UNSET,
-        started: bool = False,
-        done: bool = False,
         report_ref: str | None = None,
         by: AssignedBy | str = AssignedBy.OPERATOR,
         explanation: Mapping[str, Any] | None = None,
@@ -58,17 +57,19 @@ class ClaimRepository:
         ----------
         study_uid
             The StudyInstanceUID.
+        events
+            What happens to it, in order; the state reached is the lifecycle table's
+            (`garde.dispatch.lifecycle.path` from ``expect_state``). ``started`` stamps
+            ``started_at``, ``finished`` ``done_at`` and the report reference.
         expect_state, expect_assignee
             What the caller saw; the move happens only if both still hold.
-        to_state
-            The state reached (the lifecycle table's verdict, decided by the caller).
         at
             When (aware UTC).
         to_assignee
             The new assignee (None: nobody); omitted: unchanged. A change is recorded in
             the assignment history with ``by`` and ``explanation``.
-        started, done, report_ref
-            Stamp ``started_at`` / ``done_at`` and the report reference.
+        report_ref
+            Where the report is (with ``finished``).
         fallback
             Whether the new holder reads it as the fallback pool (flag set on the study
             and kept in the assignment history); None: unchanged.
@@ -83,16 +84,22 @@ class ClaimRepository:
         bool
             True if this call moved the study; False if someone else got there first
             (or the study does not exist).
+
+        Raises
+        ------
+        IllegalTransition
+            If ``events`` do not apply to ``expect_state`` (nothing is written).
         """
+        to_state = lifecycle.path(expect_state, events)
         values: dict[str, Any] = {"state": to_state, "version": StudyRow.version + 1}
         reassigned = to_assignee is not _UNSET and to_assignee != expect_assignee
         if to_assignee is not _UNSET:
             values["assignee"] = to_assignee
             if reassigned:
                 values["assigned_at"] = None if to_assignee is None else at
-        if started:
+        if StudyEvent.STARTED in events:
             values["started_at"] = at
-        if done:
+        if StudyEvent.FINISHED in events:
             values["done_at"] = at
             values["report_ref"] = report_ref
         if fallback is not None:

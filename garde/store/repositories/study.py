@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import or_, select, text, update
 from sqlalchemy.orm.exc import StaleDataError
 
+from garde.dispatch import lifecycle
+from garde.dispatch.lifecycle import StudyEvent
 from garde.dispatch.model import Priority, StudyFacts, StudyState
 from garde.store.enums import AssignedBy
 from garde.store.errors import NotFoundError, StaleStudyError, StudyNotFoundError
@@ -453,35 +455,40 @@ class StudyRepository:
 
     # -- lifecycle writes ----------------------------------------------------------------
 
-    def set_state(
+    def move(
         self,
         study_uid: str,
-        state: StudyState | str,
+        *events: StudyEvent | str,
         at: datetime,
-        *,
+        report_ref: str | None = None,
         expected_version: int | None = None,
     ) -> StudyRecord:
-        """Move the study to ``state`` (the core's lifecycle table decides if it may).
+        """Apply ``events`` to the study, in order, as the core's lifecycle table allows.
 
-        Stamps the time the state was first reached: ``stable_at`` for PENDING,
-        ``started_at`` for IN_PROGRESS, ``done_at`` for DONE.
+        The next state is the table's (`garde.dispatch.lifecycle.walk`), never the
+        caller's. Stamps ``stable_at`` when PENDING is first passed, ``started_at`` on
+        ``started``, ``done_at`` (and ``report_ref``) on ``finished``.
 
         Raises
         ------
+        IllegalTransition
+            If an event is not allowed in the state the study is in then (nothing moves).
         StudyNotFoundError
             If there is no such study.
         StaleStudyError
             If ``expected_version`` is given and differs, or a concurrent writer won.
         """
-        state = StudyState(state)
         row = self._for_update(study_uid, expected_version)
-        row.state = state
-        if state is StudyState.PENDING and row.stable_at is None:
+        kinds = [StudyEvent(e) for e in events]
+        reached = lifecycle.walk(row.state, kinds)
+        row.state = reached[-1]
+        if StudyState.PENDING in reached and row.stable_at is None:
             row.stable_at = at
-        elif state is StudyState.IN_PROGRESS and row.started_at is None:
+        if StudyEvent.STARTED in kinds:
             row.started_at = at
-        elif state is StudyState.DONE and row.done_at is None:
+        if StudyEvent.FINISHED in kinds:
             row.done_at = at
+            row.report_ref = report_ref
         return self._flushed(row)
 
     def set_triage(
@@ -514,7 +521,7 @@ class StudyRepository:
     ) -> StudyRecord:
         """Give the study to ``radiologist_id`` (None: to no one) and keep the history.
 
-        The state is the caller's (the lifecycle table's) business: use `set_state`.
+        The state is the lifecycle table's business: use `move`.
         """
         row = self._for_update(study_uid, expected_version)
         row.assignee = radiologist_id
@@ -530,30 +537,6 @@ class StudyRepository:
                 explanation=dict(explanation or {}),
             )
         )
-        return self._flushed(row)
-
-    def start(
-        self, study_uid: str, at: datetime, *, expected_version: int | None = None
-    ) -> StudyRecord:
-        """The assignee started reading: IN_PROGRESS, ``started_at``."""
-        row = self._for_update(study_uid, expected_version)
-        row.state = StudyState.IN_PROGRESS
-        row.started_at = at
-        return self._flushed(row)
-
-    def finish(
-        self,
-        study_uid: str,
-        at: datetime,
-        report_ref: str | None = None,
-        *,
-        expected_version: int | None = None,
-    ) -> StudyRecord:
-        """The report is out: DONE, ``done_at`` and where the report is."""
-        row = self._for_update(study_uid, expected_version)
-        row.state = StudyState.DONE
-        row.done_at = at
-        row.report_ref = report_ref
         return self._flushed(row)
 
     def set_escalation(

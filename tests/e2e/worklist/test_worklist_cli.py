@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from garde.cli.json_forms import AUDIT_KEYS, EXPLAIN_KEYS, NEXT_KEYS, RELEASE_KEYS, STUDY_KEYS
+from garde.dispatch.lifecycle import StudyEvent
 from garde.dispatch.model import Priority, Radiologist, Shift, Site, StudyState, TriageResult
 from garde.services.worklist import WORKLIST_KEYS
 from garde.store.engine import make_engine, make_session_factory
@@ -106,7 +107,7 @@ class Cli:
         now = datetime.now(tz=UTC)
         SqlInstanceIndex(self.factory).record(make_instance(uid, site_id="h1", calling_ae="H1_CT"))
         with SqlUnitOfWork(self.factory) as uow:
-            uow.studies.set_state(uid, StudyState.PENDING, now)
+            uow.studies.move(uid, StudyEvent.BECAME_STABLE, at=now)
             uow.studies.set_triage(
                 uid,
                 TriageResult(priority, frozenset({"body"}), 10.0, "r"),
@@ -114,7 +115,7 @@ class Cli:
             )
             uow.studies.assign(uid, assignee, at=now, by="router", explanation={"kind": "test"})
             if assignee:
-                uow.studies.set_state(uid, StudyState.ASSIGNED, now)
+                uow.studies.move(uid, StudyEvent.ASSIGNED, at=now)
             uow.commit()
         return uid
 

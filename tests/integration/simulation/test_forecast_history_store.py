@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from garde.dispatch.model import Priority, Radiologist, Site, StudyState, TriageResult
+from garde.dispatch.lifecycle import StudyEvent
+from garde.dispatch.model import Priority, Radiologist, Site, TriageResult
 from garde.simulation.forecast.history import learn, read_history
 from garde.store.instance_index import SqlInstanceIndex
 from garde.store.uow import SqlUnitOfWork
@@ -28,13 +29,15 @@ def test_history_from_the_store(session_factory: sessionmaker[Session]) -> None:
         received = MONDAY + timedelta(minutes=k)
         index.record(make_instance(uid, site_id="h1", received_at=received, calling_ae="H1_CT"))
         with SqlUnitOfWork(session_factory) as uow:
-            uow.studies.set_state(uid, StudyState.PENDING, received)
+            uow.studies.move(uid, StudyEvent.BECAME_STABLE, at=received)
             result = TriageResult(Priority.URGENT, frozenset({"neuro"}), 16.0, "head-ct")
             uow.studies.set_triage(uid, result, received + timedelta(hours=1))
             if k % 2 == 0:  # half of them read, in 8 minutes
                 uow.studies.assign(uid, "r1", at=received, by="router", explanation={})
-                uow.studies.start(uid, received + timedelta(minutes=5))
-                uow.studies.finish(uid, received + timedelta(minutes=13))
+                uow.studies.move(
+                    uid, StudyEvent.ASSIGNED, StudyEvent.STARTED, at=received + timedelta(minutes=5)
+                )
+                uow.studies.move(uid, StudyEvent.FINISHED, at=received + timedelta(minutes=13))
             uow.commit()
     since, until = MONDAY - timedelta(days=7), MONDAY + timedelta(days=7)
     with SqlUnitOfWork(session_factory) as uow:

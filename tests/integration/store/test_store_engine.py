@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import StatementError
 
+from garde.dispatch.lifecycle import StudyEvent
 from garde.dispatch.model import StudyState
 from garde.store.engine import SQLITE_BUSY_TIMEOUT_MS, make_engine
 from garde.store.errors import StoreError
@@ -70,12 +71,12 @@ def test_nothing_is_kept_without_commit(uow_factory, session_factory, instance_i
     instance_index.record(make_instance(uid))
     now = datetime.now(tz=UTC)
     with uow_factory() as uow:
-        uow.studies.set_state(uid, StudyState.PENDING, now)
+        uow.studies.move(uid, StudyEvent.BECAME_STABLE, at=now)
         uow.audit.append(at=now, actor="t", action="lost", study_uid=uid)
 
     def change_then_fail() -> None:
         with uow_factory() as uow:
-            uow.studies.set_state(uid, StudyState.PENDING, now)
+            uow.studies.move(uid, StudyEvent.BECAME_STABLE, at=now)
             raise RuntimeError
 
     with pytest.raises(RuntimeError):

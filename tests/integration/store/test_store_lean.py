@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from garde.dispatch.lifecycle import StudyEvent
 from garde.dispatch.model import Priority, Radiologist, Site, StudyState, TriageResult
 from garde.services.identity import hash_token
 from garde.store.lean import LeanStore, code_head
@@ -40,14 +41,14 @@ def _study(uow_factory, instance_index, priority, state, *, series=1, at=T0) -> 
             )
         )
     with uow_factory() as uow:
-        uow.studies.set_state(uid, StudyState.PENDING, at)
+        uow.studies.move(uid, StudyEvent.BECAME_STABLE, at=at)
         uow.studies.set_triage(
             uid, TriageResult(priority, frozenset({"neuro"}), 12.0, "rule"), at + timedelta(hours=1)
         )
         uow.studies.assign(uid, "r1", at=at, by="router", explanation={"kind": "test"})
-        uow.studies.set_state(uid, StudyState.ASSIGNED, at)
+        uow.studies.move(uid, StudyEvent.ASSIGNED, at=at)
         if state is StudyState.IN_PROGRESS:
-            uow.studies.set_state(uid, StudyState.IN_PROGRESS, at)
+            uow.studies.move(uid, StudyEvent.STARTED, at=at)
         uow.commit()
     return uid
 

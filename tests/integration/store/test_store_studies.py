@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from garde.dispatch.errors import IllegalTransition
+from garde.dispatch.lifecycle import TRANSITIONS, StudyEvent
 from garde.dispatch.model import (
     Priority,
     Radiologist,
@@ -29,6 +32,15 @@ RADS = (
 )
 STROKE = TriageResult(Priority.STROKE, frozenset({"neuro"}), 6.0, "stroke-ct")
 ROUTINE = TriageResult(Priority.ROUTINE, frozenset(), 15.0, "default")
+LIFE = (StudyEvent.BECAME_STABLE, StudyEvent.ASSIGNED, StudyEvent.STARTED, StudyEvent.FINISHED)
+"""The events that take a received study to DONE; ``LIFE[:k]`` reaches the k-th state."""
+_STATES_ALONG_LIFE = (
+    StudyState.RECEIVING,
+    StudyState.PENDING,
+    StudyState.ASSIGNED,
+    StudyState.IN_PROGRESS,
+    StudyState.DONE,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -85,7 +97,7 @@ def test_due_for_stability_uses_default_and_site_ages(uow_factory, instance_inde
         # Without overrides every site uses the default.
         assert uow.studies.due_for_stability(T0 + timedelta(seconds=12), 60, {}) == []
         # Only RECEIVING studies are due.
-        uow.studies.set_state(a, StudyState.PENDING, T0)
+        uow.studies.move(a, StudyEvent.BECAME_STABLE, at=T0)
         due = uow.studies.due_for_stability(T0 + timedelta(seconds=62), 60, ages)
         assert [r.study_uid for r in due] == [b]
 
@@ -132,7 +144,7 @@ def test_lifecycle_writes_stamp_times_and_bump_the_version(uow_factory, instance
     deadline = T0 + timedelta(minutes=20)
     with uow_factory() as uow:
         v0 = uow.studies.get(uid).version
-        pending = uow.studies.set_state(uid, StudyState.PENDING, T0 + timedelta(minutes=1))
+        pending = uow.studies.move(uid, StudyEvent.BECAME_STABLE, at=T0 + timedelta(minutes=1))
         triaged = uow.studies.set_triage(uid, STROKE, deadline)
         assigned = uow.studies.assign(
             uid,
@@ -142,7 +154,7 @@ def test_lifecycle_writes_stamp_times_and_bump_the_version(uow_factory, instance
             fallback=False,
             explanation={"eligible": ["rad-1"], "excluded": {"rad-2": "no credential"}},
         )
-        uow.studies.set_state(uid, "assigned", T0 + timedelta(minutes=2))
+        uow.studies.move(uid, "assigned", at=T0 + timedelta(minutes=2))
         uow.commit()
     assert pending.stable_at == T0 + timedelta(minutes=1)
     assert pending.version > v0
@@ -156,8 +168,10 @@ def test_lifecycle_writes_stamp_times_and_bump_the_version(uow_factory, instance
     assert assigned.assignee == "rad-1"
     assert assigned.assigned_at == T0 + timedelta(minutes=2)
     with uow_factory() as uow:
-        started = uow.studies.start(uid, T0 + timedelta(minutes=3))
-        done = uow.studies.finish(uid, T0 + timedelta(minutes=9), "reports/1.pdf")
+        started = uow.studies.move(uid, StudyEvent.STARTED, at=T0 + timedelta(minutes=3))
+        done = uow.studies.move(
+            uid, StudyEvent.FINISHED, at=T0 + timedelta(minutes=9), report_ref="reports/1.pdf"
+        )
         escalated = uow.studies.set_escalation(uid, 2)
         assert uow.studies.set_escalation(uid, 1).escalation_tier == 2  # highest tier kept
         uow.commit()
@@ -198,14 +212,59 @@ def test_assign_keeps_the_history(uow_factory, instance_index) -> None:
         uow.studies.assign(uid, "rad-1", at=T0, by="robot")
 
 
+def test_every_state_and_event_moves_as_the_lifecycle_table_says(
+    uow_factory, instance_index
+) -> None:
+    """The store's `move` is the table: a legal pair reaches the table's state, an
+    illegal one raises `IllegalTransition` and leaves the study (and its version) as it was."""
+    reached = {state: k for k, state in enumerate(_STATES_ALONG_LIFE)}
+    for state, event in itertools.product(StudyState, StudyEvent):
+        uid = _receive(instance_index)
+        with uow_factory() as uow:
+            if reached[state]:
+                uow.studies.move(uid, *LIFE[: reached[state]], at=T0)
+            uow.commit()
+            before = uow.studies.get(uid)
+        assert before is not None
+        assert before.state is state
+        legal = (state, event) in TRANSITIONS
+        with uow_factory() as uow:
+            if legal:
+                after = uow.studies.move(uid, event, at=T0 + timedelta(minutes=1))
+                assert after.state is TRANSITIONS[state, event].next, (state, event)
+                uow.commit()
+            else:
+                with pytest.raises(IllegalTransition, match=event.value):
+                    uow.studies.move(uid, event, at=T0 + timedelta(minutes=1))
+        with uow_factory() as uow:
+            now = uow.studies.get(uid)
+        assert now is not None
+        assert now.state is (TRANSITIONS[state, event].next if legal else state), (state, event)
+        if not legal:
+            assert now.version == before.version
+
+
+def test_one_move_walks_several_steps_or_none(uow_factory, instance_index) -> None:
+    uid = _receive(instance_index)
+    with uow_factory() as uow:
+        taken = uow.studies.move(uid, *LIFE[:3], at=T0)
+        uow.commit()
+    assert (taken.state, taken.stable_at, taken.started_at) == (StudyState.IN_PROGRESS, T0, T0)
+    with uow_factory() as uow, pytest.raises(IllegalTransition):
+        # released, then started without being assigned again: the whole move is refused
+        uow.studies.move(uid, StudyEvent.RELEASED, StudyEvent.STARTED, at=T0)
+    with uow_factory() as uow, pytest.raises(ValueError, match="at least one event"):
+        uow.studies.move(uid, at=T0)
+
+
 def test_expected_version_guards_concurrent_changes(uow_factory, instance_index) -> None:
     uid = _receive(instance_index)
     with uow_factory() as uow:
         seen = uow.studies.get(uid).version
-        uow.studies.set_state(uid, StudyState.PENDING, T0, expected_version=seen)
+        uow.studies.move(uid, StudyEvent.BECAME_STABLE, at=T0, expected_version=seen)
         uow.commit()
     with uow_factory() as uow, pytest.raises(StaleStudyError, match=f"expected version {seen}"):
-        uow.studies.start(uid, T0, expected_version=seen)
+        uow.studies.move(uid, StudyEvent.ASSIGNED, at=T0, expected_version=seen)
 
 
 def test_a_decision_on_a_read_older_than_a_concurrent_commit_is_refused(
@@ -217,15 +276,15 @@ def test_a_decision_on_a_read_older_than_a_concurrent_commit_is_refused(
     with uow_factory() as first:
         seen = first.studies.get(uid)
         with uow_factory() as second:
-            second.studies.set_state(uid, StudyState.PENDING, T0)
+            second.studies.move(uid, StudyEvent.BECAME_STABLE, at=T0)
             second.commit()
         with pytest.raises(StaleStudyError):
-            first.studies.start(uid, T0, expected_version=seen.version)
+            first.studies.move(uid, StudyEvent.BECAME_STABLE, at=T0, expected_version=seen.version)
 
 
 def test_writes_on_an_unknown_study_raise(uow) -> None:
     with pytest.raises(StudyNotFoundError, match=r"1\.2\.404"):
-        uow.studies.set_state("1.2.404", StudyState.PENDING, T0)
+        uow.studies.move("1.2.404", StudyEvent.BECAME_STABLE, at=T0)
     with pytest.raises(StudyNotFoundError):
         uow.studies.assign("1.2.404", None, at=T0, by="router")
     with pytest.raises(NotFoundError):
@@ -235,10 +294,10 @@ def test_writes_on_an_unknown_study_raise(uow) -> None:
 def test_open_studies_and_by_state(uow_factory, instance_index) -> None:
     receiving, pending, assigned, reading, done = (_receive(instance_index) for _ in range(5))
     with uow_factory() as uow:
-        uow.studies.set_state(pending, StudyState.PENDING, T0)
-        uow.studies.set_state(assigned, StudyState.ASSIGNED, T0)
-        uow.studies.start(reading, T0)
-        uow.studies.finish(done, T0)
+        uow.studies.move(pending, StudyEvent.BECAME_STABLE, at=T0)
+        uow.studies.move(assigned, StudyEvent.BECAME_STABLE, StudyEvent.ASSIGNED, at=T0)
+        uow.studies.move(reading, *LIFE[:3], at=T0)
+        uow.studies.move(done, *LIFE, at=T0)
         uow.commit()
     with uow_factory() as uow:
         assert {r.study_uid for r in uow.studies.open_studies()} == {pending, assigned, reading}
@@ -262,8 +321,8 @@ def test_worklist_lists_the_radiologists_open_studies_most_urgent_first(
         ):
             uow.studies.set_triage(uid, triage, T0 + timedelta(hours=1))
             uow.studies.assign(uid, rad, at=T0, by="router")
-            uow.studies.set_state(uid, StudyState.ASSIGNED, T0)
-        uow.studies.start(reading, T0 + timedelta(minutes=30))
+            uow.studies.move(uid, StudyEvent.BECAME_STABLE, StudyEvent.ASSIGNED, at=T0)
+        uow.studies.move(reading, StudyEvent.STARTED, at=T0 + timedelta(minutes=30))
         uow.studies.set_preview(f"{stroke}.1", "thumbnail", "previews/stroke-s1.jpg")
         uow.studies.set_preview(stroke, "page", "previews/stroke/index.html")
         uow.studies.set_preview(f"{routine}.1", "thumbnail", "previews/routine-s1.jpg")

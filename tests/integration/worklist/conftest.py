@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from garde.dispatch.board import Board
+from garde.dispatch.lifecycle import StudyEvent
 from garde.dispatch.model import Priority, Radiologist, Shift, Site, StudyState, TriageResult
 from garde.services.identity import IdentityService
 from garde.services.operator import OperatorService
@@ -71,7 +72,7 @@ class Region:
             make_instance(uid, site_id=site, received_at=received, calling_ae=f"{site.upper()}_CT")
         )
         with self.uow() as uow:
-            uow.studies.set_state(uid, StudyState.PENDING, received)
+            uow.studies.move(uid, StudyEvent.BECAME_STABLE, at=received)
             uow.studies.set_triage(
                 uid,
                 TriageResult(priority, skills, 10.0, "test-rule"),
@@ -81,7 +82,7 @@ class Region:
                 uid, assignee, at=received, by="router", explanation={"kind": "test"}
             )
             if assignee is not None:
-                uow.studies.set_state(uid, StudyState.ASSIGNED, received)
+                uow.studies.move(uid, StudyEvent.ASSIGNED, at=received)
             uow.commit()
         return uid
 
