@@ -34,7 +34,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import make_url
 
-from garde.dispatch.model import InstanceReceived, Priority, Shift, StudyState, TriageResult
+from garde.dispatch.lifecycle import StudyEvent
+from garde.dispatch.model import InstanceReceived, Priority, Shift, TriageResult
 from garde.services.identity import IdentityService, Role, write_token_file
 from garde.store.engine import make_engine, make_session_factory
 from garde.store.instance_index import SqlInstanceIndex
@@ -114,14 +115,14 @@ def _seed(url: str, studies: int, mine: int, tokens: Path) -> None:
     with SqlUnitOfWork(factory) as uow:
         for n, uid in enumerate(uids):
             priority = priorities[n % len(priorities)]
-            uow.studies.set_state(uid, StudyState.PENDING, now)
+            uow.studies.move(uid, StudyEvent.BECAME_STABLE, at=now)
             triage = TriageResult(priority, frozenset({"neuro"}), 15.0, "bench")
             uow.studies.set_triage(uid, triage, now + timedelta(hours=1))
             # r01 holds ``mine``; half the rest is queued with the others, half pending.
             owner = "r01" if n < mine else RADIOLOGISTS[1 + n % 7] if n % 2 else None
             if owner is not None:
                 uow.studies.assign(uid, owner, at=now, by="router", explanation={"kind": "bench"})
-                uow.studies.set_state(uid, StudyState.ASSIGNED, now)
+                uow.studies.move(uid, StudyEvent.ASSIGNED, at=now)
         uow.commit()
     identity = IdentityService(lambda: SqlUnitOfWork(factory), open_mode=True)
     operator = identity.issue("bench", Role.OPERATOR, by=None, now=now, origin="bench")

@@ -36,12 +36,12 @@ from pynetdicom import AE
 
 from garde.config.reporting import Destination, DestinationKind, ReportingSettings
 from garde.dispatch.board import Board
+from garde.dispatch.lifecycle import StudyEvent
 from garde.dispatch.model import (
     InstanceReceived,
     Priority,
     Radiologist,
     Site,
-    StudyState,
     TriageResult,
 )
 from garde.reporting.delivery import ReportDelivery
@@ -160,15 +160,14 @@ def _study(factory: Any, storage: Path) -> str:
         )
     )
     with SqlUnitOfWork(factory) as uow:
-        uow.studies.set_state(study_uid, StudyState.PENDING, now)
+        uow.studies.move(study_uid, StudyEvent.BECAME_STABLE, at=now)
         uow.studies.set_triage(
             study_uid,
             TriageResult(Priority.URGENT, frozenset(), 10.0, "r"),
             now + timedelta(hours=1),
         )
         uow.studies.assign(study_uid, "r1", at=now, by="router", explanation={"kind": "bench"})
-        uow.studies.set_state(study_uid, StudyState.ASSIGNED, now)
-        uow.studies.start(study_uid, now)
+        uow.studies.move(study_uid, StudyEvent.ASSIGNED, StudyEvent.STARTED, at=now)
         uow.commit()
     return study_uid
 
