@@ -19,6 +19,15 @@ night by night on the same arrivals (`garde.simulation.paired`), for
 ``stroke_p90_min``, ``emergency_within_pct``, ``urgent_within_60_pct`` and
 ``weighted_lateness``, with ``paired.pull_edf.verdict`` (better on weighted lateness: the
 interval wholly below 0; no worse: no interval wholly on the worse side).
+
+``sla.offline``: the offline reference, each night solved with hindsight by CP-SAT
+(`garde.simulation.offline`, a process pool over the nights, a progress bar on stderr);
+``urgent_miss_ratio_to_offline``: Garde's urgent studies not reported within 60 min of
+arrival (unread ones count) over the reference's, summed over the nights;
+``offline.misses.<policy>.<priority>.{policy, offline, ratio}`` the same for stroke
+(15 min) and emergency (60 min), and ``offline.solver`` how far the reference is proven.
+
+    .venv/bin/python benchmarks/sla_bench.py --policies garde,pull_edf --offline-work 0.3
 """
 
 from __future__ import annotations
@@ -28,8 +37,12 @@ import json
 import sys
 import time
 import tomllib
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
+
+import click
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -47,7 +60,9 @@ from garde.simulation.capacity_bound import (
     night_jobs,
 )
 from garde.simulation.garde_policy import Garde, GardeOptimized
-from garde.simulation.metrics import summarize
+from garde.simulation.metrics import read_figures, summarize
+from garde.simulation.offline import DEFAULT_WORK, OfflineNight, solve_night
+from garde.simulation.offline_figures import miss_counts, ratios, solver_status
 from garde.simulation.paired import paired_report
 from garde.simulation.scenario import (
     NightScenario,
@@ -203,11 +218,64 @@ def capacity_bound(scenario: NightScenario, arrivals: list) -> dict:
     return out
 
 
+def solve_offline(
+    scenario: NightScenario, arrivals: list, work: float, processes: int
+) -> list[OfflineNight]:
+    """The offline reference for every night, over ``processes`` workers (nights are
+    independent), with a progress bar on stderr so that stdout stays JSON."""
+    solve = partial(solve_night, scenario, work=work)
+    bar = click.progressbar(length=len(arrivals), label="offline reference", file=sys.stderr)
+    with bar:
+        if processes <= 1:
+            reference = []
+            for night in arrivals:
+                reference.append(solve(night))
+                bar.update(1)
+            return reference
+        with ProcessPoolExecutor(processes) as pool:
+            reference = []
+            for solved in pool.map(solve, arrivals):
+                reference.append(solved)
+                bar.update(1)
+            return reference
+
+
+def offline_block(
+    scenario: NightScenario,
+    arrivals: list,
+    nights_by_policy: dict,
+    work: float,
+    processes: int,
+) -> tuple[dict, dict]:
+    """``sla.offline`` (per priority, as the policies' rows) and the ``offline`` block."""
+    reference = solve_offline(scenario, arrivals, work, processes)
+    reads = [r for n in reference for r in n.reads]
+    sla: dict[str, dict] = {}
+    for priority in Priority:
+        figures = read_figures([r for r in reads if r.priority == priority.value])
+        figures["unread"] = sum(n.unread_priorities.count(priority.value) for n in reference)
+        sla[priority.value] = figures
+    counts = {name: miss_counts(nights_by_policy[name], reference) for name in nights_by_policy}
+    ratio = counts["garde"][Priority.URGENT].ratio
+    block = {
+        "definition": "a miss: not reported within the minutes of arrival (stroke 15, "
+        "emergency 60, urgent 60), unread counts; summed over the nights",
+        "work_per_night": work,
+        "processes": processes,
+        "misses": {name: ratios(c) for name, c in counts.items()},
+        "urgent_misses_le_2x_offline": ratio is not None and ratio <= 2.0,
+        "solver": solver_status(reference),
+    }
+    return sla, block
+
+
 def run(
     quick: bool,
     scenario_path: Path | None = None,
     nights: int | None = None,
     policies: tuple[str, ...] = POLICIES,
+    offline_work: float | None = DEFAULT_WORK,
+    processes: int = 2,
 ) -> dict:
     scenario = load_scenario(scenario_path)
     count = nights or (40 if quick else 300)
@@ -241,6 +309,13 @@ def run(
     if set(POLICIES) <= set(policies):
         out["targets"] = _targets(results, nights_by_policy)
         out["capacity_bound"] = capacity_bound(scenario, arrivals)
+    if offline_work is not None:  # after the targets: the reference is no baseline
+        began = time.perf_counter()
+        results["offline"], out["offline"] = offline_block(
+            scenario, arrivals, nights_by_policy, offline_work, processes
+        )
+        out["urgent_miss_ratio_to_offline"] = out["offline"]["misses"]["garde"]["urgent"]["ratio"]
+        timings["offline"] = round(time.perf_counter() - began, 2)
     return out
 
 
@@ -255,14 +330,23 @@ def main() -> None:
         default=",".join(POLICIES),
         help="comma-separated policies (garde and pull_edf always run: the paired block)",
     )
+    parser.add_argument(
+        "--offline-work",
+        type=float,
+        default=DEFAULT_WORK,
+        help="CP-SAT deterministic time per night for the offline reference (0: skip it)",
+    )
+    parser.add_argument("--processes", type=int, default=2, help="workers for the reference")
     args = parser.parse_args()
     nights = 2 if args.smoke else args.nights
+    work = 0.02 if args.smoke else args.offline_work
     chosen = [p for p in args.policies.split(",") if p]
     unknown = sorted(set(chosen) - set(POLICIES))
     if unknown:
         parser.error(f"unknown policies {unknown}; expected some of {', '.join(POLICIES)}")
     policies = tuple(dict.fromkeys(["garde", "pull_edf", *chosen]))
-    print(json.dumps(run(args.quick, args.scenario, nights, policies), indent=2))
+    figures = run(args.quick, args.scenario, nights, policies, work or None, args.processes)
+    print(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":
