@@ -29,16 +29,17 @@ from typing import TYPE_CHECKING, Any, cast
 
 from pynetdicom import evt
 from pynetdicom.acse import ACSE
-from pynetdicom.association import Association
 from pynetdicom.transport import RequestHandler, ThreadedAssociationServer
 
 from garde.dicom_gateway.pdu_guard import GuardedSocket, PendingConnections, PendingTicket
 from garde.dicom_gateway.policy import Rejection, local_limit_exceeded
+from garde.dicom_gateway.reactor import acceptor_association
 
 if TYPE_CHECKING:
     import ssl
 
     from pynetdicom.ae import ApplicationEntity
+    from pynetdicom.association import Association
     from pynetdicom.pdu_primitives import A_ASSOCIATE
     from pynetdicom.presentation import PresentationContext
 
@@ -225,7 +226,7 @@ class _GatewayRequestHandler(RequestHandler):
     def _create_association(self) -> Association:
         """pynetdicom's `RequestHandler._create_association`, on a `GuardedSocket`."""
         server = self.server
-        assoc = Association(self.ae, "acceptor")
+        assoc = acceptor_association(self.ae)
         assoc._server = server  # noqa: SLF001 - as pynetdicom's handler does
         assoc.name = f"AcceptorThread@{datetime.now(tz=UTC):%Y%m%d%H%M%S}"
         sock = GuardedSocket(
