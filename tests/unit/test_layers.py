@@ -5,13 +5,15 @@ layout, with the run-time assembly of issue 16 item 7 above the composition root
 module may import its own package and any package of a LOWER layer; never a sibling of
 its own layer, never one above. Every import counts: at module level, inside a function
 (a lazy import is still a dependency), under ``if TYPE_CHECKING:`` (a type names its
-layer too). The sources are parsed with `ast`, nothing is imported.
+layer too), a textual ``"garde.module:name"`` reference. The sources are parsed with
+`ast`, nothing is imported.
 """
 
 from __future__ import annotations
 
 import ast
 import functools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,6 +44,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 )
 LAYER = {part: rank for rank, parts in enumerate(LAYERS) for part in parts}
 ROOT = Path(garde.__file__).parent
+_REFERENCE = re.compile(r"(garde(?:\.\w+)+):\w+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +118,12 @@ def imports_of(
                 for target in targets(node)
                 if target == "garde" or target.startswith("garde.")
             )
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            # A textual reference ("garde.cli.roster_commands:roster", a job's
+            # "garde.scheduling.jobs:check_sla") is imported when it is first used.
+            reference = _REFERENCE.fullmatch(node.value)
+            if reference:
+                found.append(Import(module, reference[1], node.lineno, type_only))
         for child in ast.iter_child_nodes(node):
             visit(child, type_only)
 
@@ -235,6 +244,13 @@ def test_a_service_naming_the_composition_root_is_caught() -> None:
         "garde.services.status imports garde.bootstrap (line 6)",
     ]
     assert wrong[0].endswith(": scheduling is in a layer above services")
+
+
+def test_a_textual_reference_counts_as_an_import() -> None:
+    source = 'JOB = "garde.scheduling.jobs:check_sla"\nNOTE = "garde.scheduling is above"\n'
+    assert [str(i) for i in imports_of("garde.services.clock", source, set())] == [
+        "garde.services.clock imports garde.scheduling.jobs (line 1)"
+    ]
 
 
 def test_siblings_of_one_layer_do_not_import_each_other() -> None:
