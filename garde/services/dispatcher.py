@@ -29,6 +29,7 @@ from garde.dispatch.errors import DispatchError
 from garde.dispatch.explanation import Basis
 from garde.dispatch.lifecycle import StudyEvent
 from garde.dispatch.model import Priority, Study, StudyState
+from garde.dispatch.reroute import Cause, Rerouting, must_wait, reroute
 from garde.dispatch.routing import GARDE
 from garde.services.night_watch import announce_unassigned
 from garde.services.snapshot import study_of
@@ -274,7 +275,7 @@ class DispatchService:
             )
             decision = self.routing.route(study, self.board, self.policy, now)
             decision, alert = self.routing.preempt(study, decision, self.board, self.policy, now)
-            held = self._must_wait(study, decision, now, now)
+            held = must_wait(study, decision, now, now, self.uncovered_routine_delay)
             detail: dict[str, Any] = {
                 "priority": result.priority.value,
                 "rule": result.rule,
@@ -377,11 +378,14 @@ class DispatchService:
                 study = study_of(record)
                 if study is None:
                     continue
-                exclude = barred(record.released_by)
-                decision = self.routing.route(study, self.board, self.policy, now, exclude=exclude)
-                if decision.radiologist_id is None:
-                    continue
-                if self._must_wait(study, decision, record.stable_at or now, now):
+                facts = Rerouting(
+                    Cause.WAITING,
+                    released_by=record.released_by,
+                    waiting_since=record.stable_at or now,
+                    routine_delay=self.uncovered_routine_delay,
+                )
+                decision = self.reroute(study, facts, now)
+                if decision is None:
                     continue
                 if self._assign_waiting(record, study, decision, now, actor="coverage"):
                     assigned += 1
@@ -424,38 +428,10 @@ class DispatchService:
         self._notify_assigned(study, decision, now)
         return True
 
-    def takes_from_gone_reader(
-        self,
-        study: Study,
-        decision: Decision,
-        holder: str,  # noqa: ARG002 - kept for the callers; any off-shift holder gives way
-        now: datetime,
-        *,
-        waiting_since: datetime | None,
-    ) -> bool:
-        """Whether ``decision`` should take a queued study from ``holder``, off shift.
-
-        The rule of `broaden`: an eligible reader on shift always; otherwise whom the
-        router chose (a fallback reader the roster has on call now, else the medical
-        director: never someone off shift, who may be asleep), at once unless the work
-        is routine and has waited less than ``uncovered_routine_delay`` since
-        ``waiting_since`` (None: no waiting, e.g. at breach). Call with ``lock`` held.
-        """
-        if decision.radiologist_id is None:
-            return False
-        if not decision.fallback:
-            return True
-        return waiting_since is None or not self._must_wait(study, decision, waiting_since, now)
-
-    def _must_wait(
-        self, study: Study, decision: Decision, waiting_since: datetime, now: datetime
-    ) -> bool:
-        """Routine work nobody on shift may read waits for coverage before the fallback."""
-        return (
-            decision.fallback
-            and study.priority is Priority.ROUTINE
-            and now < waiting_since + self.uncovered_routine_delay
-        )
+    def reroute(self, study: Study, facts: Rerouting, now: datetime) -> Decision | None:
+        """Where a study routed again goes, or None if it stays (`garde.dispatch.reroute`),
+        on this board with this routing policy. Call with ``lock`` held."""
+        return reroute(study, self.board, self.policy, now, facts, routing=self.routing)
 
     @staticmethod
     def _store_assignment(
@@ -564,8 +540,10 @@ class DispatchService:
             released = uow.studies.releasers(s.uid for s in orphans)
         with self.lock:
             for study in orphans:
-                exclude = barred(released.get(study.uid))
-                decision = self.routing.route(study, self.board, self.policy, now, exclude=exclude)
+                facts = Rerouting(Cause.LEFT_ROSTER, released_by=released.get(study.uid))
+                decision = self.reroute(study, facts, now)
+                if decision is None:  # pragma: no cover - the core always routes an orphan
+                    continue
                 with self.uow_factory() as uow:
                     record = uow.studies.get(study.uid)
                     if record is None or StudyEvent.RELEASED not in lifecycle.allowed_events(
@@ -618,9 +596,3 @@ def notify_assigned(
                 "fallback": fallback,
             },
         )
-
-
-def barred(released_by: str | None, *others: str | None) -> frozenset[str]:
-    """The radiologists a re-route must not choose: who released the study (a release
-    is never given straight back) and ``others`` (e.g. the reader it moves away from)."""
-    return frozenset(r for r in (released_by, *others) if r is not None)

@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING
 
 from garde.dispatch import reach, sla
 from garde.dispatch.model import StudyState
+from garde.dispatch.reroute import Cause, Rerouting
 from garde.dispatch.sla import EscalationTier
-from garde.services.dispatcher import barred
 from garde.services.snapshot import study_of
 from garde.store.enums import AssignedBy
 
@@ -99,17 +99,18 @@ def _escalate(  # noqa: PLR0917 - private; called from one place
     elif owner is None and record.assignee is not None:
         outcome = "kept"  # its reader is not on the board (left the roster): reload moves it
     elif owner is None:
-        decision = dispatch.routing.route(
-            study, board, dispatch.policy, now, exclude=barred(releaser)
-        )
-        to = decision.radiologist_id
-        moved = to is not None and dispatch.assign_waiting(
+        decision = dispatch.reroute(study, Rerouting(Cause.WAITING, released_by=releaser), now)
+        to = None if decision is None else decision.radiologist_id
+        moved = decision is not None and dispatch.assign_waiting(
             record, study, decision, now, actor="sla"
         )
         outcome = "reassigned" if moved else "unassigned"
         to = to if moved else None
     else:
-        decision = _better_reader(dispatch, study, owner, barred(releaser, owner), tier, now)
+        cause = Cause.BREACHED if tier is EscalationTier.SUPERVISOR else Cause.RUNNING_LATE
+        decision = dispatch.reroute(
+            study, Rerouting(cause, holder=owner, released_by=releaser), now
+        )
         to = decision.radiologist_id if decision is not None else None
         moved = to is not None and dispatch.reassign(
             study.uid,
@@ -172,58 +173,6 @@ def _escalate(  # noqa: PLR0917 - private; called from one place
         f" to {to}" if to else "",
     )
     return Escalation(study.uid, tier, record.assignee, to, outcome)
-
-
-def _better_reader(  # noqa: PLR0917 - private; called from one place
-    dispatch: DispatchService,
-    study: Study,
-    owner: str,
-    exclude: frozenset[str],
-    tier: EscalationTier,
-    now: datetime,
-) -> Decision | None:
-    """Who a queued study should move to at ``tier`` (None: it stays where it is).
-
-    ``exclude`` holds its current reader ``owner`` and whoever released it.
-    """
-    if tier is EscalationTier.SUPERVISOR:
-        return _at_breach(dispatch, study, owner, exclude, now)
-    board = dispatch.board
-    decision = dispatch.routing.route(study, board, dispatch.policy, now, exclude=exclude)
-    if decision.fallback or decision.radiologist_id is None or not decision.explanation.candidates:
-        return None
-    best = decision.explanation.candidates[0]
-    if best.predicted_finish >= board.predicted_finish(study.uid, now):
-        return None  # nobody would read it sooner than its reader
-    return decision
-
-
-def _at_breach(
-    dispatch: DispatchService, study: Study, owner: str, exclude: frozenset[str], now: datetime
-) -> Decision | None:
-    """Who takes a queued study at breach (None: it stays with ``owner``)."""
-    board = dispatch.board
-    on_shift = set(board.on_shift(now))
-    # A supervisor on shift first (even one who would read it as fallback), then the
-    # fallback pool on shift.
-    for member in (
-        {r.id for r in board.radiologists() if r.supervisor},
-        {r.id for r in board.radiologists() if r.fallback},
-    ):
-        others = frozenset(board.ids) - (member & on_shift)
-        decision = dispatch.routing.route(
-            study, board, dispatch.policy, now, exclude=others | exclude
-        )
-        if decision.radiologist_id is not None and decision.radiologist_id in on_shift:
-            return decision
-    if owner in on_shift:
-        return None
-    # Its reader is gone: whoever the coverage rule gives it to (the fallback pool on
-    # call, else the medical director) rather than nobody; a breach waits for nothing.
-    decision = dispatch.routing.route(study, board, dispatch.policy, now, exclude=exclude)
-    if dispatch.takes_from_gone_reader(study, decision, owner, now, waiting_since=None):
-        return decision
-    return None
 
 
 def _supervisors_on_shift(dispatch: DispatchService, now: datetime) -> tuple[str, ...]:

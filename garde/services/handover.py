@@ -17,15 +17,12 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from garde.dispatch.router import may_read
-from garde.services.dispatcher import barred
+from garde.dispatch.reroute import Cause, Rerouting, shift_ended
 from garde.store.enums import AssignedBy
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from garde.dispatch.board import Board
-    from garde.dispatch.model import Study
     from garde.services.dispatcher import DispatchService
 
 logger = logging.getLogger(__name__)
@@ -49,17 +46,19 @@ def hand_over(dispatch: DispatchService, now: datetime) -> dict[str, str]:
         leaving = [rid for rid in board.ids if rid not in on_shift]
         released = _releasers(dispatch, [s.uid for rid in leaving for s in board.queue(rid)])
         for rid in leaving:
-            ended = _shift_ended(board, rid, now)
+            ended = shift_ended(board.shifts(rid), now)
             for study in board.queue(rid):
-                exclude = barred(released.get(study.uid), rid)
-                decision = dispatch.routing.route(
-                    study, board, dispatch.policy, now, exclude=exclude
+                facts = Rerouting(
+                    Cause.SHIFT_OVER,
+                    holder=rid,
+                    released_by=released.get(study.uid),
+                    waiting_since=ended,
+                    routine_delay=dispatch.uncovered_routine_delay,
                 )
-                to = decision.radiologist_id
-                if to is None or not dispatch.takes_from_gone_reader(
-                    study, decision, rid, now, waiting_since=ended
-                ):
+                decision = dispatch.reroute(study, facts, now)
+                if decision is None or decision.radiologist_id is None:
                     continue
+                to = decision.radiologist_id
                 if dispatch.reassign(
                     study.uid,
                     to,
@@ -88,13 +87,12 @@ def redispatch_ineligible(dispatch: DispatchService, now: datetime) -> dict[str,
             for study in board.queue(rid):
                 if board.may_read_now(rid, study, now):
                     continue
-                exclude = barred(released.get(study.uid), rid)
-                decision = dispatch.routing.route(
-                    study, board, dispatch.policy, now, exclude=exclude
+                facts = Rerouting(
+                    Cause.NO_LONGER_ELIGIBLE, holder=rid, released_by=released.get(study.uid)
                 )
-                if decision.fallback and _may_read_as_fallback(board, rid, study):
-                    continue  # nobody eligible: it is where the fallback pool reads it
-                to = decision.radiologist_id
+                # None: nobody eligible, and it is where the fallback pool reads it.
+                decision = dispatch.reroute(study, facts, now)
+                to = None if decision is None else decision.radiologist_id
                 if to is not None and dispatch.reassign(
                     study.uid,
                     to,
@@ -115,15 +113,3 @@ def _releasers(dispatch: DispatchService, study_uids: list[str]) -> dict[str, st
         return {}
     with dispatch.uow_factory() as uow:
         return uow.studies.releasers(study_uids)
-
-
-def _shift_ended(board: Board, radiologist_id: str, now: datetime) -> datetime:
-    """When the radiologist's last shift before ``now`` ended (``now`` if none did)."""
-    ends = [s.end for s in board.shifts(radiologist_id) if s.end <= now]
-    return max(ends, default=now)
-
-
-def _may_read_as_fallback(board: Board, radiologist_id: str, study: Study) -> bool:
-    """A study nobody eligible may read is readable by a credentialed fallback reader."""
-    reader = board.radiologist(radiologist_id)
-    return may_read(reader, study.site_id, study.skills, flagged=True) is None

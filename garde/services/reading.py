@@ -20,6 +20,7 @@ from garde.dispatch.errors import DispatchError
 from garde.dispatch.explanation import ExclusionReason
 from garde.dispatch.lifecycle import StudyEvent
 from garde.dispatch.model import Priority, Radiologist, SlaPolicy, StudyState
+from garde.dispatch.reroute import Cause, Rerouting, reroute
 from garde.dispatch.router import may_read
 from garde.dispatch.routing import GARDE
 from garde.services.dispatcher import NOTIFY_PRIORITIES, notify_assigned
@@ -362,9 +363,10 @@ class ReadingService:
                 # Routed on the board as it stands (the releaser excluded, the study's
                 # own place discounted): the live board changes only once the store's
                 # conditional move has committed, so a lost race leaves it right.
-                decision = self.routing.route(
-                    study, board, self.policy, now, exclude=frozenset({radiologist_id})
-                )
+                facts = Rerouting(Cause.RELEASED, holder=radiologist_id)
+                decision = reroute(study, board, self.policy, now, facts, routing=self.routing)
+                if decision is None:  # pragma: no cover - a release always routes
+                    raise DispatchError(f"study {study_uid}: a release was not routed")
                 chosen, fallback = decision.radiologist_id, decision.fallback
                 explanation = decision.explanation.to_dict()
             self._move(
