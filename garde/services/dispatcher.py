@@ -34,7 +34,6 @@ from garde.dispatch.routing import GARDE
 from garde.services.night_watch import announce_unassigned
 from garde.services.snapshot import study_of
 from garde.store.enums import AssignedBy
-from garde.store.repositories.claim import ClaimRepository
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -47,8 +46,8 @@ if TYPE_CHECKING:
     from garde.dispatch.routing import RoutingPolicy
     from garde.dispatch.triage import Triager
     from garde.services.previewing import PreviewService
+    from garde.store.ports import UnitOfWork
     from garde.store.records import StudyRecord
-    from garde.store.uow import SqlUnitOfWork
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +65,7 @@ NOTIFY_PRIORITIES = frozenset({Priority.STROKE, Priority.EMERGENCY, Priority.URG
 class DispatchService:
     """Turns stable studies into assignments; owns the process's in-memory board."""
 
-    uow_factory: Callable[[], SqlUnitOfWork]
+    uow_factory: Callable[[], UnitOfWork]
     triager: Triager
     policy: SlaPolicy
     sites: Mapping[str, Site]
@@ -334,7 +333,7 @@ class DispatchService:
         return decision
 
     @staticmethod
-    def _audit_link(uow: SqlUnitOfWork, study: Study, decision: Decision, now: datetime) -> None:
+    def _audit_link(uow: UnitOfWork, study: Study, decision: Decision, now: datetime) -> None:
         """Record that the INS links the study to the patient's studies at other hospitals
         (their UIDs and sites only: no identifier), and whether continuity followed."""
         study_uid = study.uid
@@ -435,7 +434,7 @@ class DispatchService:
 
     @staticmethod
     def _store_assignment(
-        uow: SqlUnitOfWork, study_uid: str, decision: Decision, now: datetime, by: AssignedBy
+        uow: UnitOfWork, study_uid: str, decision: Decision, now: datetime, by: AssignedBy
     ) -> None:
         """A pending study routed: to its reader (``assigned``) or to nobody (``unassigned``)."""
         uow.studies.assign(
@@ -552,7 +551,7 @@ class DispatchService:
                         continue
                     uow.studies.move(study.uid, StudyEvent.RELEASED, at=now)
                     self._store_assignment(uow, study.uid, decision, now, AssignedBy.OPERATOR)
-                    ClaimRepository(uow.session).unpin(study.uid)  # the pinned reader left
+                    uow.claims.unpin(study.uid)  # the pinned reader left
                     uow.audit.append(
                         at=now,
                         actor=actor,

@@ -24,7 +24,6 @@ from garde.dispatch import reach
 from garde.dispatch.model import StudyState
 from garde.dispatch.reach import Tier
 from garde.services.snapshot import study_of
-from garde.store.repositories.claim import ClaimRepository
 
 if TYPE_CHECKING:
     from datetime import datetime, timedelta
@@ -68,7 +67,7 @@ def announce_unassigned(
     """Send an ``unassigned`` notice at once and remember when (see `remind_unassigned`)."""
     director = dispatch.medical_director
     with dispatch.uow_factory() as uow:
-        ClaimRepository(uow.session).mark_unassigned_notice(study.uid, now)
+        uow.claims.mark_unassigned_notice(study.uid, now)
         uow.audit.append(
             at=now,
             actor="watch",
@@ -105,7 +104,7 @@ def remind_unassigned(dispatch: DispatchService, watch: NightWatch, now: datetim
             continue
         repeat = 0 if record.unassigned_notice_at is None else 1
         with dispatch.uow_factory() as uow:
-            ClaimRepository(uow.session).mark_unassigned_notice(study.uid, now)
+            uow.claims.mark_unassigned_notice(study.uid, now)
             uow.audit.append(
                 at=now,
                 actor="watch",

@@ -20,15 +20,15 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from garde.services.identity import Identity
+    from garde.store.ports import UnitOfWork
     from garde.store.repositories.outbox import OutboxEntry
-    from garde.store.uow import SqlUnitOfWork
 
 
 @dataclass
 class NotificationService:
     """Acknowledge, list and resend notifications (the store's outbox)."""
 
-    uow_factory: Callable[[], SqlUnitOfWork]
+    uow_factory: Callable[[], UnitOfWork]
 
     def ack(self, study_uid: str, *, by: Identity, now: datetime, origin: str) -> int:
         """``by`` acknowledges every notification of ``study_uid``; returns how many

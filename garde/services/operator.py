@@ -28,7 +28,6 @@ from garde.services.reading import ReadingRefusedError, Refusal
 from garde.services.refusals import record_refused
 from garde.services.snapshot import study_of
 from garde.store.enums import AssignedBy
-from garde.store.repositories.claim import ClaimRepository
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -38,8 +37,8 @@ if TYPE_CHECKING:
     from garde.dispatch.model import Radiologist, Site
     from garde.dispatch.ports import Notifier
     from garde.services.identity import Identity
+    from garde.store.ports import UnitOfWork
     from garde.store.records import AuditEvent, StudyRecord
-    from garde.store.uow import SqlUnitOfWork
 
 ROSTER_BACK = timedelta(days=1)  # shifts looked at around "now" for the shift rule
 ROSTER_AHEAD = timedelta(days=2)
@@ -49,7 +48,7 @@ ROSTER_AHEAD = timedelta(days=2)
 class OperatorService:
     """What the platform's operators do from the CLI."""
 
-    uow_factory: Callable[[], SqlUnitOfWork]
+    uow_factory: Callable[[], UnitOfWork]
     board: Board
     notifier: Notifier | None = None  # "assigned" on every move (`notify_assigned`)
     notify_priorities: frozenset[Priority] = NOTIFY_PRIORITIES  # [notify] assigned_priorities
@@ -154,7 +153,7 @@ class OperatorService:
                     f"{message}; an operator may override with --force --reason",
                     Refusal.OFF_SHIFT if rule == "off_shift" else Refusal.NO_CREDENTIAL,
                 )
-            moved = ClaimRepository(uow.session).move(
+            moved = uow.claims.move(
                 study_uid,
                 event,
                 expect_state=record.state,
@@ -220,7 +219,7 @@ class OperatorService:
             record = uow.studies.get(study_uid)
             if record is None:
                 raise ReadingRefusedError(f"unknown study {study_uid}", Refusal.UNKNOWN_STUDY)
-            pinned = ClaimRepository(uow.session).unpin(study_uid)
+            pinned = uow.claims.unpin(study_uid)
             if pinned is None:
                 raise ReadingRefusedError(f"study {study_uid} is not pinned", Refusal.WRONG_STATE)
             uow.audit.append(
@@ -322,7 +321,7 @@ class OperatorService:
 
 
 def _broken_rules(
-    uow: SqlUnitOfWork, record: StudyRecord, target: Radiologist, now: datetime
+    uow: UnitOfWork, record: StudyRecord, target: Radiologist, now: datetime
 ) -> list[tuple[str, str]]:
     """The rules ``target`` breaks for ``record`` (`garde.dispatch.manual`), each as
     (rule, what the user reads: the hospital's name, the skill, local time)."""

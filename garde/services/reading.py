@@ -34,7 +34,6 @@ from garde.services.reading_candidates import (
 )
 from garde.services.snapshot import load_board, study_of
 from garde.store.enums import AssignedBy
-from garde.store.repositories.claim import ClaimRepository
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -45,8 +44,8 @@ if TYPE_CHECKING:
     from garde.dispatch.ports import Notifier
     from garde.dispatch.routing import RoutingPolicy
     from garde.services.reporting import ReportDraft, ReportService
+    from garde.store.ports import UnitOfWork
     from garde.store.records import StudyRecord
-    from garde.store.uow import SqlUnitOfWork
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +102,7 @@ class _Outcome:
 class ReadingService:
     """A radiologist's actions on studies; each is atomic and audited exactly once."""
 
-    uow_factory: Callable[[], SqlUnitOfWork]
+    uow_factory: Callable[[], UnitOfWork]
     board: Board
     policy: SlaPolicy = field(default_factory=SlaPolicy)
     max_attempts: int = 20  # rounds of `next` when others keep winning the race
@@ -120,7 +119,7 @@ class ReadingService:
     ) -> StudyRecord:
         """Begin reading one's assigned study: it leaves the tentative plan."""
 
-        def body(uow: SqlUnitOfWork) -> _Outcome:
+        def body(uow: UnitOfWork) -> _Outcome:
             record = self._own(uow, study_uid, radiologist_id, StudyEvent.STARTED)
             self._move(uow, record, StudyEvent.STARTED, at=now)
             return _Outcome(
@@ -147,7 +146,7 @@ class ReadingService:
         (or a draft kept by `garde report`) the report is signed and queued for the
         hospital in the same transaction (`garde.services.reporting`)."""
 
-        def body(uow: SqlUnitOfWork) -> _Outcome:
+        def body(uow: UnitOfWork) -> _Outcome:
             record = self._own(uow, study_uid, radiologist_id, StudyEvent.FINISHED)
             detail: dict[str, Any] = {"report_ref": report_ref} if report_ref else {}
             if self.reports is not None:
@@ -183,7 +182,7 @@ class ReadingService:
         notification; the new reader by the usual ``assigned`` one.
         """
 
-        def body(uow: SqlUnitOfWork) -> _Outcome:
+        def body(uow: UnitOfWork) -> _Outcome:
             reader = self._reader(uow, radiologist_id)
             record = self._study(uow, study_uid)
             if record.assignee == radiologist_id and record.state is StudyState.ASSIGNED:
@@ -227,7 +226,7 @@ class ReadingService:
         return result
 
     def _check_takeover(
-        self, uow: SqlUnitOfWork, reader: Radiologist, record: StudyRecord, now: datetime
+        self, uow: UnitOfWork, reader: Radiologist, record: StudyRecord, now: datetime
     ) -> dict[str, Any]:
         """Refuse to take another's queued study unless it lowers its predicted lateness
         (see `claim`); returns what the audit keeps of the comparison."""
@@ -268,9 +267,9 @@ class ReadingService:
         colleague whose study is taken is told (``withdrawn``).
         """
 
-        def body(uow: SqlUnitOfWork) -> _Outcome:
+        def body(uow: UnitOfWork) -> _Outcome:
             reader = self._reader(uow, radiologist_id)
-            claims = ClaimRepository(uow.session)
+            claims = uow.claims
             # Once: the board may be loaded from the store; a pull gone stale meanwhile
             # fails its conditional move below like any candidate another reader took.
             late = self._late_pull(uow, reader, now)
@@ -313,7 +312,7 @@ class ReadingService:
         return result
 
     def _late_pull(
-        self, uow: SqlUnitOfWork, reader: Radiologist, now: datetime
+        self, uow: UnitOfWork, reader: Radiologist, now: datetime
     ) -> tuple[StudyRecord, Pull] | None:
         """A colleague's queued study the core says ``reader`` should take now, and why."""
         board = self.board if reader.id in self.board.ids and len(self.board) else None
@@ -352,7 +351,7 @@ class ReadingService:
         if not reason.strip():
             raise ValueError("a release needs a reason")
 
-        def body(uow: SqlUnitOfWork) -> _Outcome:
+        def body(uow: UnitOfWork) -> _Outcome:
             record = self._own(uow, study_uid, radiologist_id, StudyEvent.RELEASED)
             study = study_of(record)
             live = study_uid in self.board
@@ -418,7 +417,7 @@ class ReadingService:
 
     # -- checks --------------------------------------------------------------------------
 
-    def _reader(self, uow: SqlUnitOfWork, radiologist_id: str) -> Radiologist:
+    def _reader(self, uow: UnitOfWork, radiologist_id: str) -> Radiologist:
         for reader in uow.directory.radiologists():
             if reader.id == radiologist_id:
                 return reader
@@ -426,14 +425,14 @@ class ReadingService:
             f"unknown radiologist {radiologist_id!r}", Refusal.UNKNOWN_RADIOLOGIST
         )
 
-    def _study(self, uow: SqlUnitOfWork, study_uid: str) -> StudyRecord:
+    def _study(self, uow: UnitOfWork, study_uid: str) -> StudyRecord:
         record = uow.studies.get(study_uid)
         if record is None:
             raise ReadingRefusedError(f"unknown study {study_uid}", Refusal.UNKNOWN_STUDY)
         return record
 
     def _own(
-        self, uow: SqlUnitOfWork, study_uid: str, radiologist_id: str, event: StudyEvent
+        self, uow: UnitOfWork, study_uid: str, radiologist_id: str, event: StudyEvent
     ) -> StudyRecord:
         """The study, if it is the radiologist's, they may still read it, and ``event`` fits."""
         reader = self._reader(uow, radiologist_id)
@@ -458,7 +457,7 @@ class ReadingService:
             ) from exc
 
     @staticmethod
-    def _check_credential(uow: SqlUnitOfWork, reader: Radiologist, record: StudyRecord) -> None:
+    def _check_credential(uow: UnitOfWork, reader: Radiologist, record: StudyRecord) -> None:
         """The router's rule (`garde.dispatch.router.may_read`): what it assigned is
         readable, and nothing else is. The refusal names the hospital and the skill as
         the user knows them."""
@@ -480,13 +479,13 @@ class ReadingService:
 
     @staticmethod
     def _move(
-        uow: SqlUnitOfWork,
+        uow: UnitOfWork,
         record: StudyRecord,
         *events: StudyEvent,
         at: datetime,
         **changes: Any,
     ) -> None:
-        moved = ClaimRepository(uow.session).move(
+        moved = uow.claims.move(
             record.study_uid,
             *events,
             expect_state=record.state,
@@ -509,7 +508,7 @@ class ReadingService:
         study_uid: str | None,
         now: datetime,
         origin: str,
-        body: Callable[[SqlUnitOfWork], _Outcome],
+        body: Callable[[UnitOfWork], _Outcome],
     ) -> Any:
         try:
             with self.uow_factory() as uow:

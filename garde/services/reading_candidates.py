@@ -17,12 +17,12 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from garde.dispatch.latebinding import Pull
+    from garde.store.ports import UnitOfWork
     from garde.store.records import StudyRecord
-    from garde.store.uow import SqlUnitOfWork
 
 
 def reading_candidates(
-    uow: SqlUnitOfWork,
+    uow: UnitOfWork,
     reader: Radiologist,
     order: Callable[[StudyRecord], Any] | None = None,
 ) -> list[StudyRecord]:

@@ -12,11 +12,11 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from garde.services.identity import Identity
-    from garde.store.uow import SqlUnitOfWork
+    from garde.services.ports import AuditUnitOfWork
 
 
 def record_refused(
-    uow_factory: Callable[[], SqlUnitOfWork],
+    uow_factory: Callable[[], AuditUnitOfWork],
     by: Identity,
     action: str,
     *,

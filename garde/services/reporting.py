@@ -25,6 +25,7 @@ from garde.services.identity import IdentityError, PermissionDeniedError
 from garde.services.reading import ReadingRefusedError, Refusal
 from garde.services.refusals import record_refused
 from garde.store.repositories.reports import DRAFT, FINAL, ReportRecord, ReportRepository
+from garde.store.uow import sql_unit
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from garde.config.reporting import Destination, ReportingSettings
     from garde.reporting.oru import OruContext
     from garde.services.identity import Identity
+    from garde.store.ports import UnitOfWork
     from garde.store.records import StudyRecord
     from garde.store.uow import SqlUnitOfWork
 
@@ -138,14 +140,14 @@ class ReportService:
 
     def keep_draft(
         self,
-        uow: SqlUnitOfWork,
+        uow: UnitOfWork,
         record: StudyRecord,
         by: str,
         draft: ReportDraft,
         now: datetime,
     ) -> ReportRecord:
         """Store ``draft`` as the study's draft (a new one, or the one not yet signed)."""
-        repo = ReportRepository(uow.session)
+        repo = ReportRepository(sql_unit(uow).session)
         existing = [r for r in repo.of_study(record.study_uid) if r.state == DRAFT]
         if existing:
             repo.rewrite_draft(
@@ -169,16 +171,15 @@ class ReportService:
             amends_id=finals[0].id if finals else None,
         )
 
-    def sign(
-        self, uow: SqlUnitOfWork, record: StudyRecord, by: str, now: datetime
-    ) -> Written | None:
+    def sign(self, uow: UnitOfWork, record: StudyRecord, by: str, now: datetime) -> Written | None:
         """At `done`: sign the study's draft, build its objects and queue them (inside
         the caller's transaction); None if there is no draft."""
-        repo = ReportRepository(uow.session)
+        sql = sql_unit(uow)
+        repo = ReportRepository(sql.session)
         drafts = [r for r in repo.of_study(record.study_uid) if r.state == DRAFT]
         if not drafts:
             return None
-        return self._sign(uow, record, drafts[-1], by, now)
+        return self._sign(sql, record, drafts[-1], by, now)
 
     def _addendum(
         self, uow: SqlUnitOfWork, record: StudyRecord, by: str, draft: ReportDraft, now: datetime

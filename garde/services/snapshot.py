@@ -16,14 +16,14 @@ from garde.dispatch.model import Study, StudyState
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from garde.store.ports import UnitOfWork
     from garde.store.records import StudyRecord
-    from garde.store.uow import SqlUnitOfWork
 
 ROSTER_BEFORE = timedelta(days=1)
 ROSTER_AFTER = timedelta(days=2)
 
 
-def load_board(uow: SqlUnitOfWork, now: datetime) -> Board:
+def load_board(uow: UnitOfWork, now: datetime) -> Board:
     """The board as the store has it at ``now`` (roster and open, assigned studies)."""
     board = Board()
     board.set_roster(

@@ -1,31 +1,316 @@
-"""The `UnitOfWork` port: what services need from the store (the SQL one is `uow.py`).
+"""The `UnitOfWork` port: what the dispatch path's services need from the store.
 
-It names the concrete repositories for now; a fake for service tests can subclass or
-duck-type them. (It may move to `garde.dispatch.ports` once the services settle.)
+Two stores satisfy it: `garde.store.uow.SqlUnitOfWork` (SQLAlchemy; mypy checks it
+against these Protocols wherever a service is given one) and
+`garde.store.memory.MemoryStore`'s units of work (dicts: fast service tests and the
+simulator's nights). `tests/integration/store/test_store_contract.py` runs the same
+cases against both, so the fake cannot drift from the SQL semantics.
+
+Each repository Protocol names the methods the services call, with the SQL store's
+signatures; the repository attributes are read-only properties so a store may return
+its own classes (a Protocol's plain attribute would have to be invariant).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, Self
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+    from datetime import datetime
     from types import TracebackType
 
-    from garde.store.repositories import (
-        AuditRepository,
-        DirectoryRepository,
-        RosterRepository,
-        StudyRepository,
+    from garde.dispatch.lifecycle import StudyEvent
+    from garde.dispatch.model import (
+        Radiologist,
+        Shift,
+        Site,
+        StudyFacts,
+        StudyState,
+        TriageResult,
     )
+    from garde.store.enums import AssignedBy
+    from garde.store.records import AssignmentRecord, AuditEvent, StudyRecord
+    from garde.store.repositories.outbox import OutboxEntry
+
+
+class Studies(Protocol):
+    """Studies: lifecycle writes, triage, assignments and the sweep's queries."""
+
+    def get(self, study_uid: str) -> StudyRecord | None:
+        """The study with this StudyInstanceUID, or None."""
+        ...
+
+    def facts(self, study_uid: str) -> StudyFacts:
+        """What triage looks at (raises `StudyNotFoundError` for an unknown study)."""
+        ...
+
+    def due_for_stability(
+        self, now: datetime, default_age_s: float, site_ages: Mapping[str, float]
+    ) -> list[StudyRecord]:
+        """Receiving studies quiet for their site's stable age, oldest last instance first."""
+        ...
+
+    def with_complete_series(
+        self,
+        now: datetime,
+        default_age_s: float,
+        site_ages: Mapping[str, float],
+        series_age_s: float | None = None,
+    ) -> list[StudyRecord]:
+        """Receiving studies not yet stable with a complete series, in arrival order."""
+        ...
+
+    def grown_since_stable(
+        self, now: datetime, default_age_s: float, site_ages: Mapping[str, float]
+    ) -> list[StudyRecord]:
+        """Open studies that received instances after they became stable, quiet again."""
+        ...
+
+    def declared_complete_since(self, since: datetime) -> bool:
+        """Whether a receiving study's series reached its declared count after ``since``."""
+        ...
+
+    def next_quiet_at(
+        self,
+        default_age_s: float,
+        site_ages: Mapping[str, float],
+        series_age_s: float | None = None,
+    ) -> list[datetime]:
+        """When each receiving study, and each of its series, becomes quiet."""
+        ...
+
+    def mark_stable_again(self, study_uid: str, at: datetime) -> None:
+        """Stamp ``stable_at`` anew (not a lifecycle change: the version stays)."""
+        ...
+
+    def releasers(self, study_uids: Iterable[str]) -> dict[str, str]:
+        """Who last released each of these studies (those nobody released left out)."""
+        ...
+
+    def open_studies(self) -> list[StudyRecord]:
+        """Pending, assigned and in-progress studies, in insertion order."""
+        ...
+
+    def by_state(self, state: StudyState | str) -> list[StudyRecord]:
+        """Studies in ``state``, in arrival order."""
+        ...
+
+    def linked(self, study_uid: str, *, limit: int = ...) -> list[StudyRecord]:
+        """The same patient's studies from other hospitals, newest first."""
+        ...
+
+    def recent_readers(self, study_uid: str, since: datetime) -> tuple[str, ...]:
+        """Who was given the same patient's other studies that arrived since ``since``."""
+        ...
+
+    def assignments(self, study_uid: str) -> list[AssignmentRecord]:
+        """The study's assignment history, oldest first."""
+        ...
+
+    def move(
+        self,
+        study_uid: str,
+        *events: StudyEvent | str,
+        at: datetime,
+        report_ref: str | None = None,
+        expected_version: int | None = None,
+    ) -> StudyRecord:
+        """Apply ``events`` in order as the lifecycle table allows (it decides the state)."""
+        ...
+
+    def set_triage(
+        self,
+        study_uid: str,
+        result: TriageResult,
+        deadline: datetime,
+        *,
+        expected_version: int | None = None,
+    ) -> StudyRecord:
+        """Store triage's verdict and the SLA deadline it implies."""
+        ...
+
+    def assign(
+        self,
+        study_uid: str,
+        radiologist_id: str | None,
+        *,
+        at: datetime,
+        by: AssignedBy | str,
+        fallback: bool = False,
+        explanation: Mapping[str, Any] | None = None,
+        expected_version: int | None = None,
+    ) -> StudyRecord:
+        """Give the study to ``radiologist_id`` (None: to no one) and keep the history."""
+        ...
+
+    def set_escalation(
+        self, study_uid: str, tier: int, *, expected_version: int | None = None
+    ) -> StudyRecord:
+        """Record the highest escalation tier reached."""
+        ...
+
+
+class Claims(Protocol):
+    """Compare-and-set moves of a study's state and assignee (`repositories.claim`)."""
+
+    def move(
+        self,
+        study_uid: str,
+        *events: StudyEvent,
+        expect_state: StudyState,
+        expect_assignee: str | None,
+        at: datetime,
+        to_assignee: str | None = ...,
+        report_ref: str | None = None,
+        by: AssignedBy | str = ...,
+        explanation: Mapping[str, Any] | None = None,
+        fallback: bool | None = None,
+        released_by: str | None = None,
+        pinned_by: str | None = ...,
+    ) -> bool:
+        """Move the study if, and only if, it is still as the caller saw it."""
+        ...
+
+    def unpin(self, study_uid: str) -> str | None:
+        """End an operator's pin; who had pinned it."""
+        ...
+
+    def mark_unassigned_notice(self, study_uid: str, at: datetime) -> None:
+        """Record when the last "unassigned" notice of a study went out."""
+        ...
+
+
+class Directory(Protocol):
+    """Who sends (sites) and who reads (radiologists)."""
+
+    def sites(self, *, include_inactive: bool = False) -> list[Site]:
+        """The stored sites (active ones unless asked), by id."""
+        ...
+
+    def radiologists(self, *, include_inactive: bool = False) -> list[Radiologist]:
+        """The stored radiologists (active ones unless asked), by id."""
+        ...
+
+
+class Roster(Protocol):
+    """The stored shifts."""
+
+    def shifts_between(self, start: datetime, end: datetime) -> list[Shift]:
+        """Shifts overlapping [start, end), by start then radiologist."""
+        ...
+
+
+class AuditTrail(Protocol):
+    """The append-only audit trail."""
+
+    def append(
+        self,
+        *,
+        at: datetime,
+        actor: str,
+        action: str,
+        study_uid: str | None = None,
+        radiologist_id: str | None = None,
+        origin: str = "",
+        detail: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Record one event."""
+        ...
+
+    def for_study(self, study_uid: str) -> list[AuditEvent]:
+        """A study's events, oldest first."""
+        ...
+
+    def for_radiologist(self, radiologist_id: str) -> list[AuditEvent]:
+        """A radiologist's events, oldest first."""
+        ...
+
+    def for_actor(self, actor: str) -> list[AuditEvent]:
+        """One actor's events, oldest first."""
+        ...
+
+
+class Outbox(Protocol):
+    """The notifications kept until acknowledged (the night watch's and `garde ack`'s part)."""
+
+    def add(
+        self,
+        kind: str,
+        body: str,
+        at: datetime,
+        *,
+        study_uid: str | None = None,
+        priority: str | None = None,
+    ) -> int:
+        """Keep a new notification, due at once; its id."""
+        ...
+
+    def acknowledge_one(self, message_id: int, at: datetime, *, by: str) -> None:
+        """The receiver's answer acknowledged it."""
+        ...
+
+    def acknowledge_study(self, study_uid: str, at: datetime, *, by: str) -> int:
+        """Acknowledge every notification of a study; how many were not yet."""
+        ...
+
+    def unacknowledged(
+        self, created_before: datetime, priorities: Iterable[str]
+    ) -> list[OutboxEntry]:
+        """Neither acknowledged nor escalated, of these priorities, oldest first."""
+        ...
+
+    def mark_escalated(self, message_id: int, at: datetime) -> bool:
+        """Record an escalation; False if another process did it first."""
+        ...
+
+    def entries(
+        self, *, study_uid: str | None = None, open_only: bool = False, limit: int = 100
+    ) -> list[OutboxEntry]:
+        """The newest notifications, newest first."""
+        ...
+
+    def get(self, message_id: int) -> OutboxEntry | None:
+        """One notification, by id."""
+        ...
+
+    def resend(self, message_id: int, now: datetime) -> bool:
+        """Post it again at once; False if there is no such notification."""
+        ...
 
 
 class UnitOfWork(Protocol):
     """One transaction: repositories as attributes, rolled back unless committed."""
 
-    studies: StudyRepository
-    directory: DirectoryRepository
-    roster: RosterRepository
-    audit: AuditRepository
+    @property
+    def studies(self) -> Studies:
+        """The studies."""
+        ...
+
+    @property
+    def claims(self) -> Claims:
+        """Compare-and-set moves of studies."""
+        ...
+
+    @property
+    def directory(self) -> Directory:
+        """Sites and radiologists."""
+        ...
+
+    @property
+    def roster(self) -> Roster:
+        """Shifts."""
+        ...
+
+    @property
+    def audit(self) -> AuditTrail:
+        """The audit trail."""
+        ...
+
+    @property
+    def outbox(self) -> Outbox:
+        """Notifications kept until acknowledged."""
+        ...
 
     def __enter__(self) -> Self:
         """Open the transaction."""

@@ -10,6 +10,7 @@ from garde.store.errors import StaleStudyError, StoreError
 from garde.store.leader import check_fence
 from garde.store.repositories import (
     AuditRepository,
+    ClaimRepository,
     DirectoryRepository,
     OutboxRepository,
     RosterRepository,
@@ -40,6 +41,7 @@ class SqlUnitOfWork:
     """
 
     studies: StudyRepository
+    claims: ClaimRepository
     directory: DirectoryRepository
     roster: RosterRepository
     audit: AuditRepository
@@ -58,6 +60,7 @@ class SqlUnitOfWork:
         session = self._session_factory()
         self._session = session
         self.studies = StudyRepository(session)
+        self.claims = ClaimRepository(session)
         self.directory = DirectoryRepository(session)
         self.roster = RosterRepository(session)
         self.audit = AuditRepository(session)
@@ -101,3 +104,17 @@ class SqlUnitOfWork:
         if self._session is None:
             raise StoreError("use the unit of work as a context manager (with ... as uow)")
         return self._session
+
+
+def sql_unit(uow: object) -> SqlUnitOfWork:
+    """``uow`` as the SQL unit of work, for the parts only the SQL store holds (reports,
+    priors); a memory store's unit of work (`garde.store.memory`) is refused plainly.
+
+    Raises
+    ------
+    StoreError
+        If ``uow`` is not a `SqlUnitOfWork`.
+    """
+    if not isinstance(uow, SqlUnitOfWork):
+        raise StoreError(f"{type(uow).__name__} holds no reports: they need the SQL store")
+    return uow

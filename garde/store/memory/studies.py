@@ -1,0 +1,348 @@
+"""Studies in memory: `garde.store.ports.Studies` with the SQL repository's semantics.
+
+Each method mirrors `garde.store.repositories.study.StudyRepository`'s (same filters,
+same order, same version rule: a lifecycle write bumps ``version`` when it changes the
+row, as SQLAlchemy's version counter does; ``mark_stable_again`` does not).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from garde.dispatch import lifecycle
+from garde.dispatch.lifecycle import StudyEvent
+from garde.dispatch.model import Priority, StudyFacts, StudyState
+from garde.store.enums import AssignedBy
+from garde.store.errors import StaleStudyError
+from garde.store.memory.tables import json_copy, utc
+from garde.store.records import AssignmentRecord
+from garde.store.repositories.study import LINKED_SHOWN, OPEN_STATES
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from garde.dispatch.model import TriageResult
+    from garde.store.memory.tables import SeriesEntry, Transaction
+    from garde.store.records import StudyRecord
+
+_FAR = datetime.max.replace(tzinfo=UTC)
+
+
+class MemoryStudies:
+    """Everything about studies, over one memory transaction."""
+
+    def __init__(self, tx: Transaction) -> None:
+        self._tx = tx
+
+    # -- reads -------------------------------------------------------------------------
+
+    def get(self, study_uid: str) -> StudyRecord | None:
+        """The study with this StudyInstanceUID, or None."""
+        return self._tx.study(study_uid)
+
+    def facts(self, study_uid: str) -> StudyFacts:
+        """What triage looks at: the study's header facts and its series'."""
+        row = self._tx.require(study_uid)
+        series = self._series(study_uid)
+        return StudyFacts(
+            study_uid=row.study_uid,
+            site_id=row.site_id,
+            modalities=frozenset(s.modality for s in series if s.modality),
+            body_part=row.body_part,
+            description=row.description,
+            requested_procedure=row.requested_procedure,
+            requested_priority=row.requested_priority,
+            series_descriptions=tuple(s.description for s in series if s.description),
+            patient_key=row.patient_key,
+        )
+
+    def due_for_stability(
+        self, now: datetime, default_age_s: float, site_ages: Mapping[str, float]
+    ) -> list[StudyRecord]:
+        """Receiving studies quiet for their site's stable age, oldest last instance first."""
+        cuts = _Cuts(now, default_age_s, site_ages)
+        found = [
+            r
+            for r in self._tx.all_studies()
+            if r.state is StudyState.RECEIVING and cuts.quiet(r.site_id, r.last_received_at)
+        ]
+        return sorted(found, key=lambda r: r.last_received_at)  # stable: then id
+
+    def with_complete_series(
+        self,
+        now: datetime,
+        default_age_s: float,
+        site_ages: Mapping[str, float],
+        series_age_s: float | None = None,
+    ) -> list[StudyRecord]:
+        """Receiving studies not yet stable with a complete series, in arrival order."""
+        cuts = _Cuts(now, default_age_s, site_ages)
+        cut = None if series_age_s is None else now - timedelta(seconds=series_age_s)
+
+        def complete(series: SeriesEntry, site_id: str) -> bool:
+            return (
+                (cut is not None and series.last_received_at <= cut)
+                or _declared_complete(series)
+                or cuts.quiet(site_id, series.last_received_at)
+            )
+
+        found = [
+            r
+            for r in self._tx.all_studies()
+            if r.state is StudyState.RECEIVING
+            and not cuts.quiet(r.site_id, r.last_received_at)
+            and any(complete(s, r.site_id) for s in self._series(r.study_uid))
+        ]
+        return sorted(found, key=lambda r: r.first_received_at)
+
+    def grown_since_stable(
+        self, now: datetime, default_age_s: float, site_ages: Mapping[str, float]
+    ) -> list[StudyRecord]:
+        """Open studies that received instances after they became stable, quiet again."""
+        cuts = _Cuts(now, default_age_s, site_ages)
+        return [
+            r
+            for r in self._tx.all_studies()
+            if r.state in OPEN_STATES
+            and r.stable_at is not None
+            and r.last_received_at > r.stable_at
+            and cuts.quiet(r.site_id, r.last_received_at)
+        ]
+
+    def declared_complete_since(self, since: datetime) -> bool:
+        """Whether a receiving study's series reached its declared count after ``since``."""
+        return any(
+            _declared_complete(s) and s.last_received_at > since
+            for r in self._tx.all_studies()
+            if r.state is StudyState.RECEIVING
+            for s in self._series(r.study_uid)
+        )
+
+    def next_quiet_at(
+        self,
+        default_age_s: float,
+        site_ages: Mapping[str, float],
+        series_age_s: float | None = None,
+    ) -> list[datetime]:
+        """When each receiving study, and each of its series, becomes quiet."""
+        receiving = [r for r in self._tx.all_studies() if r.state is StudyState.RECEIVING]
+        moments = [
+            r.last_received_at + timedelta(seconds=site_ages.get(r.site_id, default_age_s))
+            for r in receiving
+        ]
+        for r in receiving:
+            age = site_ages.get(r.site_id, default_age_s)
+            if series_age_s is not None:
+                age = min(age, series_age_s)
+            moments.extend(
+                s.last_received_at + timedelta(seconds=age) for s in self._series(r.study_uid)
+            )
+        return moments
+
+    def releasers(self, study_uids: Iterable[str]) -> dict[str, str]:
+        """Who last released each of these studies (those nobody released left out)."""
+        found: dict[str, str] = {}
+        for uid in study_uids:
+            record = self._tx.study(uid)
+            if record is not None and record.released_by is not None:
+                found[uid] = record.released_by
+        return found
+
+    def open_studies(self) -> list[StudyRecord]:
+        """Pending, assigned and in-progress studies, in insertion order."""
+        return [r for r in self._tx.all_studies() if r.state in OPEN_STATES]
+
+    def by_state(self, state: StudyState | str) -> list[StudyRecord]:
+        """Studies in ``state``, in arrival order."""
+        wanted = StudyState(state)
+        found = [r for r in self._tx.all_studies() if r.state is wanted]
+        return sorted(found, key=lambda r: r.first_received_at)
+
+    def linked(self, study_uid: str, *, limit: int = LINKED_SHOWN) -> list[StudyRecord]:
+        """The same patient's studies from other hospitals, newest first."""
+        row = self._tx.require(study_uid)
+        if not row.patient_key:
+            return []
+        found = [
+            r
+            for r in self._newest_first()
+            if r.patient_key == row.patient_key and r.site_id != row.site_id
+        ]
+        return found[:limit]
+
+    def recent_readers(self, study_uid: str, since: datetime) -> tuple[str, ...]:
+        """Who was given the same patient's other studies that arrived since ``since``."""
+        row = self._tx.require(study_uid)
+        if not row.patient_key:
+            return ()
+        readers = [
+            r.assignee
+            for r in self._newest_first()
+            if r.patient_key == row.patient_key
+            and r.study_uid != study_uid
+            and r.assignee
+            and r.first_received_at >= since
+        ]
+        return tuple(dict.fromkeys(r for r in readers if r))
+
+    def assignments(self, study_uid: str) -> list[AssignmentRecord]:
+        """The study's assignment history, oldest first."""
+        self._tx.require(study_uid)
+        rows = [
+            *self._tx.tables.assignments.get(study_uid, ()),
+            *(a for a in self._tx.assignments if a[1].study_uid == study_uid),
+        ]
+        return [a for _, a in sorted(rows, key=lambda a: (a[1].at, a[0]))]
+
+    # -- lifecycle writes ----------------------------------------------------------------
+
+    def move(
+        self,
+        study_uid: str,
+        *events: StudyEvent | str,
+        at: datetime,
+        report_ref: str | None = None,
+        expected_version: int | None = None,
+    ) -> StudyRecord:
+        """Apply ``events`` in order as the lifecycle table allows (it decides the state)."""
+        row = self._for_update(study_uid, expected_version)
+        kinds = [StudyEvent(e) for e in events]
+        reached = lifecycle.walk(row.state, kinds)  # raises before anything is written
+        changes: dict[str, Any] = {"state": reached[-1]}
+        if StudyState.PENDING in reached and row.stable_at is None:
+            changes["stable_at"] = utc(at)
+        if StudyEvent.STARTED in kinds:
+            changes["started_at"] = utc(at)
+        if StudyEvent.FINISHED in kinds:
+            changes["done_at"] = utc(at)
+            changes["report_ref"] = report_ref
+        return self._versioned(row, changes)
+
+    def set_triage(
+        self,
+        study_uid: str,
+        result: TriageResult,
+        deadline: datetime,
+        *,
+        expected_version: int | None = None,
+    ) -> StudyRecord:
+        """Store triage's verdict and the SLA deadline it implies."""
+        row = self._for_update(study_uid, expected_version)
+        return self._versioned(
+            row,
+            {
+                "priority": Priority(result.priority),
+                "skills": frozenset(result.skills),
+                "reading_minutes": result.reading_minutes,
+                "triage_rule": result.rule,
+                "deadline": utc(deadline),
+            },
+        )
+
+    def assign(
+        self,
+        study_uid: str,
+        radiologist_id: str | None,
+        *,
+        at: datetime,
+        by: AssignedBy | str,
+        fallback: bool = False,
+        explanation: Mapping[str, Any] | None = None,
+        expected_version: int | None = None,
+    ) -> StudyRecord:
+        """Give the study to ``radiologist_id`` (None: to no one) and keep the history."""
+        row = self._for_update(study_uid, expected_version)
+        record_assignment(
+            self._tx, study_uid, radiologist_id, at, AssignedBy(by), fallback, explanation
+        )
+        return self._versioned(
+            row,
+            {
+                "assignee": radiologist_id,
+                "assigned_at": None if radiologist_id is None else utc(at),
+                "fallback": fallback,
+            },
+        )
+
+    def set_escalation(
+        self, study_uid: str, tier: int, *, expected_version: int | None = None
+    ) -> StudyRecord:
+        """Record the highest escalation tier reached."""
+        row = self._for_update(study_uid, expected_version)
+        return self._versioned(row, {"escalation_tier": max(row.escalation_tier, tier)})
+
+    def mark_stable_again(self, study_uid: str, at: datetime) -> None:
+        """Stamp ``stable_at`` anew (not a lifecycle change: the version stays)."""
+        row = self._tx.study(study_uid)
+        self._tx.write()
+        if row is not None:
+            self._tx.put_study(dataclasses.replace(row, stable_at=utc(at)))
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _for_update(self, study_uid: str, expected_version: int | None) -> StudyRecord:
+        self._tx.write()  # the lock first: the version checked is the latest committed
+        row = self._tx.require(study_uid)
+        if expected_version is not None and row.version != expected_version:
+            raise StaleStudyError(study_uid, expected_version, row.version)
+        return row
+
+    def _versioned(self, row: StudyRecord, changes: dict[str, Any]) -> StudyRecord:
+        """The row with ``changes``; the version bumps only if something changed."""
+        updated = dataclasses.replace(row, **changes)
+        if updated != row:
+            updated = dataclasses.replace(updated, version=row.version + 1)
+            self._tx.put_study(updated)
+        return updated
+
+    def _series(self, study_uid: str) -> list[SeriesEntry]:
+        """The study's series by number (unnumbered last), then id."""
+        tables = self._tx.tables
+        series = [tables.series[uid] for uid in tables.study_series.get(study_uid, ())]
+        return sorted(series, key=lambda s: (s.number is None, s.number or 0, s.seq))
+
+    def _newest_first(self) -> list[StudyRecord]:
+        """Every study, newest arrival first (then newest id)."""
+        studies = list(self._tx.all_studies())
+        studies.reverse()  # id descending; the stable sort keeps it among equal arrivals
+        return sorted(studies, key=lambda r: r.first_received_at, reverse=True)
+
+
+def record_assignment(  # noqa: PLR0917 - the assignment row's columns
+    tx: Transaction,
+    study_uid: str,
+    radiologist_id: str | None,
+    at: datetime,
+    by: AssignedBy,
+    fallback: bool,
+    explanation: Mapping[str, Any] | None,
+) -> None:
+    """Add one entry to the study's assignment history (in ``tx``)."""
+    tx.write()
+    record = AssignmentRecord(
+        study_uid=study_uid,
+        radiologist_id=radiologist_id,
+        at=utc(at),
+        by=by,
+        fallback=fallback,
+        explanation=json_copy(explanation),
+    )
+    tx.assignments.append((tx.tables.next_id(), record))
+
+
+def _declared_complete(series: SeriesEntry) -> bool:
+    """The series holds as many instances as it declares."""
+    return series.declared_count is not None and series.instance_count >= series.declared_count
+
+
+class _Cuts:
+    """The quiet cut-off of each site: last received at or before it means quiet."""
+
+    def __init__(self, now: datetime, default_age_s: float, site_ages: Mapping[str, float]) -> None:
+        self._default = now - timedelta(seconds=default_age_s)
+        self._sites = {site: now - timedelta(seconds=age) for site, age in site_ages.items()}
+
+    def quiet(self, site_id: str, last: datetime) -> bool:
+        return last <= self._sites.get(site_id, self._default)

@@ -1,0 +1,241 @@
+"""The memory store's committed tables, and one transaction's pending changes over them.
+
+Semantics follow the SQL store's (SQLite takes the write lock at BEGIN, PostgreSQL locks
+the rows it updates): a transaction takes the store's write lock at its first write and
+holds it until it commits or rolls back, so two writers never interleave and a
+conditional move sees the latest committed state; reads see what is committed plus the
+transaction's own writes (read committed). Writes go to the transaction's overlay and
+reach the tables only at commit; a rollback drops the overlay.
+
+Rows are frozen records (`StudyRecord`, `AuditEvent`...) replaced whole, never mutated,
+so a record handed to a caller stays as it was read.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import count
+from typing import TYPE_CHECKING, Any
+
+from garde.store.errors import StoreError, StudyNotFoundError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+
+    from garde.dispatch.model import Radiologist, Shift, Site
+    from garde.store.records import AssignmentRecord, AuditEvent, StudyRecord
+
+
+def utc(at: datetime) -> datetime:
+    """``at`` in UTC, as the SQL store's datetime columns give it back."""
+    return at.astimezone(UTC)
+
+
+def json_copy(value: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What a JSON column gives back: a fresh dict, refused if not JSON-safe (as SQL does)."""
+    loaded: dict[str, Any] = json.loads(json.dumps(dict(value or {})))
+    return loaded
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesEntry:
+    """A stored series (the SQL ``series`` row)."""
+
+    series_uid: str
+    study_uid: str
+    seq: int
+    number: int | None
+    modality: str
+    description: str
+    declared_count: int | None
+    instance_count: int
+    first_received_at: datetime
+    last_received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceEntry:
+    """A stored instance (the SQL ``instances`` row)."""
+
+    sop_instance_uid: str
+    series_uid: str
+    seq: int
+    number: int | None
+    path: str
+    size_bytes: int
+    transfer_syntax: str
+    calling_ae: str
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """A kept webhook notification (the SQL ``webhook_outbox`` row)."""
+
+    id: int
+    kind: str
+    body: str
+    created_at: datetime
+    next_attempt_at: datetime
+    study_uid: str | None = None
+    priority: str | None = None
+    attempts: int = 0
+    delivered_at: datetime | None = None
+    dropped_at: datetime | None = None
+    leased_until: datetime | None = None
+    acked_at: datetime | None = None
+    acked_by: str | None = None
+    escalated_at: datetime | None = None
+    last_error: str | None = None
+
+
+@dataclass
+class Tables:
+    """Everything committed, and the write lock (see the module docstring).
+
+    The dicts keep insertion order, which is the SQL store's ``id`` order.
+    """
+
+    studies: dict[str, StudyRecord] = field(default_factory=dict)
+    series: dict[str, SeriesEntry] = field(default_factory=dict)
+    study_series: dict[str, list[str]] = field(default_factory=dict)
+    instances: dict[str, InstanceEntry] = field(default_factory=dict)
+    assignments: dict[str, list[tuple[int, AssignmentRecord]]] = field(default_factory=dict)
+    audit: list[AuditEvent] = field(default_factory=list)
+    sites: dict[str, tuple[Site, bool]] = field(default_factory=dict)
+    radiologists: dict[str, tuple[Radiologist, bool]] = field(default_factory=dict)
+    shifts: list[Shift] = field(default_factory=list)
+    outbox: dict[int, OutboxRow] = field(default_factory=dict)
+    ids: Iterator[int] = field(default_factory=lambda: count(1))
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def next_id(self) -> int:
+        """A fresh id (one sequence for every table: only the order matters)."""
+        return next(self.ids)
+
+
+class Transaction:
+    """One unit of work's pending changes (see the module docstring)."""
+
+    def __init__(self, tables: Tables) -> None:
+        self.tables = tables
+        self.studies: dict[str, StudyRecord] = {}
+        self.assignments: list[tuple[int, AssignmentRecord]] = []
+        self.audit: list[AuditEvent] = []
+        self.outbox: dict[int, OutboxRow] = {}
+        self.sites: dict[str, tuple[Site, bool]] | None = None
+        self.radiologists: dict[str, tuple[Radiologist, bool]] | None = None
+        self.shifts: list[Shift] | None = None
+        self._locked = False
+        self.closed = False
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def study(self, study_uid: str) -> StudyRecord | None:
+        """The study as this transaction sees it, or None."""
+        self._check_open()
+        mine = self.studies.get(study_uid)
+        return mine if mine is not None else self.tables.studies.get(study_uid)
+
+    def require(self, study_uid: str) -> StudyRecord:
+        """The study; raises `StudyNotFoundError` if there is none."""
+        found = self.study(study_uid)
+        if found is None:
+            raise StudyNotFoundError(study_uid)
+        return found
+
+    def all_studies(self) -> Iterator[StudyRecord]:
+        """Every study as this transaction sees it, in insertion (``id``) order."""
+        self._check_open()
+        mine = self.studies
+        if not mine:
+            yield from list(self.tables.studies.values())
+            return
+        for uid, record in list(self.tables.studies.items()):
+            yield mine.get(uid, record)
+
+    def outbox_rows(self) -> list[OutboxRow]:
+        """Every kept notification as this transaction sees it, by id."""
+        self._check_open()
+        rows = {**self.tables.outbox, **self.outbox}
+        return [rows[key] for key in sorted(rows)]
+
+    def audit_events(self) -> list[AuditEvent]:
+        """The committed audit trail and this transaction's appends."""
+        self._check_open()
+        return [*self.tables.audit, *self.audit]
+
+    def site_rows(self) -> dict[str, tuple[Site, bool]]:
+        """Sites with their active flag."""
+        self._check_open()
+        return self.sites if self.sites is not None else self.tables.sites
+
+    def radiologist_rows(self) -> dict[str, tuple[Radiologist, bool]]:
+        """Radiologists with their active flag."""
+        self._check_open()
+        return self.radiologists if self.radiologists is not None else self.tables.radiologists
+
+    def shift_rows(self) -> list[Shift]:
+        """The stored shifts, in insertion order."""
+        self._check_open()
+        return self.shifts if self.shifts is not None else self.tables.shifts
+
+    # -- writes --------------------------------------------------------------------------
+
+    def write(self) -> None:
+        """Take the store's write lock (once per transaction; held until commit/rollback)."""
+        self._check_open()
+        if not self._locked:
+            self.tables.lock.acquire()
+            self._locked = True
+
+    def put_study(self, record: StudyRecord) -> None:
+        """Replace the study's row (in this transaction)."""
+        self.write()
+        self.studies[record.study_uid] = record
+
+    def commit(self) -> None:
+        """Apply the overlay to the tables and release the write lock."""
+        self._check_open()
+        if not self._locked:
+            return  # read only: nothing to apply
+        tables = self.tables
+        tables.studies.update(self.studies)
+        for seq, assignment in self.assignments:
+            tables.assignments.setdefault(assignment.study_uid, []).append((seq, assignment))
+        tables.audit.extend(self.audit)
+        tables.outbox.update(self.outbox)
+        if self.sites is not None:
+            tables.sites = self.sites
+        if self.radiologists is not None:
+            tables.radiologists = self.radiologists
+        if self.shifts is not None:
+            tables.shifts = self.shifts
+        self._reset()
+
+    def rollback(self) -> None:
+        """Drop the overlay and release the write lock."""
+        self._reset()
+
+    def close(self) -> None:
+        """Roll back what was not committed; the transaction is unusable afterwards."""
+        self._reset()
+        self.closed = True
+
+    def _reset(self) -> None:
+        self.studies = {}
+        self.assignments = []
+        self.audit = []
+        self.outbox = {}
+        self.sites = self.radiologists = None
+        self.shifts = None
+        if self._locked:
+            self._locked = False
+            self.tables.lock.release()
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise StoreError("use the unit of work as a context manager (with ... as uow)")
