@@ -272,7 +272,12 @@ def _run(
     night = _Night(
         runtime,
         clock,
-        ReadingService(runtime.uow, runtime.dispatch.board, reports=runtime.reports),
+        ReadingService(
+            runtime.uow,
+            runtime.dispatch.board,
+            reports=runtime.reports,
+            lock=runtime.dispatch.lock,
+        ),
         sorted(demo_arrivals(settings, start, seed, hours), key=lambda a: a.at),
     )
     night.delivery = ReportDelivery(

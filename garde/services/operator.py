@@ -12,7 +12,8 @@ always be given a study.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -52,6 +53,7 @@ class OperatorService:
     board: Board
     notifier: Notifier | None = None  # "assigned" on every move (`notify_assigned`)
     notify_priorities: frozenset[Priority] = NOTIFY_PRIORITIES  # [notify] assigned_priorities
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)  # the board's
 
     def assign(
         self,
@@ -83,9 +85,11 @@ class OperatorService:
             raise ValueError("a manual assignment needs a --reason")
         try:
             _require_operator(by, "assign studies")
-            record, updated = self._assign(
-                study_uid, radiologist_id, by, reason, now, origin, force=force
-            )
+            with self.lock:  # the board follows the store in commit order (see `ReadingService`)
+                record, updated = self._assign(
+                    study_uid, radiologist_id, by, reason, now, origin, force=force
+                )
+                self._follow_on_board(record, radiologist_id, now)
         except (ReadingRefusedError, IdentityError) as exc:
             record_refused(
                 self.uow_factory,
@@ -98,7 +102,6 @@ class OperatorService:
                 radiologist_id=radiologist_id,
             )
             raise
-        self._follow_on_board(record, radiologist_id, now)
         study = study_of(record)
         if self.notifier is not None and study is not None:
             notify_assigned(

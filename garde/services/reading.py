@@ -10,6 +10,7 @@ demo); the CLI's board is empty and a snapshot is loaded from the store to route
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
@@ -111,6 +112,9 @@ class ReadingService:
     reports: ReportService | None = None  # signs the report at `done` (issue 14)
     # Late binding, the order of `next` and a release's re-route (`DispatchService.routing`).
     routing: RoutingPolicy = GARDE
+    # The board's lock (`DispatchService.lock`, shared where the board is live): held from
+    # a move's read to the board's following it.
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     # -- actions -------------------------------------------------------------------------
 
@@ -511,18 +515,24 @@ class ReadingService:
         body: Callable[[UnitOfWork], _Outcome],
     ) -> Any:
         try:
-            with self.uow_factory() as uow:
-                outcome = body(uow)
-                uow.audit.append(
-                    at=now,
-                    actor=radiologist_id,
-                    action=action,
-                    study_uid=outcome.study_uid,
-                    radiologist_id=radiologist_id,
-                    origin=origin,
-                    detail={"outcome": "ok", **outcome.detail},
-                )
-                uow.commit()
+            # The board lock spans the move and the board's following it: the board then
+            # follows the store in commit order (a colleague's start committed after this
+            # move cannot reach the board before it), and nobody routes on a board being
+            # changed. Lock first, then the database, as the dispatcher does.
+            with self.lock:
+                with self.uow_factory() as uow:
+                    outcome = body(uow)
+                    uow.audit.append(
+                        at=now,
+                        actor=radiologist_id,
+                        action=action,
+                        study_uid=outcome.study_uid,
+                        radiologist_id=radiologist_id,
+                        origin=origin,
+                        detail={"outcome": "ok", **outcome.detail},
+                    )
+                    uow.commit()
+                self._follow(outcome, action)
         except ReadingRefusedError as exc:
             with self.uow_factory() as uow:
                 # The refused study goes in the study column too (issue 12): a study's
@@ -543,15 +553,20 @@ class ReadingService:
                 )
                 uow.commit()
             raise
-        if outcome.after_commit is not None:
-            try:
-                outcome.after_commit()
-            except DispatchError:  # the store is the truth; the board is re-planned later
-                logger.warning("study %s: board out of step after %s", outcome.study_uid, action)
         if outcome.moved_to is not None:
             self._notify_moved(*outcome.moved_to, taken=outcome.taken)
         logger.info("study %s: %s by %s", outcome.study_uid, action, radiologist_id)
         return outcome.result
+
+    @staticmethod
+    def _follow(outcome: _Outcome, action: str) -> None:
+        """The live board follows a committed move (hold ``lock``)."""
+        if outcome.after_commit is None:
+            return
+        try:
+            outcome.after_commit()
+        except DispatchError:  # the store is the truth; the board is re-planned later
+            logger.warning("study %s: board out of step after %s", outcome.study_uid, action)
 
     def _notify_moved(
         self,
