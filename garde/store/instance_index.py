@@ -102,13 +102,35 @@ class SqlInstanceIndex:
     def record_many(self, instances: Sequence[InstanceReceived]) -> list[bool]:
         """Index several instances in one transaction (one commit for all of them).
 
-        Each instance runs in a savepoint of its own, so one already indexed (False)
-        rolls back only its own study and series rows. Raises on a database error; the
-        whole batch is then rolled back (the caller retries it).
+        An instance of a series indexed already is one insert (a known one, False,
+        changes nothing), and each such series and its study are counted once for all
+        of its new instances in the batch: the gateway's indexer thread shares the
+        interpreter with the associations, and per-instance statements (savepoint,
+        lookup, insert, two updates, release) made it the process's largest consumer.
+        An instance of a new series runs `record`'s statements in a savepoint of its
+        own, so one already indexed rolls back only its own study and series rows.
+        Raises on a database error; the whole batch is then rolled back (the caller
+        retries it).
         """
         results = []
         with self._connection() as connection:
+            statements = _statements_for(connection.dialect.name)
+            known: set[str] = set()  # series indexed already (before or in this batch)
+            added: dict[str, list[InstanceReceived]] = {}  # series -> its new instances
             for instance in instances:
+                series = instance.series_uid
+                if series not in known:
+                    found = connection.execute(statements.find_series, _params(instance))
+                    if found.first() is not None:
+                        known.add(series)
+                if series in known:
+                    # Nothing is created before the insert: no savepoint to roll back.
+                    params = _params(instance)
+                    new = connection.execute(statements.insert_instance, params).first()
+                    if new is not None:
+                        added.setdefault(series, []).append(instance)
+                    results.append(new is not None)
+                    continue
                 try:
                     with connection.begin_nested():
                         _record(connection, instance)
@@ -116,6 +138,9 @@ class SqlInstanceIndex:
                     results.append(False)
                 else:
                     results.append(True)
+                    known.add(series)
+            for group in added.values():
+                _bump(connection, statements, group)
         return results
 
     def indexed_paths(self) -> set[str]:
@@ -272,6 +297,23 @@ def _record(connection: Connection, event: InstanceReceived) -> None:
         connection.execute(statements.bump_study, params)
 
 
+def _bump(connection: Connection, statements: _Statements, group: list[InstanceReceived]) -> None:
+    """Count a batch's new instances of one indexed series on their series and study:
+    one update each for the whole group (what a +1 per instance adds up to)."""
+    ats = [instance.received_at for instance in group]
+    declared = [i.declared_images for i in group if i.declared_images is not None]
+    params = {
+        "p_series_uid": group[0].series_uid,
+        "p_study_uid": group[0].study_uid,
+        "p_count": len(group),
+        "p_first": min(ats),
+        "p_last": max(ats),
+        "p_declared": max(declared) if declared else None,
+    }
+    connection.execute(statements.bump_series_by, params)
+    connection.execute(statements.bump_study_by, params)
+
+
 def _params(event: InstanceReceived) -> dict[str, Any]:
     return {
         "p_study_uid": event.study_uid,
@@ -311,6 +353,8 @@ class _Statements:
     bump_series: Executable
     bump_study: Executable
     bump_study_new_series: Executable
+    bump_series_by: Executable  # several instances of a batch at once (``p_count``)
+    bump_study_by: Executable
 
 
 @cache
@@ -397,6 +441,26 @@ def _statements_for(dialect: str) -> _Statements:
         **_widened(_studies.c, at),
     }
     bump_study = _studies.update().where(_studies.c.study_uid == study_uid)
+    count = bindparam("p_count", type_=Integer())
+    first = bindparam("p_first", type_=UTCDateTime())
+    last = bindparam("p_last", type_=UTCDateTime())
+    bump_series_by = (
+        _series.update()
+        .where(_series.c.series_uid == series_uid)
+        .values(
+            instance_count=_series.c.instance_count + count,
+            declared_count=_largest(_series.c.declared_count, declared),
+            **_widened(_series.c, first, last),
+        )
+    )
+    bump_study_by = (
+        _studies.update()
+        .where(_studies.c.study_uid == study_uid)
+        .values(
+            instance_count=_studies.c.instance_count + count,
+            **_widened(_studies.c, first, last),
+        )
+    )
     return _Statements(
         find_series=series_id,
         insert_study=insert_study,
@@ -409,20 +473,26 @@ def _statements_for(dialect: str) -> _Statements:
             modalities=bindparam("p_modalities", type_=String()),
             **bump_study_values,
         ),
+        bump_series_by=bump_series_by,
+        bump_study_by=bump_study_by,
     )
 
 
-def _widened(columns: Any, at: BindParameter[datetime]) -> dict[str, Any]:
-    """SET clauses stretching [first_received_at, last_received_at] to include ``at``.
+def _widened(
+    columns: Any, at: BindParameter[datetime], until: BindParameter[datetime] | None = None
+) -> dict[str, Any]:
+    """SET clauses stretching [first_received_at, last_received_at] to include ``at``
+    (to include [``at``, ``until``] if given).
 
     Portable CASE rather than LEAST/GREATEST (PostgreSQL) or scalar min/max (SQLite);
     threads may commit instances out of arrival order.
     """
+    latest = at if until is None else until
     first: Column[Any] = columns.first_received_at
     last: Column[Any] = columns.last_received_at
     return {
         "first_received_at": case((first > at, at), else_=first),
-        "last_received_at": case((last < at, at), else_=last),
+        "last_received_at": case((last < latest, latest), else_=last),
     }
 
 

@@ -160,3 +160,68 @@ def test_a_known_instance_under_another_study_leaves_no_empty_study(
     assert _count(session_factory, SeriesRow) == 1
     assert instance_index.path_of(f"{uid}.9.1") == first.path
     assert instance_index.path_of(f"{uid}.9.2") is None
+
+
+def _state(uow_factory, session_factory, study_uid: str) -> tuple:
+    with uow_factory() as uow:
+        study = uow.studies.get(study_uid)
+        series = uow.studies.series(study_uid)
+    assert study is not None
+    with session_factory() as session:
+        declared = {
+            row.series_uid: row.declared_count
+            for row in session.scalars(
+                select(SeriesRow).where(SeriesRow.series_uid.startswith(study_uid + "."))
+            )
+        }
+    return (
+        (study.series_count, study.instance_count, study.modalities),
+        (study.first_received_at, study.last_received_at),
+        [
+            (s.instance_count, declared[s.series_uid], s.first_received_at, s.last_received_at)
+            for s in series
+        ],
+    )
+
+
+def test_a_batch_indexes_as_one_record_per_instance_would(
+    instance_index, uow_factory, session_factory
+) -> None:
+    # The same instances (an indexed series, a new one, re-sends in and out of the
+    # batch, times out of order, declared counts) through `record` and `record_many`.
+    def instances(uid: str) -> list:
+        one, two = f"{uid}.1", f"{uid}.2"
+        first = make_instance(uid, series_uid=one, received_at=T0 + timedelta(seconds=30))
+        batch = [
+            make_instance(uid, series_uid=one, received_at=T0 + timedelta(seconds=40)),
+            make_instance(
+                uid, series_uid=one, received_at=T0 + timedelta(seconds=10), declared_images=3
+            ),
+            first,  # a re-send of the instance indexed before the batch
+            make_instance(
+                uid, series_uid=two, modality="MR", received_at=T0 + timedelta(seconds=50)
+            ),
+            make_instance(
+                uid, series_uid=two, received_at=T0 + timedelta(seconds=5), declared_images=2
+            ),
+        ]
+        batch.append(batch[0])  # a re-send within the batch
+        return [first, *batch]
+
+    one_by_one, batched = new_uid(), new_uid()
+    single = instances(one_by_one)
+    expected = [instance_index.record(i) for i in single]
+    many = instances(batched)
+    assert instance_index.record(many[0]) is True
+    assert instance_index.record_many(many[1:]) == expected[1:]
+    assert expected[1:] == [True, True, False, True, True, False]
+    assert _state(uow_factory, session_factory, batched) == _state(
+        uow_factory, session_factory, one_by_one
+    )
+    counts, times, series = _state(uow_factory, session_factory, batched)
+    assert counts == (2, 5, frozenset({"CT", "MR"}))
+    assert times == (T0 + timedelta(seconds=5), T0 + timedelta(seconds=50))
+    assert series == [
+        (3, 3, T0 + timedelta(seconds=10), T0 + timedelta(seconds=40)),
+        (2, 2, T0 + timedelta(seconds=5), T0 + timedelta(seconds=50)),
+    ]
