@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from garde.dispatch.model import StudyState
 from garde.store.handles import day_start, handle_for
-from garde.store.memory.tables import InstanceEntry, SeriesEntry, utc
+from garde.store.memory.tables import InstanceEntry, SeriesEntry, replaced, utc
 from garde.store.records import AuditEvent, StudyRecord
 from garde.store.repositories.study import MODALITY_SEPARATOR
 
@@ -73,7 +73,7 @@ class MemoryInstanceIndex:
                 tables.series[series.series_uid] = _widened(series, at)
             study = tables.studies.get(instance.study_uid)
             if study is not None:
-                tables.studies[study.study_uid] = _widened(study, at)
+                tables.put_study(_widened(study, at))
             self._audit(
                 at,
                 "instance_replaced",
@@ -118,7 +118,7 @@ class MemoryInstanceIndex:
         new_series = series is None
         if series is None:
             if event.study_uid not in tables.studies:
-                tables.studies[event.study_uid] = self._new_study(event, at)
+                tables.put_study(self._new_study(event, at))
             series = SeriesEntry(
                 series_uid=event.series_uid,
                 study_uid=event.study_uid,
@@ -151,14 +151,15 @@ class MemoryInstanceIndex:
             at,
         )
         study = tables.studies[series.study_uid]
-        bumped = dataclasses.replace(study, instance_count=study.instance_count + 1)
+        changes: dict[str, object] = {
+            "instance_count": study.instance_count + 1,
+            "first_received_at": min(study.first_received_at, at),
+            "last_received_at": max(study.last_received_at, at),
+        }
         if new_series:
-            bumped = dataclasses.replace(
-                bumped,
-                series_count=study.series_count + 1,
-                modalities=frozenset(self._modalities(series.study_uid)),
-            )
-        tables.studies[study.study_uid] = _widened(bumped, at)
+            changes["series_count"] = study.series_count + 1
+            changes["modalities"] = frozenset(self._modalities(series.study_uid))
+        tables.put_study(replaced(study, changes))
         return True
 
     def _new_study(self, event: InstanceReceived, at: datetime) -> StudyRecord:

@@ -9,7 +9,7 @@ from garde.dispatch import lifecycle
 from garde.dispatch.lifecycle import StudyEvent
 from garde.store.enums import AssignedBy
 from garde.store.memory.studies import record_assignment
-from garde.store.memory.tables import OutboxRow, json_copy, utc
+from garde.store.memory.tables import OutboxRow, json_copy, replaced, utc
 from garde.store.records import AuditEvent
 from garde.store.repositories.outbox import OutboxEntry
 
@@ -72,7 +72,7 @@ class MemoryClaims:
             values["pinned_by"] = None
         if pinned_by is not _UNSET:
             values["pinned_by"] = pinned_by
-        self._tx.put_study(dataclasses.replace(row, **values))
+        self._tx.put_study(replaced(row, values))
         if reassigned:
             record_assignment(
                 self._tx, study_uid, to_assignee, at, AssignedBy(by), bool(fallback), explanation
@@ -85,7 +85,7 @@ class MemoryClaims:
         row = self._tx.study(study_uid)
         if row is None or row.pinned_by is None:
             return None
-        self._tx.put_study(dataclasses.replace(row, pinned_by=None))
+        self._tx.put_study(replaced(row, {"pinned_by": None}))
         return row.pinned_by
 
     def mark_unassigned_notice(self, study_uid: str, at: datetime) -> None:
@@ -93,7 +93,7 @@ class MemoryClaims:
         self._tx.write()
         row = self._tx.study(study_uid)
         if row is not None:
-            self._tx.put_study(dataclasses.replace(row, unassigned_notice_at=utc(at)))
+            self._tx.put_study(replaced(row, {"unassigned_notice_at": utc(at)}))
 
 
 class MemoryDirectory:

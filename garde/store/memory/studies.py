@@ -7,7 +7,6 @@ row, as SQLAlchemy's version counter does; ``mark_stable_again`` does not).
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +15,7 @@ from garde.dispatch.lifecycle import StudyEvent
 from garde.dispatch.model import Priority, StudyFacts, StudyState
 from garde.store.enums import AssignedBy
 from garde.store.errors import StaleStudyError
-from garde.store.memory.tables import json_copy, utc
+from garde.store.memory.tables import json_copy, replaced, utc
 from garde.store.records import AssignmentRecord
 from garde.store.repositories.study import LINKED_SHOWN, OPEN_STATES
 
@@ -65,8 +64,8 @@ class MemoryStudies:
         cuts = _Cuts(now, default_age_s, site_ages)
         found = [
             r
-            for r in self._tx.all_studies()
-            if r.state is StudyState.RECEIVING and cuts.quiet(r.site_id, r.last_received_at)
+            for r in self._tx.in_states(StudyState.RECEIVING)
+            if cuts.quiet(r.site_id, r.last_received_at)
         ]
         return sorted(found, key=lambda r: r.last_received_at)  # stable: then id
 
@@ -90,9 +89,8 @@ class MemoryStudies:
 
         found = [
             r
-            for r in self._tx.all_studies()
-            if r.state is StudyState.RECEIVING
-            and not cuts.quiet(r.site_id, r.last_received_at)
+            for r in self._tx.in_states(StudyState.RECEIVING)
+            if not cuts.quiet(r.site_id, r.last_received_at)
             and any(complete(s, r.site_id) for s in self._series(r.study_uid))
         ]
         return sorted(found, key=lambda r: r.first_received_at)
@@ -104,9 +102,8 @@ class MemoryStudies:
         cuts = _Cuts(now, default_age_s, site_ages)
         return [
             r
-            for r in self._tx.all_studies()
-            if r.state in OPEN_STATES
-            and r.stable_at is not None
+            for r in self._tx.in_states(*OPEN_STATES)
+            if r.stable_at is not None
             and r.last_received_at > r.stable_at
             and cuts.quiet(r.site_id, r.last_received_at)
         ]
@@ -115,8 +112,7 @@ class MemoryStudies:
         """Whether a receiving study's series reached its declared count after ``since``."""
         return any(
             _declared_complete(s) and s.last_received_at > since
-            for r in self._tx.all_studies()
-            if r.state is StudyState.RECEIVING
+            for r in self._tx.in_states(StudyState.RECEIVING)
             for s in self._series(r.study_uid)
         )
 
@@ -127,7 +123,7 @@ class MemoryStudies:
         series_age_s: float | None = None,
     ) -> list[datetime]:
         """When each receiving study, and each of its series, becomes quiet."""
-        receiving = [r for r in self._tx.all_studies() if r.state is StudyState.RECEIVING]
+        receiving = self._tx.in_states(StudyState.RECEIVING)
         moments = [
             r.last_received_at + timedelta(seconds=site_ages.get(r.site_id, default_age_s))
             for r in receiving
@@ -152,13 +148,12 @@ class MemoryStudies:
 
     def open_studies(self) -> list[StudyRecord]:
         """Pending, assigned and in-progress studies, in insertion order."""
-        return [r for r in self._tx.all_studies() if r.state in OPEN_STATES]
+        return self._tx.in_states(*OPEN_STATES)
 
     def by_state(self, state: StudyState | str) -> list[StudyRecord]:
         """Studies in ``state``, in arrival order."""
-        wanted = StudyState(state)
-        found = [r for r in self._tx.all_studies() if r.state is wanted]
-        return sorted(found, key=lambda r: r.first_received_at)
+        found = self._tx.in_states(StudyState(state))
+        return sorted(found, key=lambda r: r.first_received_at)  # stable: then id
 
     def linked(self, study_uid: str, *, limit: int = LINKED_SHOWN) -> list[StudyRecord]:
         """The same patient's studies from other hospitals, newest first."""
@@ -278,7 +273,7 @@ class MemoryStudies:
         row = self._tx.study(study_uid)
         self._tx.write()
         if row is not None:
-            self._tx.put_study(dataclasses.replace(row, stable_at=utc(at)))
+            self._tx.put_study(replaced(row, {"stable_at": utc(at)}))
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -291,10 +286,10 @@ class MemoryStudies:
 
     def _versioned(self, row: StudyRecord, changes: dict[str, Any]) -> StudyRecord:
         """The row with ``changes``; the version bumps only if something changed."""
-        updated = dataclasses.replace(row, **changes)
-        if updated != row:
-            updated = dataclasses.replace(updated, version=row.version + 1)
-            self._tx.put_study(updated)
+        if all(getattr(row, name) == value for name, value in changes.items()):
+            return row  # SQLAlchemy sends no UPDATE for an unchanged row: no new version
+        updated = replaced(row, {**changes, "version": row.version + 1})
+        self._tx.put_study(updated)
         return updated
 
     def _series(self, study_uid: str) -> list[SeriesEntry]:

@@ -13,6 +13,7 @@ so a record handed to a caller stays as it was read.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from dataclasses import dataclass, field
@@ -20,18 +21,29 @@ from datetime import UTC, datetime
 from itertools import count
 from typing import TYPE_CHECKING, Any
 
+from garde.dispatch.model import StudyState
 from garde.store.errors import StoreError, StudyNotFoundError
+from garde.store.records import StudyRecord
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
     from garde.dispatch.model import Radiologist, Shift, Site
-    from garde.store.records import AssignmentRecord, AuditEvent, StudyRecord
+    from garde.store.records import AssignmentRecord, AuditEvent
 
 
 def utc(at: datetime) -> datetime:
     """``at`` in UTC, as the SQL store's datetime columns give it back."""
     return at.astimezone(UTC)
+
+
+_STUDY_FIELDS = tuple(f.name for f in dataclasses.fields(StudyRecord))
+
+
+def replaced(row: StudyRecord, changes: Mapping[str, Any]) -> StudyRecord:
+    """``row`` with ``changes`` (`dataclasses.replace`, without its per-call introspection:
+    the simulator replaces rows thousands of times a night)."""
+    return StudyRecord(*[changes[n] if n in changes else getattr(row, n) for n in _STUDY_FIELDS])
 
 
 def json_copy(value: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -100,6 +112,10 @@ class Tables:
     """
 
     studies: dict[str, StudyRecord] = field(default_factory=dict)
+    seq: dict[str, int] = field(default_factory=dict)  # a study's id: the SQL order
+    in_state: dict[StudyState, dict[str, None]] = field(
+        default_factory=lambda: {state: {} for state in StudyState}
+    )
     series: dict[str, SeriesEntry] = field(default_factory=dict)
     study_series: dict[str, list[str]] = field(default_factory=dict)
     instances: dict[str, InstanceEntry] = field(default_factory=dict)
@@ -115,6 +131,17 @@ class Tables:
     def next_id(self) -> int:
         """A fresh id (one sequence for every table: only the order matters)."""
         return next(self.ids)
+
+    def put_study(self, record: StudyRecord) -> None:
+        """Store a committed study row, keeping the id and the per-state index."""
+        uid = record.study_uid
+        old = self.studies.get(uid)
+        if old is None:
+            self.seq[uid] = self.next_id()
+        elif old.state is not record.state:
+            self.in_state[old.state].pop(uid, None)
+        self.in_state[record.state][uid] = None
+        self.studies[uid] = record
 
 
 class Transaction:
@@ -147,15 +174,33 @@ class Transaction:
             raise StudyNotFoundError(study_uid)
         return found
 
-    def all_studies(self) -> Iterator[StudyRecord]:
+    def all_studies(self) -> list[StudyRecord]:
         """Every study as this transaction sees it, in insertion (``id``) order."""
         self._check_open()
         mine = self.studies
         if not mine:
-            yield from list(self.tables.studies.values())
-            return
-        for uid, record in list(self.tables.studies.items()):
-            yield mine.get(uid, record)
+            return list(self.tables.studies.values())
+        return [mine.get(uid, record) for uid, record in list(self.tables.studies.items())]
+
+    def in_states(self, *states: StudyState) -> list[StudyRecord]:
+        """The studies in ``states`` as this transaction sees them, in ``id`` order.
+
+        From the per-state index: a sweep reads the few receiving studies, not the night.
+        """
+        self._check_open()
+        tables, mine = self.tables, self.studies
+        uids = [uid for state in states for uid in list(tables.in_state[state])]
+        if mine:
+            uids = [u for u in uids if u not in mine]
+            uids.extend(u for u, r in mine.items() if r.state in states)
+        found = []
+        for uid in uids:
+            record = mine.get(uid) or tables.studies.get(uid)
+            # A commit on another thread may have moved it since the index was read.
+            if record is not None and record.state in states:
+                found.append(record)
+        seq = tables.seq
+        return sorted(found, key=lambda r: seq[r.study_uid])
 
     def outbox_rows(self) -> list[OutboxRow]:
         """Every kept notification as this transaction sees it, by id."""
@@ -203,7 +248,8 @@ class Transaction:
         if not self._locked:
             return  # read only: nothing to apply
         tables = self.tables
-        tables.studies.update(self.studies)
+        for record in self.studies.values():
+            tables.put_study(record)
         for seq, assignment in self.assignments:
             tables.assignments.setdefault(assignment.study_uid, []).append((seq, assignment))
         tables.audit.extend(self.audit)
