@@ -127,6 +127,7 @@ class Tables:
     outbox: dict[int, OutboxRow] = field(default_factory=dict)
     ids: Iterator[int] = field(default_factory=lambda: count(1))
     lock: threading.RLock = field(default_factory=threading.RLock)
+    lock_timeout_s: float = 30.0  # how long a writer waits for another's commit
 
     def next_id(self) -> int:
         """A fresh id (one sequence for every table: only the order matters)."""
@@ -234,7 +235,12 @@ class Transaction:
         """Take the store's write lock (once per transaction; held until commit/rollback)."""
         self._check_open()
         if not self._locked:
-            self.tables.lock.acquire()
+            if not self.tables.lock.acquire(timeout=self.tables.lock_timeout_s):
+                # SQLite's busy timeout: a writer left open elsewhere fails this one plainly.
+                raise StoreError(
+                    f"the memory store is locked by another unit of work "
+                    f"(waited {self.tables.lock_timeout_s:g} s)"
+                )
             self._locked = True
 
     def put_study(self, record: StudyRecord) -> None:

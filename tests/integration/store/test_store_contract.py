@@ -651,3 +651,28 @@ def test_outbox_acknowledgement_and_escalation(store: Store) -> None:
         assert uow.outbox.get(10**9) is None
         assert uow.outbox.resend(routine, T0)
         assert not uow.outbox.resend(10**9, T0)
+
+
+def test_a_replaced_instance_counts_its_study_as_received_again(store: Store) -> None:
+    uid = store.receive(per=1)
+    with store.uow_factory() as uow:
+        uow.studies.move(uid, StudyEvent.BECAME_STABLE, at=T0)  # stamps stable_at
+        uow.studies.assign(uid, "rad-1", at=T0, by="router")
+        uow.studies.move(uid, StudyEvent.ASSIGNED, at=T0)
+        uow.commit()
+    later = T0 + timedelta(minutes=7)
+    store.index.replace(
+        make_instance(uid, series_uid=f"{uid}.1", sop_instance_uid=f"{uid}.1.1", received_at=later)
+    )
+    record = store.get(uid)
+    assert (record.last_received_at, record.instance_count) == (later, 1)
+    with store.uow_factory() as uow:
+        [replaced] = uow.audit.for_study(uid)
+        grown = uow.studies.grown_since_stable(later + timedelta(minutes=1), 60, {})
+    assert (replaced.actor, replaced.action, replaced.radiologist_id) == (
+        "gateway",
+        "instance_replaced",
+        "rad-1",
+    )
+    assert replaced.detail["sop_instance_uid"] == f"{uid}.1.1"
+    assert [r.study_uid for r in grown] == [uid]

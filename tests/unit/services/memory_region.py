@@ -119,9 +119,13 @@ class Region:
             return [(e.action, e.detail.get("outcome")) for e in uow.audit.for_study(uid)]
 
 
-def region(*, uncovered_routine_delay: timedelta = timedelta(minutes=30)) -> Region:
+def region(
+    *,
+    uncovered_routine_delay: timedelta = timedelta(minutes=30),
+    shifts: tuple[Shift, ...] = SHIFTS,
+) -> Region:
     """The region, its board restored at ``T0``."""
-    store = MemoryStore(SITES, READERS, SHIFTS)
+    store = MemoryStore(SITES, READERS, shifts)
     notifier = Recorder()
     board = Board()
     policy = SlaPolicy()
