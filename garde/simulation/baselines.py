@@ -1,205 +1,229 @@
-"""Baseline dispatch policies the benchmark compares Garde against.
+"""Baseline routing policies the benchmark compares Garde against, behind the real services.
 
-- `RoundRobin`: each study, at arrival, to the next eligible reader in turn (FIFO queues).
-- `LeastLoaded`: to the eligible reader with the least queued work, ignoring deadlines.
-- `PushGreedy`: committed at arrival to the queue (priority then deadline order) where it
-  is projected to finish first; optional stroke pre-emption.
-- `PullEdf`: one shared queue; the next free reader takes the earliest deadline they may
-  read; optional stroke pre-emption.
-- `CherryPick`: one shared queue; the next free reader takes the shortest study.
+Each is a `garde.dispatch.routing.RoutingPolicy`: the dispatch, reading, escalation and
+handover services call it where they call Garde's core, so a baseline is measured on
+the product's own path (stability, late binding's absence, stroke alerts acknowledged
+by people, escalation, handover), not on a re-implementation of it.
 
-They see only what a real system would: expected reading minutes, not the true ones.
+- `RoundRobin`: each study, when dispatched, to the next eligible reader in turn;
+  each reader reads their own studies first come, first read.
+- `LeastLoaded`: to the eligible reader with the least work in hand and queued,
+  ignoring deadlines; first come, first read.
+- `PushGreedy`: to the queue (priority then deadline order) where it is predicted to
+  finish first; a stroke that would head a busy reader's queue interrupts them.
+- `PullEdf`: nobody is assigned: one shared queue, the free reader takes the earliest
+  deadline they may read; a stroke with every eligible reader busy interrupts the one
+  whose read in hand is due last (never a stroke).
+- `CherryPick`: one shared queue; the free reader takes the shortest study.
+
+They see what the board shows (expected reading minutes), never the true ones. None
+takes from a colleague's queue (no late binding). Where nobody eligible is on shift they
+leave the study to the services' rule (fallback pool, medical director), as Garde does.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
+from garde.dispatch._time import to_ms
+from garde.dispatch.explanation import Basis, Explanation
+from garde.dispatch.latebinding import StrokeAlert
 from garde.dispatch.model import Priority
+from garde.dispatch.router import Decision, decide, route
 
 if TYPE_CHECKING:
-    from garde.simulation.floor import Case, Floor, Reader
+    from datetime import datetime
+
+    from garde.dispatch.board import Board
+    from garde.dispatch.latebinding import Pull
+    from garde.dispatch.model import SlaPolicy, Study
+    from garde.dispatch.routing import TakeOrder
+
+_ELIGIBLE = 0
 
 
-def _queue_key(case: Case) -> tuple[int, float, int]:
-    return (case.rank, case.deadline, case.index)
+def eligible(study: Study, board: Board, now: datetime, exclude: frozenset[str]) -> list[str]:
+    """Who may take ``study`` now (on shift, credentialed, skilled, not excluded), by id."""
+    code = board.evaluate(study, now, exclude).code
+    ids = board.ids
+    return [ids[int(i)] for i in np.flatnonzero(code == _ELIGIBLE)]
 
 
-def _edf_key(case: Case) -> tuple[float, int]:
-    return (case.deadline, case.index)
+def to_reader(study: Study, board: Board, reader: str, now: datetime) -> Decision:
+    """The router's decision restricted to ``reader`` (its explanation shows the choice)."""
+    others = frozenset(board.ids) - {reader}
+    return decide(study, board, board.evaluate(study, now, others), now)
 
 
-def stroke_preemption_target(floor: Floor, case: Case) -> str | None:
-    """The reader a stroke interrupts, the way a plain alerting system would.
+def pooled(study: Study, now: datetime) -> Decision:
+    """Nobody holds it: it waits in the shared queue for whoever is free."""
+    explanation = Explanation(
+        study_uid=study.uid,
+        priority=study.priority.value,
+        rule=study.rule,
+        deadline=study.deadline,
+        decided_at=now,
+        chosen=None,
+        basis=Basis.NOBODY,
+        candidates=(),
+        eligible=0,
+        excluded=(),
+    )
+    return Decision(study.uid, None, fallback=False, explanation=explanation)
 
-    An idle eligible reader is left to the normal pull; otherwise the eligible reader
-    whose current study has the latest deadline is interrupted, never one reading a
-    stroke. None if the case is not a stroke or no one qualifies.
-    """
-    if case.priority is not Priority.STROKE:
+
+def _reading_deadline(board: Board, reader: str) -> tuple[int, str] | None:
+    """The deadline (ms) and UID of the read in hand due last, or None if idle."""
+    reads = [board.get(uid) for uid in board.reading(reader)]
+    held = [s for s in reads if s is not None]
+    if not held:
         return None
-    eligible = [r for r in floor.on_shift() if floor.may_read(r, case)]
-    if not eligible or any(r.current is None and not r.suspended for r in eligible):
-        return None
-    busy = [
-        r for r in eligible if r.current is not None and r.current.priority is not Priority.STROKE
-    ]
-    if not busy:
-        return None
-    victim = max(busy, key=lambda r: (r.current.deadline if r.current else 0.0, r.id))
-    floor.remove(case)
-    return victim.id
+    last = max(held, key=lambda s: (to_ms(s.deadline), s.uid))
+    return to_ms(last.deadline), last.uid
 
 
-class _Base:
-    """Shared no-op hooks."""
-
-    name = "base"
-    tick_minutes: float | None = None
-
-    def reset(self, floor: Floor) -> None:
-        """Nothing to reset."""
-
-    def on_tick(self, floor: Floor, now: float) -> None:
-        """No periodic work."""
-
-    def on_finished(self, floor: Floor, reader: Reader, case: Case, now: float) -> None:
-        """Nothing to record."""
-
-    def before_resume(self, floor: Floor, reader: Reader, held: Case, now: float) -> Case | None:  # noqa: ARG002
-        """A plain system resumes the interrupted read first."""
-        return None
-
-    def on_shift_start(self, floor: Floor, reader: Reader, now: float) -> None:  # noqa: ARG002
-        """Cases nobody could take wait in the pool; give them another chance."""
-        pending = list(floor.pool)
-        floor.pool.clear()
-        for case in pending:
-            self.place(floor, case, now)
-
-    def on_released(self, floor: Floor, cases: list[Case], now: float) -> None:
-        """Handed-back cases are placed again like new arrivals."""
-        for case in sorted(cases, key=lambda c: c.index):
-            self.place(floor, case, now)
-
-    def on_arrival(self, floor: Floor, case: Case, now: float) -> str | None:
-        """Place the case; no pre-emption."""
-        self.place(floor, case, now)
-        return None
-
-    def place(self, floor: Floor, case: Case, now: float) -> None:  # noqa: ARG002
-        """Put the case in the shared pool."""
-        floor.pool.append(case)
+def _is_reading_stroke(board: Board, reader: str) -> bool:
+    return any(
+        (s := board.get(uid)) is not None and s.priority is Priority.STROKE
+        for uid in board.reading(reader)
+    )
 
 
-class _Push(_Base):
-    """Commit at arrival to one reader's queue; the reader reads their own queue."""
+def _alert(study: Study, board: Board, reader: str, interrupted: str, now: datetime) -> StrokeAlert:
+    return StrokeAlert(study.uid, reader, interrupted, board.free_at(reader, now) - now)
 
-    def choose(self, floor: Floor, case: Case, eligible: list[Reader], now: float) -> Reader:
+
+class _Baseline:
+    """No late binding; queues read first come, first read; no pre-emption."""
+
+    name = "baseline"
+
+    def route(
+        self,
+        study: Study,
+        board: Board,
+        policy: SlaPolicy,
+        now: datetime,
+        *,
+        exclude: frozenset[str] = frozenset(),
+    ) -> Decision:
+        """Choose among the eligible (`choose`); nobody eligible: the services' rule."""
+        readers = eligible(study, board, now, exclude)
+        if not readers:
+            return route(study, board, policy, now, exclude=exclude)
+        return to_reader(study, board, self.choose(study, board, readers, now), now)
+
+    def choose(self, study: Study, board: Board, readers: list[str], now: datetime) -> str:
+        """Whom among ``readers`` (eligible, by id) the study goes to."""
         raise NotImplementedError
 
-    def place(self, floor: Floor, case: Case, now: float) -> None:
-        eligible = [r for r in floor.on_shift() if floor.may_read(r, case)]
-        if not eligible:
-            floor.pool.append(case)
-            return
-        self.choose(floor, case, eligible, now).queue.append(case)
+    def preempt(
+        self,
+        study: Study,  # noqa: ARG002
+        decision: Decision,
+        board: Board,  # noqa: ARG002
+        policy: SlaPolicy,  # noqa: ARG002
+        now: datetime,  # noqa: ARG002
+    ) -> tuple[Decision, StrokeAlert | None]:
+        """No pre-emption."""
+        return decision, None
 
-    def next_for(self, floor: Floor, reader: Reader, now: float) -> Case | None:  # noqa: ARG002
-        """Front of the reader's own queue."""
-        if reader.queue:
-            return reader.queue.pop(0)
+    def next_pull(self, radiologist_id: str, board: Board, now: datetime) -> Pull | None:  # noqa: ARG002
+        """No late binding: a reader reads their own queue and the shared one."""
         return None
 
+    def take_order(self, study: Study) -> TakeOrder:
+        """First come, first read."""
+        return (to_ms(study.arrived_at),)
 
-class RoundRobin(_Push):
-    """Each study to the next eligible reader in a fixed rotation; FIFO queues."""
+
+class RoundRobin(_Baseline):
+    """Each study to the next eligible reader in a fixed rotation; FIFO reading."""
 
     name = "round_robin"
 
-    def reset(self, floor: Floor) -> None:  # noqa: ARG002
+    def __init__(self) -> None:
         self._turn = 0
 
-    def choose(self, floor: Floor, case: Case, eligible: list[Reader], now: float) -> Reader:  # noqa: ARG002
-        order = sorted(floor.readers)
-        ids = {r.id for r in eligible}
+    def choose(self, study: Study, board: Board, readers: list[str], now: datetime) -> str:  # noqa: ARG002
+        order = board.ids
+        allowed = set(readers)
         for step in range(len(order)):
             rid = order[(self._turn + step) % len(order)]
-            if rid in ids:
+            if rid in allowed:
                 self._turn = (self._turn + step + 1) % len(order)
-                return floor.readers[rid]
-        return eligible[0]
+                return rid
+        return readers[0]
 
 
-class LeastLoaded(_Push):
-    """Each study to the eligible reader with the least queued minutes; FIFO queues."""
+class LeastLoaded(_Baseline):
+    """Each study to the eligible reader with the least work in hand and queued; FIFO."""
 
     name = "least_loaded"
 
-    def choose(self, floor: Floor, case: Case, eligible: list[Reader], now: float) -> Reader:  # noqa: ARG002
-        def load(r: Reader) -> tuple[float, str]:
-            queued = sum(r.reading_time(c) for c in r.queue)
-            return (r.expected_free_at(now) - now + queued, r.id)
+    def choose(self, study: Study, board: Board, readers: list[str], now: datetime) -> str:  # noqa: ARG002
+        def load(rid: str) -> tuple[float, str]:
+            speed = board.radiologist(rid).speed
+            queued = sum(s.reading_minutes for s in board.iter_queue(rid)) / speed
+            busy = (board.free_at(rid, now) - now).total_seconds() / 60
+            return (busy + queued, rid)
 
-        return min(eligible, key=load)
-
-
-def projected_finish(reader: Reader, case: Case, now: float) -> float:
-    """When ``case`` would end in ``reader``'s queue kept in priority-then-deadline order."""
-    key = _queue_key(case)
-    t = reader.expected_free_at(now)
-    t += sum(reader.reading_time(c) for c in reader.suspended)
-    t += sum(reader.reading_time(c) for c in reader.queue if _queue_key(c) <= key)
-    return t + reader.reading_time(case)
+        return min(readers, key=load)
 
 
-class PushGreedy(_Push):
-    """Commit at arrival to the queue where the study is projected to finish first.
-
-    Queues are kept in priority, then deadline order. With ``preempt_stroke`` a stroke
-    interrupts a reader when no eligible reader is free.
-    """
+class PushGreedy(_Baseline):
+    """To the queue where the study is predicted to finish first (the board's queues are
+    in priority, then deadline order); a stroke heading a busy reader's queue interrupts
+    them unless they read a stroke."""
 
     def __init__(self, *, preempt_stroke: bool = True) -> None:
         self.preempt_stroke = preempt_stroke
         self.name = "push_greedy" if preempt_stroke else "push_greedy_no_preempt"
 
-    def choose(self, floor: Floor, case: Case, eligible: list[Reader], now: float) -> Reader:  # noqa: ARG002
-        return min(eligible, key=lambda r: (projected_finish(r, case, now), r.id))
+    def choose(self, study: Study, board: Board, readers: list[str], now: datetime) -> str:
+        finish = board.evaluate(study, now).finish_ms
+        return min(readers, key=lambda rid: (int(finish[board.index_of(rid)]), rid))
 
-    def place(self, floor: Floor, case: Case, now: float) -> None:
-        super().place(floor, case, now)
-        for reader in floor.readers.values():
-            if case in reader.queue:
-                reader.queue.sort(key=_queue_key)
+    def preempt(
+        self,
+        study: Study,
+        decision: Decision,
+        board: Board,
+        policy: SlaPolicy,  # noqa: ARG002
+        now: datetime,
+    ) -> tuple[Decision, StrokeAlert | None]:
+        """Interrupt the chosen reader if busy and the stroke would head their queue."""
+        rid = decision.radiologist_id
+        if not self.preempt_stroke or study.priority is not Priority.STROKE or rid is None:
+            return decision, None
+        if decision.fallback or _is_reading_stroke(board, rid):
+            return decision, None
+        held = _reading_deadline(board, rid)
+        if held is None or any(s.priority is Priority.STROKE for s in board.iter_queue(rid)):
+            return decision, None
+        return decision, _alert(study, board, rid, held[1], now)
 
-    def on_arrival(self, floor: Floor, case: Case, now: float) -> str | None:
-        self.place(floor, case, now)
-        if not self.preempt_stroke or case.priority is not Priority.STROKE:
-            return None
-        holder = next((r for r in floor.readers.values() if case in r.queue), None)
-        if holder is None or holder.current is None or holder.queue[0] is not case:
-            return None
-        if holder.current.priority is Priority.STROKE:
-            return None
-        holder.queue.remove(case)
-        return holder.id
+    def take_order(self, study: Study) -> TakeOrder:
+        """The queue's order: priority, then deadline."""
+        return (study.priority.rank, to_ms(study.deadline), to_ms(study.arrived_at))
 
 
-class _Pull(_Base):
-    """A shared queue; the free reader picks by ``key`` among what they may read."""
+class _Pull(_Baseline):
+    """One shared queue: nobody is assigned; the free reader picks by `take_order`."""
 
-    def key(self, case: Case) -> tuple[float, ...]:
-        raise NotImplementedError
-
-    def next_for(self, floor: Floor, reader: Reader, now: float) -> Case | None:  # noqa: ARG002
-        """The best case by ``key`` the reader may read, taken off the pool."""
-        mine = [c for c in floor.pool if floor.may_read(reader, c)]
-        if not mine:
-            return None
-        best = min(mine, key=self.key)
-        floor.pool.remove(best)
-        return best
+    def route(
+        self,
+        study: Study,
+        board: Board,  # noqa: ARG002
+        policy: SlaPolicy,  # noqa: ARG002
+        now: datetime,
+        *,
+        exclude: frozenset[str] = frozenset(),  # noqa: ARG002
+    ) -> Decision:
+        """Into the shared queue."""
+        return pooled(study, now)
 
 
 class PullEdf(_Pull):
@@ -209,14 +233,32 @@ class PullEdf(_Pull):
         self.preempt_stroke = preempt_stroke
         self.name = "pull_edf" if preempt_stroke else "pull_edf_no_preempt"
 
-    def key(self, case: Case) -> tuple[float, ...]:
-        return _edf_key(case)
+    def take_order(self, study: Study) -> TakeOrder:
+        """Earliest deadline first."""
+        return (to_ms(study.deadline), to_ms(study.arrived_at))
 
-    def on_arrival(self, floor: Floor, case: Case, now: float) -> str | None:  # noqa: ARG002
-        floor.pool.append(case)
-        if not self.preempt_stroke:
-            return None
-        return stroke_preemption_target(floor, case)
+    def preempt(
+        self,
+        study: Study,
+        decision: Decision,
+        board: Board,
+        policy: SlaPolicy,  # noqa: ARG002
+        now: datetime,
+    ) -> tuple[Decision, StrokeAlert | None]:
+        """A stroke with every eligible reader busy interrupts the one whose read in hand
+        is due last (never one reading a stroke); with one free, the pull takes it."""
+        if not self.preempt_stroke or study.priority is not Priority.STROKE:
+            return decision, None
+        readers = eligible(study, board, now, frozenset())
+        held = {rid: _reading_deadline(board, rid) for rid in readers}
+        if not readers or any(h is None for h in held.values()):
+            return decision, None
+        busy = [rid for rid in readers if not _is_reading_stroke(board, rid)]
+        if not busy:
+            return decision, None
+        victim = max(busy, key=lambda rid: (held[rid] or (0, ""))[0])
+        interrupted = (held[victim] or (0, ""))[1]
+        return to_reader(study, board, victim, now), _alert(study, board, victim, interrupted, now)
 
 
 class CherryPick(_Pull):
@@ -224,5 +266,6 @@ class CherryPick(_Pull):
 
     name = "cherry_pick"
 
-    def key(self, case: Case) -> tuple[float, ...]:
-        return (case.expected, case.index)
+    def take_order(self, study: Study) -> TakeOrder:
+        """Shortest expected read first."""
+        return (study.reading_minutes, to_ms(study.arrived_at))

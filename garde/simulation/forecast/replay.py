@@ -1,6 +1,7 @@
 """Replaying forecast nights: each night drawn from the arrival model N times and run
-through the dispatch core (`garde.simulation.garde_policy.Garde`, the board,
-router, late binding and stroke alert the services call).
+through the product's services on a simulated clock (`garde.simulation.simulator`:
+stability sweep, dispatch, late binding, stroke alerts, escalation, handover), with the
+region's SLA policy.
 
 Replications of one night share nothing but the roster; the k-th replication of a night
 always draws the same arrivals (its seed is the night's date and k), so a what-if
@@ -21,9 +22,8 @@ import numpy as np
 
 from garde.dispatch.model import Priority, Shift
 from garde.simulation.forecast.model import TIMED, HourLoad, Outlook, hour_of_week
-from garde.simulation.garde_policy import Garde
 from garde.simulation.scenario import NightScenario, RateBand, SyntheticArrival
-from garde.simulation.simulator import simulate
+from garde.simulation.simulator import example_config, simulate
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
@@ -162,9 +162,10 @@ class _Job:
 def _run(job: _Job) -> tuple[date, list[dict[Priority, tuple[int, int]]]]:
     """Per replication, per priority: (reads within the SLA target, reads)."""
     out = []
+    config = replace(example_config(), sla=job.scenario.sla)  # the region's targets
     for seed in job.seeds:
         arrivals = draw_arrivals(job.scenario, job.model, job.zone, seed)
-        result = simulate(job.scenario, arrivals, Garde())
+        result = simulate(job.scenario, arrivals, "garde", config)
         counts: dict[Priority, list[int]] = {p: [0, 0] for p in TIMED}
         for read in result.reads:
             tally = counts[Priority(read.priority)]

@@ -1,4 +1,4 @@
-"""CP-SAT at regional size, and a night replayed with periodic re-planning."""
+"""CP-SAT at regional size (a night with the re-plan job: tests/integration/simulation)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,6 @@ import pytest
 
 from garde.dispatch.optimizer import SolverSettings, greedy_plan, replan
 from garde.simulation.backlog import KINDS, make_backlog
-from garde.simulation.garde_policy import GardeOptimized
-from garde.simulation.scenario import default_night, generate_arrivals
-from garde.simulation.simulator import simulate
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -35,14 +32,3 @@ def test_regional_backlog_replan_never_loses_to_greedy(kind: str) -> None:
         for uid in uids:
             if uid not in moved:
                 assert uid in plan[rid]
-
-
-def test_a_night_with_periodic_replanning_reads_every_study_once() -> None:
-    scenario = default_night()
-    arrivals = generate_arrivals(scenario, 5)
-    policy = GardeOptimized(min_backlog=3)
-    night = simulate(scenario, arrivals, policy)
-    assert policy.replans > 0
-    uids = [r.study_uid for r in night.reads]
-    assert len(uids) == len(set(uids))
-    assert len(uids) + night.unread == len(arrivals)
