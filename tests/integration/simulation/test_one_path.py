@@ -1,6 +1,7 @@
 """One dispatch path (issue 16 item 2): the same night through `serve`'s runtime (built by
 `garde.bootstrap.build_runtime` on a SQLite file, driven by the scheduler's jobs) and
-through the simulator gives the same assignments, reads and notifications."""
+through the simulator (its services called directly, on the memory store and on a
+SQLite file) gives the same assignments, reads and notifications."""
 
 from __future__ import annotations
 
@@ -102,10 +103,12 @@ def test_a_night_through_serve_and_through_the_simulator_is_the_same_night(
     settings = replace(base, sites=scenario.sites, radiologists=scenario.radiologists)
 
     served = _through_serve(settings, scenario, arrivals)
-    simulated = simulate(scenario, arrivals, "garde", ServiceConfig.from_settings(settings))
+    config = ServiceConfig.from_settings(settings)
 
     assert len(served.reads) == len(arrivals)
-    assert simulated.assignments == served.assignments
-    assert simulated.reads == served.reads
-    assert simulated.notifications == served.notifications
+    for store in ("memory", "sql"):
+        simulated = simulate(scenario, arrivals, "garde", config, store=store)
+        assert simulated.assignments == served.assignments, store
+        assert simulated.reads == served.reads, store
+        assert simulated.notifications == served.notifications, store
     assert served.notifications.get("stroke_alert", 0) >= 1  # pre-emption on both paths
