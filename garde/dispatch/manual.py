@@ -4,7 +4,8 @@ An operator's `garde assign` follows the router's rules unless forced: a credent
 the sending hospital (`router.may_read`), the study's skills, and a shift covering now.
 The region's medical director is exempt from the shift rule (always reachable) and,
 for a study flagged for the fallback pool, from the skill rule (as the pool is). The
-service words each broken rule for the user; the decision is here, pure.
+service words each broken rule for the user; the decision is here, pure, with the
+lifecycle step an operator's assignment takes (`hand_event`) and what refuses it.
 """
 
 from __future__ import annotations
@@ -13,14 +14,16 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from garde.dispatch import lifecycle
 from garde.dispatch.explanation import ExclusionReason
+from garde.dispatch.lifecycle import StudyEvent
 from garde.dispatch.router import may_read
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
     from datetime import datetime
 
-    from garde.dispatch.model import Radiologist, Shift
+    from garde.dispatch.model import Radiologist, Shift, StudyState
 
 
 class Rule(StrEnum):
@@ -64,3 +67,24 @@ def broken_rules(
             upcoming = min((s.start for s in mine if s.start > now), default=None)
             broken.append(Broken(Rule.OFF_SHIFT, next_shift=upcoming))
     return tuple(broken)
+
+
+def hand_event(state: StudyState, assignee: str | None, target: str) -> StudyEvent | None:
+    """The lifecycle event of an operator giving a study in ``state``, held by
+    ``assignee``, to ``target``: pinning it where it is when it is theirs already (a
+    read in hand stays in hand), a hand assignment otherwise; None when the lifecycle
+    does not allow it now (still arriving, or read)."""
+    event = StudyEvent.PINNED if assignee == target else StudyEvent.HAND_ASSIGNED
+    return event if event in lifecycle.allowed_events(state) else None
+
+
+def already_pinned(assignee: str | None, pinned_by: str | None, target: str) -> bool:
+    """The study is pinned to ``target`` already (assigned to them but not pinned: an
+    operator's assignment pins it where it is)."""
+    return assignee == target and pinned_by is not None
+
+
+def blocking(broken: Iterable[Broken], *, force: bool) -> Broken | None:
+    """The broken rule that refuses a manual assignment (the first one), or None when
+    none is broken or ``force`` overrides them (audited as such by the service)."""
+    return None if force else next(iter(broken), None)

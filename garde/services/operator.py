@@ -18,10 +18,15 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from garde.dispatch import lifecycle
 from garde.dispatch.errors import DispatchError
-from garde.dispatch.lifecycle import StudyEvent
-from garde.dispatch.manual import Broken, Rule, broken_rules
+from garde.dispatch.manual import (
+    Broken,
+    Rule,
+    already_pinned,
+    blocking,
+    broken_rules,
+    hand_event,
+)
 from garde.dispatch.model import Priority, StudyState
 from garde.services.dispatcher import NOTIFY_PRIORITIES, notify_assigned
 from garde.services.identity import IdentityError, PermissionDeniedError
@@ -134,27 +139,25 @@ class OperatorService:
                 raise ReadingRefusedError(
                     f"unknown radiologist {radiologist_id!r}", Refusal.UNKNOWN_RADIOLOGIST
                 )
-            # Pinning a study where it is keeps a read in hand in hand.
-            event = (
-                StudyEvent.PINNED if record.assignee == radiologist_id else StudyEvent.HAND_ASSIGNED
-            )
-            if event not in lifecycle.allowed_events(record.state):
+            event = hand_event(record.state, record.assignee, radiologist_id)
+            if event is None:
                 raise ReadingRefusedError(
                     f"study {study_uid} is {record.state.value}: it cannot be assigned",
                     Refusal.WRONG_STATE,
                 )
-            if record.assignee == radiologist_id and record.pinned_by is not None:
+            if already_pinned(record.assignee, record.pinned_by, radiologist_id):
                 raise ReadingRefusedError(
                     f"study {study_uid} is already assigned to {radiologist_id}, pinned by "
                     f"{record.pinned_by}",
                     Refusal.WRONG_STATE,
-                )  # assigned to them but not pinned: this pins it where it is
+                )
             broken = _broken_rules(uow, record, target, now)
-            if broken and not force:
-                rule, message = broken[0]
+            refusing = blocking(broken, force=force)
+            if refusing is not None:
+                message = broken[refusing]
                 raise ReadingRefusedError(
                     f"{message}; an operator may override with --force --reason",
-                    Refusal.OFF_SHIFT if rule == "off_shift" else Refusal.NO_CREDENTIAL,
+                    Refusal.OFF_SHIFT if refusing.rule is Rule.OFF_SHIFT else Refusal.NO_CREDENTIAL,
                 )
             moved = uow.claims.move(
                 study_uid,
@@ -185,7 +188,7 @@ class OperatorService:
                     "reason": reason,
                     "pinned": True,
                     **(
-                        {"forced": [m for _, m in broken]}
+                        {"forced": list(broken.values())}
                         if broken  # only reached with force
                         else {}
                     ),
@@ -325,16 +328,16 @@ class OperatorService:
 
 def _broken_rules(
     uow: UnitOfWork, record: StudyRecord, target: Radiologist, now: datetime
-) -> list[tuple[str, str]]:
-    """The rules ``target`` breaks for ``record`` (`garde.dispatch.manual`), each as
-    (rule, what the user reads: the hospital's name, the skill, local time)."""
+) -> dict[Broken, str]:
+    """The rules ``target`` breaks for ``record`` (`garde.dispatch.manual`), in order, each
+    with what the user reads (the hospital's name, the skill, local time)."""
     sites = {s.id: s for s in uow.directory.sites(include_inactive=True)}
     site = sites.get(record.site_id)
     shifts = uow.roster.shifts_between(now - ROSTER_BACK, now + ROSTER_AHEAD)
     broken = broken_rules(
         target, record.site_id, record.skills, shifts, now, flagged=record.fallback
     )
-    return [(b.rule.value, _words(b, target.id, site, now)) for b in broken]
+    return {b: _words(b, target.id, site, now) for b in broken}
 
 
 def _words(broken: Broken, rid: str, site: Site | None, now: datetime) -> str:

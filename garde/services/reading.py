@@ -24,6 +24,14 @@ from garde.dispatch.model import Priority, Radiologist, SlaPolicy, StudyState
 from garde.dispatch.reroute import Cause, Rerouting, reroute
 from garde.dispatch.router import may_read
 from garde.dispatch.routing import GARDE
+from garde.dispatch.takeover import (
+    Verdict,
+    already_theirs,
+    claim_event,
+    pinned_to_another,
+    pull_applies,
+    takeover,
+)
 from garde.services.dispatcher import NOTIFY_PRIORITIES, notify_assigned
 from garde.services.reading_candidates import (
     as_fallback,
@@ -189,17 +197,15 @@ class ReadingService:
         def body(uow: UnitOfWork) -> _Outcome:
             reader = self._reader(uow, radiologist_id)
             record = self._study(uow, study_uid)
-            if record.assignee == radiologist_id and record.state is StudyState.ASSIGNED:
+            if already_theirs(record, radiologist_id):
                 raise ReadingRefusedError(
                     f"{record.name} is already in your worklist", Refusal.WRONG_STATE
                 )
-            event = (
-                StudyEvent.ASSIGNED if record.state is StudyState.PENDING else StudyEvent.REASSIGNED
-            )
+            event = claim_event(record.state)
             self._transition(record, event)
             self._check_credential(uow, reader, record)
             gain: dict[str, Any] = {}
-            if record.pinned_by is not None and record.assignee not in {None, radiologist_id}:
+            if pinned_to_another(record, radiologist_id):
                 raise ReadingRefusedError(
                     f"study {study_uid} was assigned to {record.assignee} by operator "
                     f"{record.pinned_by}; ask an operator to reassign it",
@@ -235,21 +241,19 @@ class ReadingService:
         """Refuse to take another's queued study unless it lowers its predicted lateness
         (see `claim`); returns what the audit keeps of the comparison."""
         holder = record.assignee or ""
-        study = study_of(record)
         board = self.board if record.study_uid in self.board else load_board(uow, now)
-        if study is None or record.study_uid not in board or reader.id not in board.ids:
+        found = takeover(study_of(record), board, holder, reader.id, now)
+        if found.verdict is Verdict.UNPREDICTABLE:
             raise ReadingRefusedError(
                 f"{record.name} is in {holder}'s worklist and cannot be predicted "
                 "here; ask an operator to reassign it",
                 Refusal.NOT_YOURS,
             )
-        if not board.may_read_now(holder, None, now):
+        if found.verdict is Verdict.HOLDER_OFF_SHIFT:
             return {"holder_off_shift": True}  # it waits for nobody: anyone may take it
-        theirs = max(board.predicted_finish(record.study_uid, now) - study.deadline, _ZERO)
-        evaluation = board.evaluate(study, now)
-        mine = timedelta(milliseconds=int(evaluation.late_ms[board.index_of(reader.id)]))
+        theirs, mine = found.holder_late or _ZERO, found.claimer_late or _ZERO
         lateness = {"holder": _minutes(theirs), "claimer": _minutes(mine)}
-        if mine >= theirs:
+        if not found.allowed:
             raise ReadingRefusedError(
                 f"{record.name} is in {holder}'s worklist and you would not read "
                 f"it less late (predicted {_minutes(mine)} min late with you, "
@@ -325,14 +329,7 @@ class ReadingService:
         if pull is None or pull.from_radiologist_id == reader.id:
             return None
         record = uow.studies.get(pull.study.uid)
-        if (
-            record is None
-            or record.state is not StudyState.ASSIGNED
-            or record.assignee != pull.from_radiologist_id
-            or may_read(reader, record.site_id, record.skills, flagged=record.fallback)
-            or record.released_by == reader.id
-            or record.pinned_by is not None  # an operator's decision sticks
-        ):
+        if record is None or not pull_applies(record, reader, pull.from_radiologist_id):
             return None  # the store moved on, or a rule the board does not know
         return record, pull
 

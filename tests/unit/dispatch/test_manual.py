@@ -37,3 +37,29 @@ def test_the_fallback_pool_and_the_director_as_the_router_sees_them() -> None:
     assert broken_rules(director, "h2", frozenset(), [], at(5), flagged=False) == (
         Broken(Rule.NO_CREDENTIAL),
     )
+
+
+def test_an_operator_assigns_any_open_study_and_pins_one_where_it_is() -> None:
+    from garde.dispatch.lifecycle import StudyEvent as E
+    from garde.dispatch.manual import hand_event
+    from garde.dispatch.model import StudyState as S
+
+    assert hand_event(S.PENDING, None, "a") is E.HAND_ASSIGNED
+    assert hand_event(S.ASSIGNED, "b", "a") is E.HAND_ASSIGNED
+    assert hand_event(S.IN_PROGRESS, "b", "a") is E.HAND_ASSIGNED  # taken from its reader
+    assert hand_event(S.ASSIGNED, "a", "a") is E.PINNED
+    assert hand_event(S.IN_PROGRESS, "a", "a") is E.PINNED  # a read in hand stays in hand
+    assert hand_event(S.RECEIVING, None, "a") is None
+    assert hand_event(S.DONE, "a", "b") is None
+
+
+def test_a_pin_where_it_is_already_pinned_and_the_rule_that_refuses() -> None:
+    from garde.dispatch.manual import already_pinned, blocking
+
+    assert already_pinned("a", "op", "a")
+    assert not already_pinned("a", None, "a")  # assigned, not pinned: this pins it
+    assert not already_pinned("b", "op", "a")
+    off, skill = Broken(Rule.OFF_SHIFT), Broken(Rule.MISSING_SKILL, missing=("neuro",))
+    assert blocking([skill, off], force=False) is skill
+    assert blocking([skill, off], force=True) is None
+    assert blocking([], force=False) is None
