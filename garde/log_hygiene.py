@@ -11,7 +11,11 @@ log line, a NUL goes raw into the file.
 - a warning from pydicom or pynetdicom (or a Python warning) keeps its words and loses
   its quoted values (``Invalid value for VR IS: <value withheld>``);
 - every message has its control characters escaped (``\\n``, ``\\x00``, ...), so a
-  record is one line whatever a peer sent.
+  record is one line whatever a peer sent;
+- a record's traceback keeps its frames (code) line by line, and the lines of each
+  exception's own text (``ValueError: <its message>``, notes), which a peer may have
+  chosen, are escaped the same way (and lose their quoted values as a library
+  warning does).
 
 `install` puts it on every handler of the root logger and routes Python warnings
 through logging (pydicom warns and logs each problem: the warning is dropped, the log
@@ -22,7 +26,12 @@ from __future__ import annotations
 
 import logging
 import re
+import traceback
 import warnings
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Generator
 
 WITHHELD = "<value withheld>"
 
@@ -56,12 +65,52 @@ def _from_library(name: str) -> bool:
     return any(name == prefix or name.startswith(prefix + ".") for prefix in _VALUE_LOGGERS)
 
 
+def safe_traceback(exc: BaseException, *, withhold: bool = False) -> str:
+    """``exc``'s traceback as `logging.Formatter.formatException` writes it, each
+    exception's own text escaped (and its quoted values withheld if ``withhold``)."""
+    summary = traceback.TracebackException.from_exception(exc)
+    seen: set[int] = set()
+    pending = [summary]
+    while pending:  # the chain: causes, contexts and the members of exception groups
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        # On this instance only: `format` asks each exception of the chain for its lines.
+        current.format_exception_only = _escaped_lines(  # type: ignore[method-assign]
+            current.format_exception_only, withhold=withhold
+        )
+        pending.extend(
+            e
+            for e in (current.__cause__, current.__context__, *(current.exceptions or ()))
+            if e is not None
+        )
+    return "".join(summary.format()).removesuffix("\n")
+
+
+def _escaped_lines(
+    lines: Callable[..., Generator[str]], *, withhold: bool
+) -> Callable[..., Generator[str]]:
+    """``format_exception_only`` with each line escaped (its arguments vary by Python)."""
+
+    def escaped(*args: Any, **kwargs: Any) -> Generator[str]:
+        for line in lines(*args, **kwargs):
+            text = line.removesuffix("\n")
+            yield escape_controls(withhold_values(text) if withhold else text) + "\n"
+
+    return escaped
+
+
 class NetworkTextFilter(logging.Filter):
     """Drops element values from library warnings; escapes control characters in all."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        library = record.levelno >= logging.WARNING and _from_library(record.name)
+        if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
+            # Formatters format exc_info into exc_text once; this text is what they use.
+            record.exc_text = safe_traceback(record.exc_info[1], withhold=library)
         message = original = record.getMessage()
-        if record.levelno >= logging.WARNING and _from_library(record.name):
+        if library:
             if record.name == "py.warnings":
                 # "file:line: Category: text\n  source line": the source line is code.
                 message = message.split("\n", 1)[0]

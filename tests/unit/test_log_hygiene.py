@@ -77,3 +77,54 @@ def test_the_cli_logging_installs_the_filter_and_routes_python_warnings(capsys):
 def test_library_loggers_are_the_ones_redacted(name):
     assert WITHHELD in formatted(name, logging.WARNING, "x 'v'")
     assert WITHHELD not in formatted(name, logging.INFO, "x 'v'")
+
+
+def formatted_exception(name: str, level: int, exc: BaseException) -> str:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(NetworkTextFilter())
+    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    record = logging.LogRecord(
+        name, level, __file__, 1, "failed", None, (type(exc), exc, exc.__traceback__)
+    )
+    handler.handle(record)
+    return stream.getvalue()
+
+
+def _raise(exc: BaseException, cause: BaseException | None) -> None:
+    raise exc from cause
+
+
+def _raised(exc: BaseException, cause: BaseException | None = None) -> BaseException:
+    """``exc`` raised (so with a traceback), caught and returned."""
+    try:
+        _raise(exc, cause)
+    except BaseException as caught:
+        return caught
+    raise AssertionError
+
+
+FORGED = "2026-12-06 03:00:00 INFO garde.dicom_gateway: FORGED"
+
+
+def test_a_traceback_keeps_its_frames_and_escapes_the_exception_text():
+    exc = _raised(ValueError(f"uid 1.2\n{FORGED}\x00"))
+    text = formatted_exception("garde.dicom_gateway", logging.ERROR, exc)
+    lines = text.splitlines()
+    assert lines[0] == "garde.dicom_gateway: failed"
+    assert lines[1] == "Traceback (most recent call last):"
+    assert any(line.startswith('  File "') for line in lines)
+    assert lines[-1] == f"ValueError: uid 1.2\\n{FORGED}\\x00"
+    assert not any(line.startswith(FORGED) for line in lines)
+
+
+def test_every_exception_of_a_chain_is_escaped_and_a_library_one_loses_its_values():
+    cause = _raised(KeyError("PAT\nID"))
+    exc = _raised(ValueError("Invalid value for VR IS: '123456'\rX"), cause)
+    text = formatted_exception("pynetdicom.dul", logging.ERROR, exc)
+    assert "KeyError: 'PAT\\nID'" not in text  # withheld, being a library's record
+    assert f"KeyError: {WITHHELD}" in text
+    assert f"ValueError: Invalid value for VR IS: {WITHHELD}\\rX" in text
+    assert "direct cause of the following exception" in text
+    assert "123456" not in text
+    assert "\r" not in text
