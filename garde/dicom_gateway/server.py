@@ -15,7 +15,8 @@ What it adds to `pynetdicom.transport.ThreadedAssociationServer`:
 - the bounds of `garde.dicom_gateway.pdu_guard` on every connection: an A-ASSOCIATE-RQ
   of at most a few kB arriving whole within the ACSE timeout, PDUs no longer than the
   Maximum Length Received announced, and a cap on connections not yet past their
-  association request, per peer address and in total.
+  association request, per peer address and in total (each refusal logged once per
+  peer and interval at most: `garde.dicom_gateway.log_throttle`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from pynetdicom import evt
 from pynetdicom.acse import ACSE
 from pynetdicom.transport import RequestHandler, ThreadedAssociationServer
 
+from garde.dicom_gateway.log_throttle import PeerLogThrottle, held_back
 from garde.dicom_gateway.pdu_guard import GuardedSocket, PendingConnections, PendingTicket
 from garde.dicom_gateway.policy import Rejection, local_limit_exceeded
 from garde.dicom_gateway.reactor import acceptor_association
@@ -133,6 +135,7 @@ class GatewayServer(ThreadedAssociationServer):
         self.pending = pending
         self.request_limit = request_limit
         self._tickets: dict[Any, PendingTicket] = {}
+        self.refusals_logged = PeerLogThrottle()
         super().__init__(
             ae,
             address,
@@ -167,16 +170,20 @@ class GatewayServer(ThreadedAssociationServer):
         """In the accept loop: refuse a connection over the pending caps (closed at once)."""
         if self.pending is None:
             return True
-        ticket = self.pending.admit(str(client_address[0]))
+        address = str(client_address[0])
+        ticket = self.pending.admit(address)
         if ticket is None:
-            logger.warning(
-                "refused a connection from %s: %d connections not yet associated "
-                "(caps: %d per address, %d in all)",
-                client_address[0],
-                self.pending.count,
-                self.pending.per_address,
-                self.pending.total,
-            )
+            held = self.refusals_logged.admit(address)
+            if held is not None:  # a peer retrying in a loop writes a line per interval
+                logger.warning(
+                    "refused a connection from %s: %d connections not yet associated "
+                    "(caps: %d per address, %d in all)%s",
+                    address,
+                    self.pending.count,
+                    self.pending.per_address,
+                    self.pending.total,
+                    held_back(held),
+                )
             return False
         self._tickets[client_address] = ticket
         return True

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import select
 import socket
 import struct
@@ -154,6 +155,18 @@ def test_connections_not_yet_associated_are_capped_per_address(worker):
             sock.close()
     time.sleep(0.3)
     assert echo_ok(port)
+
+
+def test_a_peer_over_the_cap_retrying_in_a_loop_gets_one_log_line(gateway_factory, caplog):
+    gateway = gateway_factory(max_pending_per_address=1)
+    with socket.create_connection(("127.0.0.1", gateway.port)):
+        time.sleep(0.3)  # accepted and counted
+        with caplog.at_level(logging.WARNING, logger="garde.dicom_gateway.server"):
+            for _ in range(50):
+                with socket.create_connection(("127.0.0.1", gateway.port)) as refused:
+                    assert closed_within(refused, 1)
+    lines = [r for r in caplog.records if "refused a connection" in r.getMessage()]
+    assert len(lines) == 1
 
 
 def test_a_pdu_over_the_announced_maximum_ends_the_association_unread(worker):
