@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from enum import StrEnum
+from typing import Protocol
 
 
 class Priority(StrEnum):
@@ -36,6 +37,51 @@ class StudyState(StrEnum):
     ASSIGNED = "assigned"  # in a radiologist's tentative queue
     IN_PROGRESS = "in_progress"  # a radiologist started reading it
     DONE = "done"  # read and reported
+
+
+class Placed(Protocol):
+    """Where the store has a study, and who may not have it back: the facts the core's
+    rules take from the store (`garde.store.records.StudyRecord` is one)."""
+
+    @property
+    def state(self) -> StudyState:
+        """Its lifecycle state."""
+        ...
+
+    @property
+    def assignee(self) -> str | None:
+        """Who holds it (None: nobody)."""
+        ...
+
+    @property
+    def released_by(self) -> str | None:
+        """Who last handed it back."""
+        ...
+
+    @property
+    def pinned_by(self) -> str | None:
+        """The operator who pinned it to its holder (None: not pinned)."""
+        ...
+
+    @property
+    def fallback(self) -> bool:
+        """Whether it is flagged for the fallback pool (nobody eligible may read it)."""
+        ...
+
+    @property
+    def site_id(self) -> str:
+        """The hospital that sent it."""
+        ...
+
+    @property
+    def skills(self) -> frozenset[str]:
+        """The skills it needs."""
+        ...
+
+    @property
+    def priority(self) -> Priority | None:
+        """Its priority (None: not triaged yet)."""
+        ...
 
 
 def _require_aware(name: str, value: datetime) -> None:

@@ -24,6 +24,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from garde.dispatch.lifecycle import StudyEvent, allowed_events
 from garde.dispatch.model import Priority
 from garde.dispatch.router import may_read
 from garde.dispatch.routing import GARDE
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from garde.dispatch.board import Board
-    from garde.dispatch.model import Radiologist, Shift, SlaPolicy, Study
+    from garde.dispatch.model import Placed, Radiologist, Shift, SlaPolicy, Study
     from garde.dispatch.router import Decision
     from garde.dispatch.routing import RoutingPolicy
 
@@ -65,6 +66,28 @@ class Rerouting:
     released_by: str | None = None
     waiting_since: datetime | None = None
     routine_delay: timedelta = timedelta(0)
+
+
+class Stay(StrEnum):
+    """Why the router's move of a queued study does not happen (it stays)."""
+
+    MOVED_ON = "moved_on"  # the store no longer has it queued with the board's owner
+    RELEASED_BY_TARGET = "released_by_target"  # a release is never undone by a move
+    PINNED = "pinned"  # an operator's assignment sticks until released or unpinned
+
+
+def stays(placed: Placed, owner: str, to: str) -> Stay | None:
+    """Why a move of a study the board has queued with ``owner`` to ``to`` (handover,
+    re-plan, escalation, reload) must not happen, or None when it may: the store must
+    still have it queued with ``owner`` (another process may have claimed or started
+    it), ``to`` must not be who released it, and no operator may have pinned it."""
+    if placed.assignee != owner or StudyEvent.REASSIGNED not in allowed_events(placed.state):
+        return Stay.MOVED_ON
+    if placed.released_by == to:
+        return Stay.RELEASED_BY_TARGET
+    if placed.pinned_by is not None:
+        return Stay.PINNED
+    return None
 
 
 def barred(released_by: str | None, *others: str | None) -> frozenset[str]:

@@ -6,7 +6,7 @@ or when its holder is off shift (it then waits for nobody); never from under an
 operator's pin. A colleague's study that late binding (`latebinding.next_pull`) offers
 is taken only if the store still has it where the board said, readable by the puller,
 not released by them and not pinned. The services word each refusal for the reader;
-the decisions are here, pure: the store's facts come in as a `Placed` (a
+the decisions are here, pure: the store's facts come in as a `model.Placed` (a
 `garde.store.records.StudyRecord` is one), the predictions from the board.
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from garde.dispatch.lifecycle import StudyEvent
 from garde.dispatch.model import StudyState
@@ -25,48 +25,9 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from garde.dispatch.board import Board
-    from garde.dispatch.model import Radiologist, Study
+    from garde.dispatch.model import Placed, Radiologist, Study
 
 _ZERO = timedelta(0)
-
-
-class Placed(Protocol):
-    """Where the store has a study, and who may not have it back."""
-
-    @property
-    def state(self) -> StudyState:
-        """Its lifecycle state."""
-        ...
-
-    @property
-    def assignee(self) -> str | None:
-        """Who holds it (None: nobody)."""
-        ...
-
-    @property
-    def released_by(self) -> str | None:
-        """Who last handed it back."""
-        ...
-
-    @property
-    def pinned_by(self) -> str | None:
-        """The operator who pinned it to its holder (None: not pinned)."""
-        ...
-
-    @property
-    def fallback(self) -> bool:
-        """Whether it is flagged for the fallback pool (nobody eligible may read it)."""
-        ...
-
-    @property
-    def site_id(self) -> str:
-        """The hospital that sent it."""
-        ...
-
-    @property
-    def skills(self) -> frozenset[str]:
-        """The skills it needs."""
-        ...
 
 
 class Verdict(StrEnum):
@@ -139,3 +100,25 @@ def pull_applies(placed: Placed, reader: Radiologist, holder: str) -> bool:
         and placed.released_by != reader.id
         and placed.pinned_by is None  # an operator's decision sticks
     )
+
+
+def may_take(placed: Placed, reader: Radiologist) -> bool:
+    """Whether ``reader``'s `next` may take the study: their own queued one, or a triaged
+    pending one nobody holds that they did not release; either under the one permission
+    rule (`router.may_read`), so `next` never takes what `start` would refuse."""
+    if may_read(reader, placed.site_id, placed.skills, flagged=placed.fallback) is not None:
+        return False
+    if placed.state is StudyState.ASSIGNED:
+        return placed.assignee == reader.id
+    return (
+        placed.state is StudyState.PENDING
+        and placed.assignee is None
+        and placed.priority is not None
+        and placed.released_by != reader.id
+    )
+
+
+def as_fallback(reader: Radiologist, placed: Placed) -> bool:
+    """Whether ``reader`` holds the study as the fallback pool (flagged, lacking a skill)
+    rather than as an eligible reader (the flag follows who holds it)."""
+    return placed.fallback and may_read(reader, placed.site_id, placed.skills) is not None

@@ -29,7 +29,7 @@ from garde.dispatch.errors import DispatchError
 from garde.dispatch.explanation import Basis
 from garde.dispatch.lifecycle import StudyEvent
 from garde.dispatch.model import Priority, Study, StudyState
-from garde.dispatch.reroute import Cause, Rerouting, must_wait, reroute
+from garde.dispatch.reroute import Cause, Rerouting, Stay, must_wait, reroute, stays
 from garde.dispatch.routing import GARDE
 from garde.services.night_watch import announce_unassigned
 from garde.services.snapshot import study_of
@@ -487,12 +487,10 @@ class DispatchService:
                 return False
             with self.uow_factory() as uow:
                 record = uow.studies.get(study_uid)
-                if record is None or record.assignee != owner:
-                    return False
-                if record.released_by == to:
+                stay = Stay.MOVED_ON if record is None else stays(record, owner, to)
+                if stay is Stay.RELEASED_BY_TARGET:
                     logger.info("study %s: not moved back to %s, who released it", study_uid, to)
-                    return False
-                if record.pinned_by is not None:
+                elif stay is Stay.PINNED and record is not None:
                     logger.info(
                         "study %s: pinned to %s by %s, not moved (%s)",
                         study_uid,
@@ -500,8 +498,7 @@ class DispatchService:
                         record.pinned_by,
                         action,
                     )
-                    return False
-                if StudyEvent.REASSIGNED not in lifecycle.allowed_events(record.state):
+                if stay is not None:
                     return False
                 uow.studies.move(study_uid, StudyEvent.REASSIGNED, at=now)
                 uow.studies.assign(

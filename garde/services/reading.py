@@ -27,6 +27,7 @@ from garde.dispatch.routing import GARDE
 from garde.dispatch.takeover import (
     Verdict,
     already_theirs,
+    as_fallback,
     claim_event,
     pinned_to_another,
     pull_applies,
@@ -34,7 +35,6 @@ from garde.dispatch.takeover import (
 )
 from garde.services.dispatcher import NOTIFY_PRIORITIES, notify_assigned
 from garde.services.reading_candidates import (
-    as_fallback,
     claim_explanation,
     late_binding_explanation,
     priority_value,

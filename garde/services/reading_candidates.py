@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from garde.dispatch.model import Priority, Radiologist, StudyState
-from garde.dispatch.router import may_read
+from garde.dispatch.takeover import may_take
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -26,32 +26,16 @@ def reading_candidates(
     reader: Radiologist,
     order: Callable[[StudyRecord], Any] | None = None,
 ) -> list[StudyRecord]:
-    """What ``reader`` may take next, by ``order`` (default `urgency`: most urgent
-    first), not what they released: the
-    same permission rule as `start` (`may_read`), so `next` never takes what `start`
-    would refuse, nor refuses what the router assigned."""
-
-    def allowed(r: StudyRecord) -> bool:
-        return may_read(reader, r.site_id, r.skills, flagged=r.fallback) is None
-
-    own = [
+    """What ``reader`` may take next (`takeover.may_take`: their own queued studies and
+    the pending ones nobody holds that they did not release, under the permission rule
+    of `start`), by ``order`` (default `urgency`: most urgent first)."""
+    found = [
         r
-        for r in uow.studies.by_state(StudyState.ASSIGNED)
-        if r.assignee == reader.id and allowed(r)
+        for state in (StudyState.ASSIGNED, StudyState.PENDING)
+        for r in uow.studies.by_state(state)
+        if may_take(r, reader)
     ]
-    pending = [
-        r
-        for r in uow.studies.by_state(StudyState.PENDING)
-        if r.assignee is None and r.priority is not None and allowed(r)
-    ]
-    free = [r for r in pending if r.released_by != reader.id]
-    return sorted([*own, *free], key=order or urgency)
-
-
-def as_fallback(reader: Radiologist, record: StudyRecord) -> bool:
-    """Whether ``reader`` holds ``record`` as the fallback pool (flagged, lacking a
-    skill) rather than as an eligible reader (the flag follows who holds it)."""
-    return record.fallback and may_read(reader, record.site_id, record.skills) is not None
+    return sorted(found, key=order or urgency)
 
 
 def urgency(record: StudyRecord) -> tuple[int, str, str, str]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from garde.dispatch.board import Board
-from garde.dispatch.model import Priority, Radiologist, Shift, Study
+from garde.dispatch.model import Priority, Radiologist, Shift, Study, StudyState
 
 NIGHT = datetime(2025, 1, 10, 18, 0, tzinfo=UTC)  # a Friday evening, winter time
 
@@ -79,3 +80,17 @@ def board_with(*rads: Radiologist, shifts: list[Shift] | None = None) -> Board:
     board = Board()
     board.set_roster(rads, shifts if shifts is not None else [shift(r.id) for r in rads])
     return board
+
+
+@dataclass(frozen=True)
+class Place:
+    """The store's facts of a study (a `StudyRecord` has these and more)."""
+
+    state: StudyState = StudyState.ASSIGNED
+    assignee: str | None = "b"
+    released_by: str | None = None
+    pinned_by: str | None = None
+    fallback: bool = False
+    site_id: str = "h1"
+    skills: frozenset[str] = frozenset()
+    priority: Priority | None = Priority.URGENT

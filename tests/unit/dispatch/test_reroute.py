@@ -3,19 +3,21 @@
 from dataclasses import replace
 from datetime import timedelta
 
-from garde.dispatch.model import Priority, SlaPolicy
+from garde.dispatch.model import Priority, SlaPolicy, StudyState
 from garde.dispatch.reroute import (
     Cause,
     Rerouting,
+    Stay,
     barred,
     may_read_as_fallback,
     must_wait,
     reroute,
     shift_ended,
+    stays,
     takes_from_gone_reader,
 )
 from garde.dispatch.router import route
-from tests.unit.dispatch.dispatch_factories import at, board_with, rad, shift, study
+from tests.unit.dispatch.dispatch_factories import Place, at, board_with, rad, shift, study
 
 POLICY = SlaPolicy()
 HOUR = timedelta(hours=1)
@@ -190,3 +192,11 @@ def test_shift_ended_is_the_last_end_before_now():
     shifts = [shift("a", 0, 60), shift("a", 120, 180), shift("a", 300, 400)]
     assert shift_ended(shifts, at(200)) == at(180)
     assert shift_ended(shifts, at(30)) == at(30)  # none ended yet
+
+
+def test_the_routers_move_stays_when_the_store_moved_on_released_or_pinned():
+    assert stays(Place(assignee="a"), "a", "b") is None
+    assert stays(Place(assignee="c"), "a", "b") is Stay.MOVED_ON  # claimed meanwhile
+    assert stays(Place(assignee="a", state=StudyState.IN_PROGRESS), "a", "b") is Stay.MOVED_ON
+    assert stays(Place(assignee="a", released_by="b"), "a", "b") is Stay.RELEASED_BY_TARGET
+    assert stays(Place(assignee="a", pinned_by="op"), "a", "b") is Stay.PINNED

@@ -1,6 +1,6 @@
 """Taking a study one was not routed (`garde.dispatch.takeover`): claims and pulls, pure."""
 
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import timedelta
 
 from garde.dispatch.lifecycle import StudyEvent
@@ -8,25 +8,14 @@ from garde.dispatch.model import StudyState
 from garde.dispatch.takeover import (
     Verdict,
     already_theirs,
+    as_fallback,
     claim_event,
+    may_take,
     pinned_to_another,
     pull_applies,
     takeover,
 )
-from tests.unit.dispatch.dispatch_factories import at, board_with, rad, shift, study
-
-
-@dataclass(frozen=True)
-class Place:
-    """The store's facts of a study (a `StudyRecord` has these and more)."""
-
-    state: StudyState = StudyState.ASSIGNED
-    assignee: str | None = "b"
-    released_by: str | None = None
-    pinned_by: str | None = None
-    fallback: bool = False
-    site_id: str = "h1"
-    skills: frozenset[str] = frozenset()
+from tests.unit.dispatch.dispatch_factories import Place, at, board_with, rad, shift, study
 
 
 def test_a_claim_assigns_a_pending_study_and_reassigns_a_queued_one():
@@ -78,3 +67,26 @@ def test_a_pull_stands_only_if_the_store_still_has_it_where_the_board_said():
     assert not pull_applies(Place(skills=frozenset({"neuro"})), reader, "b")
     assert not pull_applies(Place(released_by="a"), reader, "b")
     assert not pull_applies(Place(pinned_by="op"), reader, "b")
+
+
+def test_next_takes_ones_own_queue_and_free_pending_work_one_did_not_release():
+    reader = rad("a", skills="body", sites="h1")
+    assert may_take(Place(assignee="a"), reader)
+    assert not may_take(Place(assignee="b"), reader)  # a colleague's: late binding's call
+    pending = Place(state=StudyState.PENDING, assignee=None)
+    assert may_take(pending, reader)
+    assert not may_take(Place(state=StudyState.PENDING, assignee=None, released_by="a"), reader)
+    assert not may_take(Place(state=StudyState.PENDING, assignee=None, priority=None), reader)
+    assert not may_take(Place(state=StudyState.PENDING, assignee=None, site_id="h2"), reader)
+    assert not may_take(Place(state=StudyState.IN_PROGRESS, assignee="a"), reader)
+    # Flagged for the fallback pool: a member reads it without the skill, others do not.
+    flagged = Place(state=StudyState.PENDING, assignee=None, skills=frozenset({"neuro"}))
+    assert not may_take(replace(flagged, fallback=True), reader)
+    assert may_take(replace(flagged, fallback=True), replace(reader, fallback=True))
+
+
+def test_the_fallback_flag_follows_who_holds_it():
+    flagged = Place(fallback=True, skills=frozenset({"neuro"}))
+    assert as_fallback(rad("p", skills="body", fallback=True), flagged)
+    assert not as_fallback(rad("n", skills="neuro"), flagged)  # eligible: not as the pool
+    assert not as_fallback(rad("p", skills="body", fallback=True), Place(fallback=False))
