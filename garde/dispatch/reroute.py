@@ -25,9 +25,10 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from garde.dispatch.lifecycle import StudyEvent, allowed_events
-from garde.dispatch.model import Priority
+from garde.dispatch.model import Priority, StudyState
 from garde.dispatch.router import may_read
 from garde.dispatch.routing import GARDE
+from garde.dispatch.sla import EscalationTier
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -88,6 +89,32 @@ def stays(placed: Placed, owner: str, to: str) -> Stay | None:
     if placed.pinned_by is not None:
         return Stay.PINNED
     return None
+
+
+class Unmoved(StrEnum):
+    """What an escalation tier does to a study it does not route again (its outcome)."""
+
+    IN_PROGRESS = "in_progress"  # being read: it stays with its reader at every tier
+    NOTIFIED = "notified"  # the alert tier only tells
+    PINNED = "pinned"  # an operator's decision: its reader and the supervisors are told
+    KEPT = "kept"  # its reader is not on the board (left the roster): reload moves it
+
+
+def escalation(tier: EscalationTier, placed: Placed, owner: str | None) -> Cause | Unmoved:
+    """What reaching ``tier`` does to a study the store has as ``placed`` and the board
+    queues with ``owner`` (None: not on the board): routed again for a `Cause`, or left
+    where it is (`Unmoved`). A study nobody holds is routed to whoever may take it now,
+    from the reassign tier on; a queued one to a reader who would finish it sooner, and
+    at breach (the supervisor tier) up the breach ladder."""
+    if placed.state is StudyState.IN_PROGRESS:
+        return Unmoved.IN_PROGRESS
+    if tier is EscalationTier.ALERT:
+        return Unmoved.NOTIFIED
+    if placed.pinned_by is not None:
+        return Unmoved.PINNED
+    if owner is None:
+        return Unmoved.KEPT if placed.assignee is not None else Cause.WAITING
+    return Cause.BREACHED if tier is EscalationTier.SUPERVISOR else Cause.RUNNING_LATE
 
 
 def barred(released_by: str | None, *others: str | None) -> frozenset[str]:

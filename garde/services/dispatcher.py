@@ -31,6 +31,7 @@ from garde.dispatch.lifecycle import StudyEvent
 from garde.dispatch.model import Priority, Study, StudyState
 from garde.dispatch.reroute import Cause, Rerouting, Stay, must_wait, reroute, stays
 from garde.dispatch.routing import GARDE
+from garde.dispatch.stability import dispatch_event, next_quiet, site_stable_ages
 from garde.services.night_watch import announce_unassigned
 from garde.services.snapshot import study_of
 from garde.store.enums import AssignedBy
@@ -173,7 +174,7 @@ class DispatchService:
         complete series, render again what grew after dispatch, then give studies
         waiting for a reader (uncovered site, nobody eligible) another chance; returns
         the decisions of newly dispatched studies."""
-        site_ages = {s.id: s.stable_age_s for s in self.sites.values() if s.stable_age_s}
+        site_ages = site_stable_ages(self.sites.values())
         age = self.default_stable_age_s
         with self.uow_factory() as uow:
             due = uow.studies.due_for_stability(now, age, site_ages)
@@ -199,13 +200,12 @@ class DispatchService:
     def next_sweep_at(self, now: datetime) -> datetime | None:
         """The next moment after ``now`` a study or series becomes quiet (so a sweep
         then dispatches it, or its stroke's first series), if nothing more arrives."""
-        site_ages = {s.id: s.stable_age_s for s in self.sites.values() if s.stable_age_s}
+        site_ages = site_stable_ages(self.sites.values())
         with self.uow_factory() as uow:
             moments = uow.studies.next_quiet_at(
                 self.default_stable_age_s, site_ages, self.stroke_stable_age_s
             )
-        future = [m for m in moments if m > now]  # past ones were this sweep's to take
-        return min(future, default=None)
+        return next_quiet(moments, now)
 
     def declared_complete_since(self, since: datetime) -> bool:
         """Whether a series of a receiving study reached its declared number of
@@ -248,14 +248,14 @@ class DispatchService:
                 return None
             facts = uow.studies.facts(study_uid)
             result = self.triager.classify(facts)
-            if first_series and result.priority is not Priority.STROKE:
+            event = dispatch_event(result.priority, first_series=first_series)
+            if event is None:
                 return None  # nothing written: the unit of work rolls back
             site = self.sites.get(record.site_id)
             timezone = site.timezone if site else "UTC"
             deadline = sla.deadline(
                 self.policy, result.priority, record.first_received_at, timezone
             )
-            event = StudyEvent.FIRST_SERIES_STROKE if first_series else StudyEvent.BECAME_STABLE
             uow.studies.move(study_uid, event, at=now)
             uow.studies.set_triage(study_uid, result, deadline)
             study = Study(

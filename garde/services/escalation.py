@@ -29,8 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from garde.dispatch import reach, sla
-from garde.dispatch.model import StudyState
-from garde.dispatch.reroute import Cause, Rerouting
+from garde.dispatch.reroute import Cause, Rerouting, Unmoved, escalation
 from garde.dispatch.sla import EscalationTier
 from garde.services.snapshot import study_of
 from garde.store.enums import AssignedBy
@@ -90,16 +89,11 @@ def _escalate(  # noqa: PLR0917 - private; called from one place
     owner = board.owner(study.uid)
     to: str | None = None
     decision: Decision | None = None
-    if record.state is StudyState.IN_PROGRESS:
-        outcome = "in_progress"
-    elif tier is EscalationTier.ALERT:
-        outcome = "notified"
-    elif record.pinned_by is not None:
-        outcome = "pinned"  # an operator's decision: its reader and the supervisors are told
-    elif owner is None and record.assignee is not None:
-        outcome = "kept"  # its reader is not on the board (left the roster): reload moves it
-    elif owner is None:
-        decision = dispatch.reroute(study, Rerouting(Cause.WAITING, released_by=releaser), now)
+    step = escalation(tier, record, owner)
+    if isinstance(step, Unmoved):
+        outcome = step.value
+    elif step is Cause.WAITING:
+        decision = dispatch.reroute(study, Rerouting(step, released_by=releaser), now)
         to = None if decision is None else decision.radiologist_id
         moved = decision is not None and dispatch.assign_waiting(
             record, study, decision, now, actor="sla"
@@ -107,10 +101,7 @@ def _escalate(  # noqa: PLR0917 - private; called from one place
         outcome = "reassigned" if moved else "unassigned"
         to = to if moved else None
     else:
-        cause = Cause.BREACHED if tier is EscalationTier.SUPERVISOR else Cause.RUNNING_LATE
-        decision = dispatch.reroute(
-            study, Rerouting(cause, holder=owner, released_by=releaser), now
-        )
+        decision = dispatch.reroute(study, Rerouting(step, holder=owner, released_by=releaser), now)
         to = decision.radiologist_id if decision is not None else None
         moved = to is not None and dispatch.reassign(
             study.uid,

@@ -8,7 +8,9 @@ from garde.dispatch.reroute import (
     Cause,
     Rerouting,
     Stay,
+    Unmoved,
     barred,
+    escalation,
     may_read_as_fallback,
     must_wait,
     reroute,
@@ -200,3 +202,18 @@ def test_the_routers_move_stays_when_the_store_moved_on_released_or_pinned():
     assert stays(Place(assignee="a", state=StudyState.IN_PROGRESS), "a", "b") is Stay.MOVED_ON
     assert stays(Place(assignee="a", released_by="b"), "a", "b") is Stay.RELEASED_BY_TARGET
     assert stays(Place(assignee="a", pinned_by="op"), "a", "b") is Stay.PINNED
+
+
+def test_what_each_escalation_tier_does_to_a_study():
+    from garde.dispatch.sla import EscalationTier as T
+
+    queued, waiting = Place(assignee="a"), Place(state=StudyState.PENDING, assignee=None)
+    reading = Place(state=StudyState.IN_PROGRESS, assignee="a")
+    for tier in T:
+        assert escalation(tier, reading, "a") is Unmoved.IN_PROGRESS  # never taken from a reader
+    assert escalation(T.ALERT, queued, "a") is Unmoved.NOTIFIED
+    assert escalation(T.REASSIGN, queued, "a") is Cause.RUNNING_LATE
+    assert escalation(T.SUPERVISOR, queued, "a") is Cause.BREACHED
+    assert escalation(T.SUPERVISOR, Place(assignee="a", pinned_by="op"), "a") is Unmoved.PINNED
+    assert escalation(T.REASSIGN, waiting, None) is Cause.WAITING
+    assert escalation(T.REASSIGN, queued, None) is Unmoved.KEPT  # its reader left the roster
