@@ -44,6 +44,11 @@ class Placed(Protocol):
     rules take from the store (`garde.store.records.StudyRecord` is one)."""
 
     @property
+    def study_uid(self) -> str:
+        """Its StudyInstanceUID."""
+        ...
+
+    @property
     def state(self) -> StudyState:
         """Its lifecycle state."""
         ...

@@ -22,7 +22,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from garde.dispatch.model import StudyState
-from garde.dispatch.optimizer import CostWeights, SolverSettings, board_snapshot, judge, replan
+from garde.dispatch.optimizer import (
+    CostWeights,
+    SolverSettings,
+    StoreMarks,
+    board_snapshot,
+    judge,
+    replan,
+    store_marks,
+)
 from garde.dispatch.router import Decision
 from garde.store.enums import AssignedBy
 
@@ -118,7 +126,7 @@ def replan_queues(
 
 
 def _apply(
-    dispatch: DispatchService, now: datetime, moves: Sequence[Move], marks: _Marks
+    dispatch: DispatchService, now: datetime, moves: Sequence[Move], marks: StoreMarks
 ) -> tuple[dict[str, str], int, int, tuple[str, ...]]:
     """Apply ``moves`` if, on the board as it is now, they make the plan strictly cheaper.
 
@@ -173,7 +181,7 @@ def _apply(
 
 
 def _judge(
-    dispatch: DispatchService, now: datetime, marks: _Marks, moves: Sequence[Move]
+    dispatch: DispatchService, now: datetime, marks: StoreMarks, moves: Sequence[Move]
 ) -> Verdict:
     """``moves`` judged on the board as it is (hold the dispatch lock)."""
     snapshot = board_snapshot(dispatch.board, now, marks.flagged, marks.released)
@@ -189,19 +197,7 @@ def _judge(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Marks:
-    """What the store knows of the assigned studies and the board does not."""
-
-    flagged: frozenset[str]  # held by the fallback pool, or an operator's pin: pinned
-    released: dict[str, str]  # UID -> who released it: never moved back to them
-
-
-def _store_marks(dispatch: DispatchService) -> _Marks:
-    """The fallback flags and releasers of the assigned studies."""
+def _store_marks(dispatch: DispatchService) -> StoreMarks:
+    """The fallback flags, pins and releasers of the assigned studies (`store_marks`)."""
     with dispatch.uow_factory() as uow:
-        assigned = uow.studies.by_state(StudyState.ASSIGNED)
-        return _Marks(
-            flagged=frozenset(r.study_uid for r in assigned if r.fallback or r.pinned_by),
-            released={r.study_uid: r.released_by for r in assigned if r.released_by},
-        )
+        return store_marks(uow.studies.by_state(StudyState.ASSIGNED))

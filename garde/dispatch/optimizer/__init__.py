@@ -9,7 +9,13 @@ from garde.dispatch.optimizer.cpsat import (
     replan,
 )
 from garde.dispatch.optimizer.plan import CostWeights, ReaderCapacity
-from garde.dispatch.optimizer.snapshot import Snapshot, board_snapshot, reader_capacity
+from garde.dispatch.optimizer.snapshot import (
+    Snapshot,
+    StoreMarks,
+    board_snapshot,
+    reader_capacity,
+    store_marks,
+)
 from garde.dispatch.optimizer.verdict import Verdict, judge
 
 __all__ = [
@@ -20,10 +26,12 @@ __all__ = [
     "ReplanResult",
     "Snapshot",
     "SolverSettings",
+    "StoreMarks",
     "Verdict",
     "board_snapshot",
     "greedy_plan",
     "judge",
     "reader_capacity",
     "replan",
+    "store_marks",
 ]

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING
 from garde.dispatch.optimizer.plan import ReaderCapacity
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
     from datetime import datetime
 
     from garde.dispatch.board import Board
-    from garde.dispatch.model import Study
+    from garde.dispatch.model import Placed, Study
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +38,27 @@ class Snapshot:
                 uid for uid in self.pinned if not any(r.may_read(by_uid[uid]) for r in self.readers)
             )
         )
+
+
+@dataclass(frozen=True, slots=True)
+class StoreMarks:
+    """What the store knows of the queued studies and the board does not.
+
+    ``flagged``: held by the fallback pool or pinned by an operator (the re-plan leaves
+    them where they are); ``released``: UID -> who released it (never moved back to them).
+    """
+
+    flagged: frozenset[str] = frozenset()
+    released: Mapping[str, str] = field(default_factory=dict)
+
+
+def store_marks(queued: Iterable[Placed]) -> StoreMarks:
+    """The `StoreMarks` of the store's queued (assigned) studies."""
+    found = list(queued)
+    return StoreMarks(
+        flagged=frozenset(p.study_uid for p in found if p.fallback or p.pinned_by),
+        released={p.study_uid: p.released_by for p in found if p.released_by},
+    )
 
 
 def board_snapshot(

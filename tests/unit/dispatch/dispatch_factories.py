@@ -88,6 +88,7 @@ class Place:
 
     state: StudyState = StudyState.ASSIGNED
     assignee: str | None = "b"
+    study_uid: str = "1.2.826.0.1.99"
     released_by: str | None = None
     pinned_by: str | None = None
     fallback: bool = False

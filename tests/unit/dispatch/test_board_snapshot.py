@@ -58,3 +58,19 @@ def test_an_urgent_study_is_planned_in_priority_order() -> None:
     board.assign(routine, "a", at(0))
     board.assign(urgent, "a", at(0))
     assert board_snapshot(board, at(1)).plan == {"a": [urgent.uid, routine.uid]}
+
+
+def test_the_store_marks_what_the_replan_leaves_and_whom_it_never_gives_back():
+    from garde.dispatch.optimizer import store_marks
+    from tests.unit.dispatch.dispatch_factories import Place
+
+    marks = store_marks(
+        [
+            Place(study_uid="1.1", fallback=True),
+            Place(study_uid="1.2", pinned_by="op"),
+            Place(study_uid="1.3", released_by="a"),
+            Place(study_uid="1.4"),
+        ]
+    )
+    assert marks.flagged == {"1.1", "1.2"}
+    assert marks.released == {"1.3": "a"}
