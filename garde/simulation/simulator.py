@@ -38,16 +38,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from garde.dispatch.board import Board
 from garde.dispatch.model import InstanceReceived, Priority, StudyState
 from garde.dispatch.optimizer import SolverSettings
 from garde.dispatch.router import may_read
-from garde.dispatch.sla import due_tier
+from garde.dispatch.sla import due_tier, next_escalation
 from garde.dispatch.triage import DEFAULT_RULES, Triager
 from garde.services.dispatcher import DispatchService
-from garde.services.escalation import TIER_LEVEL, escalate_overdue
+from garde.services.escalation import escalate_overdue
 from garde.services.handover import hand_over
 from garde.services.night_watch import NightWatch, escalate_unacknowledged, remind_unassigned
 from garde.services.reading import ReadingRefusedError, ReadingService
@@ -80,6 +80,7 @@ DECLARED_LOOKBACK = timedelta(seconds=2)  # the arrival watch's (`scheduling.job
 # Same-instant order: reads end, shifts change, studies arrive and are swept, alerts are
 # acknowledged, then the periodic jobs run.
 _FINISH, _SHIFT, _ARRIVAL, _SWEEP, _ACK, _WATCH, _HANDOVER, _REPLAN = range(8)
+_UNSEEN: Any = object()  # a study the SLA watch's check has not seen yet
 _NAMES = ("finish", "shift", "arrival", "sweep", "ack", "watch_tick", "handover_tick", "replan")
 
 
@@ -457,7 +458,7 @@ class Night:
         self.read_by: list[tuple[str, str]] = []
         self.preempted: dict[str, int] = {}
         self.arrived = 0
-        self.tiers: dict[str, int] = {}  # escalation tier seen per study
+        self.tiers: dict[str, datetime | None] = {}  # when each study's next tier falls
         self.repeat = repeat
         self.last_watch: datetime | None = None
         self.last_sweep: datetime | None = None
@@ -581,17 +582,20 @@ class Night:
 
     def _tier_reached(self, now: datetime, pool: list[StudyRecord]) -> bool:
         """Whether an open study reached an escalation tier it had not (else the SLA
-        watch would do nothing but look); remembers the tiers seen."""
+        watch would do nothing but look); remembers when each study's next tier falls."""
         board = self.services.dispatch.board
         policy = self.services.dispatch.policy
-        studies = [*board.studies(), *(s for r in pool if (s := study_of(r)) is not None)]
         reached = False
-        for study in studies:
-            tier = due_tier(policy, study, now)
-            level = 0 if tier is None else TIER_LEVEL[tier]
-            if level > self.tiers.get(study.uid, 0):
-                self.tiers[study.uid] = level
+        open_now = [*board.studies(), *(s for r in pool if (s := study_of(r)) is not None)]
+        for study in open_now:
+            due = self.tiers.get(study.uid, _UNSEEN)
+            if due is _UNSEEN:  # first seen: a tier it already passed is reached now
+                reached = reached or due_tier(policy, study, now) is not None
+            elif due is None or due > now:
+                continue
+            else:
                 reached = True
+            self.tiers[study.uid] = next_escalation(policy, study, now)
         return reached
 
     def _sweep_at(self, due: datetime | None) -> None:
