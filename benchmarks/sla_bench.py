@@ -44,7 +44,8 @@ import json
 import sys
 import time
 import tomllib
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -85,29 +86,67 @@ def _night(task: tuple[NightScenario, int, str]):
     return policy, seed, result, time.perf_counter() - began
 
 
+def _pooled(tasks: list, processes: int, record) -> list:
+    """Run ``tasks`` with at most ``processes`` in flight, ``record`` each result; returns
+    the tasks whose worker died (a native abort cannot be caught: the pool breaks, the
+    tasks in flight are run again one by one, and the one that breaks it again is
+    given up)."""
+    pending, crashed = list(tasks), []
+    while pending:
+        suspects: list = []
+        with ProcessPoolExecutor(max_workers=processes) as pool:
+            running: dict = {}
+            try:
+                while pending or running:
+                    while pending and len(running) < processes:
+                        task = pending.pop(0)
+                        running[pool.submit(_night, task)] = task
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        task = running.pop(future)
+                        try:
+                            record(future.result())
+                        except BrokenProcessPool:
+                            suspects.append(task)
+                            raise
+            except BrokenProcessPool:
+                suspects.extend(running.values())
+        for task in suspects:
+            try:
+                with ProcessPoolExecutor(max_workers=1) as alone:
+                    record(alone.submit(_night, task).result())
+            except BrokenProcessPool:
+                crashed.append(task)
+    return crashed
+
+
 def replay(
     scenario: NightScenario, seeds: list[int], policies: tuple[str, ...], processes: int
-) -> tuple[dict[str, list], dict[str, float]]:
-    """Every policy on every night, on ``processes`` workers; nights in seed order."""
+) -> tuple[dict[str, list], dict[str, float], dict[str, list[int]]]:
+    """Every policy on every night, on ``processes`` workers; nights in seed order, but
+    for the nights whose worker died (``crashed``, policy -> seeds)."""
     tasks = [(scenario, seed, policy) for policy in policies for seed in seeds]
     found: dict[tuple[str, int], object] = {}
     cpu: dict[str, float] = dict.fromkeys(policies, 0.0)
     with click.progressbar(length=len(tasks), label="nights", file=sys.stderr) as bar:
+
+        def record(outcome: tuple) -> None:
+            policy, seed, result, seconds = outcome
+            found[policy, seed] = result
+            cpu[policy] += seconds
+            bar.update(1)
+
         if processes <= 1:
             for task in tasks:
-                policy, seed, result, seconds = _night(task)
-                found[policy, seed] = result
-                cpu[policy] += seconds
-                bar.update(1)
+                record(_night(task))
+            crashed = []
         else:
-            with ProcessPoolExecutor(max_workers=processes) as pool:
-                for done in as_completed([pool.submit(_night, t) for t in tasks]):
-                    policy, seed, result, seconds = done.result()
-                    found[policy, seed] = result
-                    cpu[policy] += seconds
-                    bar.update(1)
-    nights = {p: [found[p, s] for s in seeds] for p in policies}
-    return nights, {p: round(v, 2) for p, v in cpu.items()}
+            crashed = _pooled(tasks, processes, record)
+    nights = {p: [found[p, s] for s in seeds if (p, s) in found] for p in policies}
+    lost: dict[str, list[int]] = {}
+    for _scenario, seed, policy in crashed:
+        lost.setdefault(policy, []).append(seed)
+    return nights, {p: round(v, 2) for p, v in cpu.items()}, lost
 
 
 def load_scenario(path: Path | None) -> NightScenario:
@@ -294,7 +333,7 @@ def run(
     seeds = list(range(count))
     arrivals = [generate_arrivals(scenario, seed) for seed in seeds]
     began = time.perf_counter()
-    nights_by_policy, timings = replay(scenario, seeds, policies, processes)
+    nights_by_policy, timings, crashed = replay(scenario, seeds, policies, processes)
     wall = time.perf_counter() - began
     results: dict[str, dict] = {}
     for name in policies:
@@ -314,6 +353,8 @@ def run(
         "replay_wall_seconds": round(wall, 1),
         "seconds_per_night": round(sum(timings.values()) / (count * len(policies)), 2),
         "processes": processes,
+        # Nights whose worker process died (CP-SAT aborted in the re-plan), left out.
+        "crashed_nights": crashed,
     }
     if set(DEFAULT_POLICIES) <= set(policies):
         out["targets"] = _targets(results, nights_by_policy)
