@@ -3,7 +3,8 @@
 Pure rules (issue 12, "nobody unreachable"): the tiers a notification climbs when it is
 not acknowledged, skipping any tier that resolves to nobody (a region with no
 supervisor on shift goes straight to its medical director, never "kept" in silence),
-and which studies wait for a taker (their ``unassigned`` notice repeats).
+which studies wait for a taker (their ``unassigned`` notice repeats), and which moves
+are told at all.
 """
 
 from __future__ import annotations
@@ -11,11 +12,14 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from garde.dispatch.explanation import Basis
 from garde.dispatch.model import Priority, StudyState
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Sequence
     from datetime import datetime, timedelta
+
+    from garde.dispatch.router import Decision
 
 ACK_PRIORITIES = frozenset({Priority.STROKE, Priority.EMERGENCY})
 """Notifications of these priorities must be acknowledged, or they escalate."""
@@ -69,3 +73,18 @@ def notice_due(last: datetime | None, now: datetime, every: timedelta) -> bool:
 def must_acknowledge(kind: str, priority: str | None) -> bool:
     """Whether a notification escalates when nobody acknowledges it."""
     return kind not in SILENT_KINDS and priority in {p.value for p in ACK_PRIORITIES}
+
+
+def tells_assignment(
+    priority: Priority, radiologist_id: str | None, priorities: Collection[Priority]
+) -> bool:
+    """Whether a move sends the "assigned" notification: to the new reader of a study
+    of ``priorities`` (``[notify] assigned_priorities``), and to everyone for any study
+    left with nobody."""
+    return priority in priorities or radiologist_id is None
+
+
+def nobody_may_take(decision: Decision) -> bool:
+    """A routing that found nobody on shift or on call: no one at all, or the medical
+    director (the ``unassigned`` notice goes out, `waits_for_a_taker`)."""
+    return decision.radiologist_id is None or decision.explanation.basis is Basis.MEDICAL_DIRECTOR

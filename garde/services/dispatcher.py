@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from garde.dispatch import lifecycle, sla
+from garde.dispatch import lifecycle, reach, sla
 from garde.dispatch.errors import DispatchError
 from garde.dispatch.explanation import Basis
 from garde.dispatch.lifecycle import StudyEvent
@@ -456,7 +456,7 @@ class DispatchService:
             fallback=decision.fallback,
             priorities=self.notify_priorities,
         )
-        if decision.radiologist_id is None or decision.explanation.basis is Basis.MEDICAL_DIRECTOR:
+        if reach.nobody_may_take(decision):
             announce_unassigned(self, study, decision.radiologist_id, now)
 
     # -- moves ---------------------------------------------------------------------------------
@@ -580,7 +580,7 @@ def notify_assigned(
 
     Ids and UIDs only, never patient data.
     """
-    if study.priority in priorities or radiologist_id is None:
+    if reach.tells_assignment(study.priority, radiologist_id, priorities):
         notifier.notify(
             "assigned",
             {

@@ -40,3 +40,20 @@ def test_stroke_and_emergency_notifications_must_be_acknowledged() -> None:
     assert not must_acknowledge("assigned", "urgent")
     assert not must_acknowledge("assigned", None)
     assert not must_acknowledge("withdrawn", "stroke")  # tells, asks nothing
+
+
+def test_which_moves_are_told_and_which_routings_found_nobody():
+    from garde.dispatch.model import Priority, SlaPolicy
+    from garde.dispatch.reach import nobody_may_take, tells_assignment
+    from garde.dispatch.router import route
+    from tests.unit.dispatch.dispatch_factories import at, board_with, rad, study
+
+    told = frozenset({Priority.STROKE, Priority.EMERGENCY})
+    assert tells_assignment(Priority.STROKE, "a", told)
+    assert not tells_assignment(Priority.ROUTINE, "a", told)
+    assert tells_assignment(Priority.ROUTINE, None, told)  # left with nobody: everyone hears
+    policy = SlaPolicy()
+    assert not nobody_may_take(route(study(), board_with(rad("a")), policy, at(0)))
+    director = board_with(rad("d", director=True), shifts=[])
+    assert nobody_may_take(route(study(), director, policy, at(0)))
+    assert nobody_may_take(route(study(site="h9"), board_with(rad("a")), policy, at(0)))
