@@ -108,7 +108,7 @@ def run_night(
         default_stable_age_s=60,
         stroke_stable_age_s=3,
     )
-    reading = ReadingService(uow_factory, board, policy)
+    reading = ReadingService(uow_factory, board, policy, lock=dispatch.lock)
     events = night_events(studies, seed, night)
     minutes = {}
     began = time.perf_counter()

@@ -15,11 +15,17 @@ Build one from the region and hand its ``uow_factory`` to the services, its ``in
 
     store = MemoryStore(sites, radiologists, shifts)
     dispatch = DispatchService(uow_factory=store.uow_factory, ...)
-    reading = ReadingService(uow_factory=store.uow_factory, board=dispatch.board, ...)
+    reading = ReadingService(store.uow_factory, dispatch.board, lock=dispatch.lock, ...)
     store.index.record(instance_received)        # intake, as the gateway does
     dispatch.sweep(now)                          # stable studies are dispatched
 
 ``store.studies()`` and ``store.audit()`` read what is committed, for tests and reports.
+
+Where it differs from SQL, knowingly: reads are read committed (PostgreSQL's level; on
+SQLite every transaction takes the write lock at BEGIN, so nothing interleaves at all);
+foreign keys are not checked (an assignee or a site nobody stored is accepted); a
+radiologist's name is the one given, not the national directory's; ids sort by code
+point, not by the database's collation.
 """
 
 from __future__ import annotations

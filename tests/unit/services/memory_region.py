@@ -141,5 +141,7 @@ def region(
         uncovered_routine_delay=uncovered_routine_delay,
     )
     dispatch.restore(T0)
-    reading = ReadingService(store.uow_factory, board, policy, notifier=notifier)
+    reading = ReadingService(
+        store.uow_factory, board, policy, notifier=notifier, lock=dispatch.lock
+    )
     return Region(store, dispatch, reading, notifier)
