@@ -21,6 +21,10 @@ times against a fresh receiver; the median is reported, with every round. Prints
 ``results["1"|"4"][receiver] = {inst_per_s, mb_per_s, rounds, ...}``, the ratios and
 whether the issue's targets hold.
 
+Around the runs it measures the disk's price of one durable write as Garde makes it
+(``disk.durable_write_ms_before`` / ``_after``), and prints the load average at the end:
+on a shared machine both move the figures more than any change does.
+
 It then measures the memory of one gateway process receiving one large instance (512
 MB of native pixel data, sent by storescu): ``memory.peak_mb_512mb_instance`` is the
 growth of that process's peak RSS (VmHWM) over its RSS before the association.
@@ -459,6 +463,35 @@ def make_large_instance(path: Path, megabytes: int) -> Path:
     return path
 
 
+def durable_write_ms(folder: Path, size: int, count: int = 40) -> float:
+    """The disk's price of durability here and now: the median ms of Garde's write of
+    one ``size``-byte file (temporary file, fsync, link into place, directory fsync),
+    which Orthanc and storescp do not pay. On a machine shared with other writers it
+    moves by 10x within minutes; it is measured before and after the receivers."""
+    folder.mkdir(parents=True, exist_ok=True)
+    data = os.urandom(size)
+    times = []
+    for n in range(count):
+        began = time.perf_counter()
+        temporary, target = folder / f".{n}.tmp", folder / f"{n}.dcm"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.link(temporary, target)
+        directory = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+        times.append(time.perf_counter() - began)
+        temporary.unlink()
+    shutil.rmtree(folder)
+    return round(statistics.median(times) * 1000, 2)
+
+
 def _kib(pid: int, field: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(field + ":"):
@@ -545,6 +578,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="garde-ingest-") as tmp:
         root = Path(tmp)
         paths = make_series(root / "series", args.instances)
+        size = sum(p.stat().st_size for p in paths) // len(paths)
+        disk = {"durable_write_ms_before": durable_write_ms(root / "probe", size)}
         results: dict = {"1": {}, "4": {}}
         for senders in (1, 4):
             for name in chosen:
@@ -556,7 +591,7 @@ def main() -> None:
                         "mb_per_s": None,
                         "missing": str(exc),
                     }
-        size = sum(p.stat().st_size for p in paths) / len(paths)
+        disk["durable_write_ms_after"] = durable_write_ms(root / "probe", size)
         memory = measure_memory(root, args.memory_mb) if args.memory_mb else {}
     print(
         json.dumps(
@@ -564,6 +599,7 @@ def main() -> None:
                 "benchmark": "ingest",
                 "instances": args.instances,
                 "instance_kb": round(size / 1024, 1),
+                "load_average": [round(x, 2) for x in os.getloadavg()],
                 "rounds": args.rounds,
                 "cores": os.cpu_count(),
                 "python": platform.python_version(),
@@ -571,6 +607,7 @@ def main() -> None:
                 "results": results,
                 "ratios": ratios(results),
                 "memory": memory,
+                "disk": disk,
             },
             indent=2,
         )
