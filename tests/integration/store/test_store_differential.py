@@ -293,7 +293,7 @@ def sqlite_store(template: Path) -> Iterator[Store]:
 
 
 @settings(
-    max_examples=40,
+    max_examples=30,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
