@@ -20,6 +20,7 @@ from garde.services.dispatcher import DispatchService
 from garde.services.notifier import FanoutNotifier, build_notifier
 from garde.services.previewing import PreviewService
 from garde.services.reporting import ReportService
+from garde.services.solver_process import IsolatedReplanner
 from garde.services.worklist import WorklistService
 from garde.store.engine import make_engine, make_session_factory
 from garde.store.leader import JobLeadership
@@ -84,11 +85,14 @@ class Runtime:
     previews: PreviewService = field(init=False)
     worklist: WorklistService = field(init=False)
     reports: ReportService = field(init=False)
+    # The leader's re-plan solves in a child process: a CP-SAT abort must not end serve.
+    replanner: IsolatedReplanner = field(init=False)
     # Set by the scheduler: run the stability sweep at this moment (see `jobs`).
     sweep_at: Callable[[datetime], None] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         settings = self.settings
+        self.replanner = IsolatedReplanner()
         self.notifier = build_notifier(
             settings.notify,
             self.uow,
@@ -280,6 +284,7 @@ class Runtime:
     def close(self) -> None:
         """Stop the workers, flush notifications and dispose of the engine."""
         self.previews.stop()
+        self.replanner.close()
         self.notifier.close()
         self.leadership.release()
         self.engine.dispose()

@@ -20,6 +20,7 @@ from garde.services.handover import hand_over
 from garde.services.night_watch import NightWatch, escalate_unacknowledged, remind_unassigned
 from garde.services.replanning import replan_queues
 from garde.services.retention import purge_pixels
+from garde.services.solver_process import SolverDiedError
 from garde.services.study_attributes import fill_missing
 from garde.store.errors import LeaseLostError
 
@@ -167,9 +168,12 @@ def replan(runtime: Runtime) -> int:
     )
     try:
         runtime.dispatch.reconcile(now)
-        outcome = replan_queues(runtime.dispatch, now, settings)
+        outcome = replan_queues(runtime.dispatch, now, settings, replanner=runtime.replanner)
     except LeaseLostError as exc:
         _stopped("re-plan", exc)
+        return 0
+    except SolverDiedError as exc:
+        logger.error("re-plan skipped: %s", exc)  # noqa: TRY400 - no traceback: it is the child's
         return 0
     except Exception:
         logger.exception("re-plan failed; it will run again")

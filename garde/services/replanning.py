@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
     from garde.dispatch.optimizer import Move, Verdict
     from garde.services.dispatcher import DispatchService
+    from garde.services.solver_process import Replanner
 
 logger = logging.getLogger(__name__)
 
@@ -70,9 +71,17 @@ class ReplanOutcome:
 
 
 def replan_queues(
-    dispatch: DispatchService, now: datetime, settings: SolverSettings
+    dispatch: DispatchService,
+    now: datetime,
+    settings: SolverSettings,
+    *,
+    replanner: Replanner = replan,
 ) -> ReplanOutcome | None:
-    """Re-plan the unstarted queues of the radiologists on shift; None if too few studies."""
+    """Re-plan the unstarted queues of the radiologists on shift; None if too few studies.
+
+    ``replanner`` solves (serve's leader passes one in a process of its own,
+    `solver_process.IsolatedReplanner`, which raises `SolverDiedError` when CP-SAT aborts).
+    """
     marks = _store_marks(dispatch)
     with dispatch.lock:
         snapshot = board_snapshot(dispatch.board, now, marks.flagged, marks.released)
@@ -85,7 +94,7 @@ def replan_queues(
             len(unplaceable),
             ", ".join(unplaceable),
         )
-    result = replan(
+    result = replanner(
         snapshot.studies,
         snapshot.readers,
         snapshot.plan,

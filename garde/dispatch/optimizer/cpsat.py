@@ -64,6 +64,8 @@ class SolverSettings:
     workers: int = 8
     seed: int = 0
     probing_level: int = 0  # presolve probing eats short time limits (measured)
+    # Off only for the retry after a native abort in presolve (services.solver_process).
+    presolve: bool = True
 
     def __post_init__(self) -> None:
         if not self.time_limit_s > 0:
@@ -318,6 +320,7 @@ def replan(
         params.num_workers = settings.workers
         params.random_seed = settings.seed
         params.cp_model_probing_level = settings.probing_level
+        params.cp_model_presolve = settings.presolve
         code = solver.solve(model.model)
         status = solver.status_name(code)
         wall = solver.wall_time

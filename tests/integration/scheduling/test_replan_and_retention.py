@@ -11,7 +11,6 @@ from garde.dispatch.explanation import Basis, Explanation, ReplanReason
 from garde.dispatch.model import Shift, StudyState
 from garde.dispatch.optimizer import ReplanResult, SolverSettings, replan
 from garde.scheduling import jobs
-from garde.services import replanning
 from garde.services.identity import Identity, Role
 from garde.services.operator import OperatorService
 from garde.services.reading import ReadingService
@@ -30,8 +29,6 @@ from tests.integration.scheduling.night import (
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-    import pytest
 
     from garde.bootstrap import Runtime
 
@@ -121,7 +118,7 @@ def test_a_replan_move_is_explained_by_the_plan_cost_before_and_after(
 
 
 def test_a_move_of_a_study_started_during_the_solve_is_dropped_and_the_plan_rejudged(
-    migrated_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    migrated_url: str, tmp_path: Path
 ) -> None:
     rt, now = _night_of_three(migrated_url, tmp_path)
     board = rt.dispatch.board
@@ -134,9 +131,8 @@ def test_a_move_of_a_study_started_during_the_solve_is_dropped_and_the_plan_reju
         ReadingService(rt.uow, board).start(first, "r01", now)
         return result
 
-    monkeypatch.setattr(replanning, "replan", replan_then_start)
     try:
-        outcome = replan_queues(rt.dispatch, now, SOLVER)
+        outcome = replan_queues(rt.dispatch, now, SOLVER, replanner=replan_then_start)
         assert outcome is not None
         started = solved[0].moves[0].study_uid
         assert started in outcome.dropped
