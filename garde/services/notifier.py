@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
     from garde.config.model import NotifySettings
     from garde.dispatch.ports import Notifier
-    from garde.store.uow import SqlUnitOfWork
+    from garde.store.ports import UnitOfWork
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class FanoutNotifier:
 
 def build_notifier(
     settings: NotifySettings,
-    uow_factory: Callable[[], SqlUnitOfWork],
+    uow_factory: Callable[[], UnitOfWork],
     *,
     backoff_max_s: float = 60.0,
 ) -> FanoutNotifier:

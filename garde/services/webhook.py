@@ -41,8 +41,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from garde.config.model import NotifySettings
+    from garde.store.ports import UnitOfWork
     from garde.store.repositories.outbox import OutboxMessage
-    from garde.store.uow import SqlUnitOfWork
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ class WebhookNotifier:
     def __init__(
         self,
         url: str,
-        uow_factory: Callable[[], SqlUnitOfWork],
+        uow_factory: Callable[[], UnitOfWork],
         *,
         timeout_s: float = 5.0,
         attempts: int = 5,
@@ -129,7 +129,7 @@ class WebhookNotifier:
     def from_settings(
         cls,
         settings: NotifySettings,
-        uow_factory: Callable[[], SqlUnitOfWork],
+        uow_factory: Callable[[], UnitOfWork],
         *,
         backoff_max_s: float = 60.0,
         clock: Callable[[], datetime] = _now,
@@ -321,7 +321,7 @@ class WebhookNotifier:
             logger.error("webhook %s dropped after %d attempts: %s", message.kind, tries, error)
 
     @staticmethod
-    def _study_open(uow: SqlUnitOfWork, message: OutboxMessage) -> bool:
+    def _study_open(uow: UnitOfWork, message: OutboxMessage) -> bool:
         """Whether the notification is about a study still open (retried without end)."""
         if message.study_uid is None:
             return False

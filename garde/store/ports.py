@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     )
     from garde.store.enums import AssignedBy
     from garde.store.records import AssignmentRecord, AuditEvent, StudyRecord
-    from garde.store.repositories.outbox import OutboxEntry
+    from garde.store.repositories.outbox import OutboxEntry, OutboxMessage
 
 
 class Studies(Protocol):
@@ -232,7 +232,33 @@ class AuditTrail(Protocol):
 
 
 class Outbox(Protocol):
-    """The notifications kept until acknowledged (the night watch's and `garde ack`'s part)."""
+    """The webhook's notifications, kept until delivered and acknowledged."""
+
+    def lease_due(self, now: datetime, until: datetime, limit: int) -> list[OutboxMessage]:
+        """Lease up to ``limit`` due notifications, oldest first, until ``until``."""
+        ...
+
+    def delivered(self, message_id: int, at: datetime) -> None:
+        """The receiver accepted it."""
+        ...
+
+    def failed(
+        self, message_id: int, error: str, at: datetime, *, retry_at: datetime | None
+    ) -> None:
+        """A try failed: due again at ``retry_at``, or given up if that is None."""
+        ...
+
+    def pending(self) -> int:
+        """Notifications neither delivered nor given up."""
+        ...
+
+    def due_count(self, now: datetime) -> int:
+        """Pending notifications whose attempt is due at ``now``, leased or not."""
+        ...
+
+    def next_due(self) -> datetime | None:
+        """When the earliest pending notification may be leased."""
+        ...
 
     def add(
         self,

@@ -11,7 +11,7 @@ from garde.store.enums import AssignedBy
 from garde.store.memory.studies import record_assignment
 from garde.store.memory.tables import OutboxRow, json_copy, replaced, utc
 from garde.store.records import AuditEvent
-from garde.store.repositories.outbox import OutboxEntry
+from garde.store.repositories.outbox import OutboxEntry, OutboxMessage
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 _UNSET: Any = object()
 _ACKED_BY_CHARS = 64
+_ERROR_CHARS = 200  # as the SQL outbox keeps of an error
 
 
 class MemoryClaims:
@@ -235,6 +236,63 @@ class MemoryOutbox:
         self._tx.outbox[row.id] = row
         return row.id
 
+    def lease_due(self, now: datetime, until: datetime, limit: int) -> list[OutboxMessage]:
+        """Lease up to ``limit`` due notifications, oldest first, until ``until``."""
+        self._tx.write()  # as the guarded UPDATE: a row leased meanwhile is skipped
+        due = [
+            r
+            for r in self._tx.outbox_rows()
+            if _open(r) and r.next_attempt_at <= now and _unleased(r, now)
+        ][:limit]
+        for row in due:
+            self._tx.outbox[row.id] = dataclasses.replace(row, leased_until=utc(until))
+        return [OutboxMessage(r.id, r.kind, r.body, r.attempts, r.study_uid) for r in due]
+
+    def delivered(self, message_id: int, at: datetime) -> None:
+        """The receiver accepted it."""
+        self._update(lambda r: r.id == message_id, delivered_at=utc(at), leased_until=None)
+
+    def failed(
+        self, message_id: int, error: str, at: datetime, *, retry_at: datetime | None
+    ) -> None:
+        """A try failed: due again at ``retry_at``, or given up if that is None."""
+        self._tx.write()
+        row = self._tx.outbox.get(message_id) or self._tx.tables.outbox.get(message_id)
+        if row is None:
+            return
+        values: dict[str, Any] = {
+            "attempts": row.attempts + 1,
+            "last_error": error[:_ERROR_CHARS],
+            "leased_until": None,
+        }
+        if retry_at is None:
+            values["dropped_at"] = utc(at)
+        else:
+            values["next_attempt_at"] = utc(retry_at)
+        self._tx.outbox[row.id] = dataclasses.replace(row, **values)
+
+    def pending(self) -> int:
+        """Notifications neither delivered nor given up."""
+        return sum(1 for r in self._tx.outbox_rows() if _open(r))
+
+    def due_count(self, now: datetime) -> int:
+        """Pending notifications whose attempt is due at ``now``, leased or not."""
+        return sum(1 for r in self._tx.outbox_rows() if _open(r) and r.next_attempt_at <= now)
+
+    def next_due(self) -> datetime | None:
+        """When the earliest pending notification may be leased: its next attempt, or the
+        end of its lease if that is later."""
+        return min(
+            (
+                r.leased_until
+                if r.leased_until is not None and r.leased_until > r.next_attempt_at
+                else r.next_attempt_at
+                for r in self._tx.outbox_rows()
+                if _open(r)
+            ),
+            default=None,
+        )
+
     def acknowledge_one(self, message_id: int, at: datetime, *, by: str) -> None:
         """The receiver's answer acknowledged it."""
         self._update(
@@ -312,6 +370,10 @@ class MemoryOutbox:
 
 def _open(row: OutboxRow) -> bool:
     return row.delivered_at is None and row.dropped_at is None
+
+
+def _unleased(row: OutboxRow, now: datetime) -> bool:
+    return row.leased_until is None or row.leased_until < now
 
 
 def _entry(row: OutboxRow) -> OutboxEntry:

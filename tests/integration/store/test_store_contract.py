@@ -676,3 +676,43 @@ def test_a_replaced_instance_counts_its_study_as_received_again(store: Store) ->
     )
     assert replaced.detail["sop_instance_uid"] == f"{uid}.1.1"
     assert [r.study_uid for r in grown] == [uid]
+
+
+def test_outbox_leases_delivers_retries_and_gives_up(store: Store) -> None:
+    with store.uow_factory() as uow:
+        assert (uow.outbox.pending(), uow.outbox.next_due()) == (0, None)
+        first = uow.outbox.add("assigned", '{"a": 1}', T0, study_uid="1.2.1", priority="urgent")
+        second = uow.outbox.add("assigned", "{}", T0 + timedelta(seconds=5))
+        later = uow.outbox.add("assigned", "{}", T0 + timedelta(minutes=5))
+        uow.commit()
+    lease = T0 + timedelta(seconds=30)
+    with store.uow_factory() as uow:
+        assert uow.outbox.due_count(T0 + timedelta(seconds=5)) == 2
+        leased = uow.outbox.lease_due(T0 + timedelta(seconds=5), lease, limit=1)
+        assert [(m.id, m.kind, m.body, m.attempts, m.study_uid) for m in leased] == [
+            (first, "assigned", '{"a": 1}', 0, "1.2.1")
+        ]
+        again = uow.outbox.lease_due(T0 + timedelta(seconds=6), lease, limit=10)
+        assert [m.id for m in again] == [second]  # the first is leased: skipped
+        uow.commit()
+    with store.uow_factory() as uow:
+        assert uow.outbox.due_count(T0 + timedelta(seconds=6)) == 2  # leased ones count
+        assert uow.outbox.next_due() == lease  # both leased until then, the third later
+        uow.outbox.delivered(first, T0 + timedelta(seconds=7))
+        uow.outbox.failed(
+            second, "HTTP 503 " + "x" * 300, T0 + timedelta(seconds=8), retry_at=lease
+        )
+        uow.outbox.failed(later, "refused", T0 + timedelta(seconds=9), retry_at=None)
+        uow.commit()
+    with store.uow_factory() as uow:
+        assert uow.outbox.pending() == 1
+        assert uow.outbox.next_due() == lease
+        retried = uow.outbox.get(second)
+        assert (retried.state, retried.attempts, len(retried.last_error or "")) == (
+            "waiting",
+            1,
+            200,
+        )
+        assert uow.outbox.get(first).state == "delivered"
+        assert uow.outbox.get(later).state == "given_up"
+        assert [m.id for m in uow.outbox.lease_due(lease, lease, limit=5)] == [second]
