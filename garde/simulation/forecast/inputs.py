@@ -13,6 +13,7 @@ from garde.simulation.forecast.history import learn, read_history
 from garde.simulation.forecast.model import Region
 from garde.simulation.forecast.replay import night_bounds
 from garde.simulation.forecast.scenario_file import load_scenario
+from garde.simulation.simulator import ServiceConfig
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -47,6 +48,7 @@ def region_of(settings: Settings, night_start: time = NIGHT_START) -> Region:
         timezone=settings.rosters.timezone,
         night_start=night_start,
         night_end=settings.sla.morning_handover,
+        services=ServiceConfig.from_settings(settings),
     )
 
 

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
     from garde.dispatch.model import Radiologist, Shift, Site
     from garde.simulation.scenario import ExamType
+    from garde.simulation.simulator import ServiceConfig
 
 HOURS_PER_WEEK = 168
 
@@ -77,6 +78,9 @@ class Region:
     timezone: str = "Europe/Paris"
     night_start: time = time(18, 0)
     night_end: time = time(8, 30)
+    # The services' settings the nights replay on (triage rules, reading times, the
+    # jobs' periods); None: the example region's (`simulator.example_config`).
+    services: ServiceConfig | None = None
 
 
 @dataclass(frozen=True, slots=True)

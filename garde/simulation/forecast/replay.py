@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from garde.simulation.forecast.model import ArrivalModel, Region
     from garde.simulation.scenario import ExamType
+    from garde.simulation.simulator import ServiceConfig
 
 _LOW_PCT, _HIGH_PCT = 5.0, 95.0  # the 90 % interval
 
@@ -157,12 +158,14 @@ class _Job:
     model: ArrivalModel
     zone: str
     seeds: tuple[int, ...]
+    services: ServiceConfig | None = None
 
 
 def _run(job: _Job) -> tuple[date, list[dict[Priority, tuple[int, int]]]]:
     """Per replication, per priority: (reads within the SLA target, reads)."""
     out = []
-    config = replace(example_config(), sla=job.scenario.sla)  # the region's targets
+    # The region's services and targets (the example region's when none are given).
+    config = replace(job.services or example_config(), sla=job.scenario.sla)
     for seed in job.seeds:
         arrivals = draw_arrivals(job.scenario, job.model, job.zone, seed)
         result = simulate(job.scenario, arrivals, "garde", config)
@@ -223,7 +226,7 @@ def job(
     seeds: Sequence[int],
 ) -> _Job:
     """The replications of one night as a unit of work for `replay_nights`."""
-    return _Job(night, scenario, model, region.timezone, tuple(seeds))
+    return _Job(night, scenario, model, region.timezone, tuple(seeds), region.services)
 
 
 def seeds_for(night: date, replications: int, seed: int) -> list[int]:
