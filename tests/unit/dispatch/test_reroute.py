@@ -217,3 +217,15 @@ def test_what_each_escalation_tier_does_to_a_study():
     assert escalation(T.SUPERVISOR, Place(assignee="a", pinned_by="op"), "a") is Unmoved.PINNED
     assert escalation(T.REASSIGN, waiting, None) is Cause.WAITING
     assert escalation(T.REASSIGN, queued, None) is Unmoved.KEPT  # its reader left the roster
+
+
+def test_no_longer_eligible_with_no_holder_known_just_moves():
+    board = board_with(rad("b"))
+    assert again(board, study(), Cause.NO_LONGER_ELIGIBLE).radiologist_id == "b"
+
+
+def test_at_breach_a_gone_reader_with_nobody_to_take_over_keeps_it():
+    board = board_with(rad("a"), rad("b", sites="h2"), shifts=[shift("a", 0, 60), shift("b")])
+    s = study(site="h1")
+    board.assign(s, "a", at(0))
+    assert again(board, s, Cause.BREACHED, holder="a", minute=61) is None
