@@ -35,8 +35,8 @@ if TYPE_CHECKING:
     from garde.config.model import PreviewSettings
     from garde.dispatch.model import Priority
     from garde.dispatch.ports import Clock
+    from garde.store.ports import UnitOfWork
     from garde.store.records import StudyRecord
-    from garde.store.uow import SqlUnitOfWork
     from garde.viewer_export import StudyPreviews, WindowPreset
 
     Progress = Callable[[int, int], None]
@@ -75,7 +75,7 @@ class PreviewService:
         Rendering threads once `start` is called; ``settings.workers`` if None.
     """
 
-    uow_factory: Callable[[], SqlUnitOfWork]
+    uow_factory: Callable[[], UnitOfWork]
     settings: PreviewSettings
     storage_dir: Path
     clock: Clock | None = None

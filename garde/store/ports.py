@@ -30,7 +30,13 @@ if TYPE_CHECKING:
         TriageResult,
     )
     from garde.store.enums import AssignedBy
-    from garde.store.records import AssignmentRecord, AuditEvent, StudyRecord
+    from garde.store.records import (
+        AssignmentRecord,
+        AuditEvent,
+        PreviewRecord,
+        SeriesRecord,
+        StudyRecord,
+    )
     from garde.store.repositories.outbox import OutboxEntry, OutboxMessage
 
 
@@ -106,6 +112,26 @@ class Studies(Protocol):
 
     def assignments(self, study_uid: str) -> list[AssignmentRecord]:
         """The study's assignment history, oldest first."""
+        ...
+
+    def series(self, study_uid: str) -> list[SeriesRecord]:
+        """The study's series, by series number (unnumbered last)."""
+        ...
+
+    def instance_paths(self, series_uid: str) -> list[str]:
+        """Storage-relative paths of a series' instances, by InstanceNumber."""
+        ...
+
+    def previews(self, study_uid: str) -> list[PreviewRecord]:
+        """The study's previews: study-level first, then by series number and kind."""
+        ...
+
+    def set_preview(self, uid: str, kind: str, path: str, at: datetime | None = None) -> None:
+        """Record (or replace) a series' or a whole study's ``kind`` preview."""
+        ...
+
+    def open_without_previews(self) -> list[StudyRecord]:
+        """Open, triaged studies with no preview at all, most urgent deadline first."""
         ...
 
     def move(

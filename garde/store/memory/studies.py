@@ -14,9 +14,9 @@ from garde.dispatch import lifecycle
 from garde.dispatch.lifecycle import StudyEvent
 from garde.dispatch.model import Priority, StudyFacts, StudyState
 from garde.store.enums import AssignedBy
-from garde.store.errors import StaleStudyError
+from garde.store.errors import NotFoundError, StaleStudyError
 from garde.store.memory.tables import json_copy, replaced, utc
-from garde.store.records import AssignmentRecord
+from garde.store.records import AssignmentRecord, PreviewRecord, SeriesRecord
 from garde.store.repositories.study import LINKED_SHOWN, OPEN_STATES
 
 if TYPE_CHECKING:
@@ -191,6 +191,73 @@ class MemoryStudies:
         ]
         return [a for _, a in sorted(rows, key=lambda a: (a[1].at, a[0]))]
 
+    def series(self, study_uid: str) -> list[SeriesRecord]:
+        """The study's series, by series number (unnumbered last)."""
+        self._tx.require(study_uid)
+        return [
+            SeriesRecord(
+                series_uid=s.series_uid,
+                study_uid=study_uid,
+                number=s.number,
+                modality=s.modality,
+                description=s.description,
+                instance_count=s.instance_count,
+                first_received_at=s.first_received_at,
+                last_received_at=s.last_received_at,
+            )
+            for s in self._series(study_uid)
+        ]
+
+    def instance_paths(self, series_uid: str) -> list[str]:
+        """Storage-relative paths of a series' instances, by InstanceNumber (unnumbered last)."""
+        found = [i for i in list(self._tx.tables.instances.values()) if i.series_uid == series_uid]
+        found.sort(key=lambda i: (i.number is None, i.number or 0, i.seq))
+        return [i.path for i in found]
+
+    def previews(self, study_uid: str) -> list[PreviewRecord]:
+        """The study's previews: study-level first, then by series number and kind."""
+        self._tx.require(study_uid)
+        series = self._tx.tables.series
+
+        def order(row: tuple[int, PreviewRecord]) -> tuple[bool, bool, int, int, str]:
+            found = None if row[1].series_uid is None else series[row[1].series_uid]
+            if found is None:
+                return (False, False, 0, 0, row[1].kind)
+            return (True, found.number is None, found.number or 0, found.seq, row[1].kind)
+
+        return [record for _, record in sorted(self._tx.preview_rows(study_uid), key=order)]
+
+    def set_preview(self, uid: str, kind: str, path: str, at: datetime | None = None) -> None:
+        """Record (or replace) the ``kind`` preview of a series (a SeriesInstanceUID) or a
+        whole study (a StudyInstanceUID); `NotFoundError` if ``uid`` is neither."""
+        self._tx.write()
+        series = self._tx.tables.series.get(uid)
+        if series is not None:
+            study_uid, series_uid = series.study_uid, uid
+        elif self._tx.study(uid) is not None:
+            study_uid, series_uid = uid, None
+        else:
+            raise NotFoundError(f"no series or study {uid}")
+        key = (study_uid, series_uid, kind)
+        known = self._tx.previews.get(key) or self._tx.tables.previews.get(key)
+        record = PreviewRecord(
+            study_uid=study_uid,
+            series_uid=series_uid,
+            kind=kind,
+            path=path,
+            created_at=utc(at or datetime.now(tz=UTC)),
+        )
+        self._tx.previews[key] = (known[0] if known else self._tx.tables.next_id(), record)
+
+    def open_without_previews(self) -> list[StudyRecord]:
+        """Open, triaged studies with no preview at all, most urgent deadline first."""
+        found = [
+            r
+            for r in self._tx.in_states(*OPEN_STATES)
+            if r.priority is not None and not self._tx.preview_rows(r.study_uid)
+        ]
+        return sorted(found, key=lambda r: (r.deadline is None, r.deadline or _FAR))
+
     # -- lifecycle writes ----------------------------------------------------------------
 
     def move(
@@ -270,8 +337,8 @@ class MemoryStudies:
 
     def mark_stable_again(self, study_uid: str, at: datetime) -> None:
         """Stamp ``stable_at`` anew (not a lifecycle change: the version stays)."""
+        self._tx.write()  # the lock first, as everywhere: the row read is the latest
         row = self._tx.study(study_uid)
-        self._tx.write()
         if row is not None:
             self._tx.put_study(replaced(row, {"stable_at": utc(at)}))
 

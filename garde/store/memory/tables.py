@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
     from garde.dispatch.model import Radiologist, Shift, Site
-    from garde.store.records import AssignmentRecord, AuditEvent
+    from garde.store.records import AssignmentRecord, AuditEvent, PreviewRecord
 
 
 def utc(at: datetime) -> datetime:
@@ -125,6 +125,10 @@ class Tables:
     radiologists: dict[str, tuple[Radiologist, bool]] = field(default_factory=dict)
     shifts: list[Shift] = field(default_factory=list)
     outbox: dict[int, OutboxRow] = field(default_factory=dict)
+    # (study, series or None for the whole study, kind) -> the preview, with its id
+    previews: dict[tuple[str, str | None, str], tuple[int, PreviewRecord]] = field(
+        default_factory=dict
+    )
     ids: Iterator[int] = field(default_factory=lambda: count(1))
     lock: threading.RLock = field(default_factory=threading.RLock)
     lock_timeout_s: float = 30.0  # how long a writer waits for another's commit
@@ -154,6 +158,7 @@ class Transaction:
         self.assignments: list[tuple[int, AssignmentRecord]] = []
         self.audit: list[AuditEvent] = []
         self.outbox: dict[int, OutboxRow] = {}
+        self.previews: dict[tuple[str, str | None, str], tuple[int, PreviewRecord]] = {}
         self.sites: dict[str, tuple[Site, bool]] | None = None
         self.radiologists: dict[str, tuple[Radiologist, bool]] | None = None
         self.shifts: list[Shift] | None = None
@@ -209,6 +214,12 @@ class Transaction:
         rows = {**self.tables.outbox, **self.outbox}
         return [rows[key] for key in sorted(rows)]
 
+    def preview_rows(self, study_uid: str) -> list[tuple[int, PreviewRecord]]:
+        """The study's previews (with their ids) as this transaction sees them."""
+        self._check_open()
+        rows = {**self.tables.previews, **self.previews}
+        return [row for key, row in rows.items() if key[0] == study_uid]
+
     def audit_events(self) -> list[AuditEvent]:
         """The committed audit trail and this transaction's appends."""
         self._check_open()
@@ -260,6 +271,7 @@ class Transaction:
             tables.assignments.setdefault(assignment.study_uid, []).append((seq, assignment))
         tables.audit.extend(self.audit)
         tables.outbox.update(self.outbox)
+        tables.previews.update(self.previews)
         if self.sites is not None:
             tables.sites = self.sites
         if self.radiologists is not None:
@@ -282,6 +294,7 @@ class Transaction:
         self.assignments = []
         self.audit = []
         self.outbox = {}
+        self.previews = {}
         self.sites = self.radiologists = None
         self.shifts = None
         if self._locked:

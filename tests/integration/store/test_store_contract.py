@@ -21,7 +21,7 @@ from garde.dispatch.lifecycle import StudyEvent
 from garde.dispatch.model import Priority, Radiologist, Shift, Site, StudyState, TriageResult
 from garde.store.engine import make_engine, make_session_factory
 from garde.store.enums import AssignedBy
-from garde.store.errors import StaleStudyError, StudyNotFoundError
+from garde.store.errors import NotFoundError, StaleStudyError, StudyNotFoundError
 from garde.store.instance_index import SqlInstanceIndex
 from garde.store.memory import MemoryStore
 from garde.store.migrate import upgrade
@@ -716,3 +716,63 @@ def test_outbox_leases_delivers_retries_and_gives_up(store: Store) -> None:
         assert uow.outbox.get(first).state == "delivered"
         assert uow.outbox.get(later).state == "given_up"
         assert [m.id for m in uow.outbox.lease_due(lease, lease, limit=5)] == [second]
+
+
+def test_series_instance_paths_and_previews(store: Store) -> None:
+    uid = new_uid()
+    series = f"{uid}.7"
+    for number in (3, 1, None, 2):  # arrival order differs from InstanceNumber order
+        store.index.record(
+            make_instance(
+                uid,
+                series_uid=series,
+                sop_instance_uid=f"{series}.{number or 99}",
+                instance_number=number,
+                series_number=7,
+                path=f"s/{number}.dcm",
+                series_description="AXIAL",
+                received_at=T0,
+            )
+        )
+    store.index.record(make_instance(uid, series_uid=f"{uid}.2", series_number=2, received_at=T0))
+    with store.uow_factory() as uow:
+        assert uow.studies.instance_paths(series) == ["s/1.dcm", "s/2.dcm", "s/3.dcm", "s/None.dcm"]
+        assert uow.studies.instance_paths("1.2.404") == []
+        listed = uow.studies.series(uid)
+        assert [(s.series_uid, s.number, s.instance_count) for s in listed] == [
+            (f"{uid}.2", 2, 1),
+            (series, 7, 4),
+        ]
+        assert (listed[1].description, listed[1].study_uid) == ("AXIAL", uid)
+        uow.studies.set_preview(series, "thumbnail", "old.jpg", T0)
+        uow.studies.set_preview(series, "thumbnail", "new.jpg", T0 + timedelta(seconds=1))
+        uow.studies.set_preview(series, "mid_slice", "mid.jpg", T0)
+        uow.studies.set_preview(f"{uid}.2", "thumbnail", "two.jpg", T0)
+        uow.studies.set_preview(uid, "montage", "montage.jpg", T0)
+        with pytest.raises(NotFoundError):
+            uow.studies.set_preview("1.2.404", "thumbnail", "x.jpg", T0)
+        uow.commit()
+    with store.uow_factory() as uow:
+        previews = uow.studies.previews(uid)
+    assert [(p.series_uid, p.kind, p.path) for p in previews] == [
+        (None, "montage", "montage.jpg"),
+        (f"{uid}.2", "thumbnail", "two.jpg"),
+        (series, "mid_slice", "mid.jpg"),
+        (series, "thumbnail", "new.jpg"),
+    ]
+    assert previews[3].created_at == T0 + timedelta(seconds=1)
+
+
+def test_open_studies_without_previews_most_urgent_deadline_first(store: Store) -> None:
+    late, soon, untriaged, shown, done = (store.receive() for _ in range(5))
+    with store.uow_factory() as uow:
+        for uid, minutes in ((late, 60), (soon, 20), (shown, 5), (done, 1)):
+            uow.studies.move(uid, StudyEvent.BECAME_STABLE, at=T0)
+            uow.studies.set_triage(uid, ROUTINE, T0 + timedelta(minutes=minutes))
+        uow.studies.move(untriaged, StudyEvent.BECAME_STABLE, at=T0)
+        uow.studies.set_preview(shown, "montage", "m.jpg", T0)
+        uow.studies.move(done, StudyEvent.ASSIGNED, StudyEvent.STARTED, StudyEvent.FINISHED, at=T0)
+        assert [r.study_uid for r in uow.studies.open_without_previews()] == [soon, late]
+        uow.rollback()
+    with store.uow_factory() as uow:
+        assert uow.studies.open_without_previews() == []  # nothing was kept
