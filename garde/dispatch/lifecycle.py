@@ -117,31 +117,40 @@ def transition(state: StudyState | str, event: StudyEvent | str) -> StudyState:
     return step(state, event).next
 
 
-def walk(state: StudyState | str, events: Iterable[StudyEvent | str]) -> tuple[StudyState, ...]:
+def walk(
+    state: StudyState | str, events: Iterable[StudyEvent | str], *, study_uid: str = ""
+) -> tuple[StudyState, ...]:
     """The states reached from ``state`` through ``events``, one per event, in order (one
     store move may take several steps: `next` assigns and starts at once, a release
-    re-routes).
+    re-routes). ``study_uid`` names the study in the error.
 
     Raises
     ------
     IllegalTransition
-        If any step is not in `TRANSITIONS`.
+        If any step is not in `TRANSITIONS` (naming the study, the event and the state).
     ValueError
         If ``events`` is empty (a move with no event changes nothing).
     """
     current = StudyState(state)
     reached = []
     for event in events:
-        current = transition(current, event)
+        try:
+            current = transition(current, event)
+        except IllegalTransition as exc:
+            if not study_uid:
+                raise
+            raise IllegalTransition(f"study {study_uid}: {exc}") from exc
         reached.append(current)
     if not reached:
         raise ValueError("a move needs at least one event")
     return tuple(reached)
 
 
-def path(state: StudyState | str, events: Iterable[StudyEvent | str]) -> StudyState:
+def path(
+    state: StudyState | str, events: Iterable[StudyEvent | str], *, study_uid: str = ""
+) -> StudyState:
     """The state reached from ``state`` through ``events`` (see `walk`)."""
-    return walk(state, events)[-1]
+    return walk(state, events, study_uid=study_uid)[-1]
 
 
 def allowed_events(state: StudyState | str) -> frozenset[StudyEvent]:

@@ -90,7 +90,7 @@ class ClaimRepository:
         IllegalTransition
             If ``events`` do not apply to ``expect_state`` (nothing is written).
         """
-        to_state = lifecycle.path(expect_state, events)
+        to_state = lifecycle.path(expect_state, events, study_uid=study_uid)
         values: dict[str, Any] = {"state": to_state, "version": StudyRow.version + 1}
         reassigned = to_assignee is not _UNSET and to_assignee != expect_assignee
         if to_assignee is not _UNSET:

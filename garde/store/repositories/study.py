@@ -480,7 +480,7 @@ class StudyRepository:
         """
         row = self._for_update(study_uid, expected_version)
         kinds = [StudyEvent(e) for e in events]
-        reached = lifecycle.walk(row.state, kinds)
+        reached = lifecycle.walk(row.state, kinds, study_uid=study_uid)
         row.state = reached[-1]
         if StudyState.PENDING in reached and row.stable_at is None:
             row.stable_at = at

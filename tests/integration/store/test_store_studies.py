@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -234,7 +235,8 @@ def test_every_state_and_event_moves_as_the_lifecycle_table_says(
                 assert after.state is TRANSITIONS[state, event].next, (state, event)
                 uow.commit()
             else:
-                with pytest.raises(IllegalTransition, match=event.value):
+                named = rf"^study {re.escape(uid)}: event {event.value!r}"
+                with pytest.raises(IllegalTransition, match=named):
                     uow.studies.move(uid, event, at=T0 + timedelta(minutes=1))
         with uow_factory() as uow:
             now = uow.studies.get(uid)

@@ -9,6 +9,7 @@ from garde.dispatch.lifecycle import (
     path,
     step,
     transition,
+    walk,
 )
 from garde.dispatch.model import StudyState
 
@@ -110,3 +111,8 @@ def test_nothing_but_an_operator_takes_a_read_in_hand():
     # refused by the table, while an operator's hand assignment is not.
     assert E.REASSIGNED not in allowed_events(S.IN_PROGRESS)
     assert step(S.IN_PROGRESS, E.HAND_ASSIGNED).next is S.ASSIGNED
+
+
+def test_a_refused_move_names_the_study_the_event_and_the_state():
+    with pytest.raises(IllegalTransition, match=r"^study 1\.2\.3: event 'started' .* 'pending'"):
+        walk(S.PENDING, [E.STARTED], study_uid="1.2.3")
