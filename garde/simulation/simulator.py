@@ -80,6 +80,7 @@ DECLARED_LOOKBACK = timedelta(seconds=2)  # the arrival watch's (`scheduling.job
 # Same-instant order: reads end, shifts change, studies arrive and are swept, alerts are
 # acknowledged, then the periodic jobs run.
 _FINISH, _SHIFT, _ARRIVAL, _SWEEP, _ACK, _WATCH, _HANDOVER, _REPLAN = range(8)
+_MAY_MOVE = frozenset({_FINISH, _SHIFT, _SWEEP, _ACK, _REPLAN})
 _UNSEEN: Any = object()  # a study the SLA watch's check has not seen yet
 _NAMES = ("finish", "shift", "arrival", "sweep", "ack", "watch_tick", "handover_tick", "replan")
 
@@ -465,6 +466,7 @@ class Night:
         self.pool_cache: list[StudyRecord] = []
         self.pool_dirty = True
         self.runs: dict[str, int] = {}
+        self.moved = True  # whether readers should look again (see `_handle`)
 
     # -- events ------------------------------------------------------------------------------
     def push(self, at: datetime, kind: int, payload: object = None) -> None:
@@ -496,7 +498,8 @@ class Night:
             if kind >= _WATCH and (at >= end or self._all_read()):
                 continue  # the jobs stop with the night, or once nothing is left
             self._handle(kind, payload)
-            if not self.events or self.events[0][0] != at:
+            if self.moved and (not self.events or self.events[0][0] != at):
+                self.moved = False
                 self._act(at)
         return self._result()
 
@@ -508,6 +511,9 @@ class Night:
 
     def _handle(self, kind: int, payload: object) -> None:
         self._count(_NAMES[kind])
+        # Readers look again only after something that may give them work: a read ended,
+        # a sweep, a shift change, an acknowledged alert, or a job that ran.
+        self.moved = self.moved or kind in _MAY_MOVE
         handler = {
             _FINISH: self._on_finish,
             _ARRIVAL: self._on_arrival,
@@ -557,6 +563,7 @@ class Night:
         pool = self._pool()
         if self._tier_reached(now, pool) or (pool and self._since(self.last_watch, now)):
             self._count("watch")
+            self.moved = True
             self.services.watch(now)
             self.last_watch = now
             self.pool_dirty = True
@@ -568,6 +575,7 @@ class Night:
     def _on_handover(self, _payload: object) -> None:
         if self._someone_gone_holds_work(self.now):
             self._count("handover")
+            self.moved = True
             self.services.hand_over(self.now)
             self.pool_dirty = True
         self._periodic(self.now, self.handover_s, _HANDOVER)
