@@ -16,7 +16,20 @@ def dispatch_modules():
 
 def test_every_dispatch_module_is_checked():
     modules = dispatch_modules()
-    for name in ("triage", "sla", "lifecycle", "board", "router", "explanation", "latebinding"):
+    for name in (
+        "triage",
+        "sla",
+        "lifecycle",
+        "board",
+        "router",
+        "explanation",
+        "latebinding",
+        "stability",
+        "reroute",
+        "takeover",
+        "manual",
+        "reach",
+    ):
         assert f"garde.dispatch.{name}" in modules
 
 
