@@ -37,12 +37,12 @@ class MemoryInstanceIndex:
 
     def record(self, instance: InstanceReceived) -> bool:
         """Index one instance; False if its SOP Instance UID was already indexed."""
-        with self._tables.lock:
+        with self._tables.lock, self._tables.publish:
             return self._record(instance)
 
     def record_many(self, instances: Sequence[InstanceReceived]) -> list[bool]:
         """Index several instances in one transaction; for each, whether it was new."""
-        with self._tables.lock:
+        with self._tables.lock, self._tables.publish:
             return [self._record(instance) for instance in instances]
 
     def indexed_paths(self) -> set[str]:
@@ -58,7 +58,7 @@ class MemoryInstanceIndex:
         """The ``overwrite`` policy replaced an indexed instance's file (see the SQL one)."""
         tables = self._tables
         at = utc(instance.received_at)
-        with tables.lock:
+        with tables.lock, tables.publish:
             entry = tables.instances.get(instance.sop_instance_uid)
             if entry is not None:
                 tables.instances[entry.sop_instance_uid] = dataclasses.replace(
@@ -90,7 +90,7 @@ class MemoryInstanceIndex:
 
     def record_conflict(self, conflict: InstanceConflict) -> None:
         """Audit a conflicting copy kept in quarantine."""
-        with self._tables.lock:
+        with self._tables.lock, self._tables.publish:
             self._audit(
                 utc(conflict.received_at),
                 "instance_conflict",

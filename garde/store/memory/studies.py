@@ -185,8 +185,10 @@ class MemoryStudies:
     def assignments(self, study_uid: str) -> list[AssignmentRecord]:
         """The study's assignment history, oldest first."""
         self._tx.require(study_uid)
+        with self._tx.tables.publish:
+            committed = list(self._tx.tables.assignments.get(study_uid, ()))
         rows = [
-            *self._tx.tables.assignments.get(study_uid, ()),
+            *committed,
             *(a for a in self._tx.assignments if a[1].study_uid == study_uid),
         ]
         return [a for _, a in sorted(rows, key=lambda a: (a[1].at, a[0]))]
@@ -362,7 +364,8 @@ class MemoryStudies:
     def _series(self, study_uid: str) -> list[SeriesEntry]:
         """The study's series by number (unnumbered last), then id."""
         tables = self._tx.tables
-        series = [tables.series[uid] for uid in tables.study_series.get(study_uid, ())]
+        with tables.publish:
+            series = [tables.series[uid] for uid in tables.study_series.get(study_uid, ())]
         return sorted(series, key=lambda s: (s.number is None, s.number or 0, s.seq))
 
     def _newest_first(self) -> list[StudyRecord]:

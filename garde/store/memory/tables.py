@@ -131,6 +131,9 @@ class Tables:
     )
     ids: Iterator[int] = field(default_factory=lambda: count(1))
     lock: threading.RLock = field(default_factory=threading.RLock)
+    # Held briefly while a commit (or an intake) is applied and while a query gathers
+    # rows, so a query sees a commit whole or not at all, as a SQL reader does.
+    publish: threading.Lock = field(default_factory=threading.Lock)
     lock_timeout_s: float = 30.0  # how long a writer waits for another's commit
 
     def next_id(self) -> int:
@@ -184,9 +187,10 @@ class Transaction:
         """Every study as this transaction sees it, in insertion (``id``) order."""
         self._check_open()
         mine = self.studies
-        if not mine:
-            return list(self.tables.studies.values())
-        return [mine.get(uid, record) for uid, record in list(self.tables.studies.items())]
+        with self.tables.publish:
+            if not mine:
+                return list(self.tables.studies.values())
+            return [mine.get(uid, record) for uid, record in self.tables.studies.items()]
 
     def in_states(self, *states: StudyState) -> list[StudyRecord]:
         """The studies in ``states`` as this transaction sees them, in ``id`` order.
@@ -195,35 +199,34 @@ class Transaction:
         """
         self._check_open()
         tables, mine = self.tables, self.studies
-        uids = [uid for state in states for uid in list(tables.in_state[state])]
-        if mine:
-            uids = [u for u in uids if u not in mine]
-            uids.extend(u for u, r in mine.items() if r.state in states)
-        found = []
-        for uid in uids:
-            record = mine.get(uid) or tables.studies.get(uid)
-            # A commit on another thread may have moved it since the index was read.
-            if record is not None and record.state in states:
-                found.append(record)
+        with tables.publish:
+            uids = [uid for state in states for uid in tables.in_state[state]]
+            if mine:
+                uids = [u for u in uids if u not in mine]
+                uids.extend(u for u, r in mine.items() if r.state in states)
+            found = [mine.get(uid) or tables.studies[uid] for uid in uids]
         seq = tables.seq
         return sorted(found, key=lambda r: seq[r.study_uid])
 
     def outbox_rows(self) -> list[OutboxRow]:
         """Every kept notification as this transaction sees it, by id."""
         self._check_open()
-        rows = {**self.tables.outbox, **self.outbox}
+        with self.tables.publish:
+            rows = {**self.tables.outbox, **self.outbox}
         return [rows[key] for key in sorted(rows)]
 
     def preview_rows(self, study_uid: str) -> list[tuple[int, PreviewRecord]]:
         """The study's previews (with their ids) as this transaction sees them."""
         self._check_open()
-        rows = {**self.tables.previews, **self.previews}
+        with self.tables.publish:
+            rows = {**self.tables.previews, **self.previews}
         return [row for key, row in rows.items() if key[0] == study_uid]
 
     def audit_events(self) -> list[AuditEvent]:
         """The committed audit trail and this transaction's appends."""
         self._check_open()
-        return [*self.tables.audit, *self.audit]
+        with self.tables.publish:
+            return [*self.tables.audit, *self.audit]
 
     def site_rows(self) -> dict[str, tuple[Site, bool]]:
         """Sites with their active flag."""
@@ -265,19 +268,21 @@ class Transaction:
         if not self._locked:
             return  # read only: nothing to apply
         tables = self.tables
-        for record in self.studies.values():
-            tables.put_study(record)
-        for seq, assignment in self.assignments:
-            tables.assignments.setdefault(assignment.study_uid, []).append((seq, assignment))
-        tables.audit.extend(self.audit)
-        tables.outbox.update(self.outbox)
-        tables.previews.update(self.previews)
-        if self.sites is not None:
-            tables.sites = self.sites
-        if self.radiologists is not None:
-            tables.radiologists = self.radiologists
-        if self.shifts is not None:
-            tables.shifts = self.shifts
+        with tables.publish:
+            for record in self.studies.values():
+                tables.put_study(record)
+            for seq, assignment in self.assignments:
+                rows = tables.assignments.setdefault(assignment.study_uid, [])
+                rows.append((seq, assignment))
+            tables.audit.extend(self.audit)
+            tables.outbox.update(self.outbox)
+            tables.previews.update(self.previews)
+            if self.sites is not None:
+                tables.sites = self.sites
+            if self.radiologists is not None:
+                tables.radiologists = self.radiologists
+            if self.shifts is not None:
+                tables.shifts = self.shifts
         self._reset()
 
     def rollback(self) -> None:
