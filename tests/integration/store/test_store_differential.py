@@ -169,6 +169,13 @@ ops = st.one_of(  # the lifecycle's writes more often than the stamps
     ),
     st.builds(Op, st.just("stable_again"), st.integers(0, STUDIES), st.tuples(seconds), commits),
     st.builds(Op, st.just("unpin"), st.integers(0, STUDIES), st.tuples(), commits),
+    st.builds(
+        Op,
+        st.just("preview"),
+        st.integers(0, STUDIES),
+        st.tuples(st.sampled_from([None, 1, 2]), st.sampled_from(["thumbnail", "montage"])),
+        commits,
+    ),
     st.builds(Op, st.just("notice"), st.integers(0, STUDIES), st.tuples(seconds), commits),
 )
 
@@ -246,6 +253,10 @@ def _run(uow: UnitOfWork, op: Op, study: str, seen: Any) -> Any:
         return studies.mark_stable_again(study, at(op.args[0]))
     if op.kind == "unpin":
         return uow.claims.unpin(study)
+    if op.kind == "preview":
+        series, kind = op.args
+        target = study if series is None else f"{study}.{series}"
+        return studies.set_preview(target, kind, f"{target}/{kind}.jpg", T0)
     return uow.claims.mark_unassigned_notice(study, at(op.args[0]))
 
 
@@ -263,6 +274,7 @@ def snapshot(store: Store, now: datetime) -> dict[str, Any]:
             "open": s.open_studies(),
             "states": [s.by_state(state) for state in StudyState],
             "releasers": s.releasers(uid(k) for k in range(STUDIES + 1)),
+            "unrendered": s.open_without_previews(),
         }
         for k in range(STUDIES + 1):
             study = uid(k)
@@ -274,6 +286,9 @@ def snapshot(store: Store, now: datetime) -> dict[str, Any]:
                     s.facts(study),
                     s.linked(study),
                     s.recent_readers(study, T0),
+                    s.series(study),
+                    s.previews(study),
+                    [s.instance_paths(f"{study}.{n}") for n in (1, 2)],
                 )
     return view
 
