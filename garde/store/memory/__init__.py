@@ -2,13 +2,16 @@
 service tests and the simulator's nights.
 
 It keeps the SQL store's semantics (the contract suite,
-`tests/integration/store/test_store_contract.py`, runs the same cases on both): work is
-visible only after ``commit`` and rolled back otherwise; a unit of work takes the store's
-write lock at its first write and holds it to the end of its transaction, so conditional
-moves ("only if still in state X with reader Y") behave as the SQL UPDATEs do; query
-results come in the same order; lifecycle writes bump ``version`` as SQLAlchemy's
-version counter does. Reports, previews, priors, tokens and webhook delivery stay
-SQL-only (`garde.store.uow.sql_unit` refuses a memory unit of work plainly).
+`tests/integration/store/test_store_contract.py`, runs the same cases on both, and
+`test_store_differential.py` random scripts of them): work is visible only after
+``commit``, whole, and rolled back otherwise; a unit of work takes the store's write lock
+at its first write and holds it to the end of its transaction, so conditional moves
+("only if still in state X with reader Y") behave as the SQL UPDATEs do; query results
+come in the same order; lifecycle writes bump ``version`` as SQLAlchemy's version counter
+does. Studies, series, instances, previews, assignments, audit, the webhook outbox,
+sites, radiologists and shifts are kept; reports, priors, tokens and the configuration
+generation stay SQL-only (`garde.store.uow.sql_unit` refuses a memory unit of work
+plainly).
 
 Build one from the region and hand its ``uow_factory`` to the services, its ``index``
 (the gateway's `InstanceIndex`) to whatever plays the hospitals::
