@@ -49,7 +49,7 @@ class MemoryClaims:
         """Move the study if, and only if, it is still in ``expect_state`` with
         ``expect_assignee``; False if it is not (or does not exist). The state reached
         is the lifecycle table's; `IllegalTransition` if ``events`` do not apply."""
-        to_state = lifecycle.path(expect_state, events)
+        to_state = lifecycle.path(expect_state, events, study_uid=study_uid)
         self._tx.write()  # as the conditional UPDATE: the latest committed row decides
         row = self._tx.study(study_uid)
         if row is None or row.state != expect_state or row.assignee != expect_assignee:

@@ -273,7 +273,7 @@ class MemoryStudies:
         """Apply ``events`` in order as the lifecycle table allows (it decides the state)."""
         row = self._for_update(study_uid, expected_version)
         kinds = [StudyEvent(e) for e in events]
-        reached = lifecycle.walk(row.state, kinds)  # raises before anything is written
+        reached = lifecycle.walk(row.state, kinds, study_uid=study_uid)  # raises before a write
         changes: dict[str, Any] = {"state": reached[-1]}
         if StudyState.PENDING in reached and row.stable_at is None:
             changes["stable_at"] = utc(at)

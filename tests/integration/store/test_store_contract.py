@@ -8,6 +8,7 @@ Each case goes through the `garde.store.ports.UnitOfWork` port and the gateway's
 
 from __future__ import annotations
 
+import re
 import shutil
 import threading
 from dataclasses import dataclass
@@ -257,7 +258,8 @@ def test_lifecycle_writes_stamp_times_and_bump_the_version_when_they_change(
     uid = store.receive()
     with store.uow_factory() as uow:
         pending = uow.studies.move(uid, StudyEvent.BECAME_STABLE, at=T0 + timedelta(minutes=1))
-        with pytest.raises(IllegalTransition):  # refused by the table, nothing written
+        refused = rf"^study {re.escape(uid)}: event 'started' is not allowed in state 'pending'"
+        with pytest.raises(IllegalTransition, match=refused):  # by the table, nothing written
             uow.studies.move(uid, StudyEvent.STARTED, at=T0)
         again = uow.studies.move(uid, "unassigned", at=T0 + timedelta(minutes=2))  # no change
         triaged = uow.studies.set_triage(uid, STROKE, T0 + timedelta(minutes=20))
@@ -377,7 +379,8 @@ def test_a_conditional_move_happens_only_if_the_study_is_as_seen(store: Store) -
             expect_assignee=None,
             at=T0,
         )
-        with pytest.raises(IllegalTransition):  # the table refuses before any row is read
+        refused = r"^study 1\.2\.404: event 'finished'"
+        with pytest.raises(IllegalTransition, match=refused):  # before any row is read
             uow.claims.move(
                 "1.2.404",
                 StudyEvent.FINISHED,
