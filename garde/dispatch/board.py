@@ -1,7 +1,8 @@
 """The board: the router's in-memory snapshot of the night.
 
 Who is on the roster, their shifts, each radiologist's ordered tentative queue
-(priority rank, then deadline, then arrival) and the studies they are reading. Events
+(queue rank, then deadline, then arrival: `Priority.queue_rank`) and the studies they
+are reading. Events
 (`assign`, `start`, `finish`, `release`, ...) update it incrementally; a routing
 decision never rebuilds it.
 
@@ -56,12 +57,13 @@ long read look like the soonest for a stroke, which then waited behind that read
 """
 
 QueueKey = tuple[int, int, int, str]
-"""Queue order of a study: (priority rank, deadline ms, arrival ms, StudyInstanceUID)."""
+"""Queue order of a study: (queue rank, deadline ms, arrival ms, StudyInstanceUID)."""
 
 
 def queue_key(study: Study) -> QueueKey:
-    """Where ``study`` sorts in a queue: priority, then deadline, then arrival, then UID."""
-    return (study.priority.rank, to_ms(study.deadline), to_ms(study.arrived_at), study.uid)
+    """Where ``study`` sorts in a queue: its priority's queue rank (stroke; emergency and
+    urgent together; routine), then deadline, then arrival, then UID."""
+    return (study.priority.queue_rank, to_ms(study.deadline), to_ms(study.arrived_at), study.uid)
 
 
 class Code(IntEnum):
@@ -687,7 +689,7 @@ class Board:
         """
         now_ms = to_ms(now)
         self._refresh(now_ms)
-        rank = study.priority.rank
+        rank = study.priority.queue_rank
         deadline_ms = to_ms(study.deadline)
         arrival_ms = to_ms(study.arrived_at)
 

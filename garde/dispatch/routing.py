@@ -88,8 +88,8 @@ class GardeRouting:
         return next_pull(radiologist_id, board, now)
 
     def take_order(self, study: Study) -> TakeOrder:
-        """Most urgent first: priority, deadline, arrival (the board's queue order)."""
-        return (study.priority.rank, to_ms(study.deadline), to_ms(study.arrived_at))
+        """The board's queue order: queue rank, deadline, arrival."""
+        return (study.priority.queue_rank, to_ms(study.deadline), to_ms(study.arrived_at))
 
 
 GARDE = GardeRouting()

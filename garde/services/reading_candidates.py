@@ -39,8 +39,9 @@ def reading_candidates(
 
 
 def urgency(record: StudyRecord) -> tuple[int, str, str, str]:
-    """Sort key, most urgent first: priority, deadline, arrival, UID (the board's order)."""
-    rank = record.priority.rank if record.priority is not None else len(Priority)
+    """Sort key, most urgent first: queue rank, deadline, arrival, UID: the board's order
+    (`garde.dispatch.board.queue_key`)."""
+    rank = record.priority.queue_rank if record.priority is not None else len(Priority)
     deadline = record.deadline.isoformat() if record.deadline else "9999"
     return (rank, deadline, record.first_received_at.isoformat(), record.study_uid)
 

@@ -151,7 +151,7 @@ def _matches(row: WorklistRow, now: datetime, filters: Mapping[str, str]) -> boo
 
 def _sort_key(row: WorklistRow, name: str, now: datetime) -> tuple[Any, ...]:
     far = float("inf")
-    rank = row.priority.rank if row.priority is not None else len(Priority)
+    rank = row.priority.queue_rank if row.priority is not None else len(Priority)
     left = time_left_s(row, now)
     keys: dict[str, tuple[Any, ...]] = {
         "priority": (rank, left if left is not None else far),

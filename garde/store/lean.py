@@ -413,7 +413,7 @@ def _required(value: datetime | None) -> datetime:
 
 def _worklist_order(row: WorklistRow) -> tuple[bool, int, datetime, datetime]:
     far = datetime.max.replace(tzinfo=UTC)
-    rank = row.priority.rank if row.priority is not None else len(Priority)
+    rank = row.priority.queue_rank if row.priority is not None else len(Priority)
     in_progress = row.state is StudyState.IN_PROGRESS
     return (not in_progress, rank, row.deadline or far, row.first_received_at)
 

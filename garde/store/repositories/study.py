@@ -717,7 +717,7 @@ def _modalities(value: str) -> frozenset[str]:
 
 def _worklist_order(row: WorklistRow) -> tuple[bool, int, datetime, datetime]:
     far = datetime.max.replace(tzinfo=UTC)
-    rank = row.priority.rank if row.priority is not None else len(Priority)
+    rank = row.priority.queue_rank if row.priority is not None else len(Priority)
     return (
         row.state is not StudyState.IN_PROGRESS,
         rank,

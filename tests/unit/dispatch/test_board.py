@@ -258,3 +258,16 @@ def test_night_workload_is_updated_in_place_between_shift_boundaries():
     board.start(s.uid, at(1))
     board.finish(s.uid, at(13))
     assert board.night_minutes("a", at(14)) == 12
+
+
+def test_emergency_and_urgent_work_share_a_queue_rank_and_go_by_deadline() -> None:
+    # An urgent study due in 10 minutes is read before an emergency due in 50; a stroke
+    # comes before both whatever its deadline, routine work after them.
+    board = board_with(rad("a"))
+    emergency = study(priority=Priority.EMERGENCY, due=50)
+    urgent = study(priority=Priority.URGENT, due=10)
+    stroke = study(priority=Priority.STROKE, due=90)
+    routine = study(priority=Priority.ROUTINE, due=5)
+    for s in (emergency, routine, urgent, stroke):
+        board.assign(s, "a", at(0))
+    assert [s.uid for s in board.queue("a")] == [stroke.uid, urgent.uid, emergency.uid, routine.uid]

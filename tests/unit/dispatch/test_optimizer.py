@@ -211,7 +211,7 @@ def test_pinned_study_stays_with_its_reader_and_counts_in_the_cost() -> None:
     # its 30 minutes delay what "a" reads after it.
     readers = [reader("a", {"body"}), reader("b", {"body", "paediatric"})]
     studies = [
-        study("kid", Priority.EMERGENCY, 30, due_in=60, skills={"paediatric"}),
+        study("kid", Priority.EMERGENCY, 30, due_in=30, skills={"paediatric"}),
         study("chest", Priority.URGENT, 20, due_in=40),
     ]
     shown = {"a": ["kid", "chest"], "b": []}

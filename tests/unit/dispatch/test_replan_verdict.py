@@ -102,7 +102,7 @@ def test_a_move_that_does_not_pay_for_itself_is_not_better() -> None:
 def test_a_study_its_reader_may_not_read_stays_and_counts_where_it_is() -> None:
     # "kid" sits with "a" (fallback pool), who lacks the skill: it is not moved, and its
     # hour delays "s1" behind it in a's queue; moving s1 to b pays.
-    kid = replace(study("kid", 60, 240, skills={"paediatric"}), priority=Priority.EMERGENCY)
+    kid = replace(study("kid", 60, 20, skills={"paediatric"}), priority=Priority.EMERGENCY)
     plan = {"a": ["kid", "s1"], "b": ["s2"], "c": []}
     moves = [Move("kid", "a", "b", 0), Move("s1", "a", "b", 1)]
     verdict = judge([kid, *STUDIES], READERS, plan, NOW, POLICY, moves=moves)
