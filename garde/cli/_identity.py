@@ -173,15 +173,7 @@ def desk(ctx: click.Context) -> Desk:
         identity=IdentityService(
             runtime.uow, open_mode=runtime.settings.environment is not Environment.PRODUCTION
         ),
-        reading=ReadingService(
-            runtime.uow,
-            board,
-            runtime.settings.sla,
-            notifier=runtime.notifier,
-            notify_priorities=runtime.dispatch.notify_priorities,
-            reports=runtime.reports,
-            lock=runtime.dispatch.lock,
-        ),
+        reading=ReadingService.alongside(runtime.dispatch, reports=runtime.reports),
         operator=OperatorService(
             runtime.uow,
             board,

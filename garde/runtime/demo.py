@@ -272,12 +272,7 @@ def _run(
     night = _Night(
         runtime,
         clock,
-        ReadingService(
-            runtime.uow,
-            runtime.dispatch.board,
-            reports=runtime.reports,
-            lock=runtime.dispatch.lock,
-        ),
+        ReadingService.alongside(runtime.dispatch, reports=runtime.reports),
         sorted(demo_arrivals(settings, start, seed, hours), key=lambda a: a.at),
     )
     night.delivery = ReportDelivery(

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from garde.dispatch.latebinding import Pull
     from garde.dispatch.ports import Notifier
     from garde.dispatch.routing import RoutingPolicy
+    from garde.services.dispatcher import DispatchService
     from garde.services.reporting import ReportDraft, ReportService
     from garde.store.ports import UnitOfWork
     from garde.store.records import StudyRecord
@@ -123,6 +124,24 @@ class ReadingService:
     # The board's lock (`DispatchService.lock`, shared where the board is live): held from
     # a move's read to the board's following it.
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+
+    @classmethod
+    def alongside(
+        cls, dispatch: DispatchService, *, reports: ReportService | None = None
+    ) -> ReadingService:
+        """The reading actions of ``dispatch``'s board: its store, SLA policy, notifier,
+        notified priorities, routing policy and lock, so that the CLI, the demo and the
+        simulator act on studies exactly as one another (one path, issue 16)."""
+        return cls(
+            dispatch.uow_factory,
+            dispatch.board,
+            dispatch.policy,
+            notifier=dispatch.notifier,
+            notify_priorities=dispatch.notify_priorities,
+            reports=reports,
+            routing=dispatch.routing,
+            lock=dispatch.lock,
+        )
 
     # -- actions -------------------------------------------------------------------------
 

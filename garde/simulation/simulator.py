@@ -295,14 +295,7 @@ def direct_services(
         notify_priorities=config.notify_priorities,
         routing=routing,
     )
-    reading = ReadingService(
-        uow_factory,
-        dispatch.board,
-        policy=config.sla,
-        notifier=notifier,
-        notify_priorities=config.notify_priorities,
-        routing=routing,
-    )
+    reading = ReadingService.alongside(dispatch)
     return DirectServices(
         dispatch=dispatch,
         reading=reading,

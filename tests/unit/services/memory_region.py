@@ -141,7 +141,5 @@ def region(
         uncovered_routine_delay=uncovered_routine_delay,
     )
     dispatch.restore(T0)
-    reading = ReadingService(
-        store.uow_factory, board, policy, notifier=notifier, lock=dispatch.lock
-    )
+    reading = ReadingService.alongside(dispatch)
     return Region(store, dispatch, reading, notifier)

@@ -9,7 +9,8 @@ import pytest
 
 from garde.dispatch.lifecycle import StudyEvent
 from garde.dispatch.model import StudyState
-from garde.services.reading import ReadingRefusedError, Refusal
+from garde.services.reading import ReadingRefusedError, ReadingService, Refusal
+from garde.simulation.baselines import PullEdf
 from tests.unit.services.memory_region import T0, region
 
 LATER = T0 + timedelta(minutes=5)
@@ -73,6 +74,25 @@ def test_release_routes_to_another_reader_never_back() -> None:
     with pytest.raises(ReadingRefusedError) as nothing:
         r.reading.next(owner, LATER + timedelta(minutes=1))
     assert nothing.value.reason is Refusal.NOTHING_TO_READ
+
+
+def test_reading_alongside_a_dispatch_notifies_and_routes_as_it_does() -> None:
+    """The CLI, the demo and the simulator build their reading actions this one way."""
+    r = region()
+    uid = r.receive("scanner abdominal", site="h02")
+    r.dispatch.sweep(LATER)
+    owner = r.study(uid).assignee
+    sent = len(r.notifier.sent)
+    released = r.reading.release(uid, owner, LATER, reason="conflict of interest")
+    told = [(kind, p["radiologist_id"]) for kind, p in r.notifier.sent[sent:] if kind == "assigned"]
+    assert told == [("assigned", released.radiologist_id)]  # the dispatch's notifier
+    r.dispatch.routing = PullEdf()  # a baseline behind the same services (the simulator)
+    reading = ReadingService.alongside(r.dispatch)
+    assert (reading.routing, reading.lock, reading.policy) == (
+        r.dispatch.routing,
+        r.dispatch.lock,
+        r.dispatch.policy,
+    )
 
 
 def test_a_lost_race_is_refused_and_leaves_the_store_and_board_as_they_were() -> None:
