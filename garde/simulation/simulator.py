@@ -31,9 +31,11 @@ from __future__ import annotations
 
 import functools
 import heapq
+import logging
 import shutil
 import sqlite3
 import tempfile
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -834,9 +836,52 @@ def simulate(
     """
     spec = policy_spec(policy) if isinstance(policy, str) else policy
     config = config or example_config()
-    if store == "memory":
-        memory = MemoryStore(scenario.sites, scenario.radiologists, scenario.shifts)
-        return _replay(scenario, arrivals, spec, config, factors, memory.uow_factory, memory.index)
+    with _simulated_logs_muted():
+        if store == "memory":
+            memory = MemoryStore(scenario.sites, scenario.radiologists, scenario.shifts)
+            return _replay(
+                scenario, arrivals, spec, config, factors, memory.uow_factory, memory.index
+            )
+        return _replay_on_sql(scenario, arrivals, spec, config, factors)
+
+
+# The services log what they do to studies ("reached escalation tier alert", "nobody on
+# shift may read it") at WARNING, as serve must; of a simulated night those lines are
+# noise in front of a planner (`garde forecast` printed hundreds) and in the benchmarks.
+# Errors still show.
+_MUTED = ("garde.services", "garde.store", "garde.dispatch")
+_muting = threading.Lock()
+_muted_depth = 0
+_muted_levels: dict[str, int] = {}
+
+
+@contextmanager
+def _simulated_logs_muted() -> Iterator[None]:
+    global _muted_depth  # noqa: PLW0603 - one count for the process's loggers
+    with _muting:
+        if _muted_depth == 0:
+            for name in _MUTED:
+                logger = logging.getLogger(name)
+                _muted_levels[name] = logger.level
+                logger.setLevel(logging.ERROR)
+        _muted_depth += 1
+    try:
+        yield
+    finally:
+        with _muting:
+            _muted_depth -= 1
+            if _muted_depth == 0:
+                for name in _MUTED:
+                    logging.getLogger(name).setLevel(_muted_levels.pop(name))
+
+
+def _replay_on_sql(
+    scenario: NightScenario,
+    arrivals: Sequence[SyntheticArrival],
+    spec: PolicySpec,
+    config: ServiceConfig,
+    factors: HumanFactors,
+) -> NightResult:
     with night_store() as factory:
 
         def uow_factory() -> SqlUnitOfWork:

@@ -4,9 +4,12 @@ figures it gives respect the capacity bound; a night's figures are summarised.""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from garde.dispatch.model import Priority
+from garde.simulation import simulator
 from garde.simulation.capacity_bound import (
     forced_misses,
     forced_misses_by_group,
@@ -82,3 +85,20 @@ def test_no_policy_beats_the_capacity_bound_and_the_night_is_summarised() -> Non
     assert summary["nights"] == 2
     unread = sum(summary[p.value]["unread"] for p in Priority)  # type: ignore[index]
     assert unread == sum(n.unread for n in nights)
+
+
+def test_a_simulated_night_does_not_log_its_studies_as_serve_would(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`garde forecast` printed hundreds of "reached escalation tier" lines of its replays."""
+    arrivals = _evening(11)
+    services = logging.getLogger("garde.services")
+    level = services.level
+    with caplog.at_level(logging.WARNING, logger="garde"):
+        simulate(SCENARIO, arrivals, "round_robin")
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("garde.")] == []
+    assert services.level == level  # given back after the night
+    monkeypatch.setattr(simulator, "_MUTED", ())
+    with caplog.at_level(logging.WARNING, logger="garde"):
+        simulate(SCENARIO, arrivals, "round_robin")
+    assert any("escalation tier" in r.getMessage() for r in caplog.records)  # what it hides
