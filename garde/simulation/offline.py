@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Protocol
 from ortools.sat.python import cp_model
 
 from garde.dispatch.model import Priority
+from garde.simulation.read_times import ReadTimes
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -106,7 +107,7 @@ class Targets:
 
 
 @dataclass(frozen=True, slots=True)
-class OfflineRead:
+class OfflineRead(ReadTimes):
     """One study as the reference reads it (minutes after night start)."""
 
     study_uid: str
@@ -116,21 +117,6 @@ class OfflineRead:
     deadline: float
     started: float
     finished: float
-
-    @property
-    def turnaround(self) -> float:
-        """Arrival to report, minutes."""
-        return self.finished - self.arrived
-
-    @property
-    def wait(self) -> float:
-        """Arrival to the start of reading, minutes."""
-        return self.started - self.arrived
-
-    @property
-    def lateness(self) -> float:
-        """Minutes past the deadline (0 if on time)."""
-        return max(0.0, self.finished - self.deadline)
 
 
 @dataclass(frozen=True, slots=True)

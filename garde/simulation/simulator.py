@@ -56,6 +56,7 @@ from garde.services.reading import ReadingRefusedError, ReadingService
 from garde.services.replanning import replan_queues
 from garde.services.snapshot import study_of
 from garde.simulation.policies import PolicySpec, policy_spec
+from garde.simulation.read_times import ReadTimes
 from garde.store.engine import make_engine, make_session_factory
 from garde.store.instance_index import SqlInstanceIndex
 from garde.store.memory import MemoryStore
@@ -145,7 +146,7 @@ class HumanFactors:
 
 
 @dataclass(frozen=True, slots=True)
-class ReadRecord:
+class ReadRecord(ReadTimes):
     """What happened to one study."""
 
     study_uid: str
@@ -159,21 +160,6 @@ class ReadRecord:
     preferred_skill: str
     reader_has_preferred: bool
     preempted: int
-
-    @property
-    def turnaround(self) -> float:
-        """Arrival to report, minutes."""
-        return self.finished - self.arrived
-
-    @property
-    def wait(self) -> float:
-        """Arrival to the start of reading, minutes."""
-        return self.started - self.arrived
-
-    @property
-    def lateness(self) -> float:
-        """Minutes past the deadline (0 if on time)."""
-        return max(0.0, self.finished - self.deadline)
 
 
 @dataclass(frozen=True, slots=True)
