@@ -2,12 +2,11 @@
 
 The board is read under the dispatch lock, the solver runs without it (so sweeps and
 the SLA watch are not held up for its time limit), and the moves are applied under it
-again. Only changes of reader are applied; the board keeps each queue in queue order
-(priority, deadline, arrival), which is the order the optimizer scores. Before applying,
-the moves are judged against the board as it is then (`optimizer.judge`): moves whose
-study started or moved meanwhile are dropped, and the rest are applied only if they
-make the live plan strictly cheaper. Each move is stored with an explanation (the plan's
-cost before and after, the study's finish and lateness with the old and new reader).
+again. What is applied is the core's decision (`garde.dispatch.optimizer.Application`:
+moves judged against the board as it is then, applied only if they make the live plan
+strictly cheaper, judged again after a move the store refuses); this service loads the
+store's marks, calls the solver and the core, stores each move (with its explanation)
+and logs.
 
 A study is never moved back to the radiologist who released it. Studies the re-planner
 does not move: those held by the fallback pool (flagged) or by a reader who may not read
@@ -23,29 +22,25 @@ from typing import TYPE_CHECKING
 
 from garde.dispatch.model import StudyState
 from garde.dispatch.optimizer import (
-    CostWeights,
+    Application,
+    Applied,
     SolverSettings,
     StoreMarks,
     board_snapshot,
-    judge,
     replan,
     store_marks,
+    worth_replanning,
 )
-from garde.dispatch.router import Decision
 from garde.store.enums import AssignedBy
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
     from datetime import datetime
 
-    from garde.dispatch.optimizer import Move, Verdict
+    from garde.dispatch.optimizer import ReplanResult
     from garde.services.dispatcher import DispatchService
     from garde.services.solver_process import Replanner
 
 logger = logging.getLogger(__name__)
-
-MIN_BACKLOG = 2
-"""Fewer queued studies than this: nothing to re-plan."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +80,7 @@ def replan_queues(
     marks = _store_marks(dispatch)
     with dispatch.lock:
         snapshot = board_snapshot(dispatch.board, now, marks.flagged, marks.released)
-    if len(snapshot.studies) < MIN_BACKLOG:
+    if not worth_replanning(snapshot):
         return None
     unplaceable = snapshot.unplaceable()
     if unplaceable:
@@ -104,11 +99,7 @@ def replan_queues(
         pinned=snapshot.pinned,
         barred=snapshot.barred,
     )
-    moved: dict[str, str] = {}
-    before = after = result.input_objective
-    dropped: tuple[str, ...] = ()
-    if result.improved:  # judge drops any move that no longer applies
-        moved, before, after, dropped = _apply(dispatch, now, result.moves, marks)
+    applied = _apply(dispatch, now, result, marks)
     logger.info(
         "re-plan of %d studies: %s, solver cost %d -> %d; applied %d moves, plan cost "
         "%d -> %d (%d moves dropped)",
@@ -116,94 +107,52 @@ def replan_queues(
         result.status,
         result.input_objective,
         result.objective,
-        len(moved),
-        before,
-        after,
-        len(dropped),
+        len(applied.moved),
+        applied.before,
+        applied.after,
+        len(applied.dropped),
     )
     return ReplanOutcome(
         studies=len(snapshot.studies),
         status=result.status,
         objective=result.objective,
         input_objective=result.input_objective,
-        moved=moved,
-        applied_before=before,
-        applied_after=after,
-        dropped=dropped,
+        moved=applied.moved,
+        applied_before=applied.before,
+        applied_after=applied.after,
+        dropped=applied.dropped,
         unplaceable=unplaceable,
     )
 
 
 def _apply(
-    dispatch: DispatchService, now: datetime, moves: Sequence[Move], marks: StoreMarks
-) -> tuple[dict[str, str], int, int, tuple[str, ...]]:
-    """Apply ``moves`` if, on the board as it is now, they make the plan strictly cheaper.
-
-    Judging and applying happen under one hold of the dispatch lock, so the board the
-    moves were judged on is the board they change. A move the store refuses (another
-    process claimed the study) stops the batch; the rest are judged again against the
-    board as it then stands. Returns (moved, cost before, cost after, dropped UIDs).
-    """
-    moved: dict[str, str] = {}
-    dropped: list[str] = []
-    pending = list(moves)
+    dispatch: DispatchService, now: datetime, result: ReplanResult, marks: StoreMarks
+) -> Applied:
+    """Store each move the core decides to apply (`Application`), under one hold of the
+    dispatch lock so that the board the moves are judged on is the board they change."""
     with dispatch.lock:
-        before = _judge(dispatch, now, marks, ()).before.total
-        while pending:
-            verdict = _judge(dispatch, now, marks, pending)
-            dropped.extend(verdict.dropped)
-            if not verdict.better:
-                logger.info(
-                    "re-plan: %d moves no longer beat the plan (%d -> %d); kept it",
-                    len(verdict.moves),
-                    verdict.before.total,
-                    verdict.after.total,
-                )
-                break
-            pending = []
-            for i, move in enumerate(verdict.moves):
-                decision = Decision(
-                    study_uid=move.study_uid,
-                    radiologist_id=move.to_radiologist,
-                    fallback=False,
-                    explanation=verdict.explanations[move.study_uid],
-                )
-                if not dispatch.reassign(
-                    move.study_uid,
-                    move.to_radiologist,
-                    now,
-                    by=AssignedBy.OPTIMIZER,
-                    actor="optimizer",
-                    action="replan",
-                    decision=decision,
-                    detail={"objective": verdict.after.total, "input": verdict.before.total},
-                ):
-                    dropped.append(move.study_uid)
-                    pending = list(verdict.moves[i + 1 :])
-                    break
-                moved[move.study_uid] = move.to_radiologist
-        after = before
-        if moved:  # the live plan, with the penalty of the moves it took to get there
-            penalty = CostWeights().move_penalty * len(moved)
-            after = _judge(dispatch, now, marks, ()).before.total + penalty
-    return moved, before, after, tuple(dropped)
-
-
-def _judge(
-    dispatch: DispatchService, now: datetime, marks: StoreMarks, moves: Sequence[Move]
-) -> Verdict:
-    """``moves`` judged on the board as it is (hold the dispatch lock)."""
-    snapshot = board_snapshot(dispatch.board, now, marks.flagged, marks.released)
-    return judge(
-        snapshot.studies,
-        snapshot.readers,
-        snapshot.plan,
-        now,
-        dispatch.policy,
-        moves=moves,
-        pinned=snapshot.pinned,
-        barred=snapshot.barred,
-    )
+        application = Application(result, dispatch.board, now, dispatch.policy, marks)
+        while (step := application.next_step(dispatch.board)) is not None:
+            stored = dispatch.reassign(
+                step.move.study_uid,
+                step.move.to_radiologist,
+                now,
+                by=AssignedBy.OPTIMIZER,
+                actor="optimizer",
+                action="replan",
+                decision=step.decision,
+                detail=step.detail,
+            )
+            application.record(step, applied=stored)
+        applied = application.outcome(dispatch.board)
+    if applied.kept is not None:
+        logger.info(
+            "re-plan: %d moves no longer beat the plan (%d -> %d); kept it",
+            len(applied.kept.moves),
+            applied.kept.before.total,
+            applied.kept.after.total,
+        )
+    return applied
 
 
 def _store_marks(dispatch: DispatchService) -> StoreMarks:

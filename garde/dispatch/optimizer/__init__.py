@@ -1,6 +1,14 @@
 """CP-SAT re-planning of the unstarted queue (see `cpsat.replan`)."""
 
 from garde.dispatch.explanation import PlanCost
+from garde.dispatch.optimizer.application import (
+    MIN_BACKLOG,
+    Application,
+    Applied,
+    Step,
+    judge_board,
+    worth_replanning,
+)
 from garde.dispatch.optimizer.cpsat import (
     Move,
     ReplanResult,
@@ -19,6 +27,9 @@ from garde.dispatch.optimizer.snapshot import (
 from garde.dispatch.optimizer.verdict import Verdict, judge
 
 __all__ = [
+    "MIN_BACKLOG",
+    "Application",
+    "Applied",
     "CostWeights",
     "Move",
     "PlanCost",
@@ -26,12 +37,15 @@ __all__ = [
     "ReplanResult",
     "Snapshot",
     "SolverSettings",
+    "Step",
     "StoreMarks",
     "Verdict",
     "board_snapshot",
     "greedy_plan",
     "judge",
+    "judge_board",
     "reader_capacity",
     "replan",
     "store_marks",
+    "worth_replanning",
 ]
