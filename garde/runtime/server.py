@@ -25,7 +25,7 @@ from garde.runtime.reload import apply_roster, reload_runtime
 from garde.scheduling.scheduler import build_scheduler
 from garde.services.rostering import import_roster_file
 from garde.services.store_watch import StoreWatch
-from garde.store.repositories.generation import GenerationKind
+from garde.store.enums import GenerationKind
 
 if TYPE_CHECKING:
     from pathlib import Path

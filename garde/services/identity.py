@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from datetime import datetime
     from types import TracebackType
 
-    from garde.store.uow import SqlUnitOfWork
+    from garde.store.ports import UnitOfWork
 
 TOKEN_PREFIX = "garde_"  # noqa: S105 - the public prefix, not a secret
 TOKEN_ENV = "GARDE_TOKEN"  # noqa: S105 - a variable's name, not a secret
@@ -231,7 +231,7 @@ class IdentityService:
     demo, a first test night); False for ``environment = "production"``.
     """
 
-    uow_factory: Callable[[], SqlUnitOfWork]
+    uow_factory: Callable[[], UnitOfWork]
     open_mode: bool = True
 
     def authenticate(self, token: str | None) -> Identity:

@@ -36,7 +36,7 @@ from garde.rosters.importer import build_shift
 from garde.rosters.matching import CellCode, ImportRules, match_radiologist
 from garde.rosters.raw_shift import RawShift
 from garde.rosters.validation import RosterReport, ValidationRules
-from garde.store.repositories.generation import GenerationKind
+from garde.store.enums import GenerationKind
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence

@@ -15,15 +15,14 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from sqlalchemy.exc import SQLAlchemyError
-
-from garde.store.repositories.generation import GenerationKind
+from garde.store.enums import GenerationKind
+from garde.store.errors import StoreUnavailableError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-    from garde.store.uow import SqlUnitOfWork
+    from garde.store.ports import UnitOfWork
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +45,7 @@ class StoreWatch:
 
     def __init__(
         self,
-        uow_factory: Callable[[], SqlUnitOfWork],
+        uow_factory: Callable[[], UnitOfWork],
         period_s: float,
         monotonic: Callable[[], float] = time.monotonic,
         settings_file: Path | None = None,
@@ -100,6 +99,6 @@ class StoreWatch:
         try:
             with self._uow_factory() as uow:
                 return uow.generations.current()
-        except SQLAlchemyError:  # the database away: look again next period
+        except StoreUnavailableError:  # the database away: look again next period
             logger.warning("cannot read the store's generations; looking again later")
             return None

@@ -23,3 +23,10 @@ class PreviewKind(StrEnum):
     MONTAGE = "montage"
     MIP = "mip"
     PAGE = "page"
+
+
+class GenerationKind(StrEnum):
+    """What changed, for the generation counters every `garde serve` node watches."""
+
+    ROSTER = "roster"  # the stored shifts
+    CONFIG = "config"  # a `garde reload`: every node re-reads its settings file

@@ -49,3 +49,7 @@ SchemaOutdated = SchemaOutdatedError
 class LeaseLostError(StoreError):
     """A scheduled job tried to commit after its node lost the job lease (it ran out, or
     another node took it): the commit is refused, the job's unit of work rolls back."""
+
+
+class StoreUnavailableError(StoreError):
+    """The database could not be reached or read (a poller looks again later)."""

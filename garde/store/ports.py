@@ -29,13 +29,14 @@ if TYPE_CHECKING:
         StudyState,
         TriageResult,
     )
-    from garde.store.enums import AssignedBy
+    from garde.store.enums import AssignedBy, GenerationKind
     from garde.store.records import (
         AssignmentRecord,
         AuditEvent,
         PreviewRecord,
         SeriesRecord,
         StudyRecord,
+        TokenHolder,
     )
     from garde.store.repositories.outbox import OutboxEntry, OutboxMessage
 
@@ -331,6 +332,40 @@ class Outbox(Protocol):
         ...
 
 
+class Tokens(Protocol):
+    """Personal CLI tokens: only their SHA-256 is stored; a new one revokes the old."""
+
+    def issue(
+        self, token_hash: str, *, subject: str, role: str, at: datetime, issued_by: str
+    ) -> int:
+        """Store a new token hash for ``subject``; how many older ones were revoked."""
+        ...
+
+    def revoke(self, subject: str, at: datetime) -> int:
+        """Revoke every live token of ``subject``; how many."""
+        ...
+
+    def holder(self, token_hash: str) -> TokenHolder | None:
+        """The live token with this hash, or None (unknown or revoked)."""
+        ...
+
+    def count(self, role: str | None = None, *, live_only: bool = True) -> int:
+        """How many tokens there are (live ones unless asked; of ``role``, if given)."""
+        ...
+
+
+class Generations(Protocol):
+    """A counter per kind of change, which every `garde serve` node watches."""
+
+    def bump(self, kind: GenerationKind | str, at: datetime) -> None:
+        """Count one change of ``kind``, committed with the unit of work."""
+        ...
+
+    def current(self) -> dict[GenerationKind, int]:
+        """Every kind's counter now (raises `StoreUnavailableError` if unreadable)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: repositories as attributes, rolled back unless committed."""
 
@@ -362,6 +397,16 @@ class UnitOfWork(Protocol):
     @property
     def outbox(self) -> Outbox:
         """Notifications kept until acknowledged."""
+        ...
+
+    @property
+    def tokens(self) -> Tokens:
+        """Personal tokens (their hashes)."""
+        ...
+
+    @property
+    def generations(self) -> Generations:
+        """The change counters the nodes watch."""
         ...
 
     def __enter__(self) -> Self:

@@ -248,3 +248,12 @@ class StudyAttributes:
     requesting_physician: str = ""
     indication: str = ""
     dataset: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenHolder:
+    """Who a live personal token belongs to."""
+
+    subject: str
+    role: str
+    issued_at: datetime

@@ -9,8 +9,8 @@ at its first write and holds it to the end of its transaction, so conditional mo
 ("only if still in state X with reader Y") behave as the SQL UPDATEs do; query results
 come in the same order; lifecycle writes bump ``version`` as SQLAlchemy's version counter
 does. Studies, series, instances, previews, assignments, audit, the webhook outbox,
-sites, radiologists and shifts are kept; reports, priors, tokens and the configuration
-generation stay SQL-only (`garde.store.uow.sql_unit` refuses a memory unit of work
+sites, radiologists, shifts, personal tokens and the change counters are kept; reports
+and priors stay SQL-only (`garde.store.uow.sql_unit` refuses a memory unit of work
 plainly).
 
 Build one from the region and hand its ``uow_factory`` to the services, its ``index``
@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Self
 
+from garde.store.memory.access import MemoryGenerations, MemoryTokens
 from garde.store.memory.intake import MemoryInstanceIndex
 from garde.store.memory.repositories import (
     MemoryAudit,
@@ -80,6 +81,8 @@ class MemoryUnitOfWork:
         self.roster = MemoryRoster(tx)
         self.audit = MemoryAudit(tx)
         self.outbox = MemoryOutbox(tx)
+        self.tokens = MemoryTokens(tx)
+        self.generations = MemoryGenerations(tx)
         return self
 
     def __exit__(

@@ -22,6 +22,7 @@ from itertools import count
 from typing import TYPE_CHECKING, Any
 
 from garde.dispatch.model import StudyState
+from garde.store.enums import GenerationKind
 from garde.store.errors import StoreError, StudyNotFoundError
 from garde.store.records import StudyRecord
 
@@ -104,6 +105,18 @@ class OutboxRow:
     last_error: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class TokenRow:
+    """A personal token's hash (the SQL ``access_tokens`` row)."""
+
+    token_hash: str
+    subject: str
+    role: str
+    issued_at: datetime
+    issued_by: str
+    revoked_at: datetime | None = None
+
+
 @dataclass
 class Tables:
     """Everything committed, and the write lock (see the module docstring).
@@ -128,6 +141,11 @@ class Tables:
     # (study, series or None for the whole study, kind) -> the preview, with its id
     previews: dict[tuple[str, str | None, str], tuple[int, PreviewRecord]] = field(
         default_factory=dict
+    )
+    tokens: list[TokenRow] = field(default_factory=list)
+    # as the migration seeds them: every kind at 0
+    generations: dict[GenerationKind, int] = field(
+        default_factory=lambda: dict.fromkeys(GenerationKind, 0)
     )
     ids: Iterator[int] = field(default_factory=lambda: count(1))
     lock: threading.RLock = field(default_factory=threading.RLock)
@@ -165,6 +183,8 @@ class Transaction:
         self.sites: dict[str, tuple[Site, bool]] | None = None
         self.radiologists: dict[str, tuple[Radiologist, bool]] | None = None
         self.shifts: list[Shift] | None = None
+        self.tokens: list[TokenRow] | None = None
+        self.generations: dict[GenerationKind, int] | None = None
         self._locked = False
         self.closed = False
 
@@ -243,6 +263,16 @@ class Transaction:
         self._check_open()
         return self.shifts if self.shifts is not None else self.tables.shifts
 
+    def token_rows(self) -> list[TokenRow]:
+        """The stored token hashes, in insertion order."""
+        self._check_open()
+        return self.tokens if self.tokens is not None else self.tables.tokens
+
+    def generation_rows(self) -> dict[GenerationKind, int]:
+        """The change counters."""
+        self._check_open()
+        return self.generations if self.generations is not None else self.tables.generations
+
     # -- writes --------------------------------------------------------------------------
 
     def write(self) -> None:
@@ -261,6 +291,20 @@ class Transaction:
         """Replace the study's row (in this transaction)."""
         self.write()
         self.studies[record.study_uid] = record
+
+    def write_tokens(self) -> list[TokenRow]:
+        """This transaction's copy of the tokens, to change."""
+        self.write()
+        if self.tokens is None:
+            self.tokens = list(self.tables.tokens)
+        return self.tokens
+
+    def write_generations(self) -> dict[GenerationKind, int]:
+        """This transaction's copy of the change counters, to change."""
+        self.write()
+        if self.generations is None:
+            self.generations = dict(self.tables.generations)
+        return self.generations
 
     def commit(self) -> None:
         """Apply the overlay to the tables and release the write lock."""
@@ -283,6 +327,10 @@ class Transaction:
                 tables.radiologists = self.radiologists
             if self.shifts is not None:
                 tables.shifts = self.shifts
+            if self.tokens is not None:
+                tables.tokens = self.tokens
+            if self.generations is not None:
+                tables.generations = self.generations
         self._reset()
 
     def rollback(self) -> None:
@@ -302,6 +350,8 @@ class Transaction:
         self.previews = {}
         self.sites = self.radiologists = None
         self.shifts = None
+        self.tokens = None
+        self.generations = None
         if self._locked:
             self._locked = False
             self.tables.lock.release()

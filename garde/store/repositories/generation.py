@@ -8,11 +8,13 @@ the one thing every node shares, so this reaches nodes a signal cannot.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 
+from garde.store.enums import GenerationKind
+from garde.store.errors import StoreUnavailableError
 from garde.store.models import StoreGenerationRow
 
 if TYPE_CHECKING:
@@ -21,11 +23,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 
-class GenerationKind(StrEnum):
-    """What changed."""
-
-    ROSTER = "roster"  # the stored shifts
-    CONFIG = "config"  # a `garde reload`: every node re-reads its settings file
+__all__ = ["GenerationKind", "GenerationRepository"]
 
 
 class GenerationRepository:
@@ -43,6 +41,16 @@ class GenerationRepository:
         )
 
     def current(self) -> dict[GenerationKind, int]:
-        """Every kind's counter now."""
-        rows = self._session.execute(select(StoreGenerationRow.kind, StoreGenerationRow.generation))
+        """Every kind's counter now.
+
+        Raises
+        ------
+        StoreUnavailableError
+            If the database cannot be read (a watcher looks again later).
+        """
+        query = select(StoreGenerationRow.kind, StoreGenerationRow.generation)
+        try:
+            rows = self._session.execute(query).all()
+        except SQLAlchemyError as exc:
+            raise StoreUnavailableError(str(exc)) from exc
         return {GenerationKind(kind): generation for kind, generation in rows}

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select, update
 
 from garde.store.models import AccessTokenRow
+from garde.store.records import TokenHolder
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -15,13 +15,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 
-@dataclass(frozen=True, slots=True)
-class TokenHolder:
-    """Who a live token belongs to."""
-
-    subject: str
-    role: str
-    issued_at: datetime
+__all__ = ["TokenHolder", "TokenRepository"]
 
 
 class TokenRepository:

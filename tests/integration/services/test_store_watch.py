@@ -11,7 +11,7 @@ from garde.dispatch.model import Shift
 from garde.runtime.reload import apply_roster
 from garde.services.rostering import add_one_shift
 from garde.services.store_watch import StoreWatch
-from garde.store.repositories.generation import GenerationKind
+from garde.store.enums import GenerationKind
 from tests.integration.scheduling.night import (
     T0,
     advance_to,
