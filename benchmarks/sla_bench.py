@@ -61,7 +61,7 @@ from garde.simulation.capacity_bound import (
     night_jobs,
 )
 from garde.simulation.metrics import read_figures, summarize
-from garde.simulation.offline import DEFAULT_WORK, OfflineNight, solve_night
+from garde.simulation.offline import DEFAULT_WORK, OfflineNight, Release, solve_night
 from garde.simulation.offline_figures import miss_counts, ratios, solver_status
 from garde.simulation.paired import paired_report
 from garde.simulation.policies import POLICIES as KNOWN
@@ -273,7 +273,7 @@ def solve_offline(
 ) -> list[OfflineNight]:
     """The offline reference for every night, over ``processes`` workers (nights are
     independent), with a progress bar on stderr so that stdout stays JSON."""
-    solve = partial(solve_night, scenario, work=work)
+    solve = partial(solve_night, scenario, work=work, release=Release.of(example_config()))
     bar = click.progressbar(length=len(arrivals), label="offline reference", file=sys.stderr)
     with bar:
         if processes <= 1:

@@ -8,8 +8,11 @@ The model is the simulator's floor without its uncertainty:
 
 - a study may be read by a reader holding its skills and credentialed for its hospital
   (and, if the shift names hospitals, covering it then), starting inside one of that
-  reader's shifts and not before it arrives; a read that starts in a shift may run past
-  its end (a handover read, as the simulator has it);
+  reader's shifts and not before the services could route it (`Release`: a study is
+  routable once complete, when its series declared its count at once, else after the
+  gateway's quiet window; the simulator's reads of such studies never start sooner);
+  a read that starts in a shift may run past its end (a handover read, as the
+  simulator has it);
 - a reader reads one study at a time, at their speed (``true_minutes / speed``);
 - reads are not interrupted: with hindsight a reader can be kept free for a stroke, so
   the reference has no pre-emption (and no pre-emption overhead). It is therefore a
@@ -23,7 +26,8 @@ tier, each tier's value kept as a bound on the next:
    urgent 60 minutes), each weighted by its priority's weight;
 3. weighted lateness: minutes past the SLA deadline times the priority's weight.
 
-A study left unread (no reader may start it before the last shift ends) counts as a
+"Within" counts from the arrival for both sides (`misses`), whatever the wait for
+completeness. A study left unread (no reader may start it before the last shift ends) counts as a
 miss in its tier and as late until the horizon. Times are solved in tenths of a minute,
 rounded up (release, durations), then the chosen order is replayed with the exact
 times, so the reported figures are never worse than the solver's. The search is
@@ -42,11 +46,13 @@ from ortools.sat.python import cp_model
 
 from garde.dispatch.model import Priority
 from garde.simulation.read_times import ReadTimes
+from garde.simulation.simulator import example_config, instance_of
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from garde.simulation.scenario import NightScenario, SyntheticArrival
+    from garde.simulation.simulator import ServiceConfig
 
 UNITS_PER_MIN = 10
 """The solver's clock ticks in tenths of a minute (6 s): finer than any target."""
@@ -104,6 +110,35 @@ class Targets:
             },
             weights=dict(scenario.sla.weights),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """When the services could first route a study, minutes after it arrived.
+
+    The simulator indexes each arrival as one instance (`simulator.instance_of`): a
+    series that declares its count (the stroke protocols) is complete at once and the
+    arrival watch sweeps it then; any other study is complete after the gateway's quiet
+    window (``stable_age_s``, 60 s in the example region) and only then triaged and
+    routed. A reference that let a reader open a study before that would read with an
+    advantage no policy behind the services has.
+    """
+
+    stable_age_min: float
+
+    @classmethod
+    def of(cls, config: ServiceConfig) -> Release:
+        """The quiet window of ``config`` (the region's gateway)."""
+        return cls(config.stable_age_s / 60)
+
+    def delay(self, arrival: SyntheticArrival) -> float:
+        """Minutes from ``arrival`` to the moment it may be routed."""
+        declared = instance_of(arrival, "").declared_images is not None
+        return 0.0 if declared else self.stable_age_min
+
+
+AT_ARRIVAL = Release(0.0)
+"""Every study routable the moment it arrives (the tiny nights of the tests)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +222,10 @@ def _units_down(minutes: float) -> int:
 
 
 def _jobs(
-    scenario: NightScenario, arrivals: Sequence[SyntheticArrival], targets: Targets
+    scenario: NightScenario,
+    arrivals: Sequence[SyntheticArrival],
+    targets: Targets,
+    release_rule: Release,
 ) -> list[_Job]:
     rads = {r.id: r for r in scenario.radiologists}
     shifts = sorted(
@@ -196,7 +234,7 @@ def _jobs(
     )
     jobs = []
     for arrival in arrivals:
-        release = arrival.offset_min
+        release = arrival.offset_min + release_rule.delay(arrival)
         options = []
         for start, end, shift in shifts:
             rad = rads[shift.radiologist_id]
@@ -212,7 +250,7 @@ def _jobs(
                 _Option(rad.id, start, earliest, latest, max(1, _units_up(minutes)), minutes)
             )
         within = targets.within_min.get(arrival.priority)
-        due = None if within is None else release + within
+        due = None if within is None else arrival.offset_min + within  # from arrival
         deadline = scenario.offset(arrival.deadline)
         weight = round(targets.weights.get(arrival.priority, 1.0) * 100)
         jobs.append(
@@ -393,7 +431,7 @@ def _replay(jobs: Sequence[_Job], plan: Mapping[int, tuple[int, int]]) -> Offlin
                     job.arrival.study_uid,
                     job.arrival.priority.value,
                     reader,
-                    job.release,
+                    job.arrival.offset_min,  # turnaround counts from arrival
                     job.deadline,
                     begin,
                     free,
@@ -404,9 +442,17 @@ def _replay(jobs: Sequence[_Job], plan: Mapping[int, tuple[int, int]]) -> Offlin
     return OfflineNight(tuple(reads), unread)
 
 
-def edf_night(scenario: NightScenario, arrivals: Sequence[SyntheticArrival]) -> OfflineNight:
+def _example_release() -> Release:
+    return Release.of(example_config())
+
+
+def edf_night(
+    scenario: NightScenario,
+    arrivals: Sequence[SyntheticArrival],
+    release: Release | None = None,
+) -> OfflineNight:
     """The earliest-due-first schedule with hindsight (the reference's starting point)."""
-    jobs = _jobs(scenario, arrivals, Targets.of(scenario))
+    jobs = _jobs(scenario, arrivals, Targets.of(scenario), release or _example_release())
     return _replay(jobs, edf_plan(jobs))
 
 
@@ -417,6 +463,7 @@ def solve_night(
     *,
     work: float = DEFAULT_WORK,
     seed: int = 0,
+    release: Release | None = None,
 ) -> OfflineNight:
     """The night solved with hindsight, tier by tier (see the module's docstring).
 
@@ -435,6 +482,9 @@ def solve_night(
     seed
         CP-SAT's ``random_seed``. One worker and a deterministic limit: the same inputs
         give the same schedule unless the wall-time guard cuts a tier short.
+    release
+        When each study becomes routable; default: the example region's gateway
+        (`Release.of(example_config())`), as the benchmark's services have it.
 
     Returns
     -------
@@ -443,7 +493,7 @@ def solve_night(
         bound (``optimal`` when every tier is proven).
     """
     targets = targets or Targets.of(scenario)
-    jobs = _jobs(scenario, arrivals, targets)
+    jobs = _jobs(scenario, arrivals, targets, release or _example_release())
     plan = edf_plan(jobs)
     built = _Model(jobs)
     tiers = []

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from garde.dispatch.model import Priority, Radiologist, Shift, Site
 from garde.simulation.offline import (
+    AT_ARRIVAL,
     OfflineRead,
+    Release,
     Targets,
     edf_night,
     misses,
@@ -23,8 +26,12 @@ from garde.simulation.scenario import (
     default_night,
     generate_arrivals,
 )
+from garde.simulation.simulator import example_config, simulate
 
 START = datetime(2025, 1, 15, 17, 0, tzinfo=UTC)
+
+# The tiny nights test the schedule itself: every study routable when it arrives
+# (`AT_ARRIVAL`); the gateway's quiet window has its own tests below.
 
 
 def _night(*readers: tuple[Radiologist, float, float]) -> NightScenario:
@@ -93,8 +100,8 @@ def test_a_stroke_about_to_arrive_keeps_the_only_reader_free() -> None:
         _study(night, "urgent", Priority.URGENT, 0.0, 50.0),
         _study(night, "stroke", Priority.STROKE, 1.0, 5.0),
     ]
-    assert misses(edf_night(night, arrivals).reads, (), Priority.STROKE, 15) == 1
-    solved = solve_night(night, arrivals)
+    assert misses(edf_night(night, arrivals, AT_ARRIVAL).reads, (), Priority.STROKE, 15) == 1
+    solved = solve_night(night, arrivals, release=AT_ARRIVAL)
     reads = _by_uid(solved.reads)
     assert reads["stroke"].started == pytest.approx(1.0)
     assert reads["stroke"].finished == pytest.approx(6.0)
@@ -112,7 +119,7 @@ def test_an_emergency_goes_first_when_both_cannot_be_within_the_hour() -> None:
         _study(night, "urgent", Priority.URGENT, 0.0, 30.0),
         _study(night, "emergency", Priority.EMERGENCY, 0.0, 40.0),
     ]
-    solved = solve_night(night, arrivals)
+    solved = solve_night(night, arrivals, release=AT_ARRIVAL)
     reads = _by_uid(solved.reads)
     assert reads["emergency"].finished == pytest.approx(40.0)
     assert reads["urgent"].finished == pytest.approx(70.0)
@@ -130,7 +137,7 @@ def test_urgent_studies_the_long_one_last_keeps_all_but_one_within_the_hour() ->
         _study(night, "short", Priority.URGENT, 0.0, 20.0),
         _study(night, "other", Priority.URGENT, 0.0, 20.0),
     ]
-    solved = solve_night(night, arrivals)
+    solved = solve_night(night, arrivals, release=AT_ARRIVAL)
     reads = _by_uid(solved.reads)
     assert misses(solved.reads, (), Priority.URGENT, 60) == 1
     assert reads["long"].started == max(r.started for r in solved.reads)
@@ -145,7 +152,7 @@ def test_an_ineligible_reader_is_never_used_even_when_idle() -> None:
         (_reader("r3", sites="h2"), 0, 600),
     )
     arrivals = [_study(night, f"s{i}", Priority.URGENT, 0.0, 20.0) for i in range(4)]
-    solved = solve_night(night, arrivals)
+    solved = solve_night(night, arrivals, release=AT_ARRIVAL)
     assert {r.reader for r in solved.reads} == {"r1"}
     assert misses(solved.reads, (), Priority.URGENT, 60) == 1  # 20, 40, 60 (within) then 80
 
@@ -159,7 +166,7 @@ def test_a_read_starts_inside_a_shift_and_may_run_past_its_end() -> None:
         _study(night, "handover", Priority.ROUTINE, 94.0, 30.0),
         _study(night, "after", Priority.URGENT, 120.0, 5.0),
     ]
-    solved = solve_night(night, arrivals)
+    solved = solve_night(night, arrivals, release=AT_ARRIVAL)
     reads = _by_uid(solved.reads)
     assert reads["handover"].started == pytest.approx(95.0)
     assert reads["handover"].finished == pytest.approx(125.0)
@@ -171,7 +178,7 @@ def test_reading_minutes_follow_the_reader_speed_exactly() -> None:
     # The solver works in tenths of a minute, rounded up; the replay keeps exact times.
     night = _night((_reader("r1", speed=1.25), 0, 600))
     arrivals = [_study(night, "a", Priority.URGENT, 0.33, 7.33)]
-    read = solve_night(night, arrivals).reads[0]
+    read = solve_night(night, arrivals, release=AT_ARRIVAL).reads[0]
     assert read.started == pytest.approx(0.33)
     assert read.finished == pytest.approx(0.33 + 7.33 / 1.25)
 
@@ -204,3 +211,32 @@ def test_a_regional_night_is_never_worse_than_edf_and_is_deterministic() -> None
         reads.sort(key=lambda r: r.started)
         assert all(a.finished <= b.started + 1e-9 for a, b in itertools.pairwise(reads))
     assert all(r.started >= r.arrived for r in first.reads)
+
+
+def test_a_study_is_read_no_sooner_than_the_services_could_route_it() -> None:
+    # The quiet window (1 min) delays the urgent study's read, not its hour: a 59.5-minute
+    # read arriving at 0 starts at 1 and misses; the stroke (declared complete) at once.
+    night = _night((_reader("r1"), 0, 600), (_reader("r2"), 0, 600))
+    arrivals = [
+        _study(night, "urgent", Priority.URGENT, 0.0, 59.5),
+        _study(night, "stroke", Priority.STROKE, 0.0, 5.0),
+    ]
+    solved = solve_night(night, arrivals, release=Release(1.0))
+    reads = _by_uid(solved.reads)
+    assert reads["stroke"].started == pytest.approx(0.0)
+    assert reads["urgent"].started == pytest.approx(1.0)
+    assert reads["urgent"].turnaround == pytest.approx(60.5)
+    assert misses(solved.reads, (), Priority.URGENT, 60) == 1
+
+
+def test_the_reference_waits_as_the_simulated_services_do() -> None:
+    # One regional night through the services: no read starts before `Release` says the
+    # study was routable, and the quiet window is reached (the rule is not looser either).
+    scenario = replace(default_night(), sla=example_config().sla)
+    arrivals = {a.study_uid: a for a in generate_arrivals(scenario, 0)}
+    night = simulate(scenario, list(arrivals.values()), "pull_edf")
+    rule = Release.of(example_config())
+    waits = [r.wait - rule.delay(arrivals[r.study_uid]) for r in night.reads]
+    assert min(waits) == pytest.approx(0.0, abs=1e-6)
+    assert rule.delay(next(a for a in arrivals.values() if a.priority is Priority.STROKE)) == 0
+    assert rule.stable_age_min == pytest.approx(1.0)
