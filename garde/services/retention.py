@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from garde.store.repositories.night import PURGE_ACTION, NightQueries
+from garde.store.enums import PURGE_ACTION
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from datetime import datetime
     from pathlib import Path
 
-    from garde.store.uow import SqlUnitOfWork
+    from garde.store.ports import UnitOfWork
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class PurgeReport:
 
 
 def purge_pixels(
-    uow_factory: Callable[[], SqlUnitOfWork],
+    uow_factory: Callable[[], UnitOfWork],
     *,
     storage_dir: Path,
     previews_dir: Path,
@@ -47,7 +47,7 @@ def purge_pixels(
     """Purge the pixel data of studies reported more than ``retention_days`` before ``now``."""
     cutoff = now - timedelta(days=retention_days)
     with uow_factory() as uow:
-        due = NightQueries(uow.session).purgeable(cutoff, limit)
+        due = uow.night.purgeable(cutoff, limit)
     studies = files = size = 0
     for record in due:
         with uow_factory() as uow:

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from garde.dispatch import sla
 from garde.dispatch.model import Priority, StudyState
-from garde.store.repositories.night import NightQueries
 from garde.store.repositories.reports import ReportRepository
 
 if TYPE_CHECKING:
@@ -147,7 +146,7 @@ def night_status(
         )
     with platform.uow() as uow:
         open_studies = uow.studies.open_studies()
-        night = NightQueries(uow.session).received_since(since)
+        night = uow.night.received_since(since)
         webhook = uow.outbox.backlog(since)
         reports = ReportRepository(uow.session)
         waiting, failing, oldest = reports.backlog()

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from garde.services.identity import Identity
+    from garde.store.ports import UnitOfWork
     from garde.store.records import AssignmentRecord, StudyRecord
-    from garde.store.uow import SqlUnitOfWork
 
 PAGE_FILE = "index.html"  # what viewer_export writes in a study's preview folder
 
@@ -46,7 +46,7 @@ class StudyExplanation:
 class StudyInfoService:
     """Prints what is known of one study to those who may see it."""
 
-    uow_factory: Callable[[], SqlUnitOfWork]
+    uow_factory: Callable[[], UnitOfWork]
     previews_dir: Path
     zone: tzinfo = UTC  # the region's: the explanation's times are read there
 
@@ -157,7 +157,7 @@ class StudyInfoService:
         with self.uow_factory() as uow:
             return uow.studies.patient_context(study_uid)
 
-    def _page_path(self, uow: SqlUnitOfWork, study_uid: str) -> Path:
+    def _page_path(self, uow: UnitOfWork, study_uid: str) -> Path:
         recorded = [p for p in uow.studies.previews(study_uid) if p.kind == PreviewKind.PAGE]
         path = (
             self.previews_dir / recorded[0].path
@@ -172,7 +172,7 @@ class StudyInfoService:
         return path
 
     @staticmethod
-    def _visible(uow: SqlUnitOfWork, study_uid: str, by: Identity) -> StudyRecord:
+    def _visible(uow: UnitOfWork, study_uid: str, by: Identity) -> StudyRecord:
         record = uow.studies.get(study_uid)
         if record is None:
             raise ReadingRefusedError(f"unknown study {study_uid}", Refusal.UNKNOWN_STUDY)
@@ -189,7 +189,7 @@ class StudyInfoService:
 
     @staticmethod
     def _audit(  # noqa: PLR0917 - private; every argument is named at the call sites
-        uow: SqlUnitOfWork,
+        uow: UnitOfWork,
         by: Identity,
         action: str,
         record: StudyRecord,

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+PURGE_ACTION = "purge_pixels"
+"""The audit action that marks a study's pixel data as purged (retention)."""
+
 
 class AssignedBy(StrEnum):
     """Who made an assignment (kept in the assignment history)."""

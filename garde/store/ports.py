@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from garde.store.records import (
         AssignmentRecord,
         AuditEvent,
+        PatientContext,
         PreviewRecord,
         SeriesRecord,
         StudyRecord,
@@ -113,6 +114,10 @@ class Studies(Protocol):
 
     def assignments(self, study_uid: str) -> list[AssignmentRecord]:
         """The study's assignment history, oldest first."""
+        ...
+
+    def patient_context(self, study_uid: str) -> PatientContext:
+        """The study's patient context (empty parts where not known yet)."""
         ...
 
     def series(self, study_uid: str) -> list[SeriesRecord]:
@@ -331,6 +336,23 @@ class Outbox(Protocol):
         """Post it again at once; False if there is no such notification."""
         ...
 
+    def purge_settled(self, before: datetime) -> int:
+        """Delete notifications delivered or given up before ``before``; how many."""
+        ...
+
+
+class Night(Protocol):
+    """Read-side queries over the studies: the night's arrivals, what retention purges."""
+
+    def received_since(self, since: datetime) -> list[StudyRecord]:
+        """Studies whose first instance arrived at or after ``since``, oldest first."""
+        ...
+
+    def purgeable(self, reported_before: datetime, limit: int = 500) -> list[StudyRecord]:
+        """Read studies reported before ``reported_before`` whose pixels are not purged
+        yet (no `PURGE_ACTION` in their audit), the earliest reported first."""
+        ...
+
 
 class Tokens(Protocol):
     """Personal CLI tokens: only their SHA-256 is stored; a new one revokes the old."""
@@ -397,6 +419,11 @@ class UnitOfWork(Protocol):
     @property
     def outbox(self) -> Outbox:
         """Notifications kept until acknowledged."""
+        ...
+
+    @property
+    def night(self) -> Night:
+        """Read-side queries over the studies."""
         ...
 
     @property

@@ -17,6 +17,7 @@ from garde.store.repositories import (
     StudyRepository,
 )
 from garde.store.repositories.generation import GenerationRepository
+from garde.store.repositories.night import NightQueries
 from garde.store.repositories.professionals import ProfessionalRepository
 from garde.store.repositories.token import TokenRepository
 
@@ -49,6 +50,7 @@ class SqlUnitOfWork:
     tokens: TokenRepository
     generations: GenerationRepository
     professionals: ProfessionalRepository
+    night: NightQueries
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
@@ -68,6 +70,7 @@ class SqlUnitOfWork:
         self.tokens = TokenRepository(session)
         self.generations = GenerationRepository(session)
         self.professionals = ProfessionalRepository(session)
+        self.night = NightQueries(session)
         return self
 
     def __exit__(

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Self
 
 from garde.store.memory.access import MemoryGenerations, MemoryTokens
 from garde.store.memory.intake import MemoryInstanceIndex
+from garde.store.memory.night import MemoryNight
 from garde.store.memory.repositories import (
     MemoryAudit,
     MemoryClaims,
@@ -81,6 +82,7 @@ class MemoryUnitOfWork:
         self.roster = MemoryRoster(tx)
         self.audit = MemoryAudit(tx)
         self.outbox = MemoryOutbox(tx)
+        self.night = MemoryNight(tx)
         self.tokens = MemoryTokens(tx)
         self.generations = MemoryGenerations(tx)
         return self

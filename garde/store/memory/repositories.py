@@ -257,7 +257,7 @@ class MemoryOutbox:
     ) -> None:
         """A try failed: due again at ``retry_at``, or given up if that is None."""
         self._tx.write()
-        row = self._tx.outbox.get(message_id) or self._tx.tables.outbox.get(message_id)
+        row = self._tx.outbox_row(message_id)
         if row is None:
             return
         values: dict[str, Any] = {
@@ -344,7 +344,7 @@ class MemoryOutbox:
 
     def get(self, message_id: int) -> OutboxEntry | None:
         """One notification, by id."""
-        row = self._tx.outbox.get(message_id) or self._tx.tables.outbox.get(message_id)
+        row = self._tx.outbox_row(message_id)
         return None if row is None else _entry(row)
 
     def resend(self, message_id: int, now: datetime) -> bool:
@@ -358,6 +358,19 @@ class MemoryOutbox:
             attempts=0,
         )
         return changed == 1
+
+    def purge_settled(self, before: datetime) -> int:
+        """Delete notifications delivered or given up before ``before``; how many."""
+        cut = utc(before)
+        self._tx.write()
+        settled = [
+            r.id
+            for r in self._tx.outbox_rows()
+            if (r.delivered_at is not None and r.delivered_at < cut)
+            or (r.dropped_at is not None and r.dropped_at < cut)
+        ]
+        self._tx.outbox_deleted.update(settled)
+        return len(settled)
 
     def _update(self, wanted: Callable[[OutboxRow], bool], **values: Any) -> int:
         """The guarded UPDATE: change the matching rows; how many matched."""

@@ -16,7 +16,7 @@ from garde.dispatch.model import Priority, StudyFacts, StudyState
 from garde.store.enums import AssignedBy
 from garde.store.errors import NotFoundError, StaleStudyError
 from garde.store.memory.tables import json_copy, replaced, utc
-from garde.store.records import AssignmentRecord, PreviewRecord, SeriesRecord
+from garde.store.records import AssignmentRecord, PatientContext, PreviewRecord, SeriesRecord
 from garde.store.repositories.study import LINKED_SHOWN, OPEN_STATES
 
 if TYPE_CHECKING:
@@ -192,6 +192,12 @@ class MemoryStudies:
             *(a for a in self._tx.assignments if a[1].study_uid == study_uid),
         ]
         return [a for _, a in sorted(rows, key=lambda a: (a[1].at, a[0]))]
+
+    def patient_context(self, study_uid: str) -> PatientContext:
+        """The study's patient context: its accession number (the memory store keeps no
+        attributes read from the files, as the SQL store before they are read)."""
+        record = self._tx.study(study_uid)
+        return PatientContext() if record is None else PatientContext(accession=record.accession)
 
     def series(self, study_uid: str) -> list[SeriesRecord]:
         """The study's series, by series number (unnumbered last)."""

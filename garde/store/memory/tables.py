@@ -179,6 +179,7 @@ class Transaction:
         self.assignments: list[tuple[int, AssignmentRecord]] = []
         self.audit: list[AuditEvent] = []
         self.outbox: dict[int, OutboxRow] = {}
+        self.outbox_deleted: set[int] = set()
         self.previews: dict[tuple[str, str | None, str], tuple[int, PreviewRecord]] = {}
         self.sites: dict[str, tuple[Site, bool]] | None = None
         self.radiologists: dict[str, tuple[Radiologist, bool]] | None = None
@@ -233,7 +234,15 @@ class Transaction:
         self._check_open()
         with self.tables.publish:
             rows = {**self.tables.outbox, **self.outbox}
-        return [rows[key] for key in sorted(rows)]
+        deleted = self.outbox_deleted
+        return [rows[key] for key in sorted(rows) if key not in deleted]
+
+    def outbox_row(self, message_id: int) -> OutboxRow | None:
+        """One kept notification as this transaction sees it, or None."""
+        self._check_open()
+        if message_id in self.outbox_deleted:
+            return None
+        return self.outbox.get(message_id) or self.tables.outbox.get(message_id)
 
     def preview_rows(self, study_uid: str) -> list[tuple[int, PreviewRecord]]:
         """The study's previews (with their ids) as this transaction sees them."""
@@ -320,6 +329,8 @@ class Transaction:
                 rows.append((seq, assignment))
             tables.audit.extend(self.audit)
             tables.outbox.update(self.outbox)
+            for key in self.outbox_deleted:
+                tables.outbox.pop(key, None)
             tables.previews.update(self.previews)
             if self.sites is not None:
                 tables.sites = self.sites
@@ -347,6 +358,7 @@ class Transaction:
         self.assignments = []
         self.audit = []
         self.outbox = {}
+        self.outbox_deleted = set()
         self.previews = {}
         self.sites = self.radiologists = None
         self.shifts = None

@@ -1,7 +1,6 @@
 """Read-side queries of the service runtime: the night's studies, what retention may purge.
 
-Additive to the other repositories (it only reads); use it over a unit of work's
-session: ``NightQueries(uow.session)``.
+Additive to the other repositories (it only reads): ``uow.night``.
 """
 
 from __future__ import annotations
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import exists, select
 
 from garde.dispatch.model import StudyState
+from garde.store.enums import PURGE_ACTION
 from garde.store.models import AuditEventRow, StudyRow
 from garde.store.repositories.study import study_record
 
@@ -21,8 +21,7 @@ if TYPE_CHECKING:
 
     from garde.store.records import StudyRecord
 
-PURGE_ACTION = "purge_pixels"
-"""The audit action that marks a study's pixel data as purged."""
+__all__ = ["PURGE_ACTION", "NightQueries"]
 
 
 class NightQueries:
