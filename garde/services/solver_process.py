@@ -21,8 +21,6 @@ import threading
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
-from garde.dispatch.optimizer import ReplanResult, SolverSettings, replan
-
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
     from datetime import datetime
@@ -30,7 +28,7 @@ if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
 
     from garde.dispatch.model import SlaPolicy, Study
-    from garde.dispatch.optimizer import ReaderCapacity
+    from garde.dispatch.optimizer import ReaderCapacity, ReplanResult, SolverSettings
 
 logger = logging.getLogger(__name__)
 
@@ -82,13 +80,14 @@ def _serve(conn: Connection) -> None:  # pragma: no cover - runs in the child
 class IsolatedReplanner:
     """A `Replanner` whose CP-SAT runs in a child process (see the module's docstring).
 
-    ``target`` is what the child calls (`optimizer.replan`; a test passes one that dies).
-    Thread-safe: one re-plan at a time uses the child.
+    ``target`` is what the child calls (`optimizer.replan` when None; a test passes one that
+    dies). Thread-safe: one re-plan at a time uses the child. OR-Tools is imported on the
+    first re-plan: every CLI command builds a runtime, and importing it costs half a second.
     """
 
     def __init__(
         self,
-        target: Callable[..., ReplanResult] = replan,
+        target: Callable[..., ReplanResult] | None = None,
         *,
         grace_s: float = ANSWER_GRACE_S,
     ) -> None:
@@ -112,6 +111,10 @@ class IsolatedReplanner:
         barred: Mapping[str, str] | None = None,
     ) -> ReplanResult:
         """Re-plan in the child; retry without presolve if it dies; else `SolverDiedError`."""
+        from garde.dispatch.optimizer import SolverSettings, replan  # noqa: PLC0415 - see above
+
+        if self._target is None:
+            self._target = replan
         settings = settings or SolverSettings()
         args = (studies, radiologists, current_plan, now, policy)
         extra = {"pinned": pinned, "barred": barred}
