@@ -1,16 +1,21 @@
-"""A planner's week with `garde roster ...` as real subprocesses on the example region:
-import (idempotent by range), show, validate (with a gap and a heat map), export to .ics
-and re-import it, and generate a week that the validator accepts."""
+"""A planner's week with `garde roster ...` on the example region: import (idempotent by
+range), show, validate (with a gap and a heat map), export to .ics and re-import it, and
+generate a week that the validator accepts. The commands run in-process through click
+(`tests.cli_inprocess`): what they print, write and exit with, without a second of imports
+each."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+from tests.cli_inprocess import run_garde
+
+if TYPE_CHECKING:
+    import subprocess
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "examples" / "roster-example.csv"
@@ -33,15 +38,9 @@ pytestmark = pytest.mark.slow
 def garde(
     data_dir: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **(env or {}), "GARDE_DATA_DIR": str(data_dir)}
-    env.pop("GARDE_CONFIG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "garde", "--quiet", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        check=False,
+    return run_garde(
+        ["--quiet", *args],
+        env={**(env or {}), "GARDE_DATA_DIR": str(data_dir), "GARDE_CONFIG": None},
     )
 
 

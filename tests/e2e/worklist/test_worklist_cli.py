@@ -1,4 +1,9 @@
-"""The worklist CLI as radiologists and operators use it: subprocesses on a real store."""
+"""The worklist CLI as radiologists and operators use it, on a real store.
+
+Each command runs in-process through click (`tests.cli_inprocess`: the same parsing, output
+and exit codes, without a second of imports per command); two `next` racing for a study
+are two real processes.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ from garde.services.worklist import WORKLIST_KEYS
 from garde.store.engine import make_engine, make_session_factory
 from garde.store.instance_index import SqlInstanceIndex
 from garde.store.uow import SqlUnitOfWork
+from tests.cli_inprocess import run_garde
 from tests.store_fixtures import *  # noqa: F403 - the store's fixtures (SQLite, PostgreSQL)
 from tests.store_fixtures import make_instance, new_uid
 
@@ -85,14 +91,11 @@ class Cli:
     def run(
         self, user: str | None, *args: str, ok: bool = True
     ) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [sys.executable, "-m", "garde", "--config", str(self.config), *args],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env=self.env(user),
-            check=False,
-        )
+        env: dict[str, str | None] = {"GARDE_TOKEN": None, "GARDE_TOKEN_FILE": None}
+        env["HOME"] = str(self.tmp)  # no stray ~/.config/garde/token
+        if user is not None:
+            env["GARDE_TOKEN_FILE"] = str(self.tokens[user])
+        done = run_garde(["--config", str(self.config), *args], env=env)
         assert (done.returncode == 0) is ok, done.stdout + done.stderr
         return done
 
