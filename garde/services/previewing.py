@@ -23,8 +23,6 @@ from garde.viewer_export import (
     PreviewPool,
     StudyPageInfo,
     presets_from_settings,
-    render_path,
-    render_study,
     rule_presets_from_settings,
 )
 
@@ -154,6 +152,8 @@ class PreviewService:
         """
         inputs = self._inputs(study_uid)
         out_dir = self.settings.dir / study_uid  # the gateway validated the UID
+        from garde.viewer_export import render_study  # noqa: PLC0415 - pixel stack on first render
+
         result = render_study(
             inputs.series,
             out_dir,
@@ -190,6 +190,8 @@ class PreviewService:
         if preset is not None and preset not in self.presets:
             raise KeyError(f"unknown window preset {preset!r} (known: {', '.join(self.presets)})")
         inputs = self._inputs(study_uid)
+        from garde.viewer_export import render_study  # noqa: PLC0415 - pixel stack on first render
+
         result = render_study(
             inputs.series,
             out_dir,
@@ -301,4 +303,6 @@ def render_files(
     presets = presets_from_settings(settings)
     if preset is not None and preset not in presets:
         raise KeyError(f"unknown window preset {preset!r} (known: {', '.join(presets)})")
+    from garde.viewer_export import render_path  # noqa: PLC0415 - pixel stack on first render
+
     return render_path(path, out_dir, settings, progress, preset=preset, presets=presets)

@@ -20,8 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ortools.sat.python import cp_model
-
 from garde.dispatch.optimizer.plan import (
     CostWeights,
     Instance,
@@ -38,6 +36,8 @@ from garde.dispatch.optimizer.plan import (
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from datetime import datetime
+
+    from ortools.sat.python import cp_model
 
     from garde.dispatch.explanation import PlanCost
     from garde.dispatch.model import SlaPolicy, Study
@@ -115,6 +115,8 @@ class _Model:
     """
 
     def __init__(self, instance: Instance) -> None:
+        from ortools.sat.python import cp_model  # noqa: PLC0415 - see `_solve`
+
         self.instance = instance
         self.model = cp_model.CpModel()
         self.assign: dict[tuple[int, int], cp_model.IntVar] = {}
@@ -312,6 +314,10 @@ def replan(
     input_cost = evaluate(instance, base)
     best, best_cost, status, optimal, wall = base, input_cost, "NOT_RUN", False, 0.0
     if instance.studies and input_cost.total > 0:
+        # OR-Tools (and the pandas it pulls in) costs about half a second to import:
+        # imported here, the CLI commands that only read queues (`next`, `status`) skip it.
+        from ortools.sat.python import cp_model  # noqa: PLC0415
+
         model = _Model(instance)
         model.hint(base)
         solver = cp_model.CpSolver()
