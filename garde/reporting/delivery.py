@@ -25,15 +25,14 @@ from typing import TYPE_CHECKING
 from garde.reporting import dicom_send, mllp
 from garde.reporting.errors import DeliveryError, RejectedError
 from garde.reporting.oru import check_ack
-from garde.store.repositories.reports import ReportRepository
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from garde.config.reporting import Destination, ReportingSettings
     from garde.dispatch.ports import Notifier
-    from garde.store.repositories.reports import Delivery
-    from garde.store.uow import SqlUnitOfWork
+    from garde.store.ports import UnitOfWork
+    from garde.store.records import Delivery
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +51,7 @@ class ReportDelivery:
 
     def __init__(
         self,
-        uow_factory: Callable[[], SqlUnitOfWork],
+        uow_factory: Callable[[], UnitOfWork],
         settings: ReportingSettings,
         *,
         calling_ae: str,
@@ -98,7 +97,7 @@ class ReportDelivery:
         now = self._clock()
         until = now + timedelta(seconds=(self.settings.timeout_s + 1.0) * _BATCH + 5.0)
         with self._uow_factory() as uow:
-            leased = ReportRepository(uow.session).lease_due(now, until, _BATCH)
+            leased = uow.reports.lease_due(now, until, _BATCH)
             uow.commit()
         for delivery in leased:
             if self._stop.is_set():
@@ -112,7 +111,7 @@ class ReportDelivery:
         before = now - timedelta(minutes=self.settings.alert_after_min)
         count = 0
         with self._uow_factory() as uow:
-            repo = ReportRepository(uow.session)
+            repo = uow.reports
             for report in repo.undelivered_since(before):
                 if not repo.mark_alerted(report.id, now):
                     continue
@@ -174,7 +173,7 @@ class ReportDelivery:
             error = f"{type(exc).__name__}: {exc}"
         at = self._clock()
         with self._uow_factory() as uow:
-            repo = ReportRepository(uow.session)
+            repo = uow.reports
             if error is None:
                 repo.delivered(delivery.id, at)
             else:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from garde.store.repositories.reports import PriorRecord, PriorRepository
+from garde.store.records import PriorRecord
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from garde.config.reporting import ReportingSettings
     from garde.reporting.priors import PriorsReceiver
-    from garde.store.uow import SqlUnitOfWork
+    from garde.store.ports import UnitOfWork
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def _now() -> datetime:
 class PriorsService:
     """Runs the lookups of new studies."""
 
-    uow_factory: Callable[[], SqlUnitOfWork]
+    uow_factory: Callable[[], UnitOfWork]
     settings: ReportingSettings
     storage_dir: Path
     receiver: PriorsReceiver
@@ -51,11 +51,11 @@ class PriorsService:
         now = self.clock()
         sites = [p.site_id for p in self.settings.priors]
         with self.uow_factory() as uow:
-            due = PriorRepository(uow.session).unlooked(sites, now - LOOK_BACK)
+            due = uow.priors.unlooked(sites, now - LOOK_BACK)
         done = 0
         for study_uid, site_id in due:
             with self.uow_factory() as uow:
-                claimed = PriorRepository(uow.session).claim(study_uid, site_id, now)
+                claimed = uow.priors.claim(study_uid, site_id, now)
                 uow.commit()
             if claimed:
                 self._lookup(study_uid, site_id)
@@ -93,7 +93,7 @@ class PriorsService:
             found = len(result.found)
             at = self.clock()
             with self.uow_factory() as uow:
-                repo = PriorRepository(uow.session)
+                repo = uow.priors
                 for prior in result.relevant:
                     count = result.stored.get(prior.study_uid, 0)
                     if count:
@@ -117,9 +117,7 @@ class PriorsService:
             error = f"{type(exc).__name__}: {exc}"
             logger.warning("study %s: priors lookup failed: %s", study_uid, error)
             with self.uow_factory() as uow:
-                PriorRepository(uow.session).finish(
-                    study_uid, self.clock(), found=found, retrieved=0, error=error
-                )
+                uow.priors.finish(study_uid, self.clock(), found=found, retrieved=0, error=error)
                 uow.commit()
 
     def start(self) -> None:

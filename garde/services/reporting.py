@@ -24,8 +24,7 @@ from garde.dispatch.model import StudyState
 from garde.services.identity import IdentityError, PermissionDeniedError
 from garde.services.reading import ReadingRefusedError, Refusal
 from garde.services.refusals import record_refused
-from garde.store.repositories.reports import DRAFT, FINAL, ReportRecord, ReportRepository
-from garde.store.uow import sql_unit
+from garde.store.records import DRAFT, FINAL, ReportRecord
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -37,9 +36,8 @@ if TYPE_CHECKING:
     from garde.config.reporting import Destination, ReportingSettings
     from garde.reporting.oru import OruContext
     from garde.services.identity import Identity
-    from garde.store.ports import UnitOfWork
+    from garde.store.ports import Reports, UnitOfWork
     from garde.store.records import StudyRecord
-    from garde.store.uow import SqlUnitOfWork
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +81,7 @@ class Written:
 class ReportService:
     """Writes, signs and queues reports; resends them (operators)."""
 
-    uow_factory: Callable[[], SqlUnitOfWork]
+    uow_factory: Callable[[], UnitOfWork]
     settings: ReportingSettings
     storage_dir: Path
     site_names: dict[str, str]
@@ -147,7 +145,7 @@ class ReportService:
         now: datetime,
     ) -> ReportRecord:
         """Store ``draft`` as the study's draft (a new one, or the one not yet signed)."""
-        repo = ReportRepository(sql_unit(uow).session)
+        repo = uow.reports
         existing = [r for r in repo.of_study(record.study_uid) if r.state == DRAFT]
         if existing:
             repo.rewrite_draft(
@@ -174,22 +172,20 @@ class ReportService:
     def sign(self, uow: UnitOfWork, record: StudyRecord, by: str, now: datetime) -> Written | None:
         """At `done`: sign the study's draft, build its objects and queue them (inside
         the caller's transaction); None if there is no draft."""
-        sql = sql_unit(uow)
-        repo = ReportRepository(sql.session)
-        drafts = [r for r in repo.of_study(record.study_uid) if r.state == DRAFT]
+        drafts = [r for r in uow.reports.of_study(record.study_uid) if r.state == DRAFT]
         if not drafts:
             return None
-        return self._sign(sql, record, drafts[-1], by, now)
+        return self._sign(uow, record, drafts[-1], by, now)
 
     def _addendum(
-        self, uow: SqlUnitOfWork, record: StudyRecord, by: str, draft: ReportDraft, now: datetime
+        self, uow: UnitOfWork, record: StudyRecord, by: str, draft: ReportDraft, now: datetime
     ) -> Written:
         report = self.keep_draft(uow, record, by, draft, now)
         return self._sign(uow, record, report, by, now)
 
     def _sign(
         self,
-        uow: SqlUnitOfWork,
+        uow: UnitOfWork,
         record: StudyRecord,
         report: ReportRecord,
         by: str,
@@ -201,7 +197,7 @@ class ReportService:
         from garde.reporting.document import ReportContent, build_pdf, build_sr  # noqa: PLC0415
         from garde.reporting.oru import build_oru  # noqa: PLC0415
 
-        repo = ReportRepository(uow.session)
+        repo = uow.reports
         destinations = self.settings.for_site(record.site_id)
         names = {r.id: r.name for r in uow.directory.radiologists(include_inactive=True)}
         content = ReportContent(
@@ -337,7 +333,7 @@ class ReportService:
             with self.uow_factory() as uow:
                 record = uow.studies.get(study_uid)
                 study = record.name if record is not None else study_uid
-                count = ReportRepository(uow.session).resend(study_uid, now)
+                count = uow.reports.resend(study_uid, now)
                 if count == 0:
                     raise LookupError(f"study {study} has no signed report to send")  # noqa: TRY301
                 uow.audit.append(
@@ -364,7 +360,7 @@ class ReportService:
 
     # -- helpers --------------------------------------------------------------------------
     @staticmethod
-    def _own(uow: SqlUnitOfWork, study_uid: str, by: str) -> StudyRecord:
+    def _own(uow: UnitOfWork, study_uid: str, by: str) -> StudyRecord:
         record = uow.studies.get(study_uid)
         if record is None:
             raise ReadingRefusedError(f"unknown study {study_uid}", Refusal.UNKNOWN_STUDY)
@@ -375,7 +371,7 @@ class ReportService:
             )
         return record
 
-    def _evidence(self, uow: SqlUnitOfWork, study_uid: str) -> list[Dataset]:
+    def _evidence(self, uow: UnitOfWork, study_uid: str) -> list[Dataset]:
         """One stored image header per series: the study's patient and study modules."""
         from pydicom import dcmread  # noqa: PLC0415
 
@@ -386,7 +382,7 @@ class ReportService:
                 found.append(dcmread(self.storage_dir / paths[0], stop_before_pixels=True))
         return found
 
-    def _first_sr(self, repo: ReportRepository, study_uid: str) -> Dataset | None:
+    def _first_sr(self, repo: Reports, study_uid: str) -> Dataset | None:
         from pydicom import dcmread  # noqa: PLC0415
 
         finals = [r for r in repo.of_study(study_uid) if r.state == FINAL and r.sr_uid]

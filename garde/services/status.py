@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from garde.dispatch import sla
 from garde.dispatch.model import Priority, StudyState
-from garde.store.repositories.reports import ReportRepository
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -148,7 +147,7 @@ def night_status(
         open_studies = uow.studies.open_studies()
         night = uow.night.received_since(since)
         webhook = uow.outbox.backlog(since)
-        reports = ReportRepository(uow.session)
+        reports = uow.reports
         waiting, failing, oldest = reports.backlog()
         handles = {r.study_uid: r.name for r in open_studies}
         failures = tuple(

@@ -33,8 +33,11 @@ if TYPE_CHECKING:
     from garde.store.records import (
         AssignmentRecord,
         AuditEvent,
+        Delivery,
         PatientContext,
         PreviewRecord,
+        PriorRecord,
+        ReportRecord,
         SeriesRecord,
         StudyRecord,
         TokenHolder,
@@ -354,6 +357,143 @@ class Night(Protocol):
         ...
 
 
+class Reports(Protocol):
+    """Reports, and their deliveries (outbox rows whose channel is not the webhook's)."""
+
+    def of_study(self, study_uid: str) -> list[ReportRecord]:
+        """The study's reports, first to last."""
+        ...
+
+    def get(self, report_id: int) -> ReportRecord | None:
+        """One report by id."""
+        ...
+
+    def add(
+        self,
+        study_uid: str,
+        *,
+        author: str,
+        text: str,
+        conclusion: str,
+        critical: bool,
+        at: datetime,
+        amends_id: int | None = None,
+    ) -> ReportRecord:
+        """A new draft, numbered after the study's last report."""
+        ...
+
+    def rewrite_draft(
+        self, report_id: int, *, text: str, conclusion: str, critical: bool, at: datetime
+    ) -> None:
+        """A draft's new text (a signed report is left as it is)."""
+        ...
+
+    def finalize(
+        self,
+        report_id: int,
+        at: datetime,
+        *,
+        sr_uid: str | None,
+        pdf_uid: str | None,
+        control_id: str | None,
+        delivered: bool,
+    ) -> None:
+        """The report is signed: its objects' UIDs; delivered at once if ``delivered``."""
+        ...
+
+    def undelivered_since(self, before: datetime) -> list[ReportRecord]:
+        """Final reports signed at or before ``before``, not delivered, not yet alerted."""
+        ...
+
+    def mark_alerted(self, report_id: int, at: datetime) -> bool:
+        """Record the alert; False if another process did first."""
+        ...
+
+    def delivery_times(self, since: datetime) -> list[tuple[str, datetime, datetime]]:
+        """(priority, arrival, first report delivered) of studies arrived since ``since``
+        (in no particular order)."""
+        ...
+
+    def states(self, study_uids: list[str]) -> dict[str, str]:
+        """Each study's report state for the worklist: draft, sent, sending, failing."""
+        ...
+
+    def queue(
+        self,
+        *,
+        channel: str,
+        destination: str,
+        dedupe_key: str,
+        body: str,
+        at: datetime,
+        report_id: int | None,
+        study_uid: str,
+    ) -> bool:
+        """Queue one object for one destination; False if it was queued already."""
+        ...
+
+    def lease_due(self, now: datetime, until: datetime, limit: int) -> list[Delivery]:
+        """Lease up to ``limit`` due deliveries, oldest first."""
+        ...
+
+    def delivered(self, delivery_id: int, at: datetime) -> None:
+        """The destination took it; the report is delivered once all its rows are."""
+        ...
+
+    def failed(self, delivery_id: int, error: str, retry_at: datetime) -> None:
+        """A try failed: due again at ``retry_at`` (a report is never given up)."""
+        ...
+
+    def deliveries(
+        self, study_uid: str | None = None, *, open_only: bool = False
+    ) -> list[Delivery]:
+        """Deliveries of one study (or all), oldest first."""
+        ...
+
+    def resend(self, study_uid: str, now: datetime) -> int:
+        """Send every delivery of the study again at once; how many."""
+        ...
+
+    def next_due(self) -> datetime | None:
+        """When the earliest open delivery may go."""
+        ...
+
+    def backlog(self) -> tuple[int, int, datetime | None]:
+        """(open deliveries, failing ones, the oldest open one's creation)."""
+        ...
+
+
+class Priors(Protocol):
+    """Prior lookups (one per new study, claimed once) and the priors they kept."""
+
+    def claim(self, study_uid: str, site_id: str, at: datetime) -> bool:
+        """Start the one lookup of ``study_uid``; False if it was started already."""
+        ...
+
+    def finish(
+        self, study_uid: str, at: datetime, *, found: int, retrieved: int, error: str | None
+    ) -> None:
+        """The lookup ended: done, or failed with ``error``."""
+        ...
+
+    def add(self, prior: PriorRecord, at: datetime, refused: int = 0) -> None:
+        """Keep one prior of a study."""
+        ...
+
+    def of_study(self, study_uid: str) -> list[PriorRecord]:
+        """The priors kept for a study, oldest study date first."""
+        ...
+
+    def parents(self, prior_uid: str) -> list[str]:
+        """The studies ``prior_uid`` was kept as a prior of."""
+        ...
+
+    def unlooked(self, site_ids: list[str], since: datetime) -> list[tuple[str, str]]:
+        """(study, site) of studies from ``site_ids`` received since ``since`` with no
+        lookup yet, oldest first."""
+        ...
+
+
 class Tokens(Protocol):
     """Personal CLI tokens: only their SHA-256 is stored; a new one revokes the old."""
 
@@ -419,6 +559,16 @@ class UnitOfWork(Protocol):
     @property
     def outbox(self) -> Outbox:
         """Notifications kept until acknowledged."""
+        ...
+
+    @property
+    def reports(self) -> Reports:
+        """Reports and their deliveries."""
+        ...
+
+    @property
+    def priors(self) -> Priors:
+        """Prior lookups and the priors kept."""
         ...
 
     @property

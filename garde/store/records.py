@@ -257,3 +257,65 @@ class TokenHolder:
     subject: str
     role: str
     issued_at: datetime
+
+
+DRAFT, FINAL = "draft", "final"
+"""A report's states: written and kept, then signed and sent."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRecord:
+    """A stored report."""
+
+    id: int
+    study_uid: str
+    number: int
+    author: str
+    text: str
+    conclusion: str
+    critical: bool
+    state: str
+    created_at: datetime
+    final_at: datetime | None
+    amends_id: int | None
+    sr_uid: str | None
+    pdf_uid: str | None
+    control_id: str | None
+    delivered_at: datetime | None
+    alerted_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One report object on its way to one destination."""
+
+    id: int
+    report_id: int | None
+    study_uid: str | None
+    channel: str
+    destination: str
+    dedupe_key: str
+    body: str
+    attempts: int
+    created_at: datetime
+    delivered_at: datetime | None
+    last_error: str | None
+
+    @property
+    def state(self) -> str:
+        """delivered, failing (tried and failed) or waiting."""
+        if self.delivered_at is not None:
+            return "delivered"
+        return "failing" if self.attempts else "waiting"
+
+
+@dataclass(frozen=True, slots=True)
+class PriorRecord:
+    """An earlier study kept for the reader of a new one."""
+
+    study_uid: str
+    prior_uid: str
+    study_date: str
+    modalities: str
+    description: str
+    instances: int

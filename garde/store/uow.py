@@ -19,6 +19,7 @@ from garde.store.repositories import (
 from garde.store.repositories.generation import GenerationRepository
 from garde.store.repositories.night import NightQueries
 from garde.store.repositories.professionals import ProfessionalRepository
+from garde.store.repositories.reports import PriorRepository, ReportRepository
 from garde.store.repositories.token import TokenRepository
 
 if TYPE_CHECKING:
@@ -51,6 +52,8 @@ class SqlUnitOfWork:
     generations: GenerationRepository
     professionals: ProfessionalRepository
     night: NightQueries
+    reports: ReportRepository
+    priors: PriorRepository
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
@@ -71,6 +74,8 @@ class SqlUnitOfWork:
         self.generations = GenerationRepository(session)
         self.professionals = ProfessionalRepository(session)
         self.night = NightQueries(session)
+        self.reports = ReportRepository(session)
+        self.priors = PriorRepository(session)
         return self
 
     def __exit__(
@@ -107,17 +112,3 @@ class SqlUnitOfWork:
         if self._session is None:
             raise StoreError("use the unit of work as a context manager (with ... as uow)")
         return self._session
-
-
-def sql_unit(uow: object) -> SqlUnitOfWork:
-    """``uow`` as the SQL unit of work, for the parts only the SQL store holds (reports,
-    priors); a memory store's unit of work (`garde.store.memory`) is refused plainly.
-
-    Raises
-    ------
-    StoreError
-        If ``uow`` is not a `SqlUnitOfWork`.
-    """
-    if not isinstance(uow, SqlUnitOfWork):
-        raise StoreError(f"{type(uow).__name__} holds no reports: they need the SQL store")
-    return uow

@@ -9,9 +9,9 @@ at its first write and holds it to the end of its transaction, so conditional mo
 ("only if still in state X with reader Y") behave as the SQL UPDATEs do; query results
 come in the same order; lifecycle writes bump ``version`` as SQLAlchemy's version counter
 does. Studies, series, instances, previews, assignments, audit, the webhook outbox,
-sites, radiologists, shifts, personal tokens and the change counters are kept; reports
-and priors stay SQL-only (`garde.store.uow.sql_unit` refuses a memory unit of work
-plainly).
+sites, radiologists, shifts, reports and their deliveries, prior lookups, personal tokens
+and the change counters are kept; the professionals' directory and the attributes read
+from the files (the patient context) stay SQL-only.
 
 Build one from the region and hand its ``uow_factory`` to the services, its ``index``
 (the gateway's `InstanceIndex`) to whatever plays the hospitals::
@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Self
 from garde.store.memory.access import MemoryGenerations, MemoryTokens
 from garde.store.memory.intake import MemoryInstanceIndex
 from garde.store.memory.night import MemoryNight
+from garde.store.memory.reports import MemoryPriors, MemoryReports
 from garde.store.memory.repositories import (
     MemoryAudit,
     MemoryClaims,
@@ -83,6 +84,8 @@ class MemoryUnitOfWork:
         self.audit = MemoryAudit(tx)
         self.outbox = MemoryOutbox(tx)
         self.night = MemoryNight(tx)
+        self.reports = MemoryReports(tx)
+        self.priors = MemoryPriors(tx)
         self.tokens = MemoryTokens(tx)
         self.generations = MemoryGenerations(tx)
         return self

@@ -11,7 +11,7 @@ from garde.store.enums import AssignedBy
 from garde.store.memory.studies import record_assignment
 from garde.store.memory.tables import OutboxRow, json_copy, replaced, utc
 from garde.store.records import AuditEvent
-from garde.store.repositories.outbox import OutboxEntry, OutboxMessage
+from garde.store.repositories.outbox import WEBHOOK, OutboxEntry, OutboxMessage
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -382,7 +382,8 @@ class MemoryOutbox:
 
 
 def _open(row: OutboxRow) -> bool:
-    return row.delivered_at is None and row.dropped_at is None
+    # Only webhook rows: report deliveries share the table (`memory.reports`).
+    return row.channel == WEBHOOK and row.delivered_at is None and row.dropped_at is None
 
 
 def _unleased(row: OutboxRow, now: datetime) -> bool:

@@ -30,7 +30,13 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
     from garde.dispatch.model import Radiologist, Shift, Site
-    from garde.store.records import AssignmentRecord, AuditEvent, PreviewRecord
+    from garde.store.records import (
+        AssignmentRecord,
+        AuditEvent,
+        PreviewRecord,
+        PriorRecord,
+        ReportRecord,
+    )
 
 
 def utc(at: datetime) -> datetime:
@@ -103,6 +109,35 @@ class OutboxRow:
     acked_by: str | None = None
     escalated_at: datetime | None = None
     last_error: str | None = None
+    # a report's delivery shares the table, as in SQL (channel dicom, hl7 or critical)
+    channel: str = "webhook"
+    destination: str | None = None
+    dedupe_key: str | None = None
+    report_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PriorEntry:
+    """A kept prior (the SQL ``priors`` row)."""
+
+    id: int
+    record: PriorRecord
+    retrieved_at: datetime
+    refused: int
+
+
+@dataclass(frozen=True, slots=True)
+class LookupEntry:
+    """A study's one prior lookup (the SQL ``prior_lookups`` row)."""
+
+    study_uid: str
+    site_id: str
+    state: str  # waiting, done, failed
+    created_at: datetime
+    finished_at: datetime | None = None
+    found: int = 0
+    retrieved: int = 0
+    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +177,9 @@ class Tables:
     previews: dict[tuple[str, str | None, str], tuple[int, PreviewRecord]] = field(
         default_factory=dict
     )
+    reports: dict[int, ReportRecord] = field(default_factory=dict)
+    priors: dict[int, PriorEntry] = field(default_factory=dict)
+    lookups: dict[str, LookupEntry] = field(default_factory=dict)
     tokens: list[TokenRow] = field(default_factory=list)
     # as the migration seeds them: every kind at 0
     generations: dict[GenerationKind, int] = field(
@@ -184,6 +222,9 @@ class Transaction:
         self.sites: dict[str, tuple[Site, bool]] | None = None
         self.radiologists: dict[str, tuple[Radiologist, bool]] | None = None
         self.shifts: list[Shift] | None = None
+        self.reports: dict[int, ReportRecord] = {}
+        self.priors: dict[int, PriorEntry] = {}
+        self.lookups: dict[str, LookupEntry] = {}
         self.tokens: list[TokenRow] | None = None
         self.generations: dict[GenerationKind, int] | None = None
         self._locked = False
@@ -272,6 +313,31 @@ class Transaction:
         self._check_open()
         return self.shifts if self.shifts is not None else self.tables.shifts
 
+    def report_rows(self) -> list[ReportRecord]:
+        """Every report as this transaction sees it, by id."""
+        self._check_open()
+        with self.tables.publish:
+            rows = {**self.tables.reports, **self.reports}
+        return [rows[key] for key in sorted(rows)]
+
+    def prior_rows(self) -> list[PriorEntry]:
+        """Every kept prior as this transaction sees it, by id."""
+        self._check_open()
+        with self.tables.publish:
+            rows = {**self.tables.priors, **self.priors}
+        return [rows[key] for key in sorted(rows)]
+
+    def lookup(self, study_uid: str) -> LookupEntry | None:
+        """The study's prior lookup as this transaction sees it, or None."""
+        self._check_open()
+        return self.lookups.get(study_uid) or self.tables.lookups.get(study_uid)
+
+    def looked_up(self) -> set[str]:
+        """The studies with a prior lookup."""
+        self._check_open()
+        with self.tables.publish:
+            return set(self.tables.lookups) | set(self.lookups)
+
     def token_rows(self) -> list[TokenRow]:
         """The stored token hashes, in insertion order."""
         self._check_open()
@@ -331,6 +397,9 @@ class Transaction:
             tables.outbox.update(self.outbox)
             for key in self.outbox_deleted:
                 tables.outbox.pop(key, None)
+            tables.reports.update(self.reports)
+            tables.priors.update(self.priors)
+            tables.lookups.update(self.lookups)
             tables.previews.update(self.previews)
             if self.sites is not None:
                 tables.sites = self.sites
@@ -359,6 +428,9 @@ class Transaction:
         self.audit = []
         self.outbox = {}
         self.outbox_deleted = set()
+        self.reports = {}
+        self.priors = {}
+        self.lookups = {}
         self.previews = {}
         self.sites = self.radiologists = None
         self.shifts = None

@@ -9,13 +9,13 @@ receiver deduplicates on (Orthanc keeps one instance per SOP Instance UID).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from garde.store.models import ReportRow, StudyRow, WebhookOutboxRow
+from garde.store.records import DRAFT, FINAL, Delivery, PriorRecord, ReportRecord
 from garde.store.repositories.outbox import WEBHOOK
 
 if TYPE_CHECKING:
@@ -25,53 +25,16 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 _ERROR_CHARS = 200
-DRAFT, FINAL = "draft", "final"
 
-
-@dataclass(frozen=True, slots=True)
-class ReportRecord:
-    """A stored report."""
-
-    id: int
-    study_uid: str
-    number: int
-    author: str
-    text: str
-    conclusion: str
-    critical: bool
-    state: str
-    created_at: datetime
-    final_at: datetime | None
-    amends_id: int | None
-    sr_uid: str | None
-    pdf_uid: str | None
-    control_id: str | None
-    delivered_at: datetime | None
-    alerted_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """One report object on its way to one destination."""
-
-    id: int
-    report_id: int | None
-    study_uid: str | None
-    channel: str
-    destination: str
-    dedupe_key: str
-    body: str
-    attempts: int
-    created_at: datetime
-    delivered_at: datetime | None
-    last_error: str | None
-
-    @property
-    def state(self) -> str:
-        """delivered, failing (tried and failed) or waiting."""
-        if self.delivered_at is not None:
-            return "delivered"
-        return "failing" if self.attempts else "waiting"
+__all__ = [
+    "DRAFT",
+    "FINAL",
+    "Delivery",
+    "PriorRecord",
+    "PriorRepository",
+    "ReportRecord",
+    "ReportRepository",
+]
 
 
 class ReportRepository:
@@ -421,18 +384,6 @@ def _delivery(row: WebhookOutboxRow) -> Delivery:
         delivered_at=row.delivered_at,
         last_error=row.last_error,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class PriorRecord:
-    """An earlier study kept for the reader of a new one."""
-
-    study_uid: str
-    prior_uid: str
-    study_date: str
-    modalities: str
-    description: str
-    instances: int
 
 
 class PriorRepository:
