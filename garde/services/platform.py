@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from garde.config.model import Settings
     from garde.dispatch.ports import Clock
     from garde.services.dispatcher import DispatchService
-    from garde.store.uow import SqlUnitOfWork
+    from garde.store.ports import UnitOfWork
 
 
 class Platform(Protocol):
@@ -31,7 +31,7 @@ class Platform(Protocol):
         """Where the use case reads ``now``."""
         ...
 
-    def uow(self) -> SqlUnitOfWork:
+    def uow(self) -> UnitOfWork:
         """A new unit of work (one per use case)."""
         ...
 

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
     from garde.directory.extract import Extract
     from garde.services.platform import Platform
-    from garde.store.repositories.professionals import ImportCounts, StoredProfessional
+    from garde.store.records import ImportCounts, StoredProfessional
 
 logger = logging.getLogger(__name__)
 

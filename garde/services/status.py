@@ -24,8 +24,7 @@ if TYPE_CHECKING:
 
     from garde.config.model import Settings
     from garde.services.platform import DispatchingPlatform
-    from garde.store.records import StudyRecord
-    from garde.store.repositories.outbox import OutboxBacklog
+    from garde.store.records import OutboxBacklog, StudyRecord
 
 TIER_NAMES = {0: "", 1: "alert", 2: "reassign", 3: "supervisor"}
 

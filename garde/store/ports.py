@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from datetime import datetime
     from types import TracebackType
 
+    from garde.directory.model import Professional
     from garde.dispatch.lifecycle import StudyEvent
     from garde.dispatch.model import (
         Radiologist,
@@ -34,11 +35,14 @@ if TYPE_CHECKING:
         AssignmentRecord,
         AuditEvent,
         Delivery,
+        ImportCounts,
+        OutboxBacklog,
         PatientContext,
         PreviewRecord,
         PriorRecord,
         ReportRecord,
         SeriesRecord,
+        StoredProfessional,
         StudyRecord,
         TokenHolder,
     )
@@ -235,6 +239,11 @@ class Roster(Protocol):
         """Shifts overlapping [start, end), by start then radiologist."""
         ...
 
+    def replace_shifts(self, start: datetime, end: datetime, shifts: Iterable[Shift]) -> int:
+        """Replace every shift starting in [start, end) with ``shifts``; how many stored
+        (`ValueError` if one starts outside the range)."""
+        ...
+
 
 class AuditTrail(Protocol):
     """The append-only audit trail."""
@@ -337,6 +346,10 @@ class Outbox(Protocol):
 
     def resend(self, message_id: int, now: datetime) -> bool:
         """Post it again at once; False if there is no such notification."""
+        ...
+
+    def backlog(self, since: datetime) -> OutboxBacklog:
+        """What waits (and since when) and what was given up at or after ``since``."""
         ...
 
     def purge_settled(self, before: datetime) -> int:
@@ -494,6 +507,26 @@ class Priors(Protocol):
         ...
 
 
+class Professionals(Protocol):
+    """The national directory's professionals, as last imported (by RPPS number)."""
+
+    def import_all(self, professionals: Iterable[Professional], now: datetime) -> ImportCounts:
+        """Make the stored directory match a whole extract; those it lacks are flagged."""
+        ...
+
+    def retire(self, rpps: str, now: datetime) -> bool:
+        """An operator retires a professional (False: unknown RPPS number)."""
+        ...
+
+    def all(self) -> list[StoredProfessional]:
+        """Every stored professional, by RPPS number."""
+        ...
+
+    def names(self) -> dict[str, str]:
+        """RPPS number -> display name, of those not retired."""
+        ...
+
+
 class Tokens(Protocol):
     """Personal CLI tokens: only their SHA-256 is stored; a new one revokes the old."""
 
@@ -569,6 +602,11 @@ class UnitOfWork(Protocol):
     @property
     def priors(self) -> Priors:
         """Prior lookups and the priors kept."""
+        ...
+
+    @property
+    def professionals(self) -> Professionals:
+        """The national directory's professionals."""
         ...
 
     @property

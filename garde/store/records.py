@@ -319,3 +319,34 @@ class PriorRecord:
     modalities: str
     description: str
     instances: int
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxBacklog:
+    """The outbox at a glance, for `garde status`."""
+
+    waiting: int
+    oldest_waiting_since: datetime | None
+    given_up: int
+
+
+@dataclass(frozen=True, slots=True)
+class ImportCounts:
+    """What an import changed: rows created and updated, unchanged, newly missing."""
+
+    created: tuple[str, ...]
+    updated: tuple[str, ...]
+    unchanged: int
+    missing: tuple[str, ...]  # flagged now: in the store, no longer in the extract
+
+
+@dataclass(frozen=True, slots=True)
+class StoredProfessional:
+    """A professional as stored, with the import's flags."""
+
+    rpps: str
+    display_name: str
+    specialties: tuple[str, ...]
+    structures: tuple[str, ...]
+    missing_since: datetime | None
+    retired_at: datetime | None

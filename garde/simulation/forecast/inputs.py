@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from garde.rosters.importer import import_roster
 from garde.services.rostering import import_rules
@@ -22,8 +22,17 @@ if TYPE_CHECKING:
 
     from garde.config.model import Settings
     from garde.dispatch.model import Shift
-    from garde.services.platform import Platform
     from garde.simulation.forecast.model import ArrivalModel
+    from garde.store.uow import SqlUnitOfWork
+
+
+class HistoryStore(Protocol):
+    """Where the forecast reads the roster and learns the arrivals: the SQL store (its
+    history is read with SQL), as `garde.bootstrap.Runtime` gives it."""
+
+    def uow(self) -> SqlUnitOfWork:
+        """A new unit of work."""
+        ...
 
 
 NIGHT_START = time(18, 0)
@@ -54,7 +63,7 @@ def region_of(settings: Settings, night_start: time = NIGHT_START) -> Region:
 
 def gather(
     settings: Settings,
-    runtime: Callable[[], Platform],
+    runtime: Callable[[], HistoryStore],
     *,
     first_night: date,
     nights: int,

@@ -9,9 +9,9 @@ at its first write and holds it to the end of its transaction, so conditional mo
 ("only if still in state X with reader Y") behave as the SQL UPDATEs do; query results
 come in the same order; lifecycle writes bump ``version`` as SQLAlchemy's version counter
 does. Studies, series, instances, previews, assignments, audit, the webhook outbox,
-sites, radiologists, shifts, reports and their deliveries, prior lookups, personal tokens
-and the change counters are kept; the professionals' directory and the attributes read
-from the files (the patient context) stay SQL-only.
+sites, radiologists, shifts, reports and their deliveries, prior lookups, personal tokens,
+the national directory's professionals and the change counters are kept; the attributes
+read from the files (the patient context beyond the accession number) stay SQL-only.
 
 Build one from the region and hand its ``uow_factory`` to the services, its ``index``
 (the gateway's `InstanceIndex`) to whatever plays the hospitals::
@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Self
 
-from garde.store.memory.access import MemoryGenerations, MemoryTokens
+from garde.store.memory.access import MemoryGenerations, MemoryProfessionals, MemoryTokens
 from garde.store.memory.intake import MemoryInstanceIndex
 from garde.store.memory.night import MemoryNight
 from garde.store.memory.reports import MemoryPriors, MemoryReports
@@ -87,6 +87,7 @@ class MemoryUnitOfWork:
         self.reports = MemoryReports(tx)
         self.priors = MemoryPriors(tx)
         self.tokens = MemoryTokens(tx)
+        self.professionals = MemoryProfessionals(tx)
         self.generations = MemoryGenerations(tx)
         return self
 

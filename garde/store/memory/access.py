@@ -1,5 +1,6 @@
-"""Personal tokens and the change counters in memory, as their SQL repositories behave
-(`garde.store.repositories.token`, `garde.store.repositories.generation`)."""
+"""Personal tokens, the change counters and the national directory's professionals in
+memory, as their SQL repositories behave (`garde.store.repositories.token`,
+`.generation`, `.professionals`)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 from garde.store.enums import GenerationKind
-from garde.store.memory.tables import TokenRow, utc
-from garde.store.records import TokenHolder
+from garde.store.memory.tables import ProfessionalEntry, TokenRow, utc
+from garde.store.records import ImportCounts, StoredProfessional, TokenHolder
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from datetime import datetime
 
+    from garde.directory.model import Professional
     from garde.store.memory.tables import Transaction
 
 
@@ -74,3 +77,107 @@ class MemoryGenerations:
     def current(self) -> dict[GenerationKind, int]:
         """Every kind's counter now."""
         return dict(self._tx.generation_rows())
+
+
+_VALUES = (
+    "last_name",
+    "first_name",
+    "title",
+    "display_name",
+    "profession",
+    "specialties",
+    "specialty_labels",
+    "structures",
+)
+"""What an import compares: a change of any of these updates the row."""
+
+
+def _entry(pro: Professional, at: datetime) -> ProfessionalEntry:
+    return ProfessionalEntry(
+        rpps=pro.rpps,
+        last_name=pro.last_name,
+        first_name=pro.first_name,
+        title=pro.title,
+        display_name=pro.display_name,
+        profession=pro.profession,
+        specialties=tuple(pro.specialties),
+        specialty_labels=tuple(pro.specialty_labels),
+        structures=tuple(pro.structures),
+        first_imported_at=at,
+        updated_at=at,
+        seen_at=at,
+    )
+
+
+class MemoryProfessionals:
+    """The national directory's professionals; an import flags, never deletes, the ones
+    its extract lacks (`garde.store.repositories.professionals`)."""
+
+    def __init__(self, tx: Transaction) -> None:
+        self._tx = tx
+
+    def import_all(self, professionals: Iterable[Professional], now: datetime) -> ImportCounts:
+        """Make the stored directory match a whole extract (``now``: when it is read)."""
+        at = utc(now)
+        rows = self._tx.write_professionals()
+        before = dict(rows)
+        created: list[str] = []
+        updated: list[str] = []
+        unchanged = 0
+        seen: set[str] = set()
+        for pro in professionals:
+            seen.add(pro.rpps)
+            fresh = _entry(pro, at)
+            row = rows.get(pro.rpps)
+            if row is None:
+                row = fresh
+                created.append(pro.rpps)
+            elif any(getattr(row, key) != getattr(fresh, key) for key in _VALUES):
+                row = dataclasses.replace(
+                    fresh,
+                    first_imported_at=row.first_imported_at,
+                    missing_since=row.missing_since,
+                    retired_at=row.retired_at,
+                )
+                updated.append(pro.rpps)
+            elif row.missing_since is None:
+                unchanged += 1
+            else:
+                updated.append(pro.rpps)  # back in the extract
+            rows[pro.rpps] = dataclasses.replace(row, seen_at=at, missing_since=None)
+        missing = []
+        for rpps, row in sorted(before.items()):
+            if rpps not in seen and row.missing_since is None and row.retired_at is None:
+                rows[rpps] = dataclasses.replace(row, missing_since=at)
+                missing.append(rpps)
+        return ImportCounts(tuple(created), tuple(updated), unchanged, tuple(missing))
+
+    def retire(self, rpps: str, now: datetime) -> bool:
+        """An operator retires a professional (False: unknown RPPS number)."""
+        row = self._tx.professional_rows().get(rpps)
+        if row is None:
+            return False
+        self._tx.write_professionals()[rpps] = dataclasses.replace(
+            row, retired_at=row.retired_at or utc(now)
+        )
+        return True
+
+    def all(self) -> list[StoredProfessional]:
+        """Every stored professional, by RPPS number."""
+        rows = self._tx.professional_rows()
+        return [
+            StoredProfessional(
+                rpps=r.rpps,
+                display_name=r.display_name,
+                specialties=r.specialties,
+                structures=r.structures,
+                missing_since=r.missing_since,
+                retired_at=r.retired_at,
+            )
+            for _, r in sorted(rows.items())
+        ]
+
+    def names(self) -> dict[str, str]:
+        """RPPS number -> display name, of those not retired."""
+        rows = self._tx.professional_rows()
+        return {r.rpps: r.display_name for r in rows.values() if r.retired_at is None}

@@ -10,7 +10,7 @@ from garde.dispatch.lifecycle import StudyEvent
 from garde.store.enums import AssignedBy
 from garde.store.memory.studies import record_assignment
 from garde.store.memory.tables import OutboxRow, json_copy, replaced, utc
-from garde.store.records import AuditEvent
+from garde.store.records import AuditEvent, OutboxBacklog
 from garde.store.repositories.outbox import WEBHOOK, OutboxEntry, OutboxMessage
 
 if TYPE_CHECKING:
@@ -358,6 +358,15 @@ class MemoryOutbox:
             attempts=0,
         )
         return changed == 1
+
+    def backlog(self, since: datetime) -> OutboxBacklog:
+        """What waits (and since when) and what was given up at or after ``since``."""
+        rows = self._tx.outbox_rows()
+        waiting = [r for r in rows if _open(r)]
+        cut = utc(since)
+        given_up = sum(1 for r in rows if r.dropped_at is not None and r.dropped_at >= cut)
+        oldest = min((r.created_at for r in waiting), default=None)
+        return OutboxBacklog(len(waiting), oldest, given_up)
 
     def purge_settled(self, before: datetime) -> int:
         """Delete notifications delivered or given up before ``before``; how many."""

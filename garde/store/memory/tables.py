@@ -152,6 +152,26 @@ class TokenRow:
     revoked_at: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ProfessionalEntry:
+    """A professional of the national directory (the SQL ``professionals`` row)."""
+
+    rpps: str
+    last_name: str
+    first_name: str
+    title: str
+    display_name: str
+    profession: str
+    specialties: tuple[str, ...]
+    specialty_labels: tuple[str, ...]
+    structures: tuple[str, ...]
+    first_imported_at: datetime
+    updated_at: datetime
+    seen_at: datetime
+    missing_since: datetime | None = None
+    retired_at: datetime | None = None
+
+
 @dataclass
 class Tables:
     """Everything committed, and the write lock (see the module docstring).
@@ -181,6 +201,7 @@ class Tables:
     priors: dict[int, PriorEntry] = field(default_factory=dict)
     lookups: dict[str, LookupEntry] = field(default_factory=dict)
     tokens: list[TokenRow] = field(default_factory=list)
+    professionals: dict[str, ProfessionalEntry] = field(default_factory=dict)
     # as the migration seeds them: every kind at 0
     generations: dict[GenerationKind, int] = field(
         default_factory=lambda: dict.fromkeys(GenerationKind, 0)
@@ -208,6 +229,9 @@ class Tables:
         self.studies[uid] = record
 
 
+_COPIED = ("sites", "radiologists", "shifts", "tokens", "professionals", "generations")
+
+
 class Transaction:
     """One unit of work's pending changes (see the module docstring)."""
 
@@ -226,6 +250,7 @@ class Transaction:
         self.priors: dict[int, PriorEntry] = {}
         self.lookups: dict[str, LookupEntry] = {}
         self.tokens: list[TokenRow] | None = None
+        self.professionals: dict[str, ProfessionalEntry] | None = None
         self.generations: dict[GenerationKind, int] | None = None
         self._locked = False
         self.closed = False
@@ -343,6 +368,19 @@ class Transaction:
         self._check_open()
         return self.tokens if self.tokens is not None else self.tables.tokens
 
+    def professional_rows(self) -> dict[str, ProfessionalEntry]:
+        """The stored professionals, by RPPS number."""
+        self._check_open()
+        found = self.professionals
+        return found if found is not None else self.tables.professionals
+
+    def write_professionals(self) -> dict[str, ProfessionalEntry]:
+        """This transaction's copy of the professionals, to change."""
+        self.write()
+        if self.professionals is None:
+            self.professionals = dict(self.tables.professionals)
+        return self.professionals
+
     def generation_rows(self) -> dict[GenerationKind, int]:
         """The change counters."""
         self._check_open()
@@ -401,16 +439,10 @@ class Transaction:
             tables.priors.update(self.priors)
             tables.lookups.update(self.lookups)
             tables.previews.update(self.previews)
-            if self.sites is not None:
-                tables.sites = self.sites
-            if self.radiologists is not None:
-                tables.radiologists = self.radiologists
-            if self.shifts is not None:
-                tables.shifts = self.shifts
-            if self.tokens is not None:
-                tables.tokens = self.tokens
-            if self.generations is not None:
-                tables.generations = self.generations
+            for name in _COPIED:  # the tables a transaction copies whole to change
+                mine = getattr(self, name)
+                if mine is not None:
+                    setattr(tables, name, mine)
         self._reset()
 
     def rollback(self) -> None:
@@ -435,6 +467,7 @@ class Transaction:
         self.sites = self.radiologists = None
         self.shifts = None
         self.tokens = None
+        self.professionals = None
         self.generations = None
         if self._locked:
             self._locked = False

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import and_, case, delete, func, or_, select, update
 
 from garde.store.models import WebhookOutboxRow
+from garde.store.records import OutboxBacklog
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -52,15 +53,6 @@ class OutboxEntry:
     acked_by: str | None
     escalated_at: datetime | None
     body: str
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxBacklog:
-    """The outbox at a glance, for `garde status`."""
-
-    waiting: int
-    oldest_waiting_since: datetime | None
-    given_up: int
 
 
 class OutboxRepository:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
 from garde.store.models import ProfessionalRow
+from garde.store.records import ImportCounts, StoredProfessional
+
+__all__ = ["ImportCounts", "ProfessionalRepository", "StoredProfessional"]
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -16,28 +18,6 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from garde.directory.model import Professional
-
-
-@dataclass(frozen=True, slots=True)
-class ImportCounts:
-    """What an import changed: rows created and updated, unchanged, newly missing."""
-
-    created: tuple[str, ...]
-    updated: tuple[str, ...]
-    unchanged: int
-    missing: tuple[str, ...]  # flagged now: in the store, no longer in the extract
-
-
-@dataclass(frozen=True, slots=True)
-class StoredProfessional:
-    """A professional as stored, with the import's flags."""
-
-    rpps: str
-    display_name: str
-    specialties: tuple[str, ...]
-    structures: tuple[str, ...]
-    missing_since: datetime | None
-    retired_at: datetime | None
 
 
 class ProfessionalRepository:

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from garde.dispatch.lifecycle import StudyEvent
 from garde.store.enums import PURGE_ACTION
-from garde.store.records import PatientContext
+from garde.store.records import OutboxBacklog, PatientContext
 from tests.integration.store.contract_store import T0, Store
 
 MIN = timedelta(minutes=1)
@@ -80,3 +80,18 @@ def test_settled_notifications_are_purged_once_old_enough(store: Store) -> None:
         kept = {e.id for e in uow.outbox.entries()}
         assert kept == {recent, pending}
         assert uow.outbox.pending() == 1
+
+
+def test_the_webhook_backlog_counts_what_waits_and_what_was_given_up(store: Store) -> None:
+    with store.uow_factory() as uow:
+        assert uow.outbox.backlog(T0) == OutboxBacklog(0, None, 0)
+        uow.outbox.add("assigned", "{}", T0 + MIN)
+        waiting = uow.outbox.add("assigned", "{}", T0 + 2 * MIN)
+        early = uow.outbox.add("assigned", "{}", T0)
+        late = uow.outbox.add("assigned", "{}", T0)
+        uow.outbox.failed(early, "refused", T0 - MIN, retry_at=None)
+        uow.outbox.failed(late, "refused", T0 + MIN, retry_at=None)
+        uow.outbox.failed(waiting, "timeout", T0 + 3 * MIN, retry_at=T0 + 4 * MIN)
+        uow.commit()
+    with store.uow_factory() as uow:
+        assert uow.outbox.backlog(T0) == OutboxBacklog(2, T0 + MIN, 1)
