@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from garde.services.identity import Identity
     from garde.store.ports import UnitOfWork
-    from garde.store.repositories.outbox import OutboxEntry
+    from garde.store.records import OutboxEntry
 
 
 @dataclass

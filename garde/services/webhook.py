@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
     from garde.config.model import NotifySettings
     from garde.store.ports import UnitOfWork
-    from garde.store.repositories.outbox import OutboxMessage
+    from garde.store.records import OutboxMessage
 
 logger = logging.getLogger(__name__)
 

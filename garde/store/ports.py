@@ -37,6 +37,8 @@ if TYPE_CHECKING:
         Delivery,
         ImportCounts,
         OutboxBacklog,
+        OutboxEntry,
+        OutboxMessage,
         PatientContext,
         PreviewRecord,
         PriorRecord,
@@ -46,7 +48,6 @@ if TYPE_CHECKING:
         StudyRecord,
         TokenHolder,
     )
-    from garde.store.repositories.outbox import OutboxEntry, OutboxMessage
 
 
 class Studies(Protocol):

@@ -350,3 +350,31 @@ class StoredProfessional:
     structures: tuple[str, ...]
     missing_since: datetime | None
     retired_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    """One notification to post."""
+
+    id: int
+    kind: str
+    body: str
+    attempts: int  # failed tries so far
+    study_uid: str | None = None  # the study it is about: retried while it is open
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """One notification as `garde notify list` shows it."""
+
+    id: int
+    kind: str
+    study_uid: str | None
+    priority: str | None
+    created_at: datetime
+    attempts: int
+    state: str  # waiting, delivered, acknowledged, given_up
+    last_error: str | None
+    acked_by: str | None
+    escalated_at: datetime | None
+    body: str

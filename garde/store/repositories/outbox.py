@@ -8,13 +8,12 @@ the ``Idempotency-Key`` header).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, case, delete, func, or_, select, update
 
 from garde.store.models import WebhookOutboxRow
-from garde.store.records import OutboxBacklog
+from garde.store.records import OutboxBacklog, OutboxEntry, OutboxMessage
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -27,32 +26,7 @@ _ERROR_CHARS = 200
 WEBHOOK = "webhook"  # the channel of the webhook thread's rows
 
 
-@dataclass(frozen=True, slots=True)
-class OutboxMessage:
-    """One notification to post."""
-
-    id: int
-    kind: str
-    body: str
-    attempts: int  # failed tries so far
-    study_uid: str | None = None  # the study it is about: retried while it is open
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxEntry:
-    """One notification as `garde notify list` shows it."""
-
-    id: int
-    kind: str
-    study_uid: str | None
-    priority: str | None
-    created_at: datetime
-    attempts: int
-    state: str  # waiting, delivered, acknowledged, given_up
-    last_error: str | None
-    acked_by: str | None
-    escalated_at: datetime | None
-    body: str
+__all__ = ["WEBHOOK", "OutboxBacklog", "OutboxEntry", "OutboxMessage", "OutboxRepository"]
 
 
 class OutboxRepository:
