@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 from garde.dispatch._time import from_ms, read_ms, to_ms
 from garde.dispatch.board import Code
 from garde.dispatch.explanation import Basis, Exclusion
-from garde.dispatch.model import Priority
+from garde.dispatch.lifecycle import StudyEvent
+from garde.dispatch.model import Priority, StudyState
 from garde.dispatch.router import CANDIDATES_SHOWN, SOONEST_FIRST, route
 
 if TYPE_CHECKING:
@@ -129,6 +130,19 @@ class StrokeAlert:
     radiologist_id: str
     interrupted_uid: str
     wait_without: timedelta  # how long the stroke would wait for them to finish
+
+
+def taking_events(
+    state: StudyState, assignee: str | None, radiologist_id: str
+) -> tuple[StudyEvent, ...]:
+    """The lifecycle events of ``radiologist_id``'s `next` taking a study in ``state``
+    held by ``assignee`` and starting it at once: one's own is started; a pending one
+    is assigned first, a colleague's reassigned first."""
+    if state is StudyState.PENDING:
+        return (StudyEvent.ASSIGNED, StudyEvent.STARTED)
+    if assignee != radiologist_id:
+        return (StudyEvent.REASSIGNED, StudyEvent.STARTED)
+    return (StudyEvent.STARTED,)
 
 
 def stroke_alert(

@@ -70,6 +70,12 @@ def notice_due(last: datetime | None, now: datetime, every: timedelta) -> bool:
     return last is None or now - last >= every
 
 
+def alert_moot(state: StudyState) -> bool:
+    """Whether an unanswered alert of a study in ``state`` needs no escalation: someone
+    is reading it or has read it."""
+    return state in {StudyState.IN_PROGRESS, StudyState.DONE}
+
+
 def must_acknowledge(kind: str, priority: str | None) -> bool:
     """Whether a notification escalates when nobody acknowledges it."""
     return kind not in SILENT_KINDS and priority in {p.value for p in ACK_PRIORITIES}

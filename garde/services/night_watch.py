@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from garde.dispatch import reach
-from garde.dispatch.model import StudyState
 from garde.dispatch.reach import Tier
 from garde.services.snapshot import study_of
 
@@ -137,7 +136,7 @@ def escalate_unacknowledged(dispatch: DispatchService, watch: NightWatch, now: d
         if not reach.must_acknowledge(entry.kind, entry.priority):
             continue
         record = records.get(entry.study_uid or "")
-        if record is None or record.state in {StudyState.IN_PROGRESS, StudyState.DONE}:
+        if record is None or reach.alert_moot(record.state):  # gone, or taken: moot
             with dispatch.uow_factory() as uow:  # someone acted on the study: moot
                 uow.outbox.acknowledge_one(entry.id, now, by="study taken")
                 uow.commit()

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from garde.dispatch import lifecycle
 from garde.dispatch.errors import DispatchError
 from garde.dispatch.explanation import ExclusionReason
+from garde.dispatch.latebinding import taking_events
 from garde.dispatch.lifecycle import StudyEvent
 from garde.dispatch.model import Priority, Radiologist, SlaPolicy, StudyState
 from garde.dispatch.reroute import Cause, Rerouting, reroute
@@ -310,7 +311,7 @@ class ReadingService:
                 for record in candidates:
                     if claims.move(
                         record.study_uid,
-                        *_taking(record, radiologist_id),
+                        *taking_events(record.state, record.assignee, radiologist_id),
                         expect_state=record.state,
                         expect_assignee=record.assignee,
                         at=now,
@@ -638,16 +639,6 @@ class ReadingService:
         if record.assignee != radiologist_id:
             self._board_take(record, radiologist_id, now)
         self._board_start(record.study_uid, radiologist_id, now)
-
-
-def _taking(record: StudyRecord, radiologist_id: str) -> tuple[StudyEvent, ...]:
-    """The events of `next` taking ``record`` and starting it at once: one's own is
-    started; a pending one is assigned first, a colleague's reassigned first."""
-    if record.state is StudyState.PENDING:
-        return (StudyEvent.ASSIGNED, StudyEvent.STARTED)
-    if record.assignee != radiologist_id:
-        return (StudyEvent.REASSIGNED, StudyEvent.STARTED)
-    return (StudyEvent.STARTED,)
 
 
 def _minutes(delta: timedelta) -> float:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from garde.dispatch.explanation import Explanation, clock
 from garde.dispatch.model import StudyState
+from garde.dispatch.visibility import may_see
 from garde.services.identity import OPEN_MODE, IdentityError, PermissionDeniedError
 from garde.services.reading import ReadingRefusedError, Refusal
 from garde.services.refusals import record_refused
@@ -176,11 +177,11 @@ class StudyInfoService:
         record = uow.studies.get(study_uid)
         if record is None:
             raise ReadingRefusedError(f"unknown study {study_uid}", Refusal.UNKNOWN_STUDY)
-        if by.is_operator or by == OPEN_MODE or record.assignee == by.subject:
-            # OPEN_MODE: a demo or test region that never issued a token sees it all.
-            return record
+        # OPEN_MODE: a demo or test region that never issued a token sees it all.
+        privileged = by.is_operator or by == OPEN_MODE
         reader = {r.id: r for r in uow.directory.radiologists()}.get(by.subject)
-        if reader is None or record.site_id not in reader.sites:
+        sites = None if reader is None else reader.sites
+        if not may_see(record.site_id, record.assignee, by.subject, sites, privileged=privileged):
             raise PermissionDeniedError(
                 f"{by.subject} may not see study {study_uid}: not theirs, and not "
                 f"credentialed for hospital {record.site_id}"

@@ -4,8 +4,16 @@ from datetime import timedelta
 
 from garde.dispatch.board import Board
 from garde.dispatch.explanation import Basis, ExclusionReason
-from garde.dispatch.latebinding import Pull, next_for, next_pull, preempt, stroke_alert
-from garde.dispatch.model import Priority, SlaPolicy, Study
+from garde.dispatch.latebinding import (
+    Pull,
+    next_for,
+    next_pull,
+    preempt,
+    stroke_alert,
+    taking_events,
+)
+from garde.dispatch.lifecycle import StudyEvent
+from garde.dispatch.model import Priority, SlaPolicy, Study, StudyState
 from garde.dispatch.router import route
 from tests.unit.dispatch.dispatch_factories import at, board_with, rad, shift, study
 
@@ -206,3 +214,21 @@ def test_a_reader_with_more_of_the_night_pulls_only_for_a_real_gain():
     pull = next_pull("a", board, at(100))
     assert pull == Pull(queued, "b")
     assert pull.margin == timedelta(0)
+
+
+def test_next_takes_a_pending_study_by_assigning_it_then_starting_it() -> None:
+    assert taking_events(StudyState.PENDING, None, "a") == (
+        StudyEvent.ASSIGNED,
+        StudyEvent.STARTED,
+    )
+
+
+def test_next_takes_a_colleagues_study_by_reassigning_it_then_starting_it() -> None:
+    assert taking_events(StudyState.ASSIGNED, "b", "a") == (
+        StudyEvent.REASSIGNED,
+        StudyEvent.STARTED,
+    )
+
+
+def test_next_starts_ones_own_study() -> None:
+    assert taking_events(StudyState.ASSIGNED, "a", "a") == (StudyEvent.STARTED,)

@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 from garde.dispatch.model import StudyState
-from garde.dispatch.reach import Tier, must_acknowledge, next_tier, notice_due, waits_for_a_taker
+from garde.dispatch.reach import (
+    Tier,
+    alert_moot,
+    must_acknowledge,
+    next_tier,
+    notice_due,
+    waits_for_a_taker,
+)
 from tests.unit.dispatch.dispatch_factories import at
 
 
@@ -57,3 +64,10 @@ def test_which_moves_are_told_and_which_routings_found_nobody():
     director = board_with(rad("d", director=True), shifts=[])
     assert nobody_may_take(route(study(), director, policy, at(0)))
     assert nobody_may_take(route(study(site="h9"), board_with(rad("a")), policy, at(0)))
+
+
+def test_an_alert_is_moot_once_someone_reads_or_has_read_the_study() -> None:
+    assert alert_moot(StudyState.IN_PROGRESS)
+    assert alert_moot(StudyState.DONE)
+    assert not alert_moot(StudyState.ASSIGNED)
+    assert not alert_moot(StudyState.PENDING)
