@@ -189,7 +189,7 @@ class OfflineNight:
 
 
 @dataclass(frozen=True, slots=True)
-class _Option:
+class Option:
     """A study on one reader in one shift: the start window, in solver units."""
 
     reader: str
@@ -201,7 +201,7 @@ class _Option:
 
 
 @dataclass(frozen=True, slots=True)
-class _Job:
+class Job:
     """A study as the reference sees it."""
 
     arrival: SyntheticArrival
@@ -209,11 +209,12 @@ class _Job:
     deadline: float
     due: float | None  # the "within" target's instant (None: no such tier)
     weight: int
-    options: tuple[_Option, ...]
+    options: tuple[Option, ...]
     edf_key: tuple[float, int, float]  # due (else deadline), priority rank, release
 
 
-def _units_up(minutes: float) -> int:
+def units_up(minutes: float) -> int:
+    """``minutes`` in solver units, rounded up (a schedule never promises sooner)."""
     return math.ceil(round(minutes * UNITS_PER_MIN, 6))
 
 
@@ -221,12 +222,14 @@ def _units_down(minutes: float) -> int:
     return math.floor(round(minutes * UNITS_PER_MIN, 6))
 
 
-def _jobs(
+def jobs_of(
     scenario: NightScenario,
     arrivals: Sequence[SyntheticArrival],
     targets: Targets,
     release_rule: Release,
-) -> list[_Job]:
+) -> list[Job]:
+    """The night's studies as the reference schedules them: each with its release, due
+    instant, weight and a start window per reader and shift that may read it."""
     rads = {r.id: r for r in scenario.radiologists}
     shifts = sorted(
         ((scenario.offset(s.start), scenario.offset(s.end), s) for s in scenario.shifts),
@@ -241,20 +244,20 @@ def _jobs(
             covered = rad.sites if shift.sites is None else rad.sites & shift.sites
             if arrival.site_id not in covered or not arrival.skills <= rad.skills:
                 continue
-            earliest = max(_units_up(release), _units_up(start))
-            latest = _units_up(end) - 1  # a read starts before the shift ends
+            earliest = max(units_up(release), units_up(start))
+            latest = units_up(end) - 1  # a read starts before the shift ends
             if earliest > latest:
                 continue
             minutes = arrival.true_minutes / rad.speed
             options.append(
-                _Option(rad.id, start, earliest, latest, max(1, _units_up(minutes)), minutes)
+                Option(rad.id, start, earliest, latest, max(1, units_up(minutes)), minutes)
             )
         within = targets.within_min.get(arrival.priority)
         due = None if within is None else arrival.offset_min + within  # from arrival
         deadline = scenario.offset(arrival.deadline)
         weight = round(targets.weights.get(arrival.priority, 1.0) * 100)
         jobs.append(
-            _Job(
+            Job(
                 arrival,
                 release,
                 deadline,
@@ -267,7 +270,7 @@ def _jobs(
     return jobs
 
 
-def edf_plan(jobs: Sequence[_Job]) -> dict[int, tuple[int, int]]:
+def edf_plan(jobs: Sequence[Job]) -> dict[int, tuple[int, int]]:
     """A non-delay earliest-due-first schedule, in solver units: job -> (option, start).
 
     Whenever a reader can start something, the one who can start soonest takes the
@@ -307,7 +310,7 @@ def edf_plan(jobs: Sequence[_Job]) -> dict[int, tuple[int, int]]:
 class _Model:
     """The CP-SAT model of one night, with its three tier expressions."""
 
-    def __init__(self, jobs: Sequence[_Job]) -> None:
+    def __init__(self, jobs: Sequence[Job]) -> None:
         self.jobs = jobs
         model = self.model = cp_model.CpModel()
         # An unread study ends at the horizon: past every read, due instant and
@@ -414,7 +417,7 @@ class _Model:
         return plan
 
 
-def _replay(jobs: Sequence[_Job], plan: Mapping[int, tuple[int, int]]) -> OfflineNight:
+def replay_plan(jobs: Sequence[Job], plan: Mapping[int, tuple[int, int]]) -> OfflineNight:
     """The planned order per reader, replayed with exact times, left-shifted."""
     by_reader: dict[str, list[tuple[int, int, int]]] = {}
     for i, (k, start) in plan.items():
@@ -442,6 +445,44 @@ def _replay(jobs: Sequence[_Job], plan: Mapping[int, tuple[int, int]]) -> Offlin
     return OfflineNight(tuple(reads), unread)
 
 
+def solve_jobs(
+    jobs: Sequence[Job],
+    plan: Mapping[int, tuple[int, int]],
+    *,
+    work: float = DEFAULT_WORK,
+    seed: int = 0,
+) -> tuple[dict[int, tuple[int, int]], tuple[Tier, ...]]:
+    """``jobs`` scheduled tier by tier from the complete hint ``plan`` (job -> option,
+    start): the plan found and each tier's value and bound (`solve_night`'s search)."""
+    plan = dict(plan)
+    built = _Model(jobs)
+    tiers = []
+    left = work
+    for n, (name, expr) in enumerate(built.tiers):
+        if isinstance(expr, int):  # nothing of that kind tonight
+            tiers.append(Tier(name, optimal=True, value=expr, bound=expr))
+            continue
+        built.hint(plan)
+        built.model.minimize(expr)
+        solver = cp_model.CpSolver()
+        params = solver.parameters
+        params.num_workers = 1  # deterministic; the interleaved portfolio did worse per unit
+        params.random_seed = seed
+        params.max_deterministic_time = max(0.0, left) / (len(built.tiers) - n)
+        params.max_time_in_seconds = WALL_GUARD
+        status = solver.solve(built.model)
+        left -= solver.deterministic_time
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            plan = built.plan(solver)
+            value = round(solver.objective_value)
+            bound = math.ceil(solver.best_objective_bound - 1e-6)
+        else:  # cut short before the hint was even checked: keep the last plan
+            value, bound = built.values(plan)[name], 0
+        tiers.append(Tier(name, status == cp_model.OPTIMAL, value, bound))
+        built.model.add(expr <= value)
+    return plan, tuple(tiers)
+
+
 def _example_release() -> Release:
     return Release.of(example_config())
 
@@ -452,8 +493,8 @@ def edf_night(
     release: Release | None = None,
 ) -> OfflineNight:
     """The earliest-due-first schedule with hindsight (the reference's starting point)."""
-    jobs = _jobs(scenario, arrivals, Targets.of(scenario), release or _example_release())
-    return _replay(jobs, edf_plan(jobs))
+    jobs = jobs_of(scenario, arrivals, Targets.of(scenario), release or _example_release())
+    return replay_plan(jobs, edf_plan(jobs))
 
 
 def solve_night(
@@ -493,32 +534,8 @@ def solve_night(
         bound (``optimal`` when every tier is proven).
     """
     targets = targets or Targets.of(scenario)
-    jobs = _jobs(scenario, arrivals, targets, release or _example_release())
+    jobs = jobs_of(scenario, arrivals, targets, release or _example_release())
     plan = edf_plan(jobs)
-    built = _Model(jobs)
-    tiers = []
-    left = work
-    for n, (name, expr) in enumerate(built.tiers):
-        if isinstance(expr, int):  # nothing of that kind tonight
-            tiers.append(Tier(name, optimal=True, value=expr, bound=expr))
-            continue
-        built.hint(plan)
-        built.model.minimize(expr)
-        solver = cp_model.CpSolver()
-        params = solver.parameters
-        params.num_workers = 1  # deterministic; the interleaved portfolio did worse per unit
-        params.random_seed = seed
-        params.max_deterministic_time = max(0.0, left) / (len(built.tiers) - n)
-        params.max_time_in_seconds = WALL_GUARD
-        status = solver.solve(built.model)
-        left -= solver.deterministic_time
-        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            plan = built.plan(solver)
-            value = round(solver.objective_value)
-            bound = math.ceil(solver.best_objective_bound - 1e-6)
-        else:  # cut short before the hint was even checked: keep the last plan
-            value, bound = built.values(plan)[name], 0
-        tiers.append(Tier(name, status == cp_model.OPTIMAL, value, bound))
-        built.model.add(expr <= value)
-    night = _replay(jobs, plan)
-    return OfflineNight(night.reads, night.unread_priorities, tuple(tiers))
+    plan, tiers = solve_jobs(jobs, plan, work=work, seed=seed)
+    night = replay_plan(jobs, plan)
+    return OfflineNight(night.reads, night.unread_priorities, tiers)
