@@ -29,6 +29,7 @@ from pynetdicom.transport import AssociationSocket
 
 from garde.dicom_gateway.endian import to_little_endian
 from garde.dicom_gateway.resume import ResumeLog
+from garde.log_hygiene import escape_controls
 
 if TYPE_CHECKING:
     import ssl
@@ -135,7 +136,8 @@ class PushReport:
                 lines.append(f"FAILED {r.path}{code}: {r.detail}")
         if self.unreachable:
             unsent = sum(r.detail == _not_sent(self.unreachable) for r in self.results)
-            lines.append(f"{self.unreachable}; {unsent} files not sent")
+            files = "file" if unsent == 1 else "files"
+            lines.append(f"{self.unreachable}; {unsent} {files} not sent")
         return "\n".join(lines)
 
 
@@ -380,7 +382,7 @@ def _send_one(assoc: Association, item: _Item) -> FileResult | None:
     code = int(rsp.Status)
     if code == 0 or code in _STORED_WITH_WARNING:
         return FileResult(item.path, Outcome.STORED, code, converted)
-    return FileResult(item.path, Outcome.FAILED, code, _status_text(code))
+    return FileResult(item.path, Outcome.FAILED, code, _failure_text(code, rsp))
 
 
 def _accepts(assoc: Association, sop_class: str, syntax: str) -> bool:
@@ -477,8 +479,22 @@ _STATUS_TEXT = {
     0xC210: "cannot understand (dataset does not decode)",
     0xC211: "gateway error",
     0x0124: "refused: not authorized",
+    0x0111: "another content already stored under this SOP Instance UID",
+    0xC220: "incomplete: the data set did not arrive whole",
 }
 
 
 def _status_text(code: int) -> str:
     return _STATUS_TEXT.get(code, "failed") if code >= 0 else "failed"
+
+
+def _failure_text(code: int, rsp: Dataset) -> str:
+    """Why the peer refused a file: its Error Comment (0000,0902) when it sent one (the
+    gateway names the element that fell short, the conflict...), else the status's meaning.
+    The comment comes from the network: control characters are escaped before a terminal
+    sees them."""
+    comment = str(rsp.get("ErrorComment", "") or "").strip()
+    meaning = _status_text(code)
+    if not comment:
+        return meaning
+    return escape_controls(comment if meaning == "failed" else f"{meaning}: {comment}")

@@ -91,6 +91,39 @@ def test_push_reports_each_failure_and_exits_non_zero(gateway, session_factory, 
     assert "hostile.dcm (0xC000)" in text.stdout
 
 
+def test_push_names_why_the_gateway_refused_each_file(gateway, session_factory, tmp_path):
+    """The gateway's Error Comment reaches the hospital's engineer: a conflicting re-send
+    and a truncated file each say what was wrong, not just "failed"."""
+    first = tmp_path / "first"
+    (original,) = write_series(first, 1, rows=16, columns=16)
+    assert garde("push", "--port", str(gateway.port), "--aet", "NORD_CT", "--state-file",
+                 str(tmp_path / "a.jsonl"), str(first)).exit_code == 0  # fmt: skip
+    again = tmp_path / "again"
+    again.mkdir()
+    changed = dcmread(original)
+    changed.PixelData = bytes(len(changed.PixelData))  # same UID, pixels zeroed
+    changed.save_as(again / "zeroed.dcm", enforce_file_format=True)
+    whole = (TEST_FILES / "CT_small.dcm").read_bytes()
+    (again / "cut.dcm").write_bytes(whole[:-3000])  # Pixel Data shorter than declared
+    result = garde(
+        "push", "--port", str(gateway.port), "--aet", "NORD_CT", "--json",
+        "--state-file", str(tmp_path / "b.jsonl"), str(again),
+    )  # fmt: skip
+    assert result.exit_code == 1
+    by_name = {Path(f["path"]).name: f for f in json.loads(result.stdout)["files"]}
+    assert by_name["zeroed.dcm"]["status"] == "0x0111"
+    assert by_name["zeroed.dcm"]["detail"].startswith(
+        "another content already stored under this SOP Instance UID: "
+    )
+    assert by_name["cut.dcm"]["status"] == "0xC220"
+    assert "(7FE0,0010)" in by_name["cut.dcm"]["detail"]
+    assert "arrived" in by_name["cut.dcm"]["detail"]
+    stored = indexed(session_factory)[changed.SOPInstanceUID]
+    assert (
+        dcmread(gateway.settings.storage_dir / stored.path).PixelData == dcmread(original).PixelData
+    )  # the first copy stays the stored truth
+
+
 def test_push_by_an_unknown_ae_fails_with_the_reason(gateway, tmp_path):
     write_series(tmp_path / "in", 2, rows=16, columns=16)
     result = garde(
