@@ -64,8 +64,14 @@ def handle_store(event: Event, service: IntakeService) -> int | Dataset:
 
 def _error_comment(text: str) -> str:
     """An LO value: at most 64 characters, no backslash or control character."""
-    cleaned = "".join(c if c.isprintable() and c != "\\" else " " for c in text)
-    return cleaned[:64].strip()
+    cleaned = "".join(c if c.isprintable() and c != "\\" else " " for c in text).strip()
+    if len(cleaned) <= 64:
+        return cleaned
+    cut = cleaned[:64]
+    # Drop a parenthesis the limit would cut in two, else the word it would cut.
+    opened = cut.rfind("(")
+    end = opened if opened > cut.rfind(")") else cut.rfind(" ")
+    return (cut[:end] if end > 0 else cut).strip()
 
 
 def handle_released(event: Event) -> None:

@@ -489,12 +489,8 @@ def _status_text(code: int) -> str:
 
 
 def _failure_text(code: int, rsp: Dataset) -> str:
-    """Why the peer refused a file: its Error Comment (0000,0902) when it sent one (the
-    gateway names the element that fell short, the conflict...), else the status's meaning.
-    The comment comes from the network: control characters are escaped before a terminal
-    sees them."""
+    """Why the peer refused a file: its Error Comment (0000,0902) when it sent one (Garde's
+    gateway names the conflict or the element that fell short), else what the status
+    means. The comment comes from the network: control characters are escaped."""
     comment = str(rsp.get("ErrorComment", "") or "").strip()
-    meaning = _status_text(code)
-    if not comment:
-        return meaning
-    return escape_controls(comment if meaning == "failed" else f"{meaning}: {comment}")
+    return escape_controls(comment) if comment else _status_text(code)
