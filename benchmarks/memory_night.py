@@ -43,7 +43,8 @@ from garde.dispatch.model import (
 )
 from garde.dispatch.triage import DEFAULT_RULES, Triager
 from garde.services.dispatcher import DispatchService
-from garde.services.reading import ReadingRefusedError, ReadingService
+from garde.services.reading import ReadingService
+from garde.services.refusals import ReadingRefusedError
 from garde.store.memory import MemoryStore
 
 if TYPE_CHECKING:

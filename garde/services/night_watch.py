@@ -18,20 +18,49 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from garde.dispatch import reach
 from garde.dispatch.reach import Tier
 from garde.services.snapshot import study_of
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from datetime import datetime, timedelta
 
+    from garde.dispatch.board import Board
     from garde.dispatch.model import Study
-    from garde.services.dispatcher import DispatchService
+    from garde.dispatch.ports import Notifier
+    from garde.store.ports import UnitOfWork
     from garde.store.records import StudyRecord
 
 logger = logging.getLogger(__name__)
+
+
+class Dispatching(Protocol):
+    """What the watch needs of the dispatch service (`DispatchService` has it): its store,
+    board, notifier and medical director. A Protocol, so that the dispatcher may call
+    `announce_unassigned` without the two modules naming each other."""
+
+    @property
+    def uow_factory(self) -> Callable[[], UnitOfWork]:
+        """Units of work on the store."""
+        ...
+
+    @property
+    def board(self) -> Board:
+        """The live board (who is on shift, who supervises)."""
+        ...
+
+    @property
+    def notifier(self) -> Notifier:
+        """Where the notices go."""
+        ...
+
+    @property
+    def medical_director(self) -> str:
+        """Who answers when nobody may read a study (``[region]``)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +90,7 @@ def unassigned_payload(
 
 
 def announce_unassigned(
-    dispatch: DispatchService, study: Study, holder: str | None, now: datetime
+    dispatch: Dispatching, study: Study, holder: str | None, now: datetime
 ) -> None:
     """Send an ``unassigned`` notice at once and remember when (see `remind_unassigned`)."""
     director = dispatch.medical_director
@@ -86,7 +115,7 @@ def announce_unassigned(
     )
 
 
-def remind_unassigned(dispatch: DispatchService, watch: NightWatch, now: datetime) -> int:
+def remind_unassigned(dispatch: Dispatching, watch: NightWatch, now: datetime) -> int:
     """Send the ``unassigned`` notices due by ``now``; returns how many went out."""
     directors = {r.id for r in dispatch.board.radiologists() if r.medical_director}
     with dispatch.uow_factory() as uow:
@@ -121,7 +150,7 @@ def remind_unassigned(dispatch: DispatchService, watch: NightWatch, now: datetim
     return sent
 
 
-def escalate_unacknowledged(dispatch: DispatchService, watch: NightWatch, now: datetime) -> int:
+def escalate_unacknowledged(dispatch: Dispatching, watch: NightWatch, now: datetime) -> int:
     """Escalate the stroke and emergency notifications nobody acknowledged in time;
     returns how many escalated."""
     priorities = [p.value for p in reach.ACK_PRIORITIES]

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from garde.services.identity import IdentityError, PermissionDeniedError
-from garde.services.reading import ReadingRefusedError, Refusal
-from garde.services.refusals import record_refused
+from garde.services.refusals import ReadingRefusedError, Refusal, record_refused
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -30,8 +30,7 @@ from garde.dispatch.manual import (
 from garde.dispatch.model import Priority, StudyState
 from garde.services.dispatcher import NOTIFY_PRIORITIES, notify_assigned
 from garde.services.identity import IdentityError, PermissionDeniedError
-from garde.services.reading import ReadingRefusedError, Refusal
-from garde.services.refusals import record_refused
+from garde.services.refusals import ReadingRefusedError, Refusal, record_refused
 from garde.services.snapshot import study_of
 from garde.store.enums import AssignedBy
 

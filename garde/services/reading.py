@@ -13,7 +13,6 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from garde.dispatch import lifecycle
@@ -42,6 +41,7 @@ from garde.services.reading_candidates import (
     reading_candidates,
     urgency,
 )
+from garde.services.refusals import ReadingRefusedError, Refusal
 from garde.services.snapshot import load_board, study_of
 from garde.store.enums import AssignedBy
 
@@ -62,30 +62,6 @@ logger = logging.getLogger(__name__)
 
 CLAIMABLE = (StudyState.PENDING, StudyState.ASSIGNED)
 _ZERO = timedelta(0)
-
-
-class Refusal(StrEnum):
-    """Why an action was refused (kept in the audit row)."""
-
-    UNKNOWN_STUDY = "unknown_study"
-    UNKNOWN_RADIOLOGIST = "unknown_radiologist"
-    NOT_YOURS = "not_yours"  # assigned to someone else
-    NO_CREDENTIAL = "no_credential"  # not credentialed for the hospital, or lacks a skill
-    WRONG_STATE = "wrong_state"  # the lifecycle does not allow it now
-    NOTHING_TO_READ = "nothing_to_read"
-    LOST_RACE = "lost_race"  # someone else moved the study first
-    OFF_SHIFT = "off_shift"  # an operator's assignment to a reader the roster has off shift
-
-
-class ReadingRefusedError(DispatchError):
-    """The action is not allowed: not one's study, unknown study, wrong state...
-
-    ``reason`` says which (a `Refusal`); the message is one line for the user.
-    """
-
-    def __init__(self, message: str, reason: Refusal = Refusal.WRONG_STATE) -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,8 +22,7 @@ from typing import TYPE_CHECKING
 from garde.config.reporting import DestinationKind
 from garde.dispatch.model import StudyState
 from garde.services.identity import IdentityError, PermissionDeniedError
-from garde.services.reading import ReadingRefusedError, Refusal
-from garde.services.refusals import record_refused
+from garde.services.refusals import ReadingRefusedError, Refusal, record_refused
 from garde.store.records import DRAFT, FINAL, ReportRecord
 
 if TYPE_CHECKING:

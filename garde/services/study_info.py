@@ -14,8 +14,7 @@ from garde.dispatch.explanation import Explanation, clock
 from garde.dispatch.model import StudyState
 from garde.dispatch.visibility import may_see
 from garde.services.identity import OPEN_MODE, IdentityError, PermissionDeniedError
-from garde.services.reading import ReadingRefusedError, Refusal
-from garde.services.refusals import record_refused
+from garde.services.refusals import ReadingRefusedError, Refusal, record_refused
 from garde.store.enums import PreviewKind
 from garde.store.records import PatientContext
 

@@ -52,7 +52,8 @@ from garde.services.dispatcher import DispatchService
 from garde.services.escalation import escalate_overdue
 from garde.services.handover import hand_over
 from garde.services.night_watch import NightWatch, escalate_unacknowledged, remind_unassigned
-from garde.services.reading import ReadingRefusedError, ReadingService
+from garde.services.reading import ReadingService
+from garde.services.refusals import ReadingRefusedError
 from garde.services.replanning import replan_queues
 from garde.services.snapshot import study_of
 from garde.simulation.policies import PolicySpec, policy_spec

@@ -18,7 +18,8 @@ from garde.config.reporting import Destination, DestinationKind, ReportingSettin
 from garde.dispatch.board import Board
 from garde.dispatch.model import Radiologist, Site, StudyState
 from garde.reporting.delivery import ReportDelivery
-from garde.services.reading import ReadingRefusedError, ReadingService
+from garde.services.reading import ReadingService
+from garde.services.refusals import ReadingRefusedError
 from garde.services.reporting import EmptyReportError, ReportDraft, ReportService
 from garde.store.models import AuditEventRow
 from garde.store.repositories.reports import ReportRepository

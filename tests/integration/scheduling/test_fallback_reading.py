@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from garde.dispatch.model import Shift, StudyState
-from garde.services.reading import ReadingRefusedError, ReadingService, Refusal
+from garde.services.reading import ReadingService
+from garde.services.refusals import ReadingRefusedError, Refusal
 from tests.integration.scheduling.night import (
     T0,
     advance_to,

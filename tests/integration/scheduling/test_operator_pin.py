@@ -17,7 +17,8 @@ from garde.services.escalation import escalate_overdue
 from garde.services.handover import hand_over
 from garde.services.identity import Identity, Role
 from garde.services.operator import OperatorService
-from garde.services.reading import ReadingRefusedError, ReadingService, Refusal
+from garde.services.reading import ReadingService
+from garde.services.refusals import ReadingRefusedError, Refusal
 from garde.services.replanning import replan_queues
 from tests.integration.scheduling.night import (
     T0,

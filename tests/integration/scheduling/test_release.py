@@ -12,7 +12,8 @@ import pytest
 from garde.dispatch.model import Shift, StudyState
 from garde.services.escalation import escalate_overdue
 from garde.services.handover import hand_over
-from garde.services.reading import ReadingRefusedError, ReadingService, Refusal
+from garde.services.reading import ReadingService
+from garde.services.refusals import ReadingRefusedError, Refusal
 from garde.store.enums import AssignedBy
 from tests.integration.scheduling.night import (
     T0,

@@ -12,7 +12,8 @@ from garde.bootstrap import Runtime, build_runtime
 from garde.config import load_settings
 from garde.dispatch.model import Priority, Shift, StudyState
 from garde.services.clock import FrozenClock
-from garde.services.reading import ReadingRefusedError, ReadingService
+from garde.services.reading import ReadingService
+from garde.services.refusals import ReadingRefusedError
 from tests.gateway_intake import index_as_received
 from tests.helpers import write_series
 

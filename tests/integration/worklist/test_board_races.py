@@ -18,7 +18,8 @@ import pytest
 
 from garde.dispatch.board import Board
 from garde.dispatch.model import StudyState
-from garde.services.reading import ReadingRefusedError, ReadingService, Refusal
+from garde.services.reading import ReadingService
+from garde.services.refusals import ReadingRefusedError, Refusal
 from garde.services.snapshot import study_of
 from tests.integration.worklist.conftest import T0, Region
 

@@ -7,7 +7,7 @@ from collections import Counter
 from datetime import timedelta
 
 from garde.dispatch.model import Priority, StudyState
-from garde.services.reading import ReadingRefusedError
+from garde.services.refusals import ReadingRefusedError
 from tests.integration.worklist.conftest import T0, Region
 
 NOW = T0 + timedelta(minutes=5)

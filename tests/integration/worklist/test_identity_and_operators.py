@@ -20,7 +20,7 @@ from garde.services.identity import (
     read_token,
     write_token_file,
 )
-from garde.services.reading import ReadingRefusedError, Refusal
+from garde.services.refusals import ReadingRefusedError, Refusal
 from garde.services.worklist import WORKLIST_KEYS, WorklistQueryError, parse_filters, worklist_item
 from tests.integration.worklist.conftest import T0, Region
 

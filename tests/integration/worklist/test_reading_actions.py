@@ -8,7 +8,8 @@ import pytest
 
 from garde.dispatch.board import Board
 from garde.dispatch.model import Priority, StudyState
-from garde.services.reading import ReadingRefusedError, ReadingService, Refusal
+from garde.services.reading import ReadingService
+from garde.services.refusals import ReadingRefusedError, Refusal
 from garde.services.snapshot import study_of
 from garde.services.study_info import render_explanation
 from garde.services.webhook import WebhookNotifier

@@ -9,7 +9,8 @@ import pytest
 
 from garde.dispatch.lifecycle import StudyEvent
 from garde.dispatch.model import StudyState
-from garde.services.reading import ReadingRefusedError, ReadingService, Refusal
+from garde.services.reading import ReadingService
+from garde.services.refusals import ReadingRefusedError, Refusal
 from garde.simulation.baselines import PullEdf
 from tests.unit.services.memory_region import T0, region
 

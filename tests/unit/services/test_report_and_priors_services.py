@@ -16,7 +16,7 @@ from pydicom.uid import ExplicitVRLittleEndian
 from garde.config.reporting import Destination, DestinationKind, PriorsPeer, ReportingSettings
 from garde.services.identity import Identity, PermissionDeniedError, Role
 from garde.services.priors import PriorsService
-from garde.services.reading import ReadingRefusedError
+from garde.services.refusals import ReadingRefusedError
 from garde.services.reporting import ReportDraft, ReportService
 from garde.store.records import DRAFT, FINAL
 from tests.unit.services.memory_region import SITES, T0, region

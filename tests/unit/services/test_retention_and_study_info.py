@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from garde.services.identity import Identity, PermissionDeniedError, Role
-from garde.services.reading import ReadingRefusedError
+from garde.services.refusals import ReadingRefusedError
 from garde.services.retention import purge_pixels
 from garde.services.study_info import StudyInfoService
 from garde.store.enums import PURGE_ACTION
