@@ -22,6 +22,7 @@ from garde.services.replanning import replan_queues
 from garde.services.retention import purge_pixels
 from garde.services.solver_process import SolverDiedError
 from garde.services.study_attributes import fill_missing
+from garde.store.dicomweb_index import DicomWebIndex
 from garde.store.errors import LeaseLostError
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ def dispatch_stable_studies(runtime: Runtime) -> int:
         runtime.dispatch.reconcile(now)
         decisions = runtime.dispatch.sweep(now)
         # The patient context the worklist shows, read once per new study.
-        fill_missing(runtime.session_factory, runtime.settings.gateway.storage_dir)
+        fill_missing(DicomWebIndex(runtime.session_factory), runtime.settings.gateway.storage_dir)
         if runtime.sweep_at is not None:  # under the scheduler: run again when due
             due = runtime.dispatch.next_sweep_at(now)
             if due is not None:

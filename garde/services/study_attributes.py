@@ -22,7 +22,7 @@ from garde.store.records import StudyAttributes
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from sqlalchemy.orm import Session, sessionmaker
+    from garde.store.ports import StudyAttributeIndex
 
 logger = logging.getLogger(__name__)
 
@@ -150,13 +150,12 @@ def safe_read(path: Path) -> StudyAttributes:
         return StudyAttributes()
 
 
-def fill_missing(session_factory: sessionmaker[Session], storage_dir: Path) -> int:
+def fill_missing(index: StudyAttributeIndex, storage_dir: Path) -> int:
     """Read the attributes of every study that has none yet (new ones, or stored before
-    the table existed); how many were read. Called by the stability sweep (so the
-    worklist shows the context) and before DICOMweb searches."""
-    from garde.store.dicomweb_index import DicomWebIndex  # noqa: PLC0415 - store adapter
-
-    index = DicomWebIndex(session_factory)
+    the table existed) from its first stored file under ``storage_dir``; how many were
+    read (an unreadable file gives empty attributes: it is not read again). Called by
+    the stability sweep (so the worklist shows the context) and before DICOMweb
+    searches, on the SQL store's `DicomWebIndex` or the memory store's attributes."""
     done = 0
     while True:
         missing = index.missing_attributes()

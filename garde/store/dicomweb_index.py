@@ -21,6 +21,7 @@ from garde.store.models import (
     StudyAttributesRow,
     StudyRow,
 )
+from garde.store.records import MissingAttributes
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -111,14 +112,6 @@ class StudyAccess:
     site_id: str
     assignee: str | None
     prior_of: str | None = None  # set when the UID asked is a prior of this study
-
-
-@dataclass(frozen=True, slots=True)
-class MissingAttributes:
-    """A study without its attributes row, and a stored instance to read them from."""
-
-    study_id: int
-    path: str
 
 
 @dataclass

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol, Self
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable, Mapping, Sequence
     from datetime import datetime
     from types import TracebackType
 
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         AuditEvent,
         Delivery,
         ImportCounts,
+        MissingAttributes,
         OutboxBacklog,
         OutboxEntry,
         OutboxMessage,
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
         ReportRecord,
         SeriesRecord,
         StoredProfessional,
+        StudyAttributes,
         StudyRecord,
         TokenHolder,
     )
@@ -559,6 +561,21 @@ class Generations(Protocol):
 
     def current(self) -> dict[GenerationKind, int]:
         """Every kind's counter now (raises `StoreUnavailableError` if unreadable)."""
+        ...
+
+
+class StudyAttributeIndex(Protocol):
+    """The attributes read from a study's first stored file (its patient context, its
+    study-level DICOM JSON), kept once per study. Each call is its own transaction:
+    `garde.store.dicomweb_index.DicomWebIndex` (SQL) and
+    `garde.store.memory.MemoryAttributeIndex` satisfy it."""
+
+    def missing_attributes(self, limit: int = ...) -> list[MissingAttributes]:
+        """Up to ``limit`` studies with no attributes yet, each with its first instance."""
+        ...
+
+    def save_attributes(self, values: Sequence[tuple[int, StudyAttributes]]) -> None:
+        """Keep each study's attributes (a study that has them already keeps its own)."""
         ...
 
 

@@ -251,6 +251,15 @@ class StudyAttributes:
 
 
 @dataclass(frozen=True, slots=True)
+class MissingAttributes:
+    """A study without its attributes yet, and a stored instance to read them from
+    (``path``: relative to the storage folder; ``study_id``: the store's own id)."""
+
+    study_id: int
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
 class TokenHolder:
     """Who a live personal token belongs to."""
 

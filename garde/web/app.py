@@ -81,7 +81,7 @@ class WebContext:
 
     def fill_attributes(self) -> None:
         """Read the attributes of studies that have none yet (new or older studies)."""
-        fill_missing(self.index.session_factory, self.storage_dir)
+        fill_missing(self.index, self.storage_dir)
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:

@@ -10,8 +10,8 @@ at its first write and holds it to the end of its transaction, so conditional mo
 come in the same order; lifecycle writes bump ``version`` as SQLAlchemy's version counter
 does. Studies, series, instances, previews, assignments, audit, the webhook outbox,
 sites, radiologists, shifts, reports and their deliveries, prior lookups, personal tokens,
-the national directory's professionals and the change counters are kept; the attributes
-read from the files (the patient context beyond the accession number) stay SQL-only.
+the national directory's professionals, the change counters and the attributes read from
+the files (``store.attributes``, the patient context) are kept.
 
 Build one from the region and hand its ``uow_factory`` to the services, its ``index``
 (the gateway's `InstanceIndex`) to whatever plays the hospitals::
@@ -36,6 +36,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Self
 
 from garde.store.memory.access import MemoryGenerations, MemoryProfessionals, MemoryTokens
+from garde.store.memory.attributes import MemoryAttributeIndex
 from garde.store.memory.intake import MemoryInstanceIndex
 from garde.store.memory.night import MemoryNight
 from garde.store.memory.reports import MemoryPriors, MemoryReports
@@ -56,7 +57,7 @@ if TYPE_CHECKING:
     from garde.dispatch.model import Radiologist, Shift, Site
     from garde.store.records import AuditEvent, StudyRecord
 
-__all__ = ["MemoryInstanceIndex", "MemoryStore", "MemoryUnitOfWork"]
+__all__ = ["MemoryAttributeIndex", "MemoryInstanceIndex", "MemoryStore", "MemoryUnitOfWork"]
 
 
 class MemoryUnitOfWork:
@@ -131,6 +132,7 @@ class MemoryStore:
     ) -> None:
         self.tables = Tables()
         self.index = MemoryInstanceIndex(self.tables)
+        self.attributes = MemoryAttributeIndex(self.tables)
         with self.uow_factory() as uow:
             uow.directory.sync_sites(sites)
             uow.directory.sync_radiologists(radiologists)
@@ -152,11 +154,23 @@ class MemoryStore:
 
 if TYPE_CHECKING:  # mypy proves both stores satisfy the ports (nothing runs here)
     from garde.dispatch.ports import InstanceIndex
+    from garde.store.dicomweb_index import DicomWebIndex
     from garde.store.instance_index import SqlInstanceIndex
-    from garde.store.ports import UnitOfWork
+    from garde.store.ports import StudyAttributeIndex, UnitOfWork
     from garde.store.uow import SqlUnitOfWork
 
     def _conform(
-        memory: MemoryUnitOfWork, sql: SqlUnitOfWork, index: MemoryInstanceIndex
-    ) -> tuple[UnitOfWork, UnitOfWork, InstanceIndex, type[SqlInstanceIndex]]:
-        return memory, sql, index, SqlInstanceIndex
+        memory: MemoryUnitOfWork,
+        sql: SqlUnitOfWork,
+        index: MemoryInstanceIndex,
+        attributes: MemoryAttributeIndex,
+        sql_attributes: DicomWebIndex,
+    ) -> tuple[
+        UnitOfWork,
+        UnitOfWork,
+        InstanceIndex,
+        type[SqlInstanceIndex],
+        StudyAttributeIndex,
+        StudyAttributeIndex,
+    ]:
+        return memory, sql, index, SqlInstanceIndex, attributes, sql_attributes

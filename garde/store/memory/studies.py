@@ -194,10 +194,21 @@ class MemoryStudies:
         return [a for _, a in sorted(rows, key=lambda a: (a[1].at, a[0]))]
 
     def patient_context(self, study_uid: str) -> PatientContext:
-        """The study's patient context: its accession number (the memory store keeps no
-        attributes read from the files, as the SQL store before they are read)."""
+        """The study's patient context: its accession number, and what was read from its
+        first file where it was (`garde.store.memory.attributes`)."""
         record = self._tx.study(study_uid)
-        return PatientContext() if record is None else PatientContext(accession=record.accession)
+        if record is None:
+            return PatientContext()
+        read = self._tx.tables.attributes.get(study_uid)
+        if read is None:
+            return PatientContext(accession=record.accession)
+        return PatientContext(
+            age=read.patient_age,
+            sex=read.patient_sex,
+            accession=record.accession,
+            requesting_physician=read.requesting_physician,
+            indication=read.indication,
+        )
 
     def series(self, study_uid: str) -> list[SeriesRecord]:
         """The study's series, by series number (unnumbered last)."""

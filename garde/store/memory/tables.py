@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         PreviewRecord,
         PriorRecord,
         ReportRecord,
+        StudyAttributes,
     )
 
 
@@ -202,6 +203,8 @@ class Tables:
     lookups: dict[str, LookupEntry] = field(default_factory=dict)
     tokens: list[TokenRow] = field(default_factory=list)
     professionals: dict[str, ProfessionalEntry] = field(default_factory=dict)
+    # study -> the attributes read from its first file (`memory.attributes`)
+    attributes: dict[str, StudyAttributes] = field(default_factory=dict)
     # as the migration seeds them: every kind at 0
     generations: dict[GenerationKind, int] = field(
         default_factory=lambda: dict.fromkeys(GenerationKind, 0)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from garde.dispatch.model import Priority, Radiologist, Shift, Site, TriageResult
+from garde.store.dicomweb_index import DicomWebIndex
 from garde.store.engine import make_engine, make_session_factory
 from garde.store.instance_index import SqlInstanceIndex
 from garde.store.memory import MemoryStore
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from garde.dispatch.ports import InstanceIndex
-    from garde.store.ports import UnitOfWork
+    from garde.store.ports import StudyAttributeIndex, UnitOfWork
 
 T0 = datetime(2026, 3, 6, 21, 0, tzinfo=UTC)
 SITES = (
@@ -54,10 +55,12 @@ if TEST_DATABASE_URL:
 
 @dataclass
 class Store:
-    """What a case needs of a store: units of work and the gateway's index."""
+    """What a case needs of a store: units of work, the gateway's index and the
+    attributes read from the stored files."""
 
     uow_factory: Callable[[], UnitOfWork]
     index: InstanceIndex
+    attributes: StudyAttributeIndex
 
     def receive(
         self,
@@ -96,7 +99,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """The same region and roster in each store."""
     if request.param == "memory":
         memory = MemoryStore(SITES, RADS, SHIFTS)
-        yield Store(memory.uow_factory, memory.index)
+        yield Store(memory.uow_factory, memory.index, memory.attributes)
         return
     with _sql_url(request, tmp_path) as url:
         engine = make_engine(url)
@@ -105,7 +108,9 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
         with SqlUnitOfWork(factory) as uow:
             uow.roster.replace_shifts(T0 - timedelta(days=2), T0 + timedelta(days=2), SHIFTS)
             uow.commit()
-        yield Store(lambda: SqlUnitOfWork(factory), SqlInstanceIndex(factory))
+        yield Store(
+            lambda: SqlUnitOfWork(factory), SqlInstanceIndex(factory), DicomWebIndex(factory)
+        )
         engine.dispose()
 
 
