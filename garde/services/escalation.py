@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from garde.dispatch import reach, sla
+from garde.dispatch.escalation import TIER_LEVEL, new_tier, supervisors_on_shift
 from garde.dispatch.reroute import Cause, Rerouting, Unmoved, escalation
 from garde.dispatch.sla import EscalationTier
 from garde.services.snapshot import study_of
@@ -43,9 +44,6 @@ if TYPE_CHECKING:
     from garde.store.records import StudyRecord
 
 logger = logging.getLogger(__name__)
-
-TIER_LEVEL = {EscalationTier.ALERT: 1, EscalationTier.REASSIGN: 2, EscalationTier.SUPERVISOR: 3}
-"""The stored ``escalation_tier`` of each tier (0: none reached)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +67,8 @@ def escalate_overdue(dispatch: DispatchService, now: datetime) -> list[Escalatio
             study = study_of(record)
             if study is None:
                 continue
-            tier = sla.due_tier(dispatch.policy, study, now)
-            if tier is None or TIER_LEVEL[tier] <= record.escalation_tier:
+            tier = new_tier(dispatch.policy, study, now, record.escalation_tier)
+            if tier is None:
                 continue
             releaser = record.released_by
             done.append(_escalate(dispatch, record, study, tier, now, releaser))
@@ -115,7 +113,7 @@ def _escalate(  # noqa: PLR0917 - private; called from one place
         )
         outcome = "reassigned" if moved else "kept"
         to = to if moved else None
-    supervisors = _supervisors_on_shift(dispatch, now)
+    supervisors = supervisors_on_shift(dispatch.board, now)
     with dispatch.uow_factory() as uow:
         uow.studies.set_escalation(study.uid, TIER_LEVEL[tier])
         uow.audit.append(
@@ -164,9 +162,3 @@ def _escalate(  # noqa: PLR0917 - private; called from one place
         f" to {to}" if to else "",
     )
     return Escalation(study.uid, tier, record.assignee, to, outcome)
-
-
-def _supervisors_on_shift(dispatch: DispatchService, now: datetime) -> tuple[str, ...]:
-    board = dispatch.board
-    on_shift = set(board.on_shift(now))
-    return tuple(r.id for r in board.radiologists() if r.supervisor and r.id in on_shift)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from garde.dispatch import reach
+from garde.dispatch.escalation import supervisors_on_shift
 from garde.dispatch.reach import Tier
 from garde.services.snapshot import study_of
 
@@ -157,9 +158,7 @@ def escalate_unacknowledged(dispatch: Dispatching, watch: NightWatch, now: datet
     with dispatch.uow_factory() as uow:
         overdue = uow.outbox.unacknowledged(now - watch.ack_timeout, priorities)
         records = {e.study_uid: uow.studies.get(e.study_uid) for e in overdue if e.study_uid}
-    board = dispatch.board
-    on_shift = set(board.on_shift(now))
-    supervisors = tuple(r.id for r in board.radiologists() if r.supervisor and r.id in on_shift)
+    supervisors = supervisors_on_shift(dispatch.board, now)
     escalated = 0
     for entry in overdue:
         if not reach.must_acknowledge(entry.kind, entry.priority):

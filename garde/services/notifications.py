@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from garde.dispatch.escalation import may_acknowledge
 from garde.services.identity import IdentityError, PermissionDeniedError
 from garde.services.refusals import ReadingRefusedError, Refusal, record_refused
 
@@ -55,14 +56,15 @@ class NotificationService:
             record = uow.studies.get(study_uid)
             if record is None:
                 raise ReadingRefusedError(f"unknown study {study_uid}", Refusal.UNKNOWN_STUDY)
-            if not by.is_operator and record.assignee != by.subject:
-                reader = {r.id: r for r in uow.directory.radiologists()}.get(by.subject)
-                if reader is None or not (reader.supervisor or reader.medical_director):
-                    raise ReadingRefusedError(
-                        f"study {study_uid} is not yours to acknowledge "
-                        f"(it is {record.assignee or 'nobody'}'s)",
-                        Refusal.NOT_YOURS,
-                    )
+            reader = {r.id: r for r in uow.directory.radiologists()}.get(by.subject)
+            if not may_acknowledge(
+                by.subject, record.assignee, operator=by.is_operator, reader=reader
+            ):
+                raise ReadingRefusedError(
+                    f"study {study_uid} is not yours to acknowledge "
+                    f"(it is {record.assignee or 'nobody'}'s)",
+                    Refusal.NOT_YOURS,
+                )
             count = uow.outbox.acknowledge_study(study_uid, now, by=by.subject)
             uow.audit.append(
                 at=now,

@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from garde.dispatch import sla
+from garde.dispatch.escalation import TIER_LEVEL
 from garde.dispatch.model import Priority, StudyState
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from garde.services.platform import DispatchingPlatform
     from garde.store.records import OutboxBacklog, StudyRecord
 
-TIER_NAMES = {0: "", 1: "alert", 2: "reassign", 3: "supervisor"}
+TIER_NAMES = {0: "", **{level: tier.value for tier, level in TIER_LEVEL.items()}}
 
 
 @dataclass(frozen=True, slots=True)
