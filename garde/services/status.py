@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from garde.dispatch import sla
 from garde.dispatch.escalation import TIER_LEVEL
 from garde.dispatch.model import Priority, StudyState
+from garde.dispatch.risk import status_reason
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -186,15 +187,14 @@ def _risk(board: Any, record: StudyRecord, now: datetime) -> AtRisk | None:
     if record.deadline is None or record.priority is None:
         return None
     predicted = board.predicted_finish(record.study_uid, now) if record.study_uid in board else None
-    if record.assignee is None:
-        reason = "no reader"
-    elif now > record.deadline:
-        reason = "breached"
-    elif predicted is not None and predicted > record.deadline:
-        reason = "predicted late"
-    elif record.escalation_tier > 0:
-        reason = "escalated"
-    else:
+    reason = status_reason(
+        holder=record.assignee,
+        deadline=record.deadline,
+        predicted_finish=predicted,
+        escalation_level=record.escalation_tier,
+        now=now,
+    )
+    if reason is None:
         return None
     return AtRisk(
         study_uid=record.study_uid,
@@ -206,7 +206,7 @@ def _risk(board: Any, record: StudyRecord, now: datetime) -> AtRisk | None:
         predicted_finish=predicted,
         minutes_left=round((record.deadline - now).total_seconds() / 60, 1),
         escalation=TIER_NAMES.get(record.escalation_tier, str(record.escalation_tier)),
-        reason=reason,
+        reason=reason.value,
         handle=record.name,
     )
 

@@ -11,6 +11,7 @@ from datetime import UTC, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from garde.dispatch.model import Priority, StudyState
+from garde.dispatch.risk import window_risk
 from garde.services.identity import OPEN_MODE, PermissionDeniedError
 
 if TYPE_CHECKING:
@@ -43,9 +44,6 @@ WORKLIST_KEYS = (
 )
 """Keys of each ``garde worklist --json`` object (stable: added to, never renamed)."""
 
-AT_RISK_FRACTION = 0.25
-"""A study is at risk when less than this share of its SLA window is left."""
-
 SORT_KEYS = ("priority", "deadline", "left", "age", "site", "modality", "state", "study")
 FILTER_KEYS = ("site", "modality", "priority", "state", "risk", "text")
 
@@ -64,14 +62,9 @@ def time_left_s(row: WorklistRow, now: datetime) -> float | None:
 
 
 def risk(row: WorklistRow, now: datetime) -> str:
-    """``late``, ``at_risk`` (under a quarter of the SLA window left) or ``ok``."""
-    if row.deadline is None:
-        return "ok"
-    left = (row.deadline - now).total_seconds()
-    if left <= 0:
-        return "late"
-    window = (row.deadline - row.first_received_at).total_seconds()
-    return "at_risk" if left < AT_RISK_FRACTION * window else "ok"
+    """``late``, ``at_risk`` (under a quarter of the SLA window left) or ``ok``: the
+    core's rule (`garde.dispatch.risk.window_risk`)."""
+    return window_risk(row.deadline, row.first_received_at, now).value
 
 
 def worklist_item(row: WorklistRow, now: datetime, zone: tzinfo | None = None) -> dict[str, Any]:
