@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from garde.dispatch import lifecycle, reach, sla
 from garde.dispatch.errors import DispatchError
 from garde.dispatch.explanation import Basis
+from garde.dispatch.holding import holds, reading_since, waits_for_a_reader
 from garde.dispatch.lifecycle import StudyEvent
 from garde.dispatch.model import Priority, Study, StudyState
 from garde.dispatch.reroute import Cause, Rerouting, Stay, must_wait, reroute, stays
@@ -132,13 +133,7 @@ class DispatchService:
         with self.uow_factory() as uow:
             open_studies = uow.studies.open_studies()
         with self.lock:
-            wanted: dict[str, StudyRecord] = {}
-            for record in open_studies:
-                if record.assignee is not None and record.state in {
-                    StudyState.ASSIGNED,
-                    StudyState.IN_PROGRESS,
-                }:
-                    wanted[record.study_uid] = record
+            wanted = {r.study_uid: r for r in open_studies if holds(r.state, r.assignee)}
             for study in self.board.studies():
                 held = wanted.get(study.uid)
                 if held is None or held.assignee != self.board.owner(study.uid):
@@ -161,12 +156,9 @@ class DispatchService:
             except DispatchError:
                 logger.warning("study %s: assignee %s is not on the roster", uid, assignee)
                 return
-        if (
-            record.state is StudyState.IN_PROGRESS
-            and not self.board.is_started(uid)
-            and record.started_at is not None
-        ):
-            self.board.start(uid, record.started_at)
+        since = reading_since(record.state, record.started_at)
+        if since is not None and not self.board.is_started(uid):
+            self.board.start(uid, since)
 
     # -- dispatch ----------------------------------------------------------------------------
     def sweep(self, now: datetime) -> list[Decision]:
@@ -370,7 +362,11 @@ class DispatchService:
         The radiologist who last released a study is never given it back here.
         """
         with self.uow_factory() as uow:
-            waiting = [r for r in uow.studies.by_state(StudyState.PENDING) if r.assignee is None]
+            waiting = [
+                r
+                for r in uow.studies.by_state(StudyState.PENDING)
+                if waits_for_a_reader(r.state, r.assignee)
+            ]
         assigned = 0
         with self.lock:
             for record in waiting:
@@ -403,8 +399,8 @@ class DispatchService:
         uid = record.study_uid
         with self.uow_factory() as uow:
             current = uow.studies.get(uid)
-            if current is None or current.state is not StudyState.PENDING or current.assignee:
-                return False
+            if current is None or not waits_for_a_reader(current.state, current.assignee):
+                return False  # someone took it meanwhile
             self._store_assignment(uow, uid, decision, now, AssignedBy.ROUTER)
             uow.audit.append(
                 at=now,

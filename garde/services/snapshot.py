@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 from garde.dispatch.board import Board
 from garde.dispatch.errors import DispatchError
-from garde.dispatch.model import Study, StudyState
+from garde.dispatch.holding import holds, reading_since
+from garde.dispatch.model import Study
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -24,7 +25,8 @@ ROSTER_AFTER = timedelta(days=2)
 
 
 def load_board(uow: UnitOfWork, now: datetime) -> Board:
-    """The board as the store has it at ``now`` (roster and open, assigned studies)."""
+    """The board as the store has it at ``now``: the roster, and the studies a board
+    holds (`garde.dispatch.holding.holds`) of readers on it."""
     board = Board()
     board.set_roster(
         uow.directory.radiologists(),
@@ -33,12 +35,15 @@ def load_board(uow: UnitOfWork, now: datetime) -> Board:
     known = set(board.ids)
     for record in uow.studies.open_studies():
         study = study_of(record)
-        if study is None or record.assignee not in known:
+        if study is None or not holds(record.state, record.assignee):
+            continue
+        if record.assignee not in known:  # off the roster: nobody's queue to put it on
             continue
         try:
             board.assign(study, record.assignee, now)
-            if record.state is StudyState.IN_PROGRESS and record.started_at is not None:
-                board.start(study.uid, record.started_at)
+            since = reading_since(record.state, record.started_at)
+            if since is not None:
+                board.start(study.uid, since)
         except DispatchError:  # an inconsistent row must not stop a reader's action
             continue
     return board
