@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from garde.dispatch.model import StudyState
+from garde.dispatch.retry import keeps_trying, next_attempt
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -295,9 +295,15 @@ class WebhookNotifier:
         tries = message.attempts + 1
         retry_at = None
         with self._uow_factory() as uow:
-            if error is not None and (tries < self.attempts or self._study_open(uow, message)):
-                delay = min(self.backoff_s * 2.0 ** min(tries - 1, 60), self.backoff_max_s)
-                retry_at = at + timedelta(seconds=delay)
+            if error is not None:
+                retry_at = next_attempt(
+                    tries,
+                    at,
+                    attempts=self.attempts,
+                    study_open=self._study_open(uow, message),
+                    backoff_s=self.backoff_s,
+                    backoff_max_s=self.backoff_max_s,
+                )
             if error is None:
                 uow.outbox.delivered(message.id, at)
                 if acked:
@@ -326,7 +332,7 @@ class WebhookNotifier:
         if message.study_uid is None:
             return False
         record = uow.studies.get(message.study_uid)
-        return record is not None and record.state is not StudyState.DONE
+        return keeps_trying(None if record is None else record.state)
 
     def _post(self, message: OutboxMessage) -> tuple[str | None, bool]:
         """POST once; (None, acknowledged) on a 2xx answer, else (what went wrong, False)."""
