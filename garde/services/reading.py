@@ -39,7 +39,6 @@ from garde.services.reading_candidates import (
     late_binding_explanation,
     priority_value,
     reading_candidates,
-    urgency,
 )
 from garde.services.refusals import ReadingRefusedError, Refusal
 from garde.services.snapshot import load_board, study_of
@@ -404,9 +403,8 @@ class ReadingService:
 
     def _take_order(self, record: StudyRecord) -> tuple[Any, ...]:
         """Where ``record`` sorts among a reader's candidates: the routing policy's order
-        (Garde's is `urgency`, read off the record), an untriaged study last."""
-        if self.routing is GARDE:
-            return urgency(record)
+        (`RoutingPolicy.take_order`; Garde's is the board's queue order), then the UID;
+        an untriaged study last."""
         study = study_of(record)
         if study is None:
             return (1, record.study_uid)

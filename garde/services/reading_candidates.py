@@ -1,8 +1,8 @@
 """What a radiologist may take next, and the record of why they took it.
 
 The candidate list of `ReadingService.next` (own assigned studies and the pending ones
-nobody holds, under the one permission rule `router.may_read`), its urgency order, and
-the explanation stored when a reader takes a study themselves.
+nobody holds, under the one permission rule `router.may_read`) and the explanation
+stored when a reader takes a study themselves.
 """
 
 from __future__ import annotations
@@ -22,28 +22,18 @@ if TYPE_CHECKING:
 
 
 def reading_candidates(
-    uow: UnitOfWork,
-    reader: Radiologist,
-    order: Callable[[StudyRecord], Any] | None = None,
+    uow: UnitOfWork, reader: Radiologist, order: Callable[[StudyRecord], Any]
 ) -> list[StudyRecord]:
     """What ``reader`` may take next (`takeover.may_take`: their own queued studies and
     the pending ones nobody holds that they did not release, under the permission rule
-    of `start`), by ``order`` (default `urgency`: most urgent first)."""
+    of `start`), sorted by ``order`` (`ReadingService`'s: the routing policy's)."""
     found = [
         r
         for state in (StudyState.ASSIGNED, StudyState.PENDING)
         for r in uow.studies.by_state(state)
         if may_take(r, reader)
     ]
-    return sorted(found, key=order or urgency)
-
-
-def urgency(record: StudyRecord) -> tuple[int, str, str, str]:
-    """Sort key, most urgent first: queue rank, deadline, arrival, UID: the board's order
-    (`garde.dispatch.board.queue_key`)."""
-    rank = record.priority.queue_rank if record.priority is not None else len(Priority)
-    deadline = record.deadline.isoformat() if record.deadline else "9999"
-    return (rank, deadline, record.first_received_at.isoformat(), record.study_uid)
+    return sorted(found, key=order)
 
 
 def priority_value(priority: Priority | None) -> str | None:
