@@ -1,7 +1,8 @@
 """The DICOM gateway: where studies enter Garde.
 
 - `scp.Gateway`: the C-ECHO / C-STORE service provider of one process;
-- `workers.GatewayWorkers`: several gateway processes on one port (SO_REUSEPORT);
+- `workers.GatewayWorkers`: several gateway processes on one port, each new association
+  taken by the least loaded one (`balance`);
 - `scu`: `push` and `echo`, so a hospital can test its link (`garde push`, `garde echo`).
 
 Each received instance is checked (calling AE, UIDs, transfer syntax), written durably

@@ -26,10 +26,12 @@ from garde.dicom_gateway.tls import server_context
 from garde.dicom_gateway.writer import DurableWriter
 
 if TYPE_CHECKING:
+    import socket
     from collections.abc import Callable, Sequence
     from types import TracebackType
 
     from garde.config.model import GatewaySettings
+    from garde.dicom_gateway.balance import ConnectionShare
     from garde.dispatch.model import InstanceReceived, Site
     from garde.dispatch.ports import Clock, InstanceIndex
 
@@ -77,6 +79,10 @@ class Gateway:
         Source of ``received_at`` (default: the system clock).
     reuse_port
         Listen with SO_REUSEPORT (several gateway processes on one port).
+    listener, share
+        A listening socket shared with other gateway processes (``settings.host`` and
+        ``port`` are then its own), and the table of connections open in each, so the
+        least loaded process takes each new one (`garde.dicom_gateway.balance`).
     """
 
     def __init__(
@@ -89,8 +95,12 @@ class Gateway:
         on_received: Callable[[InstanceReceived], None] | None = None,
         clock: Clock | None = None,
         reuse_port: bool = False,
+        listener: socket.socket | None = None,
+        share: ConnectionShare | None = None,
     ) -> None:
         self.settings = settings
+        self._listener = listener
+        self._share = share
         self._policy = AssociationPolicy(
             sites, settings.ae_title, check_called_ae=settings.check_called_ae
         )
@@ -166,6 +176,8 @@ class Gateway:
             reuse_port=self._reuse_port,
             pending=PendingConnections(s.max_pending_connections, s.max_pending_per_address),
             request_limit=s.max_request_bytes,
+            listener=self._listener,
+            share=self._share,
         )
         # What AE.start_server(block=False) does, with our server class.
         ae._servers.append(server)  # noqa: SLF001 - so AE.shutdown() would find it
@@ -174,6 +186,8 @@ class Gateway:
         )
         self._thread.start()
         self._server = server
+        if self._share is not None:
+            self._share.serving()
         logger.info(
             "gateway %s listening on %s:%d%s",
             s.ae_title,
@@ -193,6 +207,8 @@ class Gateway:
         if server is None:
             return
         self._server = None
+        if self._share is not None:
+            self._share.leaving()  # the other processes take the new connections
         server.shutdown()  # stops the accept loop and closes the listening socket
         if self._thread is not None:
             self._thread.join()

@@ -11,7 +11,9 @@ What it adds to `pynetdicom.transport.ThreadedAssociationServer`:
 - TCP_NODELAY on every accepted socket (a C-STORE response must not wait for Nagle);
 - the TLS handshake in the connection's own thread, bounded by the ACSE timeout (the
   base class handshakes in the accept loop, where one silent client blocks everyone);
-- SO_REUSEPORT, so several gateway processes can listen on one port;
+- a listening socket made elsewhere (the parent of several gateway processes shares one
+  with them all), with each new connection left for a moment to the least loaded
+  process (`garde.dicom_gateway.balance`); or SO_REUSEPORT;
 - the bounds of `garde.dicom_gateway.pdu_guard` on every connection: an A-ASSOCIATE-RQ
   of at most a few kB arriving whole within the ACSE timeout, PDUs no longer than the
   Maximum Length Received announced, and a cap on connections not yet past their
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import select
 import socket
 import threading
 from datetime import UTC, datetime
@@ -45,6 +48,7 @@ if TYPE_CHECKING:
     from pynetdicom.pdu_primitives import A_ASSOCIATE
     from pynetdicom.presentation import PresentationContext
 
+    from garde.dicom_gateway.balance import ConnectionShare
     from garde.dicom_gateway.policy import AssociationPolicy
 
 logger = logging.getLogger(__name__)
@@ -109,6 +113,13 @@ class GatewayServer(ThreadedAssociationServer):
         The cap on connections not yet past their A-ASSOCIATE-RQ (default: none).
     request_limit
         The largest A-ASSOCIATE-RQ PDU accepted, in bytes.
+    listener
+        A socket bound and listening already, shared with other gateway processes
+        (``address`` and ``reuse_port`` are then unused): accepted from without blocking,
+        and never shut down here (closing this process's copy leaves the others').
+    share
+        With ``listener``: the table of connections open in each process; a connection
+        is left for a moment to a less loaded one (`ConnectionShare.wait_turn`).
     """
 
     daemon_threads = True
@@ -127,8 +138,12 @@ class GatewayServer(ThreadedAssociationServer):
         reuse_port: bool = False,
         pending: PendingConnections | None = None,
         request_limit: int = 256 << 10,
+        listener: socket.socket | None = None,
+        share: ConnectionShare | None = None,
     ) -> None:
         self.policy = policy
+        self.listener = listener
+        self.share = share
         self.slots = slots
         self.reuse_port = reuse_port
         self.handshake_timeout = ae.acse_timeout
@@ -147,20 +162,68 @@ class GatewayServer(ThreadedAssociationServer):
         )
 
     def server_bind(self) -> None:
-        """Bind, with SO_REUSEPORT first when asked."""
+        """Bind, with SO_REUSEPORT first when asked; or take the shared listener."""
+        if self.listener is not None:
+            cast("socket.socket", self.socket).close()  # the one socketserver made
+            self.socket = self.listener
+            # Several processes wait on it: the one that loses a race must not block.
+            self.listener.setblocking(False)  # noqa: FBT003 - socket's API
+            self.server_address = self.listener.getsockname()
+            return
         if self.reuse_port:
             cast("socket.socket", self.socket).setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         super().server_bind()
 
+    def server_activate(self) -> None:
+        """Listen (a shared listener listens already)."""
+        if self.listener is None:
+            super().server_activate()
+
+    def server_close(self) -> None:
+        """Close the listening socket; a shared one only in this process (pynetdicom's
+        shuts it down first, which would stop every process's copy)."""
+        if self.listener is not None:
+            self.listener.close()
+            return
+        super().server_close()
+
     def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
-        """Accept a connection: TCP_NODELAY on, TLS wrapped but not yet handshaken."""
-        client, address = cast("socket.socket", self.socket).accept()
-        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if self.ssl_context is not None:
-            client = self.ssl_context.wrap_socket(
-                client, server_side=True, do_handshake_on_connect=False
-            )
+        """Accept a connection: TCP_NODELAY on, TLS wrapped but not yet handshaken.
+
+        With a shared listener, a busier process first gives way to a less loaded one;
+        BlockingIOError if another process took the connection (socketserver ignores it).
+        """
+        listener = cast("socket.socket", self.socket)
+        share = self.share
+        if share is not None and not share.wait_turn(lambda: _readable(listener)):
+            raise BlockingIOError("the connection went to another gateway process")
+        client, address = listener.accept()
+        if share is not None:
+            share.opened()
+        try:
+            client.settimeout(None)  # blocking, whatever the listener is
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self.ssl_context is not None:
+                client = self.ssl_context.wrap_socket(
+                    client, server_side=True, do_handshake_on_connect=False
+                )
+        except BaseException:
+            client.close()
+            if share is not None:
+                share.closed()
+            raise
         return client, address
+
+    def process_request(
+        self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any
+    ) -> None:
+        """Start the connection's thread (its end is counted in that thread)."""
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            if self.share is not None:
+                self.share.closed()
+            raise
 
     def verify_request(
         self,
@@ -184,6 +247,8 @@ class GatewayServer(ThreadedAssociationServer):
                     self.pending.total,
                     held_back(held),
                 )
+            if self.share is not None:
+                self.share.closed()
             return False
         self._tickets[client_address] = ticket
         return True
@@ -202,6 +267,17 @@ class GatewayServer(ThreadedAssociationServer):
             ticket = self._tickets.pop(client_address, None)
             if ticket is not None:
                 ticket.release()
+            if self.share is not None:
+                self.share.closed()
+
+
+def _readable(sock: socket.socket) -> bool:
+    """True if a connection waits on the listening ``sock`` (nobody accepted it yet)."""
+    try:
+        ready, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):  # closed meanwhile
+        return False
+    return bool(ready)
 
 
 def _handshake(sock: socket.socket, timeout: float | None) -> bool:

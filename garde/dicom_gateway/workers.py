@@ -1,18 +1,20 @@
 """Several gateway processes on one port: intake that scales across cores.
 
-One Python process tops out near 150 instances/s however many hospitals send at once
-(the GIL serialises pynetdicom's PDU handling); Orthanc reaches 240-300. So the
-gateway runs as N processes, each a full `Gateway` listening with SO_REUSEPORT on the
-same address: the kernel spreads new connections over them, and they all write to the
-same storage directory and index into the same store (whose writes are idempotent
-and race-free across processes, see `garde.store.instance_index`).
+One Python process tops out near 220 instances/s however many hospitals send at once
+(the GIL serialises pynetdicom's PDU handling); Orthanc reaches 200-360. So the
+gateway runs as N processes, each a full `Gateway` accepting from one listening socket
+the parent made and shares with them: a new connection goes to the process with the
+fewest open (`garde.dicom_gateway.balance`; SO_REUSEPORT would hash it to any, and four
+senders often landed three or four on one process). They all write to the same storage
+directory and index into the same store (whose writes are idempotent and race-free
+across processes, see `garde.store.instance_index`).
 
     with GatewayWorkers(settings.gateway, settings.sites, index_factory, secret) as gw:
         ...  # N processes serving on gw.port until the block ends
 
-The parent reserves the port (a bound, non-listening SO_REUSEPORT socket: port 0
-becomes one real port all workers share), forwards the workers' log records to its
-own logging, restarts a worker that dies, and stops them all gracefully.
+The parent holds the listening socket (port 0 becomes one real port all workers share;
+connections wait in its queue while a worker restarts), forwards the workers' log records
+to its own logging, restarts a worker that dies, and stops them all gracefully.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from multiprocessing.connection import wait
-from typing import TYPE_CHECKING, Self, cast
+from typing import TYPE_CHECKING, Any, Self, cast
+
+from garde.dicom_gateway.balance import ABSENT, ConnectionShare
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -48,6 +52,7 @@ _CONTEXT = multiprocessing.get_context("spawn")
 _START_TIMEOUT_S = 60.0  # a spawned worker imports pydicom, pynetdicom and SQLAlchemy
 _RESTART_BACKOFF_S = 5.0  # a worker that keeps dying is restarted at most this often
 _POLL_S = 0.5
+_BACKLOG = 128  # connections the kernel queues before a worker accepts them
 
 
 def worker_count(configured: int) -> int:
@@ -86,6 +91,8 @@ class _WorkerArgs:
     index_factory: Callable[[], InstanceIndex]
     patient_key_secret: bytes
     log_level: int
+    listener: socket.socket  # the parent's listening socket (inherited at spawn)
+    counts: Any  # connections open per worker: a RawArray shared by every process
 
 
 class GatewayWorkers:
@@ -129,6 +136,8 @@ class GatewayWorkers:
         self._secret = patient_key_secret
         self._reservation: socket.socket | None = None
         self._port = 0
+        # Connections open in each worker (ABSENT: not serving), in shared memory.
+        self._counts = _CONTEXT.RawArray("l", [ABSENT] * workers)
         self._procs: dict[int, SpawnProcess] = {}
         self._pipes: dict[int, Connection] = {}
         self._started_at: dict[int, float] = {}
@@ -179,7 +188,7 @@ class GatewayWorkers:
         """
         if self._reservation is not None:
             raise RuntimeError("the gateway workers are already started")
-        self._reservation = _reserve(self.settings.host, self.settings.port)
+        self._reservation = _listen(self.settings.host, self.settings.port)
         self._port = int(self._reservation.getsockname()[1])
         self._stopping.clear()
         for slot in range(self.workers):
@@ -255,7 +264,10 @@ class GatewayWorkers:
             self._index_factory,
             self._secret,
             logging.getLogger("garde").getEffectiveLevel(),
+            cast("socket.socket", self._reservation),
+            self._counts,
         )
+        self._counts[slot] = ABSENT  # until it serves, nobody leaves it a connection
         ours, theirs = _CONTEXT.Pipe(duplex=True)
         proc = _CONTEXT.Process(
             target=run_worker, args=(args, theirs), name=f"garde-gateway-{slot}", daemon=True
@@ -343,6 +355,7 @@ class GatewayWorkers:
                     proc.pid,
                     proc.exitcode,
                 )
+                self._counts[slot] = ABSENT  # killed: it cannot say so itself
                 with self._changed:  # readers of ``pids`` must never see a closed process
                     self._procs.pop(slot, None)
                 proc.close()
@@ -428,7 +441,8 @@ def run_worker(args: _WorkerArgs, pipe: Connection) -> None:
             args.sites,
             args.index_factory(),
             patient_key_secret=args.patient_key_secret,
-            reuse_port=True,
+            listener=args.listener,
+            share=ConnectionShare(args.counts, args.slot),
         )
         gateway.start()
     except Exception as exc:
@@ -455,15 +469,16 @@ def run_worker(args: _WorkerArgs, pipe: Connection) -> None:
     gateway.stop(timeout=grace)
 
 
-def _reserve(host: str, port: int) -> socket.socket:
-    """Bind (without listening) a SO_REUSEPORT socket: fixes the port for the workers
-    and keeps it ours while they restart. A non-listening socket gets no connections."""
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket every worker accepts from (port 0: a free one). Non-blocking:
+    several processes wait on it, and the ones that lose a race must not block."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
+        sock.listen(_BACKLOG)
+        sock.setblocking(False)  # noqa: FBT003 - socket's API
     except OSError:
         sock.close()
         raise

@@ -1,4 +1,5 @@
-"""Several gateway processes on one port (SO_REUSEPORT), writing to one storage and store."""
+"""Several gateway processes on one port (one listening socket), writing to one storage and
+store."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ import os
 import signal
 import subprocess
 import time
+from collections import Counter
 
 import pytest
 from pydicom import dcmread
+from pynetdicom import AE
+from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
 from garde.bootstrap import Runtime, sql_instance_index
 from garde.config.model import GatewaySettings, Settings, TlsSettings
@@ -110,9 +114,8 @@ def test_unknown_ae_is_rejected_and_a_dead_worker_is_replaced(echo_workers):
         assert "Calling AE Title Not Recognized" in run.stderr
     victim = echo_workers.pids[0]
     os.kill(victim, signal.SIGKILL)
-    # SIGKILL is delivered asynchronously: until the victim has exited, its listening
-    # socket is still in the SO_REUSEPORT group, and a connection the kernel queues there
-    # is reset when it closes (the flake this test had). Its exit closes the socket.
+    # The workers accept from one listening socket: a connection the victim has not
+    # accepted when it dies waits in the queue for the survivor.
     assert _until(lambda: victim not in echo_workers.pids, 10)
     for _ in range(10):  # the survivor answers while the victim is down
         assert echo(echo_workers.port).returncode == 0
@@ -200,6 +203,7 @@ def test_a_reload_while_a_worker_is_being_spawned_reaches_it(tmp_path, monkeypat
 
     class Context:
         Pipe = staticmethod(real.Pipe)
+        RawArray = staticmethod(real.RawArray)
 
         @staticmethod
         def Process(*args, **kwargs):  # multiprocessing's name
@@ -231,4 +235,32 @@ def test_a_reload_while_a_worker_is_being_spawned_reaches_it(tmp_path, monkeypat
         assert _until(lambda: _answers(gateway.port, "NORD_CT", times=12) == {False})
         assert _answers(gateway.port, "OUEST_CT", times=12) == {True}
     finally:
+        gateway.stop(timeout=5)
+
+
+def test_concurrent_associations_are_spread_evenly_over_the_workers(tmp_path, caplog):
+    # With SO_REUSEPORT the kernel hashed each connection to a worker: four senders often
+    # landed three or four on one. Now the least loaded worker takes each one.
+    caplog.set_level(logging.INFO, logger="garde")  # before the workers take the level
+    gateway = start_workers(tmp_path, f"sqlite:///{tmp_path / 'unused.sqlite'}")
+    ae = AE(ae_title="NORD_CT")
+    ae.add_requested_context(Verification)
+    held = []
+    try:
+        for _ in range(4):
+            assoc = ae.associate("127.0.0.1", gateway.port, ae_title="GARDE")
+            assert assoc.is_established
+            held.append(assoc)
+
+        def serving() -> list[int | None]:
+            return [r.process for r in caplog.records if r.getMessage().startswith("association")]
+
+        assert _until(lambda: len(serving()) == 4)
+        assert sorted(Counter(serving()).values()) == [2, 2]
+        assert set(serving()) == set(gateway.pids)
+        for assoc in held:
+            assert assoc.send_c_echo().Status == 0
+    finally:
+        for assoc in held:
+            assoc.release()
         gateway.stop(timeout=5)
