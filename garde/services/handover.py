@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from garde.dispatch.handover import handed_over, moves_to, no_longer_readable
 from garde.dispatch.reroute import Cause, Rerouting, shift_ended
 from garde.store.enums import AssignedBy
 
@@ -42,24 +43,22 @@ def hand_over(dispatch: DispatchService, now: datetime) -> dict[str, str]:
     moved: dict[str, str] = {}
     with dispatch.lock:
         board = dispatch.board
-        on_shift = set(board.on_shift(now))
-        leaving = [rid for rid in board.ids if rid not in on_shift]
-        released = _releasers(dispatch, [s.uid for rid in leaving for s in board.queue(rid)])
-        for rid in leaving:
-            ended = shift_ended(board.shifts(rid), now)
-            for study in board.queue(rid):
-                facts = Rerouting(
-                    Cause.SHIFT_OVER,
-                    holder=rid,
-                    released_by=released.get(study.uid),
-                    waiting_since=ended,
-                    routine_delay=dispatch.uncovered_routine_delay,
-                )
-                decision = dispatch.reroute(study, facts, now)
-                if decision is None or decision.radiologist_id is None:
-                    continue
-                to = decision.radiologist_id
-                if dispatch.reassign(
+        queued = handed_over(board, now)
+        released = _releasers(dispatch, [s.uid for _, s in queued])
+        for rid, study in queued:
+            facts = Rerouting(
+                Cause.SHIFT_OVER,
+                holder=rid,
+                released_by=released.get(study.uid),
+                waiting_since=shift_ended(board.shifts(rid), now),
+                routine_delay=dispatch.uncovered_routine_delay,
+            )
+            decision = dispatch.reroute(study, facts, now)
+            to = moves_to(decision)
+            if (
+                decision is not None
+                and to is not None
+                and dispatch.reassign(
                     study.uid,
                     to,
                     now,
@@ -68,8 +67,9 @@ def hand_over(dispatch: DispatchService, now: datetime) -> dict[str, str]:
                     action="handover",
                     decision=decision,
                     detail={"reason": "shift over", "fallback": decision.fallback},
-                ):
-                    moved[study.uid] = to
+                )
+            ):
+                moved[study.uid] = to
     if moved:
         logger.info("handover: %d unstarted studies re-dispatched", len(moved))
     return moved
@@ -80,30 +80,26 @@ def redispatch_ineligible(dispatch: DispatchService, now: datetime) -> dict[str,
     config change took a credential or a skill away); returns UID -> new reader."""
     moved: dict[str, str] = {}
     with dispatch.lock:
-        board = dispatch.board
-        readers = board.on_shift(now)
-        released = _releasers(dispatch, [s.uid for rid in readers for s in board.queue(rid)])
-        for rid in readers:
-            for study in board.queue(rid):
-                if board.may_read_now(rid, study, now):
-                    continue
-                facts = Rerouting(
-                    Cause.NO_LONGER_ELIGIBLE, holder=rid, released_by=released.get(study.uid)
-                )
-                # None: nobody eligible, and it is where the fallback pool reads it.
-                decision = dispatch.reroute(study, facts, now)
-                to = None if decision is None else decision.radiologist_id
-                if to is not None and dispatch.reassign(
-                    study.uid,
-                    to,
-                    now,
-                    by=AssignedBy.OPERATOR,
-                    actor="reload",
-                    action="reroute",
-                    decision=decision,
-                    detail={"reason": "no longer eligible"},
-                ):
-                    moved[study.uid] = to
+        unreadable = no_longer_readable(dispatch.board, now)
+        released = _releasers(dispatch, [s.uid for _, s in unreadable])
+        for rid, study in unreadable:
+            facts = Rerouting(
+                Cause.NO_LONGER_ELIGIBLE, holder=rid, released_by=released.get(study.uid)
+            )
+            # None: nobody eligible, and it is where the fallback pool reads it.
+            decision = dispatch.reroute(study, facts, now)
+            to = moves_to(decision)
+            if to is not None and dispatch.reassign(
+                study.uid,
+                to,
+                now,
+                by=AssignedBy.OPERATOR,
+                actor="reload",
+                action="reroute",
+                decision=decision,
+                detail={"reason": "no longer eligible"},
+            ):
+                moved[study.uid] = to
     return moved
 
 
