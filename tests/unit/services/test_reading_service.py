@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import pytest
 
+from garde.dispatch.board import Board
 from garde.dispatch.lifecycle import StudyEvent
 from garde.dispatch.model import StudyState
 from garde.services.reading import ReadingService
 from garde.services.refusals import ReadingRefusedError, Refusal
 from garde.simulation.baselines import PullEdf
 from tests.unit.services.memory_region import T0, region
+
+if TYPE_CHECKING:
+    from garde.store.memory import MemoryStore
 
 LATER = T0 + timedelta(minutes=5)
 
@@ -143,3 +149,53 @@ def test_a_night_of_studies_runs_through_the_services() -> None:
     assert len(r.dispatch.board) == 0
     for uid in uids:  # each read by whom it was assigned to or who pulled it
         assert r.actions(uid)[-1] == ("done", "ok")
+
+
+class _RacedBoard(Board):
+    """A live board whose routing waits, the first time, for an operator's hand
+    assignment of ``uid`` committed on another thread (a real concurrent writer)."""
+
+    def __init__(self, store: MemoryStore, uid: str, to: str) -> None:
+        super().__init__()
+        self.store, self.uid, self.to = store, uid, to
+        self.raced: threading.Thread | None = None
+
+    def evaluate(self, study, now, exclude=frozenset()):  # type: ignore[no-untyped-def]
+        if self.raced is None:
+
+            def operator() -> None:
+                with self.store.uow_factory() as uow:
+                    uow.studies.assign(self.uid, self.to, at=now, by="operator")
+                    uow.commit()
+
+            self.raced = threading.Thread(target=operator)
+            self.raced.start()
+            self.raced.join(timeout=30)
+        return super().evaluate(study, now, exclude)
+
+
+def test_a_release_that_loses_the_race_to_another_thread_leaves_the_live_board_as_it_was() -> None:
+    """Issue 16 item 7: the board changes only once the conditional move has committed.
+    Taking the study off the live board before routing (as release once did) leaves it
+    on nobody's queue here, although the store gives it to the operator's pick."""
+    r = region()
+    uid = r.receive("scanner abdominal", site="h02")
+    r.dispatch.sweep(LATER)
+    owner = r.study(uid).assignee
+    other = next(rid for rid in ("r02", "r03") if rid != owner)
+    board = _RacedBoard(r.store, uid, other)
+    with r.store.uow_factory() as uow:
+        board.set_roster(
+            uow.directory.radiologists(), uow.roster.shifts_between(T0, T0 + timedelta(hours=1))
+        )
+    study = r.dispatch.board.get(uid)
+    assert study is not None
+    board.assign(study, owner, LATER)
+    reading = ReadingService(r.store.uow_factory, board)
+    with pytest.raises(ReadingRefusedError) as lost:
+        reading.release(uid, owner, LATER, reason="called to the ER")
+    assert board.raced is not None
+    assert not board.raced.is_alive()
+    assert lost.value.reason is Refusal.LOST_RACE
+    assert (r.study(uid).state, r.study(uid).assignee) == (StudyState.ASSIGNED, other)
+    assert board.owner(uid) == owner  # as before the release, until the next reconcile
