@@ -18,6 +18,9 @@ waiting instead of polling:
   queues a DIMSE message or an ACSE primitive for it, when the DUL thread ends and when
   the association is killed.
 
+The association's C-STORE answers are encoded by `garde.dicom_gateway.response` when
+plain (status, UIDs, message ID), without pydicom data sets (`_AnsweringDIMSE`).
+
 Both still wake at least every ``TICK`` seconds (and the DUL thread when its ARTIM timer
 is due), so the timers are checked as the polling loops checked them.
 
@@ -41,8 +44,13 @@ from typing import TYPE_CHECKING, Any, cast
 import pynetdicom
 from pynetdicom import evt
 from pynetdicom.association import Association
+from pynetdicom.dimse import DIMSEServiceProvider
+from pynetdicom.dimse_primitives import C_STORE
 from pynetdicom.dul import DULServiceProvider
 from pynetdicom.pdu import A_ABORT_RQ
+from pynetdicom.pdu_primitives import P_DATA
+
+from garde.dicom_gateway.response import store_response
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -100,6 +108,7 @@ class EventDrivenAssociation(Association):
         super().__init__(ae, mode)
         self._wake = threading.Event()
         self.dul = _EventDrivenDUL(self)
+        self.dimse = _AnsweringDIMSE(self)
         # The association thread takes these; the DUL thread fills them.
         self.dimse.msg_queue = _WakingQueue(self._wake.set, lambda: self.ident)
         # The timeouts live on the DUL's timers: give them to the new DUL.
@@ -175,6 +184,26 @@ class EventDrivenAssociation(Association):
                     self.abort()
                 self.kill()
                 return
+
+
+class _AnsweringDIMSE(DIMSEServiceProvider):
+    """pynetdicom's DIMSE provider, sending a plain C-STORE answer encoded by
+    `store_response` (what pynetdicom's encoder makes, without its pydicom data sets)."""
+
+    def send_msg(self, primitive: Any, context_id: int) -> None:
+        """pynetdicom's `send_msg`; a plain C-STORE response goes the short way."""
+        command = store_response(primitive) if isinstance(primitive, C_STORE) else None
+        limit = self.maximum_pdu_size
+        if (
+            command is None
+            or (limit and len(command) + 7 > limit)  # one PDV: item header and control
+            or self.assoc.get_handlers(evt.EVT_DIMSE_SENT)  # they expect a message
+        ):
+            super().send_msg(primitive, context_id)
+            return
+        pdata = P_DATA()
+        pdata.presentation_data_value_list.append((context_id, b"\x03" + command))
+        self.dul.send_pdu(pdata)
 
 
 class _EventDrivenDUL(DULServiceProvider):
