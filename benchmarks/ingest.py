@@ -17,7 +17,9 @@ dcmtk's storescu, with 1 and 4 concurrent senders, into several receivers in one
 
 Every peer runs with TCP_NODELAY=1 in its environment (Debian's dcmtk 3.6.7 and Orthanc
 leave Nagle's algorithm on otherwise). Each (receiver, senders) pair runs ``--rounds``
-times against a fresh receiver; the median is reported, with every round. Prints JSON:
+times against a fresh receiver, the receivers taking turns round by round (load from
+other work on a shared machine then falls on all of them alike); the median is
+reported, with every round. Prints JSON:
 ``results["1"|"4"][receiver] = {inst_per_s, mb_per_s, rounds, ...}``, the ratios and
 whether the issue's targets hold.
 
@@ -394,23 +396,25 @@ def receiver(name: str, work: Path, cores: int):
     return storescp_receiver(work)
 
 
-def measure(name: str, senders: int, paths: list[Path], rounds: int, root: Path) -> dict:
+def measure_round(name: str, senders: int, paths: list[Path], root: Path) -> tuple[float, float]:
+    """One round of ``name`` with ``senders`` senders against a fresh receiver: the
+    seconds until the last sender was done, and the index lag after it."""
     folders = split(paths, root / f"split{senders}", senders)
+    work = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=root))
+    try:
+        with receiver(name, work, os.cpu_count() or 1) as (port, called, stored):
+            elapsed = send(port, called, folders)
+            got, lag = _until_stored(stored, len(paths))
+        if got != len(paths):
+            raise RuntimeError(f"{name} stored {got} of {len(paths)} instances")
+        return elapsed, lag
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def summary(times: list[float], lags: list[float], paths: list[Path]) -> dict:
+    """The median round of one receiver, with every round."""
     total_bytes = sum(p.stat().st_size for p in paths)
-    times = []
-    lags: list[float] = []
-    for _ in range(rounds):
-        work = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=root))
-        try:
-            with receiver(name, work, os.cpu_count() or 1) as (port, called, stored):
-                elapsed = send(port, called, folders)
-                got, lag = _until_stored(stored, len(paths))
-            lags.append(lag)
-            if got != len(paths):
-                raise RuntimeError(f"{name} stored {got} of {len(paths)} instances")
-            times.append(elapsed)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
     best = statistics.median(times)
     return {
         "inst_per_s": round(len(paths) / best, 1),
@@ -421,6 +425,36 @@ def measure(name: str, senders: int, paths: list[Path], rounds: int, root: Path)
         # after answering; every answered instance is already fsynced on disk).
         "index_lag_s": round(max(lags), 3),
     }
+
+
+def measure_all(
+    chosen: list[str], senders: int, paths: list[Path], rounds: int, root: Path
+) -> dict:
+    """Every receiver in ``chosen``, ``rounds`` times, round by round: each round runs
+    each receiver once, so load that comes and goes on a shared machine falls on all of
+    them alike (one receiver's three rounds in a row, then the next's, let a neighbour's
+    burst land on one receiver only and skew the ratios)."""
+    times: dict[str, list[float]] = {name: [] for name in chosen}
+    lags: dict[str, list[float]] = {name: [] for name in chosen}
+    missing: dict[str, str] = {}
+    for _ in range(rounds):
+        for name in chosen:
+            if name in missing:
+                continue
+            try:
+                elapsed, lag = measure_round(name, senders, paths, root)
+            except FileNotFoundError as exc:
+                missing[name] = str(exc)
+                continue
+            times[name].append(elapsed)
+            lags[name].append(lag)
+    out: dict = {}
+    for name in chosen:
+        if name in missing:
+            out[name] = {"inst_per_s": None, "mb_per_s": None, "missing": missing[name]}
+        else:
+            out[name] = summary(times[name], lags[name], paths)
+    return out
 
 
 def _until_stored(stored, expected: int, patience: float = 30.0) -> tuple[int, float]:
@@ -580,17 +614,10 @@ def main() -> None:
         paths = make_series(root / "series", args.instances)
         size = sum(p.stat().st_size for p in paths) // len(paths)
         disk = {"durable_write_ms_before": durable_write_ms(root / "probe", size)}
-        results: dict = {"1": {}, "4": {}}
-        for senders in (1, 4):
-            for name in chosen:
-                try:
-                    results[str(senders)][name] = measure(name, senders, paths, args.rounds, root)
-                except FileNotFoundError as exc:
-                    results[str(senders)][name] = {
-                        "inst_per_s": None,
-                        "mb_per_s": None,
-                        "missing": str(exc),
-                    }
+        results: dict = {
+            str(senders): measure_all(chosen, senders, paths, args.rounds, root)
+            for senders in (1, 4)
+        }
         disk["durable_write_ms_after"] = durable_write_ms(root / "probe", size)
         memory = measure_memory(root, args.memory_mb) if args.memory_mb else {}
     print(
