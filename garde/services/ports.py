@@ -1,6 +1,7 @@
 """What the radiologist's read path needs from a unit of work, as Protocols.
 
-Two units of work satisfy them: `garde.store.uow.SqlUnitOfWork` (everything) and
+Every `garde.store.ports.UnitOfWork` satisfies them (the SQL store's
+`garde.store.uow.SqlUnitOfWork`, the memory store's: fast service tests), and so does
 `garde.store.lean.LeanStore` (`garde worklist`'s few statements, without SQLAlchemy).
 The token reads are `garde.services.identity.TokenUnitOfWork`.
 """
@@ -94,3 +95,10 @@ class WorklistUnitOfWork(AuditUnitOfWork, Protocol):
     def studies(self) -> Worklists:
         """The studies."""
         ...
+
+
+if TYPE_CHECKING:  # mypy proves the store port covers the worklist's (nothing runs here)
+    from garde.store.ports import UnitOfWork
+
+    def _conform(uow: UnitOfWork) -> WorklistUnitOfWork:
+        return uow

@@ -43,12 +43,14 @@ if TYPE_CHECKING:
         PatientContext,
         PreviewRecord,
         PriorRecord,
+        ReportOnItsWay,
         ReportRecord,
         SeriesRecord,
         StoredProfessional,
         StudyAttributes,
         StudyRecord,
         TokenHolder,
+        WorklistRow,
     )
 
 
@@ -120,6 +122,14 @@ class Studies(Protocol):
 
     def recent_readers(self, study_uid: str, since: datetime) -> tuple[str, ...]:
         """Who was given the same patient's other studies that arrived since ``since``."""
+        ...
+
+    def worklist(self, radiologist_id: str) -> list[WorklistRow]:
+        """What ``radiologist_id`` has to read: in progress first, then most urgent."""
+        ...
+
+    def reports_on_their_way(self, radiologist_id: str) -> list[ReportOnItsWay]:
+        """The reader's drafts and signed reports not yet at the hospital, newest first."""
         ...
 
     def assignments(self, study_uid: str) -> list[AssignmentRecord]:

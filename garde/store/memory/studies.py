@@ -16,8 +16,22 @@ from garde.dispatch.model import Priority, StudyFacts, StudyState
 from garde.store.enums import AssignedBy
 from garde.store.errors import NotFoundError, StaleStudyError
 from garde.store.memory.tables import json_copy, replaced, utc
-from garde.store.records import AssignmentRecord, PatientContext, PreviewRecord, SeriesRecord
-from garde.store.repositories.study import LINKED_SHOWN, OPEN_STATES
+from garde.store.records import (
+    DRAFT,
+    AssignmentRecord,
+    PatientContext,
+    PreviewRecord,
+    ReportOnItsWay,
+    SeriesRecord,
+    WorklistRow,
+    report_on_its_way,
+)
+from garde.store.repositories.study import (
+    LINKED_SHOWN,
+    OPEN_STATES,
+    WORKLIST_STATES,
+    worklist_order,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -192,6 +206,110 @@ class MemoryStudies:
             *(a for a in self._tx.assignments if a[1].study_uid == study_uid),
         ]
         return [a for _, a in sorted(rows, key=lambda a: (a[1].at, a[0]))]
+
+    def worklist(self, radiologist_id: str) -> list[WorklistRow]:
+        """What ``radiologist_id`` has to read: in progress first, then most urgent (as
+        the SQL store: the site's name, the preview to show, the patient's studies at
+        other hospitals, the patient context)."""
+        tx = self._tx
+        names = {sid: site.name for sid, (site, _) in tx.site_rows().items()}
+        mine = [
+            r
+            for r in tx.in_states(*WORKLIST_STATES)
+            if r.assignee == radiologist_id and r.site_id in names
+        ]
+        everyone = tx.all_studies() if any(r.patient_key for r in mine) else []
+        rows = [
+            WorklistRow(
+                study_uid=r.study_uid,
+                site_id=r.site_id,
+                site_name=names[r.site_id],
+                modalities=r.modalities,
+                description=r.description,
+                priority=r.priority,
+                deadline=r.deadline,
+                first_received_at=r.first_received_at,
+                state=r.state,
+                assigned_at=r.assigned_at,
+                started_at=r.started_at,
+                preview_path=self._shown_preview(r.study_uid),
+                version=r.version,
+                handle=r.handle,
+                linked=self._linked_names(r, everyone),
+                patient=self.patient_context(r.study_uid),
+            )
+            for r in mine
+        ]
+        return sorted(rows, key=worklist_order)
+
+    def reports_on_their_way(self, radiologist_id: str) -> list[ReportOnItsWay]:
+        """The reader's drafts and signed reports not yet at the hospital, newest first
+        (the ten newest, as `garde.store.records.REPORTS_ON_THEIR_WAY_SQL`)."""
+        tx = self._tx
+        reports = [
+            r
+            for r in tx.report_rows()
+            if r.author == radiologist_id and (r.state == DRAFT or r.delivered_at is None)
+        ]
+        reports.sort(key=lambda r: (r.created_at, r.id), reverse=True)
+        outbox = tx.outbox_rows()
+        found = []
+        for report in reports[:10]:
+            rows = [o for o in outbox if o.report_id == report.id]
+            errors = [
+                o.last_error
+                for o in rows
+                if o.delivered_at is None
+                and o.dropped_at is None
+                and o.attempts > 0
+                and o.last_error is not None
+            ]
+            study = tx.study(report.study_uid)
+            found.append(
+                report_on_its_way(
+                    (
+                        report.study_uid,
+                        None if study is None else study.handle,
+                        report.state,
+                        len(rows),
+                        max(errors, default=None),
+                    )
+                )
+            )
+        return found
+
+    def _shown_preview(self, study_uid: str) -> str | None:
+        """The preview a worklist line shows: a study-level one, else its first series'
+        (thumbnails first, then by series number, then the oldest)."""
+        series = self._tx.tables.series
+
+        def order(row: tuple[int, PreviewRecord]) -> tuple[bool, bool, bool, int, int]:
+            key, preview = row
+            entry = None if preview.series_uid is None else series.get(preview.series_uid)
+            number = None if entry is None else entry.number
+            return (
+                preview.series_uid is not None,
+                preview.kind != "thumbnail",
+                number is None,
+                number or 0,
+                key,
+            )
+
+        rows = sorted(self._tx.preview_rows(study_uid), key=order)
+        return rows[0][1].path if rows else None
+
+    def _linked_names(self, record: StudyRecord, everyone: list[StudyRecord]) -> tuple[str, ...]:
+        """The names of the patient's studies at other hospitals, newest first."""
+        if not record.patient_key:
+            return ()
+        seq = self._tx.tables.seq
+        others = [
+            s
+            for s in everyone
+            if s.patient_key == record.patient_key and s.site_id != record.site_id
+        ]
+        others.sort(key=lambda s: (s.first_received_at, seq.get(s.study_uid, 0)), reverse=True)
+        return tuple(s.handle or s.study_uid for s in others[:LINKED_SHOWN])
 
     def patient_context(self, study_uid: str) -> PatientContext:
         """The study's patient context: its accession number, and what was read from its

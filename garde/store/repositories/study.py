@@ -321,7 +321,7 @@ class StudyRepository:
             )
             for row, site_name in found
         ]
-        return sorted(rows, key=_worklist_order)
+        return sorted(rows, key=worklist_order)
 
     def linked(self, study_uid: str, *, limit: int = LINKED_SHOWN) -> list[StudyRecord]:
         """The same patient's studies from other hospitals, newest first.
@@ -715,7 +715,8 @@ def _modalities(value: str) -> frozenset[str]:
     return frozenset(m for m in value.split(MODALITY_SEPARATOR) if m)
 
 
-def _worklist_order(row: WorklistRow) -> tuple[bool, int, datetime, datetime]:
+def worklist_order(row: WorklistRow) -> tuple[bool, int, datetime, datetime]:
+    """A worklist's order: in progress first, then queue rank, deadline, arrival."""
     far = datetime.max.replace(tzinfo=UTC)
     rank = row.priority.queue_rank if row.priority is not None else len(Priority)
     return (
