@@ -6,7 +6,9 @@ command loads to route (`garde.services.snapshot.load_board`). Both place a stud
 the same rule: a board holds a study that is queued with a reader or being read
 (`holds`), and shows it started from when its reading began (`reading_since`). A
 study nobody holds yet waits for a reader (`waits_for_a_reader`): the coverage sweep
-and the SLA watch route it, and only while it still waits.
+and the SLA watch route it, and only while it still waits. A study a board holds moves
+to another reader (handover, escalation, re-plan, reload) only while it is queued
+(`may_move`): a read in hand is never taken from its reader by a router's move.
 """
 
 from __future__ import annotations
@@ -36,3 +38,9 @@ def reading_since(state: StudyState, started_at: datetime | None) -> datetime | 
 def waits_for_a_reader(state: StudyState, assignee: str | None) -> bool:
     """Whether a stored study waits for someone to route it to: dispatched, nobody's."""
     return state is StudyState.PENDING and assignee is None
+
+
+def may_move(owner: str | None, to: str, *, started: bool) -> bool:
+    """Whether a router's move may take a study from ``owner`` (its holder on the
+    board, None if it holds none) to ``to``: held, not started, and to someone else."""
+    return owner is not None and owner != to and not started

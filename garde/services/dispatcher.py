@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from garde.dispatch import lifecycle, reach, sla
 from garde.dispatch.errors import DispatchError
 from garde.dispatch.explanation import Basis
-from garde.dispatch.holding import holds, reading_since, waits_for_a_reader
+from garde.dispatch.holding import holds, may_move, reading_since, waits_for_a_reader
 from garde.dispatch.lifecycle import StudyEvent
 from garde.dispatch.model import Priority, Study, StudyState
 from garde.dispatch.reroute import Cause, Rerouting, Stay, must_wait, reroute, stays
@@ -479,7 +479,8 @@ class DispatchService:
         """
         with self.lock:
             owner = self.board.owner(study_uid)
-            if owner is None or owner == to or self.board.is_started(study_uid):
+            started = owner is not None and self.board.is_started(study_uid)
+            if owner is None or not may_move(owner, to, started=started):
                 return False
             with self.uow_factory() as uow:
                 record = uow.studies.get(study_uid)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from garde.dispatch.holding import holds, reading_since, waits_for_a_reader
+from garde.dispatch.holding import holds, may_move, reading_since, waits_for_a_reader
 from garde.dispatch.model import StudyState
 from tests.unit.dispatch.dispatch_factories import at
 
@@ -27,3 +27,10 @@ def test_a_study_shows_started_from_when_its_reading_began() -> None:
 def test_only_a_dispatched_study_nobody_holds_waits_for_a_reader(state: StudyState) -> None:
     assert waits_for_a_reader(state, None) is (state is StudyState.PENDING)
     assert waits_for_a_reader(state, "r1") is False
+
+
+def test_a_routers_move_takes_only_a_queued_study_to_someone_else() -> None:
+    assert may_move("r1", "r2", started=False)
+    assert not may_move("r1", "r2", started=True)  # a read in hand stays with its reader
+    assert not may_move("r1", "r1", started=False)  # already there
+    assert not may_move(None, "r2", started=False)  # not on this board
