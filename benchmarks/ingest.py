@@ -396,27 +396,66 @@ def receiver(name: str, work: Path, cores: int):
     return storescp_receiver(work)
 
 
-def measure_round(name: str, senders: int, paths: list[Path], root: Path) -> tuple[float, float]:
+def measure_round(
+    name: str, senders: int, paths: list[Path], root: Path
+) -> tuple[float, float, float]:
     """One round of ``name`` with ``senders`` senders against a fresh receiver: the
-    seconds until the last sender was done, and the index lag after it."""
+    seconds until the last sender was done, the index lag after it, and the receiver's
+    CPU seconds meanwhile (`_receiver_cpu`)."""
     folders = split(paths, root / f"split{senders}", senders)
     work = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=root))
     try:
         with receiver(name, work, os.cpu_count() or 1) as (port, called, stored):
+            before = _receiver_cpu()
             elapsed = send(port, called, folders)
+            after = _receiver_cpu(before)
             got, lag = _until_stored(stored, len(paths))
         if got != len(paths):
             raise RuntimeError(f"{name} stored {got} of {len(paths)} instances")
-        return elapsed, lag
+        return elapsed, lag, sum(after.values()) - sum(before.values())
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def summary(times: list[float], lags: list[float], paths: list[Path]) -> dict:
+def _receiver_cpu(among: dict[int, float] | None = None) -> dict[int, float]:
+    """CPU seconds (user + system) of this process and of its descendants (the receiver's
+    processes: Garde's workers, Orthanc), by pid; ``among``: only those pids (the
+    senders started since are not the receiver's). Load from other work distorts this
+    far less than wall-clock time. storescp's per-association forks are not counted."""
+    tick = os.sysconf("SC_CLK_TCK")
+    pids = list(among) if among is not None else _descendants(os.getpid())
+    out = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile: counted as if it had used nothing
+            out[pid] = (among or {}).get(pid, 0.0)
+            continue
+        out[pid] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def _descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+    return found
+
+
+def summary(times: list[float], lags: list[float], cpu: list[float], paths: list[Path]) -> dict:
     """The median round of one receiver, with every round."""
     total_bytes = sum(p.stat().st_size for p in paths)
     best = statistics.median(times)
     return {
+        # The receiver's CPU per instance (median round): what it costs, whatever the load
+        # (None for storescp: its per-association forks are not counted).
+        "cpu_ms_per_instance": round(statistics.median(cpu) * 1000 / len(paths), 2)
+        if any(cpu)
+        else None,
         "inst_per_s": round(len(paths) / best, 1),
         "mb_per_s": round(total_bytes / best / 1e6, 1),
         "seconds": round(best, 3),
@@ -436,24 +475,26 @@ def measure_all(
     burst land on one receiver only and skew the ratios)."""
     times: dict[str, list[float]] = {name: [] for name in chosen}
     lags: dict[str, list[float]] = {name: [] for name in chosen}
+    cpu: dict[str, list[float]] = {name: [] for name in chosen}
     missing: dict[str, str] = {}
     for _ in range(rounds):
         for name in chosen:
             if name in missing:
                 continue
             try:
-                elapsed, lag = measure_round(name, senders, paths, root)
+                elapsed, lag, seconds = measure_round(name, senders, paths, root)
             except FileNotFoundError as exc:
                 missing[name] = str(exc)
                 continue
             times[name].append(elapsed)
             lags[name].append(lag)
+            cpu[name].append(seconds)
     out: dict = {}
     for name in chosen:
         if name in missing:
             out[name] = {"inst_per_s": None, "mb_per_s": None, "missing": missing[name]}
         else:
-            out[name] = summary(times[name], lags[name], paths)
+            out[name] = summary(times[name], lags[name], cpu[name], paths)
     return out
 
 
