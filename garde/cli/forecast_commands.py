@@ -209,9 +209,11 @@ def _print(result: Forecast, zone: ZoneInfo) -> None:
     for night in result.nights:
         addition = night.addition
         fix = ""
-        if addition is not None:
+        if night.readers == 0:
+            fix = "nobody on the roster"
+        elif addition is not None:
             if addition.start is None or addition.end is None:
-                fix = "nothing tried was enough"
+                fix = "one more reader all night is not enough"
             else:
                 fix = (
                     f"+{addition.hours:g} h {addition.start.astimezone(zone):%H:%M}-"
@@ -232,3 +234,10 @@ def _print(result: Forecast, zone: ZoneInfo) -> None:
         f"share required); % within SLA, median [90 % interval] of {result.replications} "
         f"replications; arrivals: {result.source}; {result.seconds:.1f} s"
     )
+    empty = [night for night in result.nights if night.readers == 0]
+    if empty:
+        first = empty[0].night
+        click.echo(
+            f"{len(empty)} night(s) have nobody on the roster (first {first:%a %d/%m}): "
+            "import or generate the roster for them (garde roster import / generate)"
+        )

@@ -119,7 +119,8 @@ def searches(
     nights: Sequence[tuple[date, NightScenario, Sequence[int], tuple[Outlook, ...]]],
     required: dict[Priority, float],
 ) -> list[Search]:
-    """A search per night at risk."""
+    """A search per night at risk that has someone on the roster (a night with nobody
+    is not made safe by one more reader: the planner must roster it)."""
     return [
         Search(
             region,
@@ -131,7 +132,7 @@ def searches(
             tuple(o.priority for o in looks if o.at_risk),
         )
         for night, scenario, seeds, looks in nights
-        if any(o.at_risk for o in looks)
+        if any(o.at_risk for o in looks) and scenario.radiologists
     ]
 
 
@@ -141,6 +142,9 @@ def staffing_needs(result: Forecast, night_staff: int) -> list[tuple[date, int, 
     needs = []
     for night in result.at_risk:
         addition = night.addition
+        if night.readers == 0:
+            needs.append((night.night, night_staff, "nobody on the roster"))
+            continue
         if addition is None:
             reason = "at risk (no addition searched)"
         elif addition.hours is None:

@@ -83,3 +83,20 @@ def test_the_stored_roster_and_no_history_asks_for_a_scenario(tmp_path: Path) ->
     empty = runner.invoke(main, [*data, *night])
     assert empty.exit_code == 1
     assert "give a scenario file (--scenario)" in empty.output
+
+
+def test_a_night_with_nobody_on_the_roster_says_so_and_searches_nothing(tmp_path: Path) -> None:
+    """The example roster's last night ends on Monday morning: Monday night has no one."""
+    empty = [*BASE[:-4], "--from", "2025-11-10", "--nights", "1"]
+    result = CliRunner().invoke(
+        main,
+        [*empty, *FILES, "--replications", "2", "--demands-out", str(tmp_path / "d.csv")],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    [row] = [line for line in result.stdout.splitlines() if line.startswith("Mon 10/11")]
+    assert row.split()[2] == "0"  # readers
+    assert row.endswith("nobody on the roster")
+    assert "1 night(s) have nobody on the roster (first Mon 10/11)" in result.stdout
+    assert "searching additions" not in result.stderr  # one more reader cannot save it
+    assert "nobody on the roster" in (tmp_path / "d.csv").read_text()
