@@ -288,7 +288,9 @@ def test_a_push_whose_gateway_dies_stops_at_once(tmp_path, migrated_url, session
             files, host="127.0.0.1", port=port, calling_ae="NORD_CT", called_ae="GARDE",
             progress=progress,
         )  # fmt: skip
-        assert time.monotonic() - killed[0] < 10  # was the 120 s DIMSE timeout
+        # It used to wait out the 120 s DIMSE timeout. The bound tells stopping from that
+        # wait, with room for a CI machine under load (10 s failed once at load 7).
+        assert time.monotonic() - killed[0] < 40
         assert report.stored >= 1
         assert "connection refused" in report.unreachable
         assert report.stored + report.failed == 60
