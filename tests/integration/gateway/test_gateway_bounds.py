@@ -28,7 +28,7 @@ from garde.dicom_gateway import scu
 from garde.dicom_gateway.contexts import TRANSFER_SYNTAXES, storage_sop_classes
 from garde.dicom_gateway.workers import GatewayWorkers
 from tests.integration.gateway.conftest import SECRET, SITES, indexed
-from tests.integration.gateway.test_gateway_large import kib, large_instance
+from tests.integration.gateway.test_gateway_large import kib, large_instance, rss_with_peak_reset
 from tests.store_fixtures import sync_directory
 
 pytestmark = pytest.mark.dcmtk
@@ -100,7 +100,7 @@ def closed_within(sock: socket.socket, seconds: float) -> bool:
 
 def test_an_association_request_claiming_2_gb_is_refused_unread(worker):
     [pid] = worker.pids
-    before = kib(pid, "VmRSS")
+    before = rss_with_peak_reset(pid)
     with socket.create_connection(("127.0.0.1", worker.port)) as peer:
         peer.sendall(struct.pack(">BBL", 0x01, 0, 2**31))
         sent = flood(peer, 256)
@@ -176,7 +176,7 @@ def test_a_pdu_over_the_announced_maximum_ends_the_association_unread(worker):
     assoc = ae.associate("127.0.0.1", worker.port, ae_title="GARDE")
     assert assoc.is_established
     assert assoc.acceptor.maximum_length == 4 * MB  # announced: never unlimited
-    before = kib(pid, "VmRSS")
+    before = rss_with_peak_reset(pid)
     raw = assoc.dul.socket.socket
     raw.sendall(struct.pack(">BBL", 0x04, 0, 2**31))
     sent = flood(raw, 256)
@@ -196,7 +196,7 @@ def test_a_large_instance_from_a_pynetdicom_sender_costs_bounded_memory(
     # element cost a worker 945 MB; with 4 MB PDUs the data set streams to disk.
     source = large_instance(tmp_path / "large.dcm", 64)
     [pid] = worker.pids
-    before = kib(pid, "VmRSS")
+    before = rss_with_peak_reset(pid)
     monkeypatch.setattr(_config, "STORE_SEND_CHUNKED_DATASET", True)
     ae = AE(ae_title="NORD_CT")
     ae.maximum_pdu_size = 0
