@@ -69,7 +69,8 @@ def test_notify_returns_while_the_receiver_is_still_answering(uow_factory: UowFa
         began = time.monotonic()
         for n in range(3):
             notifier.notify("assigned", {"n": n})  # returns at once: handed over
-        assert time.monotonic() - began < 0.5
+        # Waiting on the receiver would take 10 s a call; the bound leaves room for load.
+        assert time.monotonic() - began < 5
         assert receiver.accepted == []
         assert notifier.pending() == 3
         receiver.gate.set()
