@@ -170,7 +170,9 @@ _skills = st.sampled_from([set(), {"neuro"}, {"body"}])
     free=st.lists(st.floats(0, 30), min_size=3, max_size=3),
     ends=st.lists(st.floats(10, 300), min_size=3, max_size=3),
 )
-def test_property_replan_is_never_worse_than_its_input(specs, owners, free, ends) -> None:
+def test_property_replan_is_never_worse_than_its_input(
+    isolated_replan, specs, owners, free, ends
+) -> None:
     readers = [
         reader("a", {"neuro", "body"}, free_in=free[0], end_in=ends[0]),
         reader("b", {"neuro"}, free_in=free[1], end_in=ends[1], speed=1.2),
@@ -180,7 +182,7 @@ def test_property_replan_is_never_worse_than_its_input(specs, owners, free, ends
     shown: dict[str, list[str]] = {"a": [], "b": [], "c": []}
     for i, s in enumerate(studies):
         shown["abc"[owners[i]]].append(s.uid)  # possibly ineligible: the input is completed
-    result = replan(
+    result = isolated_replan(
         studies, readers, shown, NOW, POLICY, settings=SolverSettings(time_limit_s=0.5, workers=1)
     )
     assert result.objective <= result.input_objective

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from garde.dispatch.board import Board
 from garde.dispatch.model import Priority, Radiologist, Shift, SlaPolicy, Study
-from garde.dispatch.optimizer import CostWeights, ReaderCapacity, SolverSettings, replan
+from garde.dispatch.optimizer import CostWeights, ReaderCapacity, SolverSettings
 
 NOW = datetime(2025, 1, 15, 21, 0, tzinfo=UTC)
 POLICY = SlaPolicy()
@@ -92,7 +92,9 @@ _skills = st.sampled_from([set(), {"neuro"}, {"body"}])
     free=st.lists(st.floats(0, 30), min_size=3, max_size=3),
     ends=st.lists(st.floats(10, 300), min_size=3, max_size=3),
 )
-def test_property_applied_replan_is_never_worse_in_board_order(specs, free, ends) -> None:
+def test_property_applied_replan_is_never_worse_in_board_order(
+    isolated_replan, specs, free, ends
+) -> None:
     readers = [
         _reader("a", {"neuro", "body"}, free[0], ends[0]),
         _reader("b", {"neuro"}, free[1], ends[1], speed=1.2),
@@ -112,7 +114,7 @@ def test_property_applied_replan_is_never_worse_in_board_order(specs, free, ends
         eligible = [r for r in readers if r.may_read(study)]
         current[eligible[owner % len(eligible)].id].append(study)
     shown = {s.uid: rid for rid, studies in current.items() for s in studies}
-    result = replan(
+    result = isolated_replan(
         [s for studies in current.values() for s in studies],
         readers,
         {rid: [s.uid for s in studies] for rid, studies in current.items()},
