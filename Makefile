@@ -20,8 +20,10 @@ demo: $(STAMP)
 	$(BIN)/garde -qq demo
 
 ## The whole suite (lint, types, tests). Real peers and PostgreSQL are required in CI (.ci/run).
+## A test process that dies (a native abort) fails the run at once: with loadgroup, xdist
+## would replace the worker and then wait forever.
 test: lint
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --max-worker-restart=0
 
 ## Unit tier only: the fast loop while coding.
 unit: $(STAMP)
