@@ -9,12 +9,12 @@ from datetime import timedelta
 
 import pytest
 
-from garde.dispatch.model import InstanceReceived
 from garde.services.identity import Identity, Role
 from garde.services.night_watch import NightWatch, escalate_unacknowledged, remind_unassigned
 from garde.services.notifications import NotificationService
 from garde.services.refusals import ReadingRefusedError, Refusal
 from garde.store.memory import MemoryStore
+from tests.store_fixtures import make_instance
 from tests.unit.services.memory_region import READERS, SITES, T0, Region, region
 
 LATER = T0 + timedelta(minutes=5)
@@ -65,18 +65,7 @@ def test_a_supervisor_may_acknowledge_a_study_that_is_not_theirs() -> None:
     store = MemoryStore(SITES, (*READERS, supervisor))
     uid = "1.2.826.0.1.7"
     store.index.record(
-        InstanceReceived(
-            sop_instance_uid=f"{uid}.1.1",
-            sop_class_uid="1.2.840.10008.5.1.4.1.1.2",
-            series_uid=f"{uid}.1",
-            study_uid=uid,
-            transfer_syntax="1.2.840.10008.1.2.1",
-            site_id="h01",
-            calling_ae="H01_CT",
-            path=f"{uid}/1.dcm",
-            size_bytes=1024,
-            received_at=T0,
-        )
+        make_instance(uid, sop_instance_uid=f"{uid}.1.1", site_id="h01", received_at=T0)
     )
     _alert(store, uid)
     service = NotificationService(store.uow_factory)

@@ -10,24 +10,14 @@ from datetime import UTC, datetime
 from garde.dispatch.lifecycle import StudyEvent
 from garde.dispatch.model import InstanceReceived, Site, StudyState
 from garde.store.memory import MemoryStore
+from tests.store_fixtures import make_instance
 
 T0 = datetime(2026, 3, 6, 21, 0, tzinfo=UTC)
 PAIRS = 150
 
 
 def _instance(uid: str) -> InstanceReceived:
-    return InstanceReceived(
-        sop_instance_uid=f"{uid}.1.1",
-        sop_class_uid="1.2.840.10008.5.1.4.1.1.2",
-        series_uid=f"{uid}.1",
-        study_uid=uid,
-        transfer_syntax="1.2.840.10008.1.2.1",
-        site_id="h01",
-        calling_ae="H01",
-        path=f"{uid}.dcm",
-        size_bytes=1,
-        received_at=T0,
-    )
+    return make_instance(uid, sop_instance_uid=f"{uid}.1.1", site_id="h01", received_at=T0)
 
 
 def test_a_query_never_sees_half_of_a_commit() -> None:
