@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -93,6 +95,10 @@ class GardeGroup(click.Group):
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except BrokenPipeError:
+            # The reader left (`garde status | head`): stop quietly, as Unix tools do.
+            _silence_stdout()
+            raise click.exceptions.Exit(SIGPIPE_EXIT) from None
         except Exception as exc:
             if ctx.params.get("verbose", 0) >= TRACEBACK_VERBOSITY:
                 raise
@@ -100,3 +106,16 @@ class GardeGroup(click.Group):
             # very traceback the user must not see: DEBUG (shown with -vv) instead.
             logger.debug("command failed", exc_info=True)
             raise click.ClickException(one_line(exc, ctx.obj)) from None
+
+
+SIGPIPE_EXIT = 141
+"""A shell's status for a writer whose reader left (128 + SIGPIPE)."""
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real descriptor (a test runner's capture)
+        pass

@@ -75,3 +75,23 @@ def test_commands_print_no_info_by_default_and_do_with_minus_v(tmp_path: Path) -
     assert quiet.stderr == ""  # Alembic's and our INFO lines are -v's
     loud = _garde(tmp_path, "-v", "--data-dir", "d2", "db", "upgrade")
     assert " INFO " in loud.stderr
+
+
+def test_a_reader_that_leaves_the_pipe_early_gets_no_error(tmp_path: Path) -> None:
+    """`garde status | head -3` at 3 a.m.: the output stops, no "Error: Broken pipe"."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("GARDE_")}
+    assert _garde(tmp_path, "--data-dir", "d", "db", "upgrade").returncode == 0
+    status = subprocess.Popen(
+        [sys.executable, "-m", "garde", "--data-dir", "d", "status"],
+        cwd=tmp_path,
+        env=clean | {"HOME": str(tmp_path)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert status.stdout is not None and status.stderr is not None
+    status.stdout.close()  # the reader is gone before anything is written
+    with status.stderr:
+        err = status.stderr.read()
+    assert status.wait(timeout=60) == 141
+    assert err == ""
