@@ -177,9 +177,11 @@ def test_a_pdu_over_the_announced_maximum_ends_the_association_unread(worker):
     assert assoc.is_established
     assert assoc.acceptor.maximum_length == 4 * MB  # announced: never unlimited
     before = rss_with_peak_reset(pid)
-    raw = assoc.dul.socket.socket
-    raw.sendall(struct.pack(">BBL", 0x04, 0, 2**31))
-    sent = flood(raw, 256)
+    # pynetdicom's reader thread closes its socket as soon as the gateway hangs up,
+    # which can be before the flood starts: a duplicate descriptor stays ours.
+    with assoc.dul.socket.socket.dup() as raw:
+        raw.sendall(struct.pack(">BBL", 0x04, 0, 2**31))
+        sent = flood(raw, 256)
     deadline = time.monotonic() + 5
     while assoc.is_established and time.monotonic() < deadline:
         time.sleep(0.05)
