@@ -69,6 +69,7 @@ from garde.dicom_gateway import status
 from garde.dicom_gateway.intake import Outcome
 from garde.dicom_gateway.scp import Gateway
 from garde.dicom_gateway.workers import GatewayWorkers
+from garde.dicom_gateway.writer import DurableWriter
 from garde.dispatch.model import Site
 from garde.store.migrate import upgrade
 from garde.store.models import InstanceRow
@@ -541,32 +542,24 @@ def make_large_instance(path: Path, megabytes: int) -> Path:
 
 
 def durable_write_ms(folder: Path, size: int, count: int = 40) -> float:
-    """The disk's price of durability here and now: the median ms of Garde's write of
-    one ``size``-byte file (temporary file, fsync, link into place, directory fsync),
-    which Orthanc and storescp do not pay. On a machine shared with other writers it
-    moves by 10x within minutes; it is measured before and after the receivers."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """The disk's price of durability here and now: the median ms of Garde's own write of
+    one ``size``-byte instance file (`DurableWriter` staging it, an fsync, linking it into
+    place, a directory fsync), which Orthanc and storescp do not pay. On a machine shared
+    with other writers it moves by 10x within minutes; it is measured before and after
+    the receivers."""
+    writer = DurableWriter(folder)
     data = os.urandom(size)
     times = []
-    for n in range(count):
+    for n in range(1, count + 1):
         began = time.perf_counter()
-        temporary, target = folder / f".{n}.tmp", folder / f"{n}.dcm"
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        staged = writer.stage(writer.relative_path("1.2", "1.2.3", f"1.2.3.{n}"), [data], 0)
         try:
-            os.write(fd, data)
-            os.fsync(fd)
+            writer.place(staged)
         finally:
-            os.close(fd)
-        os.link(temporary, target)
-        directory = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+            writer.release(staged)
         times.append(time.perf_counter() - began)
-        temporary.unlink()
     shutil.rmtree(folder)
-    return round(statistics.median(times) * 1000, 2)
+    return round(statistics.median(times[1:]) * 1000, 2)  # the first also made the folders
 
 
 def _kib(pid: int, field: str) -> int:

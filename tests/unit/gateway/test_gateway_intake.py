@@ -45,10 +45,16 @@ def received():
     return []
 
 
-@pytest.fixture
-def service(tmp_path, index, received):
+@pytest.fixture(params=["unnamed", "named"])
+def service(request, tmp_path, index, received):
+    """The intake; its writer stages each instance in an unnamed file (O_TMPFILE), or in
+    a hidden named file where the filesystem cannot (both are tested)."""
+    writer = DurableWriter(tmp_path / "storage")
+    if request.param == "unnamed" and not writer.unnamed_staging:
+        pytest.skip("this filesystem makes no unnamed files (O_TMPFILE)")
+    writer.unnamed_staging = request.param == "unnamed"
     return IntakeService(
-        DurableWriter(tmp_path / "storage"),
+        writer,
         index,
         AssociationPolicy(SITES, "GARDE", check_called_ae=False),
         patient_key_secret=SECRET,

@@ -189,3 +189,68 @@ def test_a_failed_directory_sync_is_not_taken_as_done(tmp_path, monkeypatch):
         group.sync(tmp_path)
     with pytest.raises(OSError, match="I/O error"):
         group.sync(tmp_path)
+
+
+def _staged(w, name="1.2.3.4.5"):
+    relative = w.relative_path(STUDY, SERIES, name)
+    return w.stage(relative, [b"META", b"DATASET"], 4)
+
+
+def test_an_unnamed_staged_file_is_named_only_when_placed(tmp_path):
+    w = DurableWriter(tmp_path / "storage")
+    if not w.unnamed_staging:
+        pytest.skip("this filesystem makes no unnamed files (O_TMPFILE)")
+    staged = _staged(w)
+    assert _all_files(w.root) == []  # nothing named yet: a crash now leaves no file
+    assert staged.temporary.read_bytes() == b"METADATASET"
+    stored = w.place(staged)
+    assert stored is not None
+    assert _all_files(w.root) == [stored.relative]
+    assert stored.path.read_bytes() == b"METADATASET"
+    descriptor = staged.descriptor
+    w.release(staged)
+    with pytest.raises(OSError, match="Bad file descriptor"):
+        os.fstat(descriptor)
+    assert _all_files(w.root) == [stored.relative]
+
+
+def test_releasing_twice_never_closes_another_file(tmp_path):
+    w = DurableWriter(tmp_path / "storage")
+    staged = _staged(w)
+    w.release(staged)
+    with (tmp_path / "other").open("wb") as other:  # likely the number just freed
+        w.release(staged)
+        other.write(b"still open")
+    assert (tmp_path / "other").read_bytes() == b"still open"
+    assert _all_files(w.root) == []  # and no folder left for nothing
+
+
+def test_an_unwanted_staged_file_leaves_nothing(tmp_path):
+    w = DurableWriter(tmp_path / "storage")
+    w.release(_staged(w))
+    assert list(w.root.iterdir()) == []
+
+
+def test_a_placed_then_removed_unnamed_file_can_still_be_quarantined(tmp_path):
+    # Linux never names again an unnamed file that was linked once (ENOENT): its
+    # content is copied to the conflicts folder instead.
+    w = DurableWriter(tmp_path / "storage")
+    staged = _staged(w)
+    stored = w.place(staged)
+    assert stored is not None
+    w.remove(stored)
+    path, digest = w.quarantine(staged, "1.2.3.4.5")
+    assert path.read_bytes() == b"METADATASET"
+    assert len(digest) == 64
+    assert _all_files(w.root) == []
+
+
+def test_unnamed_staging_falls_back_where_unsupported(tmp_path, monkeypatch):
+    monkeypatch.setattr(writer_module, "_O_TMPFILE", 0)
+    w = DurableWriter(tmp_path / "storage")
+    assert not w.unnamed_staging
+    staged = _staged(w)
+    assert staged.temporary.name.startswith(".1.2.3.4.5.dcm.")  # a hidden name beside it
+    assert w.place(staged) is not None
+    w.release(staged)
+    assert _all_files(w.root) == ["1.2.3/1.2.3.4/1.2.3.4.5.dcm"]
