@@ -168,7 +168,8 @@ class IntakeService:
         self.indexer = BatchIndexer(index, self._indexed) if index_after_answer else None
 
     def start(self) -> None:
-        """Start indexing after the answer (if configured)."""
+        """Start indexing after the answer (if configured), and making files ahead."""
+        self.writer.make_ahead()
         if self.indexer is not None:
             self.indexer.start()
 
@@ -176,6 +177,7 @@ class IntakeService:
         """Index what was answered (up to ``timeout``) and stop."""
         if self.indexer is not None:
             self.indexer.stop(timeout)
+        self.writer.stop_ahead()
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every answered instance is indexed; False on timeout."""

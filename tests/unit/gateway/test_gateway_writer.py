@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import time
+from pathlib import Path
 
 import pytest
 
@@ -254,3 +257,36 @@ def test_unnamed_staging_falls_back_where_unsupported(tmp_path, monkeypatch):
     assert w.place(staged) is not None
     w.release(staged)
     assert _all_files(w.root) == ["1.2.3/1.2.3.4/1.2.3.4.5.dcm"]
+
+
+def _unnamed_files_open(root):
+    """This process's descriptors of unnamed files in ``root`` (/proc shows "(deleted)")."""
+    found = set()
+    for entry in Path("/proc/self/fd").iterdir():
+        with contextlib.suppress(OSError):  # the listing's own descriptor is gone by now
+            target = str(entry.readlink())
+            if target.startswith(str(root)) and target.endswith("(deleted)"):
+                found.add(int(entry.name))
+    return found
+
+
+def test_files_made_ahead_are_used_then_closed_at_stop(tmp_path):
+    w = DurableWriter(tmp_path / "storage")
+    if not w.unnamed_staging:
+        pytest.skip("this filesystem makes no unnamed files (O_TMPFILE)")
+    w.make_ahead(2)
+    deadline = time.monotonic() + 10
+    while w.ready_ahead < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert w.ready_ahead == 2
+    waiting = _unnamed_files_open(w.root)
+    staged = _staged(w)
+    assert staged.descriptor in waiting  # one made ahead, not one made now
+    stored = w.place(staged)
+    w.release(staged)
+    assert stored is not None
+    assert stored.path.read_bytes() == b"METADATASET"
+    w.stop_ahead()
+    assert w.ready_ahead == 0
+    assert _unnamed_files_open(w.root) == set()  # the unused ones closed, the thread gone
+    assert _all_files(w.root) == [stored.relative]
