@@ -161,9 +161,11 @@ def send(port: int, called: str, folders: list[Path]) -> float:
     ]
     errors = [p.communicate()[1] for p in procs]
     elapsed = time.perf_counter() - start
-    failed = [e for p, e in zip(procs, errors, strict=True) if p.returncode != 0]
+    failed = [(p.returncode, e) for p, e in zip(procs, errors, strict=True) if p.returncode]
     if failed:
-        raise RuntimeError(f"storescu failed: {failed[0][-500:]}")
+        code, stderr = failed[0]
+        how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+        raise RuntimeError(f"storescu failed ({how}): {stderr[-500:]}")
     return elapsed
 
 
@@ -484,6 +486,8 @@ def measure_all(
                 continue
             try:
                 elapsed, lag, seconds = measure_round(name, senders, paths, root)
+            except RuntimeError as exc:
+                raise RuntimeError(f"{name}, {senders} sender(s): {exc}") from exc
             except FileNotFoundError as exc:
                 missing[name] = str(exc)
                 continue
