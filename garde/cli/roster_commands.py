@@ -109,11 +109,15 @@ def roster_import(
         fail(str(exc))
     change = result.change
     click.echo(
-        f"{file.name}: {len(result.imported.shifts)} shifts read; {len(change.added)} added, "
+        f"{file.name}: {_shifts(len(result.imported.shifts))} read; {len(change.added)} added, "
         f"{len(change.changed)} changed, {len(change.removed)} removed, "
         f"{change.unchanged} unchanged"
     )
     _echo_change(ctx, change)
+
+
+def _shifts(count: int) -> str:
+    return "1 shift" if count == 1 else f"{count} shifts"
 
 
 def _echo_change(ctx: click.Context, change: RosterChange) -> None:

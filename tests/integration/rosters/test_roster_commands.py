@@ -105,7 +105,7 @@ def test_from_days_are_local_days_of_the_chosen_zone(
     option = ["--timezone", zone] if where == "option" else []
     result = garde(config, "roster", "import", str(roster), *option, "--from", "2025-11-03")
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("new-york.csv: 1 shifts read; 1 added")
+    assert result.stdout.startswith("new-york.csv: 1 shift read; 1 added")
     (row,) = stored(config)
     assert (row["start"], row["end"]) == ("2025-11-04T01:00:00+00:00", "2025-11-04T13:00:00+00:00")
 

@@ -41,7 +41,7 @@ def test_a_one_line_import_adds_one_shift_and_removes_none(config: Path, tmp_pat
     result = garde(config, "roster", "import", str(one))
     assert result.exit_code == 0, result.output
     assert result.stdout == (
-        "edit.csv: 1 shifts read; 1 added, 0 changed, 0 removed, 0 unchanged\n"
+        "edit.csv: 1 shift read; 1 added, 0 changed, 0 removed, 0 unchanged\n"
         "  added    r03 day Tue 04 Nov 2025 08:00 to 20:00\n"
     )
     after = _keys(stored(config))
@@ -74,7 +74,7 @@ def test_replace_removes_only_its_window(config: Path, tmp_path: Path) -> None:
     assert wednesday
     # r03 had Wednesday's night already: unchanged; the two others' removed.
     assert result.stdout.startswith(
-        f"edit.csv: 1 shifts read; 0 added, 0 changed, {len(wednesday) - 1} removed, 1 unchanged"
+        f"edit.csv: 1 shift read; 0 added, 0 changed, {len(wednesday) - 1} removed, 1 unchanged"
     )
     after = stored(config)
     others = [r for r in before if not str(r["start"]).startswith("2025-11-05")]
