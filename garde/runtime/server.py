@@ -3,7 +3,10 @@
 Signals: SIGTERM / SIGINT stop gracefully (no new associations, those in flight finish,
 the scheduler's running jobs finish, queued notifications are flushed, exit 0); SIGHUP
 reloads the configuration and roster (`garde.runtime.reload`). The process id is
-written to ``data_dir/garde.pid`` so that `garde reload` can find it. Every few seconds
+written to ``data_dir/garde.pid`` so that `garde reload` can find it, and the file is
+locked (flock) for as long as the process lives: a second `garde serve` on the same data
+directory is refused, while a file left by a killed one never is (its lock went with it,
+whatever process now has its pid). Every few seconds
 the node looks at the store's generations (`garde.services.store_watch`): a roster edited
 by any process, or a `garde reload` run on any machine, reaches every node without a signal.
 
@@ -14,6 +17,8 @@ and the escalation tiers already reached are stored with each study.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 import signal
@@ -55,16 +60,56 @@ def pid_file(data_dir: Path) -> Path:
 def running_pid(data_dir: Path) -> int | None:
     """The pid of the `garde serve` running on ``data_dir``, None if none (stale file)."""
     try:
-        pid = int(pid_file(data_dir).read_text(encoding="ascii").strip())
-    except (FileNotFoundError, ValueError):
+        fd = os.open(pid_file(data_dir), os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
         return None
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:  # held: a `garde serve` lives
+            return _pid_in(fd)
+        return None  # nobody holds it: left by a process that died
+    finally:
+        os.close(fd)
+
+
+def hold_data_dir(data_dir: Path) -> int:
+    """Lock ``data_dir``'s pid file for this process and write its pid there; the open
+    descriptor holding the lock (`let_go_data_dir` closes it).
+
+    Raises
+    ------
+    AlreadyRunningError
+        If another live `garde serve` holds it.
+    """
+    path = pid_file(data_dir)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        other = _pid_in(fd)
+        os.close(fd)
+        raise AlreadyRunningError(
+            f"garde serve is already running on {data_dir}"
+            + (f" (pid {other})" if other is not None else "")
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+    return fd
+
+
+def let_go_data_dir(data_dir: Path, fd: int) -> None:
+    """Remove the pid file, then release its lock."""
+    with contextlib.suppress(FileNotFoundError):
+        pid_file(data_dir).unlink()
+    os.close(fd)
+
+
+def _pid_in(fd: int) -> int | None:
+    try:
+        return int(os.pread(fd, 32, 0).decode("ascii").strip())
+    except ValueError:  # being written
         return None
-    except PermissionError:
-        return pid  # alive, someone else's
-    return pid
 
 
 def request_reload(runtime: Runtime) -> int | None:
@@ -92,12 +137,15 @@ def serve(runtime: Runtime, stop: threading.Event | None = None) -> None:
         If another live `garde serve` wrote the pid file of this data directory.
     """
     stop = stop or threading.Event()
+    held = hold_data_dir(runtime.settings.data_dir)
+    try:
+        _serve(runtime, stop)
+    finally:
+        let_go_data_dir(runtime.settings.data_dir, held)
+
+
+def _serve(runtime: Runtime, stop: threading.Event) -> None:
     settings = runtime.settings
-    other = running_pid(settings.data_dir)
-    if other is not None and other != os.getpid():
-        raise AlreadyRunningError(
-            f"garde serve is already running on {settings.data_dir} (pid {other})"
-        )
     runtime.sync_directory()
     if settings.roster_file is not None:
         import_roster_file(runtime, settings.roster_file)
@@ -121,8 +169,6 @@ def serve(runtime: Runtime, stop: threading.Event | None = None) -> None:
     reports = runtime.build_report_delivery()
     reports.start()  # reports signed before a crash or by CLI commands go out now
     priors = _start_priors(runtime)
-    pid_path = pid_file(settings.data_dir)
-    pid_path.write_text(f"{os.getpid()}\n", encoding="ascii")
     logger.info(
         "garde serving: AE %s on %s:%d, %d sites, %d radiologists, pid %d",
         settings.gateway.ae_title,
@@ -146,7 +192,6 @@ def serve(runtime: Runtime, stop: threading.Event | None = None) -> None:
             priors.close()
         runtime.previews.stop()
         runtime.notifier.close()
-        pid_path.unlink(missing_ok=True)
         logger.info("stopped")
 
 
