@@ -178,9 +178,12 @@ class WebhookNotifier:
 
     def pending(self) -> int:
         """Notifications neither delivered nor given up (in memory and in the store)."""
-        with self._uow_factory() as uow:
-            stored = uow.outbox.pending()
-        return self._incoming.qsize() + len(self._unsaved) + stored
+        # Not while a save moves them from memory to the store: counted before the save
+        # in neither place (the store read first), or after it in both.
+        with self._saving:
+            in_memory = self._incoming.qsize() + len(self._unsaved)
+            with self._uow_factory() as uow:
+                return in_memory + uow.outbox.pending()
 
     def flush(self, timeout: float) -> bool:
         """Wait up to ``timeout`` s until every notification is in the store and, when
