@@ -143,35 +143,25 @@ class DurableWriter:
         target = self.root / relative
         directory = target.parent
         self._ensure_directory(directory)
-        if self.unnamed_staging:
-            try:
-                try:
-                    descriptor, size = self._write_unnamed(directory, parts)
-                except FileNotFoundError:
-                    # The directory went since we made it (retention or a pruned conflict
-                    # removed an emptied folder): make it again, once.
-                    self._forget_directory(directory)
-                    self._ensure_directory(directory)
-                    descriptor, size = self._write_unnamed(directory, parts)
-            except BaseException:
-                self._prune(directory)
-                raise
-            staged = StagedFile(relative, _proc_fd(descriptor), target, size, dataset_offset)
-            staged.descriptor, staged.unnamed = descriptor, True
-            return staged
-        temporary = directory / f".{target.name}.{secrets.token_hex(4)}.tmp"
+        temporary = (
+            None
+            if self.unnamed_staging
+            else directory / f".{target.name}.{secrets.token_hex(4)}.tmp"
+        )
         try:
             try:
-                size = _write_synced(temporary, parts)
+                return self._write_staged(relative, target, temporary, parts, dataset_offset)
             except FileNotFoundError:
-                self._forget_directory(directory)  # as above
+                # The directory went since we made it (retention or a pruned conflict
+                # removed an emptied folder): make it again, once.
+                self._forget_directory(directory)
                 self._ensure_directory(directory)
-                size = _write_synced(temporary, parts)
+                return self._write_staged(relative, target, temporary, parts, dataset_offset)
         except BaseException:
-            _unlink_quietly(temporary)
+            if temporary is not None:
+                _unlink_quietly(temporary)
             self._prune(directory)
             raise
-        return StagedFile(relative, temporary, target, size, dataset_offset)
 
     def place(self, staged: StagedFile) -> StoredFile | None:
         """Put a staged file in place unless a file is there already (then None).
@@ -369,6 +359,29 @@ class DurableWriter:
         except OSError:
             logger.warning("could not remove unindexed file %s", stored.relative, exc_info=True)
 
+    def _write_staged(
+        self,
+        relative: str,
+        target: Path,
+        temporary: Path | None,
+        parts: Sequence[bytes | memoryview | FileSlice],
+        dataset_offset: int,
+    ) -> StagedFile:
+        """`stage`'s write: to ``temporary``, or to an unnamed file when it is None."""
+        if temporary is not None:
+            size = _write_synced(temporary, parts)
+            return StagedFile(relative, temporary, target, size, dataset_offset)
+        descriptor, size = self._write_unnamed(target.parent, parts)
+        return StagedFile(
+            relative,
+            _proc_fd(descriptor),
+            target,
+            size,
+            dataset_offset,
+            descriptor=descriptor,
+            unnamed=True,
+        )
+
     def _write_unnamed(
         self, directory: Path, parts: Sequence[bytes | memoryview | FileSlice]
     ) -> tuple[int, int]:
@@ -472,7 +485,11 @@ class _Ahead:
 
     def stop(self) -> None:
         self._stopping.set()
+        self._close_ready()  # a thread waiting to hand one over sees the stop at once
         self._thread.join()
+        self._close_ready()
+
+    def _close_ready(self) -> None:
         while (fd := self.take()) is not None:
             os.close(fd)
 
