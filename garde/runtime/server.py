@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import importlib
 import logging
 import os
 import signal
@@ -144,7 +145,26 @@ def serve(runtime: Runtime, stop: threading.Event | None = None) -> None:
         let_go_data_dir(runtime.settings.data_dir, held)
 
 
+# What serve's threads import on first use (CLI commands skip these stacks). Imported here,
+# before any thread starts: two threads importing pydicom's circular modules at once can
+# fail with importlib's _DeadlockError. Seen: the preview catch-up of a restart rendering
+# while `build_gateway` imported pynetdicom, and serve died at start.
+THREADS_IMPORT = (
+    "pydicom",
+    "pydicom.pixels",
+    "pynetdicom",
+    "garde.viewer_export.study",
+    "garde.viewer_export.thumbnail",
+    "garde.reporting.delivery",
+    "garde.reporting.document",
+    "garde.reporting.oru",
+    "garde.reporting.priors",
+)
+
+
 def _serve(runtime: Runtime, stop: threading.Event) -> None:
+    for module in THREADS_IMPORT:
+        importlib.import_module(module)
     settings = runtime.settings
     runtime.sync_directory()
     if settings.roster_file is not None:
